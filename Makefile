@@ -1,0 +1,67 @@
+# Wattlane — the two commands are `make run` and `make test`; both set up what is missing first.
+#
+# One virtualenv (.venv) holds every project of the monorepo in editable mode, with every
+# third-party version pinned in constraints.txt.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PROJECTS := $(patsubst %/pyproject.toml,%,$(wildcard */pyproject.toml))
+STAMP := $(VENV)/.installed
+PROTO_FILES := $(shell find proto/wattlane -name '*.proto' 2>/dev/null | sort)
+PYTEST_ARGS ?=
+
+.PHONY: run test lint proto proto-check install lock bench clean help
+
+help:
+	@echo "make run    - install what is missing, then start the local platform (wattlane up)"
+	@echo "make test   - install what is missing, then run every test"
+	@echo "make lint   - ruff + mypy"
+	@echo "make proto  - regenerate gRPC code from proto/ (proto-check: fail when stale)"
+	@echo "make bench  - run the benchmarks under bench/"
+
+install: $(STAMP)
+
+$(STAMP): constraints.txt requirements.txt $(addsuffix /pyproject.toml,$(PROJECTS))
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt pip hatchling 2>&1 | { grep -v "is ignored: it is neither" || true; }
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-build-isolation -c constraints.txt \
+		-r requirements.txt $(addprefix -e ./,$(PROJECTS)) 2>&1 | { grep -v "is ignored: it is neither" || true; }
+	$(BIN)/python -m pip check
+	@touch $@
+
+run: $(STAMP)
+	$(BIN)/wattlane up
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+proto: $(STAMP)
+	$(BIN)/python proto/generate.py proto/src
+
+proto-check: $(STAMP)
+	$(BIN)/python proto/generate.py --check proto/src
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+# Re-resolve the lock from requirements.txt and the projects' dependencies.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install -q hatchling
+	.lock-venv/bin/pip install -q --no-build-isolation -r requirements.txt $(addprefix -e ./,$(PROJECTS))
+	( echo "# The one lock file: every third-party package the virtualenv may hold, pinned."; \
+	  echo "# Regenerate with \`make lock\` after changing requirements.txt or a pyproject.toml."; \
+	  .lock-venv/bin/pip freeze --all --exclude-editable | grep -v '^setuptools==' ) > constraints.txt
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
