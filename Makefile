@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 PROTO_FILES := $(shell find proto/wattlane -name '*.proto' 2>/dev/null | sort)
 PYTEST_ARGS ?=
 
-.PHONY: run test lint proto proto-check install lock bench clean help
+.PHONY: run test lint proto proto-check install lock lock-check bench clean help
 
 help:
 	@echo "make run    - install what is missing, then start the local platform (wattlane up)"
@@ -52,6 +52,13 @@ proto-check: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Fail when the virtualenv holds a package the lock does not pin (a dependency added without `make lock`).
+lock-check: $(STAMP)
+	@$(BIN)/python -m pip freeze --exclude-editable 2>/dev/null | sort > $(VENV)/.freeze
+	@grep -v '^#' constraints.txt | sort | comm -23 $(VENV)/.freeze - > $(VENV)/.unpinned || true
+	@if [ -s $(VENV)/.unpinned ]; then echo "not pinned in constraints.txt:"; cat $(VENV)/.unpinned; exit 1; fi
+	@echo "every installed package is pinned"
 
 # Re-resolve the lock from requirements.txt and the projects' dependencies.
 lock:

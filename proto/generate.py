@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import os
 import shutil
 import sys
+import sysconfig
 import tempfile
 from pathlib import Path
 
@@ -37,6 +39,8 @@ def generate(out: Path) -> None:
         f"--mypy_grpc_out={out}",
         *sources,
     ]
+    # protoc finds the mypy plugins (protoc-gen-mypy*) on PATH: use this interpreter's scripts.
+    os.environ["PATH"] = sysconfig.get_path("scripts") + os.pathsep + os.environ.get("PATH", "")
     if protoc.main(args) != 0:
         sys.exit("protoc failed")
 

@@ -1,0 +1,84 @@
+"""Opaque keyset page tokens bound to the caller and the query (AIP-158).
+
+A token holds the sort key of the last row returned and a hash of (caller, method, parent,
+filter, order); presenting it with another caller or filter is INVALID_ARGUMENT. The rows are
+always filtered by the caller's scope anyway, so a token never widens what one can read.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import tuple_
+from sqlalchemy.sql.elements import ColumnElement
+
+from wattlane.core.errors import InvalidArgument
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class Page:
+    """How many rows to return and the key after which to start (None: the first page)."""
+
+    size: int
+    after: tuple[Any, ...] | None
+    binding: str
+
+    def next_token(self, rows: Sequence[Any], key: Any) -> str:
+        """The token for the page after `rows` (fetched with `size + 1`), or '' at the end."""
+        if len(rows) <= self.size:
+            return ""
+        last = key(rows[self.size - 1])
+        last = last if isinstance(last, tuple) else (last,)
+        raw = orjson.dumps({"b": self.binding, "k": list(last)})
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def keyset(self, columns: Sequence[ColumnElement[Any]]) -> ColumnElement[bool] | None:
+        """`(c1, c2, ...) > after` for the query, or None on the first page."""
+        if self.after is None:
+            return None
+        if len(columns) == 1:
+            return columns[0] > self.after[0]
+        return tuple_(*columns) > tuple_(*self.after)
+
+
+def binding_hash(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
+
+
+def parse_page(
+    page_size: int,
+    page_token: str,
+    *,
+    caller: str,
+    method: str,
+    query: Sequence[str] = (),
+    default: int = DEFAULT_PAGE_SIZE,
+    maximum: int = MAX_PAGE_SIZE,
+) -> Page:
+    """Validate page_size/page_token. `query` lists everything that shapes the result set
+    (parent, filter, order_by, flags): a token is only valid for the same query."""
+    if page_size < 0:
+        raise InvalidArgument.field("page_size", "must not be negative")
+    size = default if page_size == 0 else min(page_size, maximum)
+    binding = binding_hash(caller, method, *query)
+    if not page_token:
+        return Page(size, None, binding)
+    try:
+        padded = page_token + "=" * (-len(page_token) % 4)
+        data = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
+        keys = data["k"]
+        token_binding = data["b"]
+    except (binascii.Error, ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+        raise InvalidArgument.field("page_token", "is not a token this API issued") from None
+    if token_binding != binding or not isinstance(keys, list):
+        raise InvalidArgument.field("page_token", "belongs to a different query or caller")
+    return Page(size, tuple(keys), binding)

@@ -1,0 +1,1 @@
+"""Alembic revisions of the identity database (env and template live in wattlane.core)."""

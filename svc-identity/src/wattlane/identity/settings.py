@@ -1,0 +1,41 @@
+"""Identity configuration: `WATTLANE_IDENTITY_<FIELD>` variables with these defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from wattlane.core import settings as core_settings
+
+
+@dataclass(frozen=True)
+class IdentitySettings:
+    """Everything identity reads from the environment, once, in main."""
+
+    database_url: str = field(default="sqlite+aiosqlite:///data/identity.db", metadata={"help": "SQLAlchemy URL"})
+    host: str = field(default="127.0.0.1", metadata={"help": "gRPC listen address"})
+    port: int = field(default=50051, metadata={"help": "gRPC port (0 = any free port)"})
+    metrics_port: int = field(default=9151, metadata={"help": "Prometheus /metrics port (-1 = off)"})
+    log_level: str = "info"
+    log_json: bool = True
+    otlp_endpoint: str = field(default="", metadata={"help": "OTLP gRPC endpoint for traces (empty = off)"})
+    migrate_on_start: bool = True
+    access_token_ttl_seconds: int = field(default=900, metadata={"help": "user token lifetime"})
+    service_token_ttl_seconds: int = field(default=3600, metadata={"help": "service token lifetime"})
+    scope_cache_seconds: float = field(default=10.0, metadata={"help": "how long a scope is cached"})
+    invitation_ttl_seconds: int = 7 * 24 * 3600
+    password_reset_ttl_seconds: int = 3600
+    # argon2id cost; RFC 9106's second recommended option by default (tests lower it).
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 4
+    signing_key_file: str = field(default="", metadata={"help": "Ed25519 PEM; empty = key kept in the DB"})
+    operator_name: str = field(default="Wattlane", metadata={"help": "display name of the root tenant"})
+    bootstrap_admin_email: str = field(default="", metadata={"help": "first operator admin (created once)"})
+    bootstrap_admin_password: str = ""
+    service_accounts_file: str = field(
+        default="", metadata={"help": "JSON list of {service, secret, scopes} upserted on start"}
+    )
+
+
+def load(**overrides: object) -> IdentitySettings:
+    return core_settings.load(IdentitySettings, "identity", **overrides)
