@@ -15,7 +15,6 @@ from wattlane.core.paging import parse_page
 from wattlane.core.timestamps import to_timestamp
 
 
-
 class TenantPathResolver(Protocol):
     """Turns `tenants/{id}` into a tenant path visible to the caller (NOT_FOUND otherwise); each
     service provides one (identity reads its tree, others the path copies on their rows)."""

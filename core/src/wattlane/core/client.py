@@ -77,12 +77,13 @@ def channel(
 
     `token` is a bearer token or a callable returning the current one (refreshed tokens)."""
     provider: TokenProvider | None = (lambda t=token: t) if isinstance(token, str) else token  # type: ignore[misc]
+    options: list[tuple[str, Any]] = [("grpc.max_receive_message_length", 16 * 1024 * 1024)]
+    if max_attempts >= 2:
+        options += [("grpc.service_config", _service_config(max_attempts)), ("grpc.enable_retries", 1)]
+    else:
+        options.append(("grpc.enable_retries", 0))
     return grpc.aio.insecure_channel(
         target,
-        options=[
-            ("grpc.service_config", _service_config(max_attempts)),
-            ("grpc.enable_retries", 1),
-            ("grpc.max_receive_message_length", 16 * 1024 * 1024),
-        ],
-        interceptors=[_ClientInterceptor(provider, timeout)],
+        options=options,
+        interceptors=[_ClientInterceptor(provider, timeout)],  # type: ignore[list-item]
     )

@@ -54,7 +54,9 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             if self.url.database in (None, "", ":memory:"):
-                raise ValueError("use a SQLite file, not :memory: (each connection would see its own database)")
+                raise ValueError(
+                    "use a SQLite file, not :memory: (each connection would see its own database)"
+                )
             kwargs["poolclass"] = NullPool if pool_size == 0 else None
             kwargs = {k: v for k, v in kwargs.items() if v is not None}
         else:

@@ -44,7 +44,9 @@ class DomainError(Exception):
     def to_status(self) -> status_pb2.Status:
         """The `google.rpc.Status` sent to the caller."""
         info = any_pb2.Any()
-        info.Pack(error_details_pb2.ErrorInfo(reason=self.reason, domain=ERROR_DOMAIN, metadata=self.metadata))
+        info.Pack(
+            error_details_pb2.ErrorInfo(reason=self.reason, domain=ERROR_DOMAIN, metadata=self.metadata)
+        )
         status = status_pb2.Status(code=_CODE_NUMBERS[self.code], message=self.message)
         status.details.append(info)
         status.details.extend(self.details())

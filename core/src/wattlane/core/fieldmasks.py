@@ -19,7 +19,9 @@ def mask_paths(mask: FieldMask, allowed: Collection[str], *, default: Collection
     if paths == ["*"]:
         return set(allowed)
     violations = [
-        FieldViolation("update_mask", f"field {p!r} cannot be updated; updatable: {', '.join(sorted(allowed))}")
+        FieldViolation(
+            "update_mask", f"field {p!r} cannot be updated; updatable: {', '.join(sorted(allowed))}"
+        )
         for p in paths
         if p not in allowed and p.split(".", 1)[0] not in allowed
     ]

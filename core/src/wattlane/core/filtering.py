@@ -20,6 +20,7 @@ from sqlalchemy import and_, func, not_, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from wattlane.core.errors import InvalidArgument
+from wattlane.core.orm import SqlColumn
 
 Kind = Literal["string", "int", "bool", "enum", "timestamp"]
 MAX_FILTER_LENGTH = 2000
@@ -29,7 +30,7 @@ MAX_FILTER_LENGTH = 2000
 class Field:
     """A filterable field: its column and how values are parsed."""
 
-    column: ColumnElement[Any]
+    column: SqlColumn
     kind: Kind = "string"
     enum_values: Sequence[str] = ()
     convert: Callable[[str], Any] | None = None  # enum name → stored value, if they differ
@@ -157,7 +158,9 @@ def _value(name: str, field: Field, raw: str) -> Any:
         try:
             parsed = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
         except ValueError:
-            raise InvalidArgument.field("filter", f"{name} takes an RFC 3339 timestamp, got {raw!r}") from None
+            raise InvalidArgument.field(
+                "filter", f"{name} takes an RFC 3339 timestamp, got {raw!r}"
+            ) from None
         if parsed.tzinfo is None:
             raise InvalidArgument.field("filter", f"{name} needs a time zone offset (e.g. Z)")
         return parsed.astimezone(dt.UTC)

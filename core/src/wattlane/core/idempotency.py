@@ -101,6 +101,24 @@ class Idempotency:
                     raise
         raise RuntimeError("idempotency key contention did not settle")
 
+    async def once(
+        self, request: Message, response_type: type[M], write: Callable[[AsyncSession], Awaitable[M]]
+    ) -> M:
+        """`run` for the current RPC: caller and method from the call context, `request_id`
+        from the request message."""
+        from wattlane.core.caller import current_principal
+        from wattlane.core.context import method_var
+
+        principal = current_principal()
+        return await self.run(
+            caller=principal.caller_key if principal else "anonymous",
+            method=method_var.get(),
+            request_id=getattr(request, "request_id", ""),
+            request=request,
+            response_type=response_type,
+            write=write,
+        )
+
     @staticmethod
     def _replay(stored_hash: str, response: bytes | None, digest: str, response_type: type[M]) -> M:
         if stored_hash != digest:

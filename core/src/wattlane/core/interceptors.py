@@ -91,12 +91,14 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             self._in_flight.dec()
             counter = counters.get(code)
             if counter is None:
-                counter = counters[code] = RPC_HANDLED.labels(self._service, grpc_service, grpc_method, code.name)
+                counter = counters[code] = RPC_HANDLED.labels(
+                    self._service, grpc_service, grpc_method, code.name
+                )
             counter.inc()
             seconds.observe(time.perf_counter() - call.start)
 
         if handler.unary_unary is not None:
-            inner = handler.unary_unary
+            inner: Any = handler.unary_unary
 
             async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
                 call = self._enter(method, context)
@@ -104,7 +106,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 try:
                     await self._authenticate(call, public)
                     return await inner(request, context)
-                except BaseException as exc:  # noqa: BLE001 - classified, then re-raised or aborted
+                except BaseException as exc:
                     code = _code_of(exc, context)
                     await _fail(exc, method, context)
                 finally:
@@ -117,7 +119,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             )
 
         if handler.unary_stream is not None:
-            inner_stream = handler.unary_stream
+            inner_stream: Any = handler.unary_stream
 
             async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
                 call = self._enter(method, context)
@@ -126,7 +128,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                     await self._authenticate(call, public)
                     async for item in inner_stream(request, context):
                         yield item
-                except BaseException as exc:  # noqa: BLE001 - classified, then re-raised or aborted
+                except BaseException as exc:
                     code = _code_of(exc, context)
                     await _fail(exc, method, context)
                 finally:
@@ -157,7 +159,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         call.method_token = method_var.set(method)
         if self._tracing:
             parent = propagate.extract(carrier) if carrier else None
-            call.span = self._tracer.start_as_current_span(method.lstrip("/"), context=parent, kind=trace.SpanKind.SERVER)
+            call.span = self._tracer.start_as_current_span(
+                method.lstrip("/"), context=parent, kind=trace.SpanKind.SERVER
+            )
             call.span.__enter__()
         return call
 

@@ -38,6 +38,7 @@ class MigrationSet:
 def alembic_config(url: str, migrations: MigrationSet) -> Config:
     """An Alembic Config for one service database."""
     cfg = Config()
+    cfg.set_main_option("path_separator", "os")
     cfg.set_main_option("script_location", str(_ENV_DIR))
     cfg.set_main_option("version_locations", str(migrations.versions_dir()))
     cfg.set_main_option("sqlalchemy.url", normalize_url(url).render_as_string(hide_password=False))

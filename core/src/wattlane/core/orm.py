@@ -12,7 +12,8 @@ from typing import Annotated, Any
 from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, MetaData, String, TypeDecorator, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, QueryableAttribute, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -55,6 +56,9 @@ MinorUnits = Annotated[int, mapped_column(BigInteger)]  # money: integer minor u
 Currency = Annotated[str, mapped_column(String(3))]  # ISO-4217 code
 WattHours = Annotated[int, mapped_column(BigInteger)]  # energy
 Watts = Annotated[int, mapped_column(BigInteger)]  # power
+
+# A column as queries take it: a mapped attribute (User.email) or a Core column expression.
+SqlColumn = ColumnElement[Any] | QueryableAttribute[Any]
 
 TYPE_ANNOTATION_MAP: dict[Any, Any] = {
     dt.datetime: UTCDateTime(),

@@ -19,6 +19,7 @@ from sqlalchemy import tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
 from wattlane.core.errors import InvalidArgument
+from wattlane.core.orm import SqlColumn
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -41,12 +42,12 @@ class Page:
         raw = orjson.dumps({"b": self.binding, "k": list(last)})
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
-    def keyset(self, columns: Sequence[ColumnElement[Any]]) -> ColumnElement[bool] | None:
+    def keyset(self, columns: Sequence[SqlColumn]) -> ColumnElement[bool] | None:
         """`(c1, c2, ...) > after` for the query, or None on the first page."""
         if self.after is None:
             return None
         if len(columns) == 1:
-            return columns[0] > self.after[0]
+            return columns[0] > self.after[0]  # type: ignore[no-any-return]
         return tuple_(*columns) > tuple_(*self.after)
 
 

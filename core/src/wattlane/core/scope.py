@@ -17,6 +17,7 @@ from sqlalchemy import and_, false, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from wattlane.core.errors import NotFound, PermissionDenied
+from wattlane.core.orm import SqlColumn
 from wattlane.core.tokens import Principal
 
 # Upper bound for a path prefix range: '~' sorts after every character an id or '/' can hold.
@@ -67,11 +68,18 @@ class EffectiveScope:
         object.__setattr__(self, "_all", merged)
 
     @classmethod
-    def build(cls, subject: str, grants: Mapping[str, Iterable[Grant]], expires_at: float = 0.0) -> EffectiveScope:
+    def build(
+        cls, subject: str, grants: Mapping[str, Iterable[Grant]], expires_at: float = 0.0
+    ) -> EffectiveScope:
         return cls(subject, {p: normalize_grants(gs) for p, gs in grants.items()}, expires_at)
 
     def grants_for(self, permission: str) -> tuple[Grant, ...]:
         return self.grants.get(permission, ())
+
+    @property
+    def all_grants(self) -> tuple[Grant, ...]:
+        """Every grant of every permission, merged (what the caller can see at all)."""
+        return self._all
 
     def permissions(self) -> list[str]:
         return sorted(p for p, gs in self.grants.items() if gs)
@@ -83,7 +91,9 @@ class EffectiveScope:
 
     def can_everywhere_below(self, permission: str, path: str) -> bool:
         """Holds `permission` on the whole subtree at `path`, unrestricted (to grant it onwards)."""
-        return any(g.subtree and g.allowed is None and path.startswith(g.path) for g in self.grants_for(permission))
+        return any(
+            g.subtree and g.allowed is None and path.startswith(g.path) for g in self.grants_for(permission)
+        )
 
     def visible(self, path: str, resource_names: Iterable[str] = ()) -> bool:
         """Can the caller see a resource at `path` at all (through any permission)?"""
@@ -102,8 +112,8 @@ class EffectiveScope:
     def filter(
         self,
         permission: str | None,
-        path_column: ColumnElement[str],
-        allow_columns: Mapping[str, ColumnElement[str]] | None = None,
+        path_column: SqlColumn,
+        allow_columns: Mapping[str, SqlColumn] | None = None,
     ) -> ColumnElement[bool]:
         """SQL condition selecting rows inside the scope of `permission` (None: any permission).
 
@@ -115,8 +125,8 @@ class EffectiveScope:
 
 def grants_filter(
     grants: Iterable[Grant],
-    path_column: ColumnElement[str],
-    allow_columns: Mapping[str, ColumnElement[str]] | None = None,
+    path_column: SqlColumn,
+    allow_columns: Mapping[str, SqlColumn] | None = None,
 ) -> ColumnElement[bool]:
     """OR of one condition per grant: a prefix range (index-friendly) or an exact path."""
     clauses: list[ColumnElement[bool]] = []
@@ -133,7 +143,7 @@ def grants_filter(
     return or_(*clauses) if len(clauses) > 1 else clauses[0]
 
 
-def _allow_clause(allowed: frozenset[str], columns: Mapping[str, ColumnElement[str]]) -> ColumnElement[bool]:
+def _allow_clause(allowed: frozenset[str], columns: Mapping[str, SqlColumn]) -> ColumnElement[bool]:
     by_collection: dict[str, list[str]] = {}
     for name in allowed:
         collection, _, rid = name.partition("/")

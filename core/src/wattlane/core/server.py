@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
 from wattlane.core.interceptors import AuthPolicy, ServiceInterceptor
@@ -62,7 +63,7 @@ class ServiceServer:
                 ("grpc.so_reuseport", 0),
             ],
         )
-        self.health = health.aio.HealthServicer()
+        self.health = HealthServicer()
         self.port = 0
         self.metrics_port: int | None = None
         self._metrics_server: object | None = None
@@ -84,10 +85,14 @@ class ServiceServer:
             await self.health.set(full_name, health_pb2.HealthCheckResponse.SERVING)
         await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
         if self.options.metrics_port is not None:
-            server, _thread, self.metrics_port = start_metrics_server(self.options.host, self.options.metrics_port)
+            server, _thread, self.metrics_port = start_metrics_server(
+                self.options.host, self.options.metrics_port
+            )
             self._metrics_server = server
         log.info(
-            "%s listening", self.options.service, extra={"grpc_port": self.port, "metrics_port": self.metrics_port}
+            "%s listening",
+            self.options.service,
+            extra={"grpc_port": self.port, "metrics_port": self.metrics_port},
         )
         return self.port
 

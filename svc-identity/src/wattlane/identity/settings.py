@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from wattlane.core import settings as core_settings
 
@@ -11,7 +12,9 @@ from wattlane.core import settings as core_settings
 class IdentitySettings:
     """Everything identity reads from the environment, once, in main."""
 
-    database_url: str = field(default="sqlite+aiosqlite:///data/identity.db", metadata={"help": "SQLAlchemy URL"})
+    database_url: str = field(
+        default="sqlite+aiosqlite:///data/identity.db", metadata={"help": "SQLAlchemy URL"}
+    )
     host: str = field(default="127.0.0.1", metadata={"help": "gRPC listen address"})
     port: int = field(default=50051, metadata={"help": "gRPC port (0 = any free port)"})
     metrics_port: int = field(default=9151, metadata={"help": "Prometheus /metrics port (-1 = off)"})
@@ -37,5 +40,5 @@ class IdentitySettings:
     )
 
 
-def load(**overrides: object) -> IdentitySettings:
+def load(**overrides: Any) -> IdentitySettings:
     return core_settings.load(IdentitySettings, "identity", **overrides)

@@ -1,0 +1,76 @@
+"""Field validators every service uses; each raises INVALID_ARGUMENT naming the field."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from urllib.parse import urlparse
+
+from wattlane.core.errors import InvalidArgument
+
+_EMAIL = re.compile(
+    r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+_LOCALE = re.compile(r"^[a-z]{2,3}(?:-[A-Z]{2})?$")
+_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+
+
+def text(value: str, field: str, *, max_length: int = 200, required: bool = True) -> str:
+    """Trimmed text of at most `max_length` characters, without control characters."""
+    value = value.strip()
+    if required and not value:
+        raise InvalidArgument.field(field, "is required")
+    if len(value) > max_length:
+        raise InvalidArgument.field(field, f"must be at most {max_length} characters")
+    if any(ord(c) < 32 for c in value):
+        raise InvalidArgument.field(field, "must not contain control characters")
+    return value
+
+
+def email(value: str, field: str) -> str:
+    """A normalized (lower-case) e-mail address."""
+    value = value.strip().lower()
+    if not value:
+        raise InvalidArgument.field(field, "is required")
+    if len(value) > 254 or not _EMAIL.match(value):
+        raise InvalidArgument.field(field, f"is not a valid e-mail address: {value[:80]!r}")
+    return value
+
+
+def locale(value: str, field: str) -> str:
+    """A BCP 47 language tag of the simple form `nl` or `nl-BE`."""
+    if not _LOCALE.match(value):
+        raise InvalidArgument.field(field, f"must be a language tag like 'en' or 'nl-BE', got {value[:20]!r}")
+    return value
+
+
+def time_zone(value: str, field: str) -> str:
+    """An IANA time zone name (Europe/Amsterdam)."""
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise InvalidArgument.field(field, f"is not an IANA time zone: {value[:64]!r}") from None
+    return value
+
+
+def color(value: str, field: str) -> str:
+    if not _COLOR.match(value):
+        raise InvalidArgument.field(field, "must be a colour like #1a2b3c")
+    return value.lower()
+
+
+def https_url(value: str, field: str) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme != "https" or not parsed.netloc or len(value) > 500:
+        raise InvalidArgument.field(field, "must be an https:// URL of at most 500 characters")
+    return value
+
+
+def hostname(value: str, field: str) -> str:
+    value = value.strip().lower()
+    if not _HOSTNAME.match(value):
+        raise InvalidArgument.field(field, f"is not a valid domain name: {value[:80]!r}")
+    return value

@@ -1,0 +1,3 @@
+from wattlane.identity.main import cli
+
+cli()

@@ -1,0 +1,1 @@
+"""gRPC servicers of identity: proto ↔ domain, nothing else."""

@@ -1,0 +1,185 @@
+"""Test support for identity and every service that needs real users and tokens: a running
+identity service, authenticated clients, and a builder for tenant trees with role-holding users.
+
+Also a pytest plugin (loaded from the root conftest) providing the `identity` fixture."""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+import pytest
+
+from wattlane.api.common.v1 import audit_pb2_grpc
+from wattlane.api.identity.v1 import (
+    auth_pb2,
+    auth_pb2_grpc,
+    roles_pb2,
+    roles_pb2_grpc,
+    tenants_pb2,
+    tenants_pb2_grpc,
+    users_pb2,
+    users_pb2_grpc,
+)
+from wattlane.core.client import channel
+from wattlane.core.testing.databases import DatabaseFactory
+from wattlane.identity.main import IdentityService
+from wattlane.identity.settings import load
+
+ADMIN_EMAIL = "admin@wattlane.test"
+ADMIN_PASSWORD = "admin-password-1"
+USER_PASSWORD = "user-password-1"
+# argon2 at its cheapest: tests create many users; production cost is the settings default.
+FAST_HASHING: dict[str, Any] = {"argon2_time_cost": 1, "argon2_memory_kib": 8, "argon2_parallelism": 1}
+_unique = itertools.count()
+
+
+def unique(prefix: str) -> str:
+    """A name unique within the test session (tests share one identity database)."""
+    return f"{prefix}-{next(_unique)}-{secrets.token_hex(2)}"
+
+
+async def start_identity(database_url: str, **overrides: Any) -> IdentityService:
+    settings = load(
+        database_url=database_url,
+        port=0,
+        metrics_port=-1,
+        log_json=False,
+        bootstrap_admin_email=ADMIN_EMAIL,
+        bootstrap_admin_password=ADMIN_PASSWORD,
+        **{**FAST_HASHING, **overrides},
+    )
+    service = IdentityService(settings)
+    await service.start()
+    return service
+
+
+@dataclass
+class Client:
+    """Stubs of every identity API on one channel, with a bearer token (or none)."""
+
+    target: str
+    token: str = ""
+    channel: grpc.aio.Channel = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.channel = channel(self.target, token=lambda: self.token, max_attempts=1)
+        self.tenants = tenants_pb2_grpc.TenantServiceStub(self.channel)
+        self.users = users_pb2_grpc.UserServiceStub(self.channel)
+        self.roles = roles_pb2_grpc.RoleServiceStub(self.channel)
+        self.auth = auth_pb2_grpc.AuthServiceStub(self.channel)
+        self.service_accounts = auth_pb2_grpc.ServiceAccountServiceStub(self.channel)
+        self.audit = audit_pb2_grpc.AuditServiceStub(self.channel)
+
+    async def login(self, email: str, password: str) -> Client:
+        """Sign in on this client; returns self."""
+        response = await self.auth.Login(auth_pb2.LoginRequest(email=email, password=password))
+        self.token = response.access_token
+        return self
+
+    async def close(self) -> None:
+        await self.channel.close()
+
+
+@dataclass
+class Member:
+    """A user created by the tree builder, signed in."""
+
+    user: users_pb2.User
+    client: Client
+    bindings: list[roles_pb2.RoleBinding]
+
+
+class TreeBuilder:
+    """Creates tenants and signed-in users holding roles, through the public API as an admin."""
+
+    def __init__(self, admin: Client) -> None:
+        self.admin = admin
+        self._clients: list[Client] = []
+
+    async def root(self) -> tenants_pb2.Tenant:
+        page = await self.admin.tenants.ListTenants(tenants_pb2.ListTenantsRequest(filter="kind = OPERATOR"))
+        return page.tenants[0]
+
+    async def tenant(
+        self, parent: str, kind: str, name: str | None = None, customer_type: str = "", **fields: Any
+    ) -> tenants_pb2.Tenant:
+        tenant = tenants_pb2.Tenant(
+            kind=tenants_pb2.Tenant.Kind.Value(kind), display_name=name or unique(kind.lower()), **fields
+        )
+        if customer_type:
+            tenant.customer_type = tenants_pb2.Tenant.CustomerType.Value(customer_type)
+        elif kind == "CUSTOMER":
+            tenant.customer_type = tenants_pb2.Tenant.COMPANY
+        return await self.admin.tenants.CreateTenant(
+            tenants_pb2.CreateTenantRequest(parent=parent, tenant=tenant)
+        )
+
+    async def member(
+        self,
+        tenant: str,
+        roles: list[tuple[str, str]] | None = None,
+        *,
+        propagate: bool = True,
+        allowed_resources: list[str] | None = None,
+    ) -> Member:
+        """A signed-in user of `tenant` holding each (role id, at tenant) in `roles`."""
+        email = f"{unique('user')}@example.test"
+        user = await self.admin.users.CreateUser(
+            users_pb2.CreateUserRequest(parent=tenant, user=users_pb2.User(email=email, display_name=email))
+        )
+        invitation = await self.admin.users.CreateInvitation(
+            users_pb2.CreateInvitationRequest(user=user.name)
+        )
+        await self.admin.users.AcceptInvitation(
+            users_pb2.AcceptInvitationRequest(token=invitation.token, password=USER_PASSWORD)
+        )
+        bindings = []
+        for role_id, at in roles or []:
+            bindings.append(
+                await self.admin.roles.CreateRoleBinding(
+                    roles_pb2.CreateRoleBindingRequest(
+                        role_binding=roles_pb2.RoleBinding(
+                            user=user.name,
+                            role=f"roles/{role_id}",
+                            tenant=at,
+                            propagate=propagate,
+                            allowed_resources=allowed_resources or [],
+                        )
+                    )
+                )
+            )
+        client = await Client(self.admin.target).login(email, USER_PASSWORD)
+        self._clients.append(client)
+        return Member(user, client, bindings)
+
+    async def close(self) -> None:
+        for client in self._clients:
+            await client.close()
+
+
+@pytest.fixture(scope="session")
+async def identity(databases: DatabaseFactory) -> AsyncIterator[IdentityService]:
+    """One identity service per test worker (tests make their own tenants, so they don't collide)."""
+    service = await start_identity(await databases.create("identity"))
+    yield service
+    await service.stop()
+
+
+@pytest.fixture(scope="session")
+async def admin(identity: IdentityService) -> AsyncIterator[Client]:
+    """An operator super-admin client of the session's identity service."""
+    client = await Client(f"127.0.0.1:{identity.port}").login(ADMIN_EMAIL, ADMIN_PASSWORD)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def tree(admin: Client) -> AsyncIterator[TreeBuilder]:
+    builder = TreeBuilder(admin)
+    yield builder
+    await builder.close()

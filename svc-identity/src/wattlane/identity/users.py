@@ -1,0 +1,261 @@
+"""Users: membership of a tenant, lifecycle (invited → active ⇄ disabled → removed), one-time
+tokens for invitations and password resets, and employees of companies."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import delete, exists, select
+from sqlalchemy import update as sql_update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from wattlane.core import validation
+from wattlane.core.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
+from wattlane.core.ids import new_id
+from wattlane.core.orm import utcnow
+from wattlane.core.paging import Page
+from wattlane.core.scope import PATH_END, EffectiveScope
+from wattlane.identity import tenants
+from wattlane.identity.models import ActionToken, RoleBinding, Tenant, User
+from wattlane.identity.tenants import check_etag
+
+STATES = frozenset({"INVITED", "ACTIVE", "DISABLED"})
+
+
+def user_name(user_id: str) -> str:
+    return f"users/{user_id}"
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def load(session: AsyncSession, user_id: str, *, for_update: bool = False) -> User | None:
+    query = select(User).where(User.id == user_id, User.delete_time.is_(None))
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def get_in_scope(
+    session: AsyncSession,
+    scope: EffectiveScope,
+    user_id: str,
+    permission: str,
+    *,
+    for_update: bool = False,
+    self_allowed: bool = False,
+) -> User:
+    """The user if the caller holds `permission` on the user's tenant (or is the user, when
+    `self_allowed`); NOT_FOUND when invisible."""
+    user = await load(session, user_id, for_update=for_update)
+    if user is None:
+        raise NotFound(user_name(user_id))
+    if self_allowed and user.id == scope.subject:
+        return user
+    scope.require(permission, user.tenant_path, user_name(user_id))
+    return user
+
+
+async def _check_email_free(session: AsyncSession, email: str) -> None:
+    taken = await session.scalar(select(exists().where(User.email == email, User.delete_time.is_(None))))
+    if taken:
+        raise AlreadyExists(f"a user with e-mail {email} already exists", metadata={"field": "user.email"})
+
+
+async def create(
+    session: AsyncSession,
+    scope: EffectiveScope,
+    tenant_id: str,
+    *,
+    email: str,
+    display_name: str,
+    locale: str = "",
+    field: str = "user",
+) -> User:
+    """A new INVITED user of `tenant_id`."""
+    tenant = await tenants.get_in_scope(session, scope, tenant_id, "users.manage")
+    return await create_unchecked(
+        session, tenant, email=email, display_name=display_name, locale=locale, field=field
+    )
+
+
+async def create_unchecked(
+    session: AsyncSession,
+    tenant: Tenant,
+    *,
+    email: str,
+    display_name: str,
+    locale: str = "",
+    field: str = "user",
+) -> User:
+    """Create a user after permission checks were done (bootstrap, employees)."""
+    email = validation.email(email, f"{field}.email")
+    display_name = validation.text(display_name, f"{field}.display_name")
+    locale = validation.locale(locale, f"{field}.locale") if locale else tenant.locale
+    await _check_email_free(session, email)
+    user = User(
+        id=new_id(),
+        tenant_id=tenant.id,
+        tenant_path=tenant.path,
+        email=email,
+        display_name=display_name,
+        locale=locale,
+        state="INVITED",
+        auth_epoch=0,
+        version=1,
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def update(
+    session: AsyncSession, scope: EffectiveScope, user_id: str, changes: Mapping[str, Any], etag: str = ""
+) -> User:
+    """Change display name / locale (the user or `users.manage`) or state (`users.manage`)."""
+    manages = "state" in changes
+    user = await get_in_scope(
+        session, scope, user_id, "users.manage", for_update=True, self_allowed=not manages
+    )
+    check_etag(user.version, etag, user_name(user_id))
+    if "display_name" in changes:
+        user.display_name = validation.text(changes["display_name"], "user.display_name")
+    if "locale" in changes:
+        user.locale = validation.locale(changes["locale"], "user.locale")
+    if "state" in changes:
+        state = changes["state"]
+        if state not in ("ACTIVE", "DISABLED"):
+            raise InvalidArgument.field("user.state", "can only be set to ACTIVE or DISABLED")
+        if user.id == scope.subject:
+            raise FailedPrecondition("you cannot change your own state", reason="SELF_STATE_CHANGE")
+        if user.state == "INVITED" and state == "ACTIVE":
+            raise FailedPrecondition(
+                "an invited user becomes active by accepting the invitation", reason="USER_NOT_ACCEPTED"
+            )
+        if state != user.state:
+            user.state = state
+            user.auth_epoch += 1  # disabling (or re-enabling) ends every earlier session
+    user.version += 1
+    user.update_time = utcnow()
+    await session.flush()
+    return user
+
+
+async def remove(session: AsyncSession, scope: EffectiveScope, user_id: str) -> User:
+    """Remove a member: soft delete, end every session, drop role bindings and open tokens.
+    Licenses and devices belong to the organization and stay."""
+    user = await get_in_scope(session, scope, user_id, "users.manage", for_update=True)
+    if user.id == scope.subject:
+        raise FailedPrecondition("you cannot remove yourself", reason="SELF_REMOVAL")
+    user.delete_time = utcnow()
+    user.auth_epoch += 1
+    user.version += 1
+    await session.execute(delete(RoleBinding).where(RoleBinding.user_id == user.id))
+    await session.execute(
+        sql_update(ActionToken)
+        .where(ActionToken.user_id == user.id, ActionToken.use_time.is_(None))
+        .values(use_time=utcnow())
+    )
+    await session.flush()
+    return user
+
+
+async def issue_token(
+    session: AsyncSession, user: User, kind: str, ttl_seconds: int
+) -> tuple[str, dt.datetime]:
+    """A fresh one-time token of `kind` for `user`; earlier open ones of that kind stop working."""
+    now = utcnow()
+    await session.execute(
+        sql_update(ActionToken)
+        .where(ActionToken.user_id == user.id, ActionToken.kind == kind, ActionToken.use_time.is_(None))
+        .values(use_time=now)
+    )
+    token = secrets.token_urlsafe(32)
+    expire = now + dt.timedelta(seconds=ttl_seconds)
+    session.add(
+        ActionToken(
+            id=new_id(),
+            user_id=user.id,
+            kind=kind,
+            token_hash=token_hash(token),
+            expire_time=expire,
+            use_time=None,
+            create_time=now,
+        )
+    )
+    await session.flush()
+    return token, expire
+
+
+async def redeem_token(session: AsyncSession, token: str, kind: str) -> User:
+    """The user a valid, unused, unexpired token of `kind` belongs to; marks it used."""
+    row = (
+        await session.execute(
+            select(ActionToken)
+            .where(ActionToken.token_hash == token_hash(token), ActionToken.kind == kind)
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if row is None or row.use_time is not None or row.expire_time <= utcnow():
+        raise InvalidArgument.field("token", "is invalid, already used or expired")
+    user = await load(session, row.user_id, for_update=True)
+    if user is None:
+        raise InvalidArgument.field("token", "is invalid, already used or expired")
+    row.use_time = utcnow()
+    return user
+
+
+async def list_in_scope(
+    session: AsyncSession,
+    scope: EffectiveScope,
+    *,
+    parent_id: str | None,
+    recursive: bool,
+    where: ColumnElement[bool],
+    page: Page,
+) -> list[User]:
+    """Users the caller may read, in creation order."""
+    if not scope.grants_for("users.read"):
+        raise PermissionDenied("users.read")
+    query = select(User).where(
+        User.delete_time.is_(None), scope.filter("users.read", User.tenant_path), where
+    )
+    if parent_id is not None:
+        parent = await tenants.load(session, parent_id)
+        if parent is None or not scope.visible(parent.path):
+            raise NotFound(tenants.tenant_name(parent_id))
+        if recursive:
+            query = query.where(User.tenant_path >= parent.path, User.tenant_path < parent.path + PATH_END)
+        else:
+            query = query.where(User.tenant_id == parent.id)
+    keyset = page.keyset([User.id])
+    if keyset is not None:
+        query = query.where(keyset)
+    return list((await session.execute(query.order_by(User.id).limit(page.size + 1))).scalars().all())
+
+
+async def company_of(session: AsyncSession, organization: Tenant) -> Tenant:
+    """The customer above an organization; FAILED_PRECONDITION unless it is a company."""
+    if organization.kind != "ORGANIZATION":
+        raise FailedPrecondition(
+            "employees belong to an organization of a company", reason="NOT_AN_ORGANIZATION"
+        )
+    ancestor_ids = list(organization.path.strip("/").split("/"))
+    customer = (
+        await session.execute(select(Tenant).where(Tenant.id.in_(ancestor_ids), Tenant.kind == "CUSTOMER"))
+    ).scalar_one_or_none()
+    if customer is None or customer.customer_type != "COMPANY":
+        raise FailedPrecondition("only a company's organizations have employees", reason="NOT_A_COMPANY")
+    return customer
