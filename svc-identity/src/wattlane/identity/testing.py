@@ -82,7 +82,7 @@ class Client:
         return self
 
     async def close(self) -> None:
-        await self.channel.close()
+        await self.channel.close(None)
 
 
 @dataclass
