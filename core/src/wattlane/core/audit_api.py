@@ -55,6 +55,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         extra = [where]
         if request.parent:
             path = await self._resolver.path_of(request.parent)
+            scope.require("audit.read", path, request.parent)
             extra.append(c.tenant_path >= path)
             extra.append(c.tenant_path < path + "~")
         async with self._db.reader() as session:

@@ -23,6 +23,14 @@ from wattlane.core.tokens import Principal
 # Upper bound for a path prefix range: '~' sorts after every character an id or '/' can hold.
 PATH_END = "~"
 
+# Collections a member's grant can be restricted to ("restrict a member to chosen locations or
+# devices"). Other resources (tenants, users, cards, ...) are not subject to allow-lists.
+RESTRICTABLE_COLLECTIONS = ("locations", "chargingPoints")
+
+
+def is_restrictable(resource_name: str) -> bool:
+    return resource_name.split("/", 1)[0] in RESTRICTABLE_COLLECTIONS
+
 
 @dataclass(frozen=True, slots=True)
 class Grant:
@@ -37,10 +45,15 @@ class Grant:
         return path.startswith(self.path) if self.subtree else path == self.path
 
     def admits(self, path: str, resource_names: Iterable[str] = ()) -> bool:
-        """True when a resource at `path` with these names (itself and its parents) is inside."""
+        """True when a resource at `path` with these names (itself and its parents, e.g. a
+        charging point and its location) is inside. An allow-list only restricts resources
+        that are (or sit in) locations or charging points."""
         if not self.covers(path):
             return False
-        return self.allowed is None or any(name in self.allowed for name in resource_names)
+        if self.allowed is None:
+            return True
+        names = [n for n in resource_names if is_restrictable(n)]
+        return not names or any(name in self.allowed for name in names)
 
 
 def normalize_grants(grants: Iterable[Grant]) -> tuple[Grant, ...]:

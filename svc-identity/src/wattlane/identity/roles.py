@@ -23,14 +23,12 @@ from wattlane.core.errors import (
 from wattlane.core.ids import new_id
 from wattlane.core.orm import utcnow
 from wattlane.core.paging import Page
-from wattlane.core.scope import PATH_END, EffectiveScope, Grant
+from wattlane.core.scope import PATH_END, RESTRICTABLE_COLLECTIONS, EffectiveScope, Grant
 from wattlane.identity import tenants, users
 from wattlane.identity.models import Role, RoleBinding
 from wattlane.identity.permissions import BUILTIN_ROLES, OPERATOR_ONLY_ROLES, PERMISSIONS
 from wattlane.identity.tenants import check_etag
 
-# Collections a member can be restricted to (resource names other services understand).
-RESTRICTABLE = ("locations", "chargingPoints")
 _RESOURCE = re.compile(r"^(locations|chargingPoints)/[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
@@ -239,7 +237,9 @@ async def delete(session: AsyncSession, scope: EffectiveScope, role_id: str) -> 
 
 def validate_resources(resources: Sequence[str], field: str) -> list[str]:
     bad = [
-        FieldViolation(f"{field}[{i}]", f"must be one of {', '.join(c + '/{id}' for c in RESTRICTABLE)}")
+        FieldViolation(
+            f"{field}[{i}]", f"must be one of {', '.join(c + '/{id}' for c in RESTRICTABLE_COLLECTIONS)}"
+        )
         for i, r in enumerate(resources)
         if not _RESOURCE.match(r)
     ]
@@ -361,13 +361,11 @@ async def list_bindings(
     where: ColumnElement[bool],
     page: Page,
 ) -> list[RoleBinding]:
-    if not scope.grants_for("users.read"):
-        raise PermissionDenied("users.read")
     query = select(RoleBinding).where(scope.filter("users.read", RoleBinding.tenant_path), where)
+    if parent_id is None and not scope.grants_for("users.read"):
+        raise PermissionDenied("users.read")
     if parent_id is not None:
-        parent = await tenants.load(session, parent_id)
-        if parent is None or not scope.visible(parent.path):
-            raise NotFound(tenants.tenant_name(parent_id))
+        parent = await tenants.get_in_scope(session, scope, parent_id, "users.read")
         query = query.where(
             RoleBinding.tenant_path >= parent.path, RoleBinding.tenant_path < parent.path + PATH_END
         )

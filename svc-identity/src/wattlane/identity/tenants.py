@@ -281,15 +281,13 @@ async def list_in_scope(
     page: Page,
 ) -> list[Tenant]:
     """Tenants the caller may read: children (or the subtree) of `parent_id`, or all in scope."""
-    if not scope.grants_for("tenants.read"):
-        raise PermissionDenied("tenants.read")
     query = select(Tenant).where(
         Tenant.delete_time.is_(None), scope.filter("tenants.read", Tenant.path), where
     )
+    if parent_id is None and not scope.grants_for("tenants.read"):
+        raise PermissionDenied("tenants.read")
     if parent_id is not None:
-        parent = await load(session, parent_id)
-        if parent is None or not scope.visible(parent.path):
-            raise NotFound(tenant_name(parent_id))
+        parent = await get_in_scope(session, scope, parent_id, "tenants.read")
         if recursive:
             query = query.where(Tenant.path > parent.path, Tenant.path < parent.path + PATH_END)
         else:

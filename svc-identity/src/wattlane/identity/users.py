@@ -227,15 +227,13 @@ async def list_in_scope(
     page: Page,
 ) -> list[User]:
     """Users the caller may read, in creation order."""
-    if not scope.grants_for("users.read"):
-        raise PermissionDenied("users.read")
     query = select(User).where(
         User.delete_time.is_(None), scope.filter("users.read", User.tenant_path), where
     )
+    if parent_id is None and not scope.grants_for("users.read"):
+        raise PermissionDenied("users.read")
     if parent_id is not None:
-        parent = await tenants.load(session, parent_id)
-        if parent is None or not scope.visible(parent.path):
-            raise NotFound(tenants.tenant_name(parent_id))
+        parent = await tenants.get_in_scope(session, scope, parent_id, "users.read")
         if recursive:
             query = query.where(User.tenant_path >= parent.path, User.tenant_path < parent.path + PATH_END)
         else:

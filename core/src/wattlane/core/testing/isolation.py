@@ -1,0 +1,147 @@
+"""The tenant-isolation proof every service runs its RPCs through.
+
+A *world* is a tenant tree with actors (signed-in users) whose grants are known to the test.
+For every (actor, target resource, probe RPC) the oracle says what must happen:
+
+- target outside everything the actor can see → NOT_FOUND (indistinguishable from absent);
+- visible but the probe's permission is not held there → PERMISSION_DENIED;
+- otherwise the call is allowed: read probes must succeed, write probes are not executed (the
+  world must stay unchanged so later probes mean something).
+
+List probes are checked differently: whatever an actor lists must lie inside its sight.
+A service adds its own probes and targets; the checking is the same for all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import grpc
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Permissions held at `path` (and below it when `subtree`)."""
+
+    path: str
+    subtree: bool
+    permissions: frozenset[str]
+
+    def covers(self, path: str) -> bool:
+        return path.startswith(self.path) if self.subtree else path == self.path
+
+
+@dataclass
+class Actor:
+    """A signed-in user of the world; `client` is whatever the probes call through."""
+
+    label: str
+    client: Any
+    user_name: str = ""
+    grants: list[Grant] = field(default_factory=list)
+
+    def sees(self, path: str) -> bool:
+        return any(g.covers(path) for g in self.grants)
+
+    def holds(self, permission: str, path: str) -> bool:
+        return any(g.covers(path) and permission in g.permissions for g in self.grants)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A resource of the world: its name, its collection and the tenant path that owns it."""
+
+    name: str
+    collection: str
+    path: str
+    owner_user: str = ""  # resources a user may always read about themselves (e.g. users/me)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One RPC aimed at a target of `collection`, needing `permission` there."""
+
+    name: str
+    collection: str
+    permission: str
+    mode: Literal["read", "write"]
+    call: Callable[[Actor, Target], Awaitable[Any]]
+    self_allowed: bool = False  # the target's owner may do it regardless of permissions
+
+
+@dataclass(frozen=True)
+class ListProbe:
+    """An RPC listing resources; returns (name, path) of every item the actor got back."""
+
+    name: str
+    call: Callable[[Actor], Awaitable[Iterable[tuple[str, str]]]]
+
+
+@dataclass
+class Violation:
+    actor: str
+    probe: str
+    target: str
+    expected: str
+    got: str
+
+    def __str__(self) -> str:
+        return f"{self.probe} by {self.actor} on {self.target}: expected {self.expected}, got {self.got}"
+
+
+def expected_outcome(actor: Actor, target: Target, probe: Probe) -> str:
+    """What the oracle requires: NOT_FOUND, PERMISSION_DENIED or OK."""
+    if probe.self_allowed and target.owner_user and target.owner_user == actor.user_name:
+        return "OK"
+    if not actor.sees(target.path):
+        return "NOT_FOUND"
+    if not actor.holds(probe.permission, target.path):
+        return "PERMISSION_DENIED"
+    return "OK"
+
+
+async def check_isolation(
+    actors: Iterable[Actor],
+    targets: Iterable[Target],
+    probes: Iterable[Probe],
+    list_probes: Iterable[ListProbe] = (),
+    *,
+    sees: Callable[[Actor, str, str], bool] | None = None,
+) -> list[Violation]:
+    """Run every applicable probe and return the violations (empty when isolated).
+
+    `sees(actor, name, path)` may refine visibility for listed items (e.g. a user always
+    sees themself); by default it is `actor.sees(path)`."""
+    actors, targets, probes = list(actors), list(targets), list(probes)
+    violations: list[Violation] = []
+    for actor in actors:
+        for target in targets:
+            for probe in probes:
+                if probe.collection != target.collection:
+                    continue
+                expected = expected_outcome(actor, target, probe)
+                if expected == "OK" and probe.mode == "write":
+                    continue  # allowed writes would change the world; other tests cover them
+                got = "OK"
+                try:
+                    await probe.call(actor, target)
+                except grpc.aio.AioRpcError as error:
+                    got = error.code().name
+                if got != expected:
+                    violations.append(Violation(actor.label, probe.name, target.name, expected, got))
+        for list_probe in list_probes:
+            try:
+                items = list(await list_probe.call(actor))
+            except grpc.aio.AioRpcError as error:
+                if error.code() != grpc.StatusCode.PERMISSION_DENIED:
+                    violations.append(
+                        Violation(actor.label, list_probe.name, "-", "a list", error.code().name)
+                    )
+                continue
+            for name, path in items:
+                visible = sees(actor, name, path) if sees else actor.sees(path)
+                if not visible:
+                    violations.append(Violation(actor.label, list_probe.name, name, "not listed", "listed"))
+    return violations
