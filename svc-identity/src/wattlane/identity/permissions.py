@@ -117,4 +117,13 @@ BUILTIN_ROLES: dict[str, tuple[str, str, list[str]]] = {
     "cardholder": ("Cardholder", "Charges with own cards and sees own transactions", ["tenants.read"]),
 }
 
-OPERATOR_ONLY_ROLES = frozenset({"operator-admin", "customer-success"})
+# Where in the tree each built-in role can be held.
+BUILTIN_ROLE_KINDS: dict[str, frozenset[str]] = {
+    "operator-admin": frozenset({"OPERATOR"}),
+    "customer-success": frozenset({"OPERATOR"}),
+    "partner-admin": frozenset({"PARTNER"}),
+    "organization-admin": frozenset({"CUSTOMER", "ORGANIZATION"}),
+    "organization-member": frozenset({"PARTNER", "CUSTOMER", "ORGANIZATION"}),
+    "employee": frozenset({"ORGANIZATION"}),
+    "cardholder": frozenset({"CUSTOMER", "ORGANIZATION"}),
+}

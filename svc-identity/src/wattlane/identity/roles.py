@@ -26,7 +26,7 @@ from wattlane.core.paging import Page
 from wattlane.core.scope import PATH_END, RESTRICTABLE_COLLECTIONS, EffectiveScope, Grant
 from wattlane.identity import tenants, users
 from wattlane.identity.models import Role, RoleBinding
-from wattlane.identity.permissions import BUILTIN_ROLES, OPERATOR_ONLY_ROLES, PERMISSIONS
+from wattlane.identity.permissions import BUILTIN_ROLE_KINDS, BUILTIN_ROLES, PERMISSIONS
 from wattlane.identity.tenants import check_etag
 
 _RESOURCE = re.compile(r"^(locations|chargingPoints)/[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -282,9 +282,11 @@ async def bind(
         raise FailedPrecondition(
             f"{role_name(role_id)} is not usable at this tenant", reason="ROLE_NOT_USABLE"
         )
-    if role.id in OPERATOR_ONLY_ROLES and tenant.kind != "OPERATOR":
+    kinds = BUILTIN_ROLE_KINDS.get(role.id) if role.builtin else None
+    if kinds is not None and tenant.kind not in kinds:
+        where = " or ".join(sorted(k.lower() for k in kinds))
         raise FailedPrecondition(
-            f"{role_name(role_id)} can only be assigned at the operator", reason="OPERATOR_ROLE"
+            f"{role_name(role_id)} can only be held at a {where}", reason="ROLE_NOT_FOR_TENANT_KIND"
         )
     resources = validate_resources(allowed_resources, "role_binding.allowed_resources")
     if scope is not None:
