@@ -7,8 +7,9 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -124,11 +125,11 @@ async def run_until_signal(start: Callable[[], object], stop: Callable[[], objec
         await result
 
 
-def run(main: Callable[[], object]) -> None:
+def run(main: Coroutine[Any, Any, None]) -> None:
     """Run an async main on uvloop when available (process entry points)."""
     try:
         import uvloop
-
-        uvloop.run(main())  # type: ignore[arg-type]
     except ImportError:
-        asyncio.run(main())  # type: ignore[arg-type]
+        asyncio.run(main)
+        return
+    uvloop.run(main)

@@ -50,10 +50,13 @@ async def ensure_admin(rt: Runtime, root: Tenant) -> None:
     email, password = rt.settings.bootstrap_admin_email, rt.settings.bootstrap_admin_password
     if not email or not password:
         return
+    async with rt.db.reader() as session:
+        if await session.scalar(select(func.count()).select_from(User)):
+            return
     password_hash = await rt.passwords.hash(password)
     async with rt.db.transaction() as session:
         if await session.scalar(select(func.count()).select_from(User)):
-            return
+            return  # another replica got there first
         user = await users.create_unchecked(
             session, root, email=email, display_name="Operator admin", locale="en"
         )

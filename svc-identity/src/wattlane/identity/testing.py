@@ -8,25 +8,18 @@ from __future__ import annotations
 import itertools
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import grpc
 import pytest
 
-from wattlane.api.common.v1 import audit_pb2_grpc
 from wattlane.api.identity.v1 import (
-    auth_pb2,
-    auth_pb2_grpc,
     roles_pb2,
-    roles_pb2_grpc,
     tenants_pb2,
-    tenants_pb2_grpc,
     users_pb2,
-    users_pb2_grpc,
 )
-from wattlane.core.client import channel
 from wattlane.core.testing.databases import DatabaseFactory
+from wattlane.identity.client import IdentityClient
 from wattlane.identity.main import IdentityService
 from wattlane.identity.settings import load
 
@@ -58,31 +51,8 @@ async def start_identity(database_url: str, **overrides: Any) -> IdentityService
     return service
 
 
-@dataclass
-class Client:
-    """Stubs of every identity API on one channel, with a bearer token (or none)."""
-
-    target: str
-    token: str = ""
-    channel: grpc.aio.Channel = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.channel = channel(self.target, token=lambda: self.token, max_attempts=1)
-        self.tenants = tenants_pb2_grpc.TenantServiceStub(self.channel)
-        self.users = users_pb2_grpc.UserServiceStub(self.channel)
-        self.roles = roles_pb2_grpc.RoleServiceStub(self.channel)
-        self.auth = auth_pb2_grpc.AuthServiceStub(self.channel)
-        self.service_accounts = auth_pb2_grpc.ServiceAccountServiceStub(self.channel)
-        self.audit = audit_pb2_grpc.AuditServiceStub(self.channel)
-
-    async def login(self, email: str, password: str) -> Client:
-        """Sign in on this client; returns self."""
-        response = await self.auth.Login(auth_pb2.LoginRequest(email=email, password=password))
-        self.token = response.access_token
-        return self
-
-    async def close(self) -> None:
-        await self.channel.close(None)
+# Tests use the same client other services and the CLI use.
+Client = IdentityClient
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""The `wattlane` command line."""

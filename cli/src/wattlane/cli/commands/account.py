@@ -1,0 +1,46 @@
+"""wattlane login | logout | whoami."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+
+from wattlane.api.identity.v1 import auth_pb2, users_pb2
+from wattlane.cli.output import table
+from wattlane.cli.session import Session
+from wattlane.identity.client import IdentityClient
+
+
+async def login(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
+    password = args.password or getpass.getpass(f"Password for {args.email}: ")
+    await client.login(args.email, password)
+    session.token, session.email = client.token, args.email
+    path = session.save()
+    print(f"Signed in as {args.email} (session in {path})")
+
+
+async def logout(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
+    if session.token:
+        await client.auth.Logout(auth_pb2.LogoutRequest())
+    session.clear()
+    print("Signed out")
+
+
+async def whoami(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
+    me = await client.users.GetUser(users_pb2.GetUserRequest(name="users/me"))
+    scope = await client.auth.GetEffectiveScope(auth_pb2.GetEffectiveScopeRequest())
+    print(f"{me.display_name} <{me.email}>  {me.name}  tenant {me.tenant}")
+    rows = [
+        (p.permission, ", ".join(g.path + ("*" if g.subtree else "") for g in p.grants))
+        for p in scope.permissions
+    ]
+    print(table(["permission", "where (path, * = and below)"], rows))
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("login", help="sign in and keep the session")
+    p.add_argument("email")
+    p.add_argument("--password", help="(prompted when omitted)")
+    p.set_defaults(handler=login, anonymous=True)
+    sub.add_parser("logout", help="revoke the session's token").set_defaults(handler=logout)
+    sub.add_parser("whoami", help="who you are and what you may do where").set_defaults(handler=whoami)

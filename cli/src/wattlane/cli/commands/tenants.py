@@ -1,0 +1,126 @@
+"""wattlane tenants list | get | create | update | delete."""
+
+from __future__ import annotations
+
+import argparse
+
+from google.protobuf import field_mask_pb2
+
+from wattlane.api.identity.v1 import tenants_pb2
+from wattlane.cli.output import as_json, resource, table
+from wattlane.cli.session import Session
+from wattlane.identity.client import IdentityClient
+
+T = tenants_pb2.Tenant
+
+
+def _rows(tenants: list[T]) -> str:
+    return table(
+        ["name", "kind", "display name", "parent", "time zone"],
+        [(t.name, T.Kind.Name(t.kind), t.display_name, t.parent or "-", t.time_zone) for t in tenants],
+    )
+
+
+async def list_(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
+    tenants: list[T] = []
+    token = ""
+    while True:
+        page = await client.tenants.ListTenants(
+            tenants_pb2.ListTenantsRequest(
+                parent=resource("tenants", args.parent) if args.parent else "",
+                recursive=args.recursive,
+                filter=args.filter or "",
+                page_size=500,
+                page_token=token,
+            )
+        )
+        tenants.extend(page.tenants)
+        token = page.next_page_token
+        if not token:
+            break
+    print(as_json(tenants) if args.json else _rows(tenants))
+
+
+async def get(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
+    tenant = await client.tenants.GetTenant(tenants_pb2.GetTenantRequest(name=resource("tenants", args.name)))
+    print(as_json(tenant))
+
+
+async def create(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
+    tenant = T(kind=T.Kind.Value(args.kind.upper()), display_name=args.display_name)
+    if args.customer_type:
+        tenant.customer_type = T.CustomerType.Value(args.customer_type.upper())
+    if args.time_zone:
+        tenant.time_zone = args.time_zone
+    if args.locale:
+        tenant.locale = args.locale
+    if any((args.brand_name, args.brand_logo_url, args.brand_color, args.brand_mail_domain)):
+        tenant.brand.CopyFrom(
+            tenants_pb2.Brand(
+                name=args.brand_name or "",
+                logo_url=args.brand_logo_url or "",
+                primary_color=args.brand_color or "",
+                mail_domain=args.brand_mail_domain or "",
+            )
+        )
+    created = await client.tenants.CreateTenant(
+        tenants_pb2.CreateTenantRequest(
+            parent=resource("tenants", args.parent), tenant=tenant, request_id=args.request_id or ""
+        )
+    )
+    print(as_json(created) if args.json else _rows([created]))
+
+
+async def update(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
+    tenant = T(name=resource("tenants", args.name))
+    paths = []
+    for attr, field in (("display_name", "display_name"), ("time_zone", "time_zone"), ("locale", "locale")):
+        value = getattr(args, attr)
+        if value is not None:
+            setattr(tenant, field, value)
+            paths.append(field)
+    updated = await client.tenants.UpdateTenant(
+        tenants_pb2.UpdateTenantRequest(tenant=tenant, update_mask=field_mask_pb2.FieldMask(paths=paths))
+    )
+    print(_rows([updated]))
+
+
+async def delete(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
+    await client.tenants.DeleteTenant(tenants_pb2.DeleteTenantRequest(name=resource("tenants", args.name)))
+    print(f"deleted {resource('tenants', args.name)}")
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    group = sub.add_parser("tenants", help="the tenant tree").add_subparsers(dest="action", required=True)
+    p = group.add_parser("list", help="list tenants in your scope")
+    p.add_argument("--parent")
+    p.add_argument("--recursive", action="store_true", help="the whole subtree under --parent")
+    p.add_argument("--filter", help='e.g. kind = CUSTOMER AND display_name:"acme"')
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=list_)
+    p = group.add_parser("get")
+    p.add_argument("name")
+    p.set_defaults(handler=get)
+    p = group.add_parser("create", help="create a partner, customer or organization")
+    p.add_argument("--parent", required=True)
+    p.add_argument("--kind", required=True, choices=["partner", "customer", "organization"])
+    p.add_argument("--name", dest="display_name", required=True)
+    p.add_argument("--customer-type", choices=["company", "private_user"])
+    p.add_argument("--time-zone")
+    p.add_argument("--locale")
+    p.add_argument("--brand-name")
+    p.add_argument("--brand-logo-url")
+    p.add_argument("--brand-color")
+    p.add_argument("--brand-mail-domain")
+    p.add_argument("--request-id", help="idempotency key (a retry returns the first result)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=create)
+    p = group.add_parser("update")
+    p.add_argument("name")
+    p.add_argument("--name", dest="display_name")
+    p.add_argument("--time-zone")
+    p.add_argument("--locale")
+    p.set_defaults(handler=update)
+    p = group.add_parser("delete")
+    p.add_argument("name")
+    p.set_defaults(handler=delete)

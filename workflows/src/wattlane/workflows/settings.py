@@ -1,0 +1,21 @@
+"""Worker configuration: `WATTLANE_WORKER_<FIELD>` variables with these defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from wattlane.core import settings as core_settings
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    temporal_address: str = field(default="127.0.0.1:7233", metadata={"help": "Temporal frontend"})
+    temporal_namespace: str = "default"
+    log_level: str = "info"
+    log_json: bool = True
+    otlp_endpoint: str = ""
+
+
+def load(**overrides: Any) -> WorkerSettings:
+    return core_settings.load(WorkerSettings, "worker", **overrides)
