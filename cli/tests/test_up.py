@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -18,12 +19,13 @@ WATTLANE = str(Path(sys.executable).parent / "wattlane")
 
 
 def free_base_port(span: int = 4) -> int:
-    """A base port with `span` free ports after it."""
-    for _ in range(50):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            base = sock.getsockname()[1]
-        if base + span < 65000 and all(port_is_free(base + i) for i in range(span)):
+    """A base port with `span` free ports after it, below Linux's ephemeral range (32768+), so
+    that ports other processes get from the kernel (Temporal's internal services, test servers)
+    cannot land in it between this check and the stack binding it."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20000, 32000 - span)
+        if all(port_is_free(base + i) for i in range(span)):
             return base
     raise RuntimeError("no free port range")
 
