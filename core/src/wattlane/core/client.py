@@ -3,8 +3,9 @@ trace context on every call."""
 
 from __future__ import annotations
 
+import inspect
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -12,7 +13,9 @@ from opentelemetry import propagate
 
 from wattlane.core.context import request_id_var
 
-TokenProvider = Callable[[], str]
+# A bearer token, or a function returning one (or an awaitable of one: a service token that
+# is renewed on demand).
+TokenProvider = Callable[[], "str | Awaitable[str]"]
 
 
 def _service_config(max_attempts: int) -> str:
@@ -39,10 +42,12 @@ class _ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStr
         self._token = token
         self._timeout = default_timeout
 
-    def _details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
+    async def _details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
         metadata = grpc.aio.Metadata(*(details.metadata or ()))
         if self._token is not None and "authorization" not in metadata:
             token = self._token()
+            if inspect.isawaitable(token):
+                token = await token
             if token:
                 metadata["authorization"] = f"Bearer {token}"
         if (rid := request_id_var.get()) and "x-request-id" not in metadata:
@@ -60,10 +65,10 @@ class _ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStr
         )
 
     async def intercept_unary_unary(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
-        return await continuation(self._details(client_call_details), request)
+        return await continuation(await self._details(client_call_details), request)
 
     async def intercept_unary_stream(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
-        return await continuation(self._details(client_call_details), request)
+        return await continuation(await self._details(client_call_details), request)
 
 
 def channel(
