@@ -56,6 +56,16 @@ def time_zone(value: str, field: str) -> str:
     return value
 
 
+def country(value: str, field: str) -> str:
+    """An ISO 3166-1 alpha-2 country code, upper case (NL, ES)."""
+    value = value.strip().upper()
+    if len(value) != 2 or not value.isascii() or not value.isalpha():
+        raise InvalidArgument.field(
+            field, f"must be an ISO 3166-1 alpha-2 country code like 'NL', got {value[:8]!r}"
+        )
+    return value
+
+
 def color(value: str, field: str) -> str:
     if not _COLOR.match(value):
         raise InvalidArgument.field(field, "must be a colour like #1a2b3c")

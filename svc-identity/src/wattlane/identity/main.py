@@ -13,8 +13,12 @@ from pathlib import Path
 
 from wattlane.api.common.v1 import audit_pb2, audit_pb2_grpc
 from wattlane.api.identity.v1 import (
+    accounts_pb2,
+    accounts_pb2_grpc,
     auth_pb2,
     auth_pb2_grpc,
+    internal_pb2,
+    internal_pb2_grpc,
     roles_pb2,
     roles_pb2_grpc,
     tenants_pb2,
@@ -36,10 +40,13 @@ from wattlane.core.server import ServerOptions, ServiceServer, run, run_until_si
 from wattlane.core.settings import describe
 from wattlane.core.tokens import Principal, TokenVerifier
 from wattlane.identity import bootstrap, scopes, tenants
+from wattlane.identity.api.accounts import AccountServicer, ApplicationServicer, LicenseServicer
 from wattlane.identity.api.auth import AuthServicer, ServiceAccountServicer
+from wattlane.identity.api.internal import IdentityInternalServicer
 from wattlane.identity.api.roles import RoleServicer
 from wattlane.identity.api.tenants import TenantServicer
 from wattlane.identity.api.users import UserServicer
+from wattlane.identity.approvals import Approvals
 from wattlane.identity.keys import Keys
 from wattlane.identity.models import AUDIT, IDEMPOTENCY
 from wattlane.identity.passwords import Passwords
@@ -121,6 +128,10 @@ class IdentityService:
         rt_holder.append(rt)
         root = await bootstrap.run(rt)
         rt.root_path = root.path
+        rt.approvals = Approvals(
+            self.db, s.temporal_address, s.temporal_namespace, s.approval_reminder_seconds
+        )
+        rt.approvals.start()
         self.rt = rt
         tracing = telemetry.configure_tracing("identity", s.otlp_endpoint)
         self.server = ServiceServer(
@@ -156,6 +167,30 @@ class IdentityService:
                     ),
                 ),
                 (
+                    _full_name(accounts_pb2, "AccountService"),
+                    lambda srv: accounts_pb2_grpc.add_AccountServiceServicer_to_server(
+                        AccountServicer(rt), srv
+                    ),
+                ),
+                (
+                    _full_name(accounts_pb2, "ApplicationService"),
+                    lambda srv: accounts_pb2_grpc.add_ApplicationServiceServicer_to_server(
+                        ApplicationServicer(rt), srv
+                    ),
+                ),
+                (
+                    _full_name(accounts_pb2, "LicenseService"),
+                    lambda srv: accounts_pb2_grpc.add_LicenseServiceServicer_to_server(
+                        LicenseServicer(rt), srv
+                    ),
+                ),
+                (
+                    _full_name(internal_pb2, "IdentityInternalService"),
+                    lambda srv: internal_pb2_grpc.add_IdentityInternalServiceServicer_to_server(
+                        IdentityInternalServicer(rt), srv
+                    ),
+                ),
+                (
                     _full_name(audit_pb2, "AuditService"),
                     lambda srv: audit_pb2_grpc.add_AuditServiceServicer_to_server(
                         AuditServicer(self.db, rt.audit, TreePaths(rt)), srv
@@ -174,6 +209,8 @@ class IdentityService:
     async def stop(self) -> None:
         if self.server is not None:
             await self.server.stop()
+        if self.rt is not None and self.rt.approvals is not None:
+            await self.rt.approvals.stop()
         await self.db.dispose()
 
 

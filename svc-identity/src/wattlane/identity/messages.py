@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from wattlane.api.identity.v1 import auth_pb2, roles_pb2, tenants_pb2, users_pb2
+from wattlane.api.identity.v1 import accounts_pb2, auth_pb2, roles_pb2, tenants_pb2, users_pb2
 from wattlane.core.timestamps import to_timestamp
-from wattlane.identity.models import Role, RoleBinding, ServiceAccount, Tenant, User
+from wattlane.identity.models import (
+    Account,
+    Application,
+    LicenseAllocation,
+    LicensePurchase,
+    Role,
+    RoleBinding,
+    ServiceAccount,
+    Tenant,
+    User,
+)
 
 
 def tenant(row: Tenant) -> tenants_pb2.Tenant:
@@ -31,6 +41,7 @@ def tenant(row: Tenant) -> tenants_pb2.Tenant:
         path=row.path,
         time_zone=row.time_zone,
         locale=row.locale,
+        country=row.country,
         owner_user=f"users/{row.owner_user_id}" if row.owner_user_id else "",
         create_time=to_timestamp(row.create_time),
         update_time=to_timestamp(row.update_time),
@@ -82,5 +93,86 @@ def service_account(row: ServiceAccount) -> auth_pb2.ServiceAccount:
         name=f"serviceAccounts/{row.id}",
         service=row.service,
         scopes=list(row.scopes),
+        create_time=to_timestamp(row.create_time),
+    )
+
+
+def account(row: Account, *, state: str, used: int, organizations: list[str]) -> accounts_pb2.Account:
+    """An account as read: `state` is the effective state (expiry derived from the date)."""
+    return accounts_pb2.Account(
+        name=f"accounts/{row.id}",
+        customer=f"tenants/{row.customer_id}",
+        display_name=row.display_name,
+        plan=row.plan,
+        datapoints=row.datapoints,
+        period_months=row.period_months,
+        sector=row.sector,
+        rtc_lines=row.rtc_lines,
+        mail_domain=row.mail_domain or "",
+        comment=row.comment,
+        state=accounts_pb2.Account.State.Value(state),
+        start_date=row.start_date.isoformat() if row.start_date else "",
+        expiry_date=row.expiry_date.isoformat() if row.expiry_date else "",
+        organizations=[f"tenants/{o}" for o in organizations],
+        datapoints_used=used,
+        datapoints_left=max(row.datapoints - used, 0),
+        create_time=to_timestamp(row.create_time),
+        update_time=to_timestamp(row.update_time),
+    )
+
+
+def application(row: Application) -> accounts_pb2.Application:
+    payload = row.payload
+    message = accounts_pb2.Application(
+        name=f"applications/{row.id}",
+        kind=accounts_pb2.Application.Kind.Value(row.kind),
+        account=f"accounts/{row.account_id}",
+        datapoints=int(payload.get("datapoints", 0)) if row.kind == "CHANGE_DATAPOINTS" else 0,
+        plan=str(payload.get("plan", "")) if row.kind == "CHANGE_PLAN" else "",
+        months=int(payload.get("months", 0)),
+        customer=f"tenants/{row.customer_id}",
+        partner=f"tenants/{row.partner_id}" if row.partner_id else "",
+        state=accounts_pb2.Application.State.Value(row.state),
+        requested_by=f"users/{row.requested_by}",
+        decided_by=f"users/{row.decided_by}" if row.decided_by else "",
+        reason=row.reason,
+        comment=row.comment,
+        create_time=to_timestamp(row.create_time),
+        decide_time=to_timestamp(row.decide_time),
+        workflow_id=f"application-{row.id}",
+    )
+    if row.kind == "CREATE_ACCOUNT":
+        message.new_account.CopyFrom(
+            accounts_pb2.Account(
+                display_name=payload["display_name"],
+                plan=payload["plan"],
+                datapoints=payload["datapoints"],
+                period_months=payload["period_months"],
+                sector=payload["sector"],
+                rtc_lines=payload["rtc_lines"],
+                mail_domain=payload["mail_domain"],
+                comment=payload["comment"],
+                organizations=list(payload["organizations"]),
+            )
+        )
+    return message
+
+
+def license_purchase(row: LicensePurchase) -> accounts_pb2.LicensePurchase:
+    return accounts_pb2.LicensePurchase(
+        name=f"licensePurchases/{row.id}",
+        organization=f"tenants/{row.organization_id}",
+        type=accounts_pb2.LicenseType.Value(row.type),
+        quantity=row.quantity,
+        purchase_time=to_timestamp(row.purchase_time),
+        purchased_by=f"users/{row.purchased_by}",
+    )
+
+
+def license_allocation(row: LicenseAllocation) -> accounts_pb2.LicenseAllocation:
+    return accounts_pb2.LicenseAllocation(
+        organization=f"tenants/{row.organization_id}",
+        type=accounts_pb2.LicenseType.Value(row.type),
+        resource=row.resource,
         create_time=to_timestamp(row.create_time),
     )

@@ -4,8 +4,9 @@ a node's id and path on their own rows."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wattlane.core.audit import audit_table
@@ -36,6 +37,7 @@ class Tenant(Timestamps, SoftDelete, Base):
     depth: Mapped[int] = mapped_column(Integer)
     time_zone: Mapped[str] = mapped_column(String(64))
     locale: Mapped[str] = mapped_column(String(16))
+    country: Mapped[str] = mapped_column(String(2), default="", server_default="")
     owner_user_id: Mapped[str | None] = mapped_column(String(64))
     brand_name: Mapped[str | None] = mapped_column(String(200))
     brand_logo_url: Mapped[str | None] = mapped_column(String(500))
@@ -159,3 +161,113 @@ class RevokedToken(Base):
     token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(64), index=True)
     expire_time: Mapped[dt.datetime] = mapped_column(index=True)
+
+
+class Account(Timestamps, Base):
+    """A customer's contracted subscription. `state` is stored; EXPIRED also follows from
+    `expiry_date` when read (see accounts.effective_state)."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[Id] = mapped_column(primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(64), ForeignKey("tenants.id"))
+    customer_path: Mapped[TreePath]
+    display_name: Mapped[str] = mapped_column(String(200))
+    plan: Mapped[str] = mapped_column(String(32))
+    datapoints: Mapped[int] = mapped_column(Integer)
+    period_months: Mapped[int] = mapped_column(Integer)
+    sector: Mapped[str] = mapped_column(String(32))
+    rtc_lines: Mapped[int] = mapped_column(Integer, default=0)
+    mail_domain: Mapped[str | None] = mapped_column(String(253))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(16))  # PENDING | ACTIVE | EXPIRED | REJECTED
+    start_date: Mapped[dt.date | None] = mapped_column(Date)
+    expiry_date: Mapped[dt.date | None] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __table_args__ = (Index("ix_accounts_customer_path_id", "customer_path", "id"),)
+
+
+class AccountOrganization(Base):
+    """An organization covered by an account; an organization has at most one account."""
+
+    __tablename__ = "account_organizations"
+
+    organization_id: Mapped[str] = mapped_column(String(64), ForeignKey("tenants.id"), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(64), ForeignKey("accounts.id"), index=True)
+    organization_path: Mapped[TreePath]
+
+
+class DatapointAllocation(Base):
+    """One datapoint of an account in use by a resource (usage is counted from these rows)."""
+
+    __tablename__ = "datapoint_allocations"
+
+    resource: Mapped[str] = mapped_column(String(160), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(64), ForeignKey("accounts.id"), index=True)
+    organization_id: Mapped[str] = mapped_column(String(64), ForeignKey("tenants.id"))
+    create_time: Mapped[dt.datetime]
+
+
+class Application(Base):
+    """A requested change to an account, waiting for (or decided by) Customer Success."""
+
+    __tablename__ = "applications"
+
+    id: Mapped[Id] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    account_id: Mapped[str] = mapped_column(String(64), ForeignKey("accounts.id"), index=True)
+    customer_id: Mapped[str] = mapped_column(String(64), ForeignKey("tenants.id"))
+    customer_path: Mapped[TreePath]
+    partner_id: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]  # requested values (datapoints, plan, months, account fields)
+    state: Mapped[str] = mapped_column(String(16))  # PENDING | APPROVED | REJECTED
+    requested_by: Mapped[str] = mapped_column(String(64))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    comment: Mapped[str] = mapped_column(Text, default="")
+    create_time: Mapped[dt.datetime]
+    decide_time: Mapped[dt.datetime | None]
+    # Outbox flag: the approval workflow is started after commit, and retried until it is.
+    workflow_started: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (
+        Index("ix_applications_customer_path_id", "customer_path", "id"),
+        Index("ix_applications_state_id", "state", "id"),
+    )
+
+
+class LicensePurchase(Base):
+    """A batch of feature licenses bought by an organization."""
+
+    __tablename__ = "license_purchases"
+
+    id: Mapped[Id] = mapped_column(primary_key=True)
+    organization_id: Mapped[str] = mapped_column(String(64), ForeignKey("tenants.id"), index=True)
+    organization_path: Mapped[TreePath]
+    type: Mapped[str] = mapped_column(String(24))
+    quantity: Mapped[int] = mapped_column(Integer)
+    purchase_time: Mapped[dt.datetime]
+    purchased_by: Mapped[str] = mapped_column(String(64))
+
+
+class LicenseAllocation(Base):
+    """One license of an organization's pool in use by a resource."""
+
+    __tablename__ = "license_allocations"
+
+    type: Mapped[str] = mapped_column(String(24), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(160), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(String(64), ForeignKey("tenants.id"), index=True)
+    organization_path: Mapped[TreePath]
+    create_time: Mapped[dt.datetime]
+
+
+class Notification(Base):
+    """Delivery record of a notification, so a retried activity never mails twice."""
+
+    __tablename__ = "notifications"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    recipients: Mapped[list[str]]
+    send_time: Mapped[dt.datetime]

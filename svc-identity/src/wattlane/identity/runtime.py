@@ -9,6 +9,7 @@ from wattlane.core.db import Database
 from wattlane.core.idempotency import Idempotency
 from wattlane.core.scope import ScopeCache
 from wattlane.core.tokens import TokenVerifier
+from wattlane.identity.approvals import Approvals
 from wattlane.identity.keys import Keys
 from wattlane.identity.passwords import Passwords
 from wattlane.identity.settings import IdentitySettings
@@ -25,6 +26,7 @@ class Runtime:
     scopes: ScopeCache
     verifier: TokenVerifier
     root_path: str = ""  # the operator's path, known after bootstrap
+    approvals: Approvals | None = None
 
     def forget_user(self, user_id: str) -> None:
         """Drop cached verifications and scopes of a user (removal, disable, password change)."""

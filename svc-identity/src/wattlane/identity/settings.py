@@ -35,6 +35,14 @@ class IdentitySettings:
     operator_name: str = field(default="Wattlane", metadata={"help": "display name of the root tenant"})
     bootstrap_admin_email: str = field(default="", metadata={"help": "first operator admin (created once)"})
     bootstrap_admin_password: str = ""
+    temporal_address: str = field(default="", metadata={"help": "Temporal frontend (empty: approvals off)"})
+    temporal_namespace: str = "default"
+    approval_reminder_seconds: float = field(
+        default=2 * 24 * 3600, metadata={"help": "remind Customer Success after this long without a decision"}
+    )
+    default_mail_domain: str = field(
+        default="wattlane.local", metadata={"help": "From-domain without a brand"}
+    )
     service_accounts_file: str = field(
         default="", metadata={"help": "JSON list of {service, secret, scopes} upserted on start"}
     )

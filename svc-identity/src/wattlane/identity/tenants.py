@@ -75,6 +75,7 @@ class NewTenant:
     brand: Brand | None = None
     time_zone: str = ""
     locale: str = ""
+    country: str = ""
 
 
 async def load(session: AsyncSession, tenant_id: str, *, for_update: bool = False) -> Tenant | None:
@@ -147,6 +148,7 @@ async def create(session: AsyncSession, scope: EffectiveScope, parent_id: str, n
         raise InvalidArgument.field("tenant.brand", "only partners carry a brand")
     tz = validation.time_zone(new.time_zone, "tenant.time_zone") if new.time_zone else parent.time_zone
     locale = validation.locale(new.locale, "tenant.locale") if new.locale else parent.locale
+    country = validation.country(new.country, "tenant.country") if new.country else parent.country
     tenant_id = new_id()
     path = f"{parent.path}{tenant_id}/"
     if not scope.can("tenants.manage", path):
@@ -162,6 +164,7 @@ async def create(session: AsyncSession, scope: EffectiveScope, parent_id: str, n
         depth=parent.depth + 1,
         time_zone=tz,
         locale=locale,
+        country=country,
         version=1,
     )
     if brand is not None:
@@ -186,6 +189,7 @@ async def create_child_unchecked(
         depth=parent.depth + 1,
         time_zone=parent.time_zone,
         locale=parent.locale,
+        country=parent.country,
         owner_user_id=owner_user_id,
         version=1,
     )
@@ -222,6 +226,8 @@ async def update(
         tenant.time_zone = validation.time_zone(changes["time_zone"], "tenant.time_zone")
     if "locale" in changes:
         tenant.locale = validation.locale(changes["locale"], "tenant.locale")
+    if "country" in changes:
+        tenant.country = validation.country(changes["country"], "tenant.country")
     tenant.version += 1
     tenant.update_time = utcnow()
     await session.flush()

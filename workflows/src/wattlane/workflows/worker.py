@@ -13,8 +13,17 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from wattlane.core import logs, telemetry
+from wattlane.core.identity_link import IdentityLink
 from wattlane.core.server import run, run_until_signal
 from wattlane.core.temporal import connect
+from wattlane.workflows.approval.activities import ApprovalActivities
+from wattlane.workflows.approval.types import TASK_QUEUE as ACCOUNTS_QUEUE
+from wattlane.workflows.approval.workflows import ApplicationApproval
+from wattlane.workflows.identity import IdentityInternal
+from wattlane.workflows.mail.mailer import Mailer
+from wattlane.workflows.mail.smtp import SmtpSender
+from wattlane.workflows.renewal.activities import RenewalActivities
+from wattlane.workflows.renewal.workflows import AccountRenewal
 from wattlane.workflows.settings import WorkerSettings, load
 
 log = logging.getLogger("wattlane.worker")
@@ -30,20 +39,52 @@ class TaskQueue:
 
 
 @dataclass
-class WorkerProcess:
-    """All task queues of this process; later issues register theirs in `task_queues()`."""
+class Dependencies:
+    """What activities talk to, built once per process."""
 
+    temporal: Client
+    identity: IdentityInternal
+    mailer: Mailer
+
+
+def task_queues(deps: Dependencies) -> list[TaskQueue]:
+    """Every task queue this worker serves, with its workflows and activities."""
+    approval = ApprovalActivities(deps.identity, deps.mailer, deps.temporal)
+    renewal = RenewalActivities(deps.identity, deps.mailer)
+    return [
+        TaskQueue(
+            ACCOUNTS_QUEUE,
+            workflows=[ApplicationApproval, AccountRenewal],
+            activities=[
+                approval.apply_decision,
+                approval.check_actor,
+                approval.notify,
+                approval.schedule_renewal,
+                renewal.send_reminder,
+                renewal.expire_account,
+            ],
+        )
+    ]
+
+
+@dataclass
+class WorkerProcess:
     settings: WorkerSettings
-    queues: list[TaskQueue] = field(default_factory=list)
     client: Client | None = None
+    _link: IdentityLink | None = None
+    _identity: IdentityInternal | None = None
     _workers: list[Worker] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
-        self.client = await connect(self.settings.temporal_address, self.settings.temporal_namespace)
-        for queue in self.queues:
-            if not queue.workflows and not queue.activities:
-                continue
+        s = self.settings
+        self.client = await connect(s.temporal_address, s.temporal_namespace)
+        self._link = IdentityLink(s.identity_address, client_id=s.client_id, client_secret=s.client_secret)
+        self._identity = IdentityInternal(self._link, s.identity_address)
+        deps = Dependencies(
+            self.client, self._identity, Mailer(SmtpSender(s.smtp_host, s.smtp_port), self._identity)
+        )
+        for queue in task_queues(deps):
             worker = Worker(
                 self.client,
                 task_queue=queue.name,
@@ -52,28 +93,24 @@ class WorkerProcess:
             )
             self._workers.append(worker)
             self._tasks.append(asyncio.create_task(worker.run()))
-        if self._workers:
-            log.info("worker running", extra={"task_queues": [q.name for q in self.queues]})
-        else:
-            log.info("worker connected to Temporal; no workflows are registered yet")
+        log.info("worker running", extra={"task_queues": [w.task_queue for w in self._workers]})
 
     async def stop(self) -> None:
         for worker in self._workers:
             await worker.shutdown()
         for task in self._tasks:
             await task
-
-
-def task_queues() -> list[TaskQueue]:
-    """Every task queue this worker serves."""
-    return []
+        if self._identity is not None:
+            await self._identity.close()
+        if self._link is not None:
+            await self._link.close()
 
 
 def cli() -> None:
     settings = load()
     logs.configure("worker", settings.log_level, settings.log_json)
     telemetry.configure_tracing("worker", settings.otlp_endpoint)
-    process = WorkerProcess(settings, task_queues())
+    process = WorkerProcess(settings)
     run(run_until_signal(process.start, process.stop))
 
 

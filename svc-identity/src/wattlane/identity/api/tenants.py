@@ -25,7 +25,7 @@ FILTER_FIELDS = {
     "customer_type": Field(Tenant.customer_type, "enum", CUSTOMER_TYPE_NAMES),
     "create_time": Field(Tenant.create_time, "timestamp"),
 }
-UPDATABLE = ("display_name", "brand", "time_zone", "locale")
+UPDATABLE = ("display_name", "brand", "time_zone", "locale", "country")
 
 
 def _brand(message: tenants_pb2.Brand) -> tenants.Brand:
@@ -88,6 +88,7 @@ class TenantServicer(tenants_pb2_grpc.TenantServiceServicer):
             brand=_brand(t.brand) if t.HasField("brand") else None,
             time_zone=t.time_zone,
             locale=t.locale,
+            country=t.country,
         )
         scope = await current_caller().scope()
 
@@ -97,7 +98,7 @@ class TenantServicer(tenants_pb2_grpc.TenantServiceServicer):
                 session,
                 resource=f"tenants/{row.id}",
                 tenant_path=row.path,
-                changes=["kind", "display_name", "customer_type", "brand", "time_zone", "locale"],
+                changes=["kind", "display_name", "customer_type", "brand", "time_zone", "locale", "country"],
             )
             return messages.tenant(row)
 

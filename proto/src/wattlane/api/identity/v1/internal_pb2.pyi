@@ -227,6 +227,9 @@ class DecideApplicationResponse(_message.Message):
 
     APPLICATION_FIELD_NUMBER: _builtins.int
     ACCOUNT_FIELD_NUMBER: _builtins.int
+    TIME_ZONE_FIELD_NUMBER: _builtins.int
+    time_zone: _builtins.str
+    """The customer's time zone (the account's dates are in it)."""
     @_builtins.property
     def application(self) -> _accounts_pb2.Application:
         """The application after the decision."""
@@ -240,10 +243,11 @@ class DecideApplicationResponse(_message.Message):
         *,
         application: _accounts_pb2.Application | None = ...,
         account: _accounts_pb2.Account | None = ...,
+        time_zone: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "application", b"application"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "application", b"application"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "application", b"application", "time_zone", b"time_zone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

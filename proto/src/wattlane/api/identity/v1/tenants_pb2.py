@@ -27,7 +27,7 @@ from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mas
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&wattlane/api/identity/v1/tenants.proto\x12\x18wattlane.api.identity.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x04\n\x06Tenant\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06parent\x18\x02 \x01(\t\x12\x33\n\x04kind\x18\x03 \x01(\x0e\x32%.wattlane.api.identity.v1.Tenant.Kind\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\x12\x44\n\rcustomer_type\x18\x05 \x01(\x0e\x32-.wattlane.api.identity.v1.Tenant.CustomerType\x12.\n\x05\x62rand\x18\x06 \x01(\x0b\x32\x1f.wattlane.api.identity.v1.Brand\x12\x0c\n\x04path\x18\x07 \x01(\t\x12\x11\n\ttime_zone\x18\x08 \x01(\t\x12\x0e\n\x06locale\x18\t \x01(\t\x12\x12\n\nowner_user\x18\n \x01(\t\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\r \x01(\t\"W\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x0c\n\x08OPERATOR\x10\x01\x12\x0b\n\x07PARTNER\x10\x02\x12\x0c\n\x08\x43USTOMER\x10\x03\x12\x10\n\x0cORGANIZATION\x10\x04\"L\n\x0c\x43ustomerType\x12\x1d\n\x19\x43USTOMER_TYPE_UNSPECIFIED\x10\x00\x12\x0b\n\x07\x43OMPANY\x10\x01\x12\x10\n\x0cPRIVATE_USER\x10\x02\"l\n\x05\x42rand\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08logo_url\x18\x02 \x01(\t\x12\x15\n\rprimary_color\x18\x03 \x01(\t\x12\x17\n\x0fsecondary_color\x18\x04 \x01(\t\x12\x13\n\x0bmail_domain\x18\x05 \x01(\t\" \n\x10GetTenantRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"n\n\x12ListTenantsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x11\n\trecursive\x18\x05 \x01(\x08\"a\n\x13ListTenantsResponse\x12\x31\n\x07tenants\x18\x01 \x03(\x0b\x32 .wattlane.api.identity.v1.Tenant\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"k\n\x13\x43reateTenantRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x30\n\x06tenant\x18\x02 \x01(\x0b\x32 .wattlane.api.identity.v1.Tenant\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"\x8c\x01\n\x13UpdateTenantRequest\x12\x30\n\x06tenant\x18\x01 \x01(\x0b\x32 .wattlane.api.identity.v1.Tenant\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"E\n\x13\x44\x65leteTenantRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"I\n\x11MoveTenantRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nnew_parent\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t2\xcc\x04\n\rTenantService\x12Y\n\tGetTenant\x12*.wattlane.api.identity.v1.GetTenantRequest\x1a .wattlane.api.identity.v1.Tenant\x12j\n\x0bListTenants\x12,.wattlane.api.identity.v1.ListTenantsRequest\x1a-.wattlane.api.identity.v1.ListTenantsResponse\x12_\n\x0c\x43reateTenant\x12-.wattlane.api.identity.v1.CreateTenantRequest\x1a .wattlane.api.identity.v1.Tenant\x12_\n\x0cUpdateTenant\x12-.wattlane.api.identity.v1.UpdateTenantRequest\x1a .wattlane.api.identity.v1.Tenant\x12U\n\x0c\x44\x65leteTenant\x12-.wattlane.api.identity.v1.DeleteTenantRequest\x1a\x16.google.protobuf.Empty\x12[\n\nMoveTenant\x12+.wattlane.api.identity.v1.MoveTenantRequest\x1a .wattlane.api.identity.v1.Tenantb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&wattlane/api/identity/v1/tenants.proto\x12\x18wattlane.api.identity.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd4\x04\n\x06Tenant\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06parent\x18\x02 \x01(\t\x12\x33\n\x04kind\x18\x03 \x01(\x0e\x32%.wattlane.api.identity.v1.Tenant.Kind\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\x12\x44\n\rcustomer_type\x18\x05 \x01(\x0e\x32-.wattlane.api.identity.v1.Tenant.CustomerType\x12.\n\x05\x62rand\x18\x06 \x01(\x0b\x32\x1f.wattlane.api.identity.v1.Brand\x12\x0c\n\x04path\x18\x07 \x01(\t\x12\x11\n\ttime_zone\x18\x08 \x01(\t\x12\x0e\n\x06locale\x18\t \x01(\t\x12\x12\n\nowner_user\x18\n \x01(\t\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\r \x01(\t\x12\x0f\n\x07\x63ountry\x18\x0e \x01(\t\"W\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x0c\n\x08OPERATOR\x10\x01\x12\x0b\n\x07PARTNER\x10\x02\x12\x0c\n\x08\x43USTOMER\x10\x03\x12\x10\n\x0cORGANIZATION\x10\x04\"L\n\x0c\x43ustomerType\x12\x1d\n\x19\x43USTOMER_TYPE_UNSPECIFIED\x10\x00\x12\x0b\n\x07\x43OMPANY\x10\x01\x12\x10\n\x0cPRIVATE_USER\x10\x02\"l\n\x05\x42rand\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08logo_url\x18\x02 \x01(\t\x12\x15\n\rprimary_color\x18\x03 \x01(\t\x12\x17\n\x0fsecondary_color\x18\x04 \x01(\t\x12\x13\n\x0bmail_domain\x18\x05 \x01(\t\" \n\x10GetTenantRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"n\n\x12ListTenantsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x11\n\trecursive\x18\x05 \x01(\x08\"a\n\x13ListTenantsResponse\x12\x31\n\x07tenants\x18\x01 \x03(\x0b\x32 .wattlane.api.identity.v1.Tenant\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"k\n\x13\x43reateTenantRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x30\n\x06tenant\x18\x02 \x01(\x0b\x32 .wattlane.api.identity.v1.Tenant\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"\x8c\x01\n\x13UpdateTenantRequest\x12\x30\n\x06tenant\x18\x01 \x01(\x0b\x32 .wattlane.api.identity.v1.Tenant\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"E\n\x13\x44\x65leteTenantRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"I\n\x11MoveTenantRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nnew_parent\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t2\xcc\x04\n\rTenantService\x12Y\n\tGetTenant\x12*.wattlane.api.identity.v1.GetTenantRequest\x1a .wattlane.api.identity.v1.Tenant\x12j\n\x0bListTenants\x12,.wattlane.api.identity.v1.ListTenantsRequest\x1a-.wattlane.api.identity.v1.ListTenantsResponse\x12_\n\x0c\x43reateTenant\x12-.wattlane.api.identity.v1.CreateTenantRequest\x1a .wattlane.api.identity.v1.Tenant\x12_\n\x0cUpdateTenant\x12-.wattlane.api.identity.v1.UpdateTenantRequest\x1a .wattlane.api.identity.v1.Tenant\x12U\n\x0c\x44\x65leteTenant\x12-.wattlane.api.identity.v1.DeleteTenantRequest\x1a\x16.google.protobuf.Empty\x12[\n\nMoveTenant\x12+.wattlane.api.identity.v1.MoveTenantRequest\x1a .wattlane.api.identity.v1.Tenantb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,27 +35,27 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'wattlane.api.identity.v1.te
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_TENANT']._serialized_start=165
-  _globals['_TENANT']._serialized_end=744
-  _globals['_TENANT_KIND']._serialized_start=579
-  _globals['_TENANT_KIND']._serialized_end=666
-  _globals['_TENANT_CUSTOMERTYPE']._serialized_start=668
-  _globals['_TENANT_CUSTOMERTYPE']._serialized_end=744
-  _globals['_BRAND']._serialized_start=746
-  _globals['_BRAND']._serialized_end=854
-  _globals['_GETTENANTREQUEST']._serialized_start=856
-  _globals['_GETTENANTREQUEST']._serialized_end=888
-  _globals['_LISTTENANTSREQUEST']._serialized_start=890
-  _globals['_LISTTENANTSREQUEST']._serialized_end=1000
-  _globals['_LISTTENANTSRESPONSE']._serialized_start=1002
-  _globals['_LISTTENANTSRESPONSE']._serialized_end=1099
-  _globals['_CREATETENANTREQUEST']._serialized_start=1101
-  _globals['_CREATETENANTREQUEST']._serialized_end=1208
-  _globals['_UPDATETENANTREQUEST']._serialized_start=1211
-  _globals['_UPDATETENANTREQUEST']._serialized_end=1351
-  _globals['_DELETETENANTREQUEST']._serialized_start=1353
-  _globals['_DELETETENANTREQUEST']._serialized_end=1422
-  _globals['_MOVETENANTREQUEST']._serialized_start=1424
-  _globals['_MOVETENANTREQUEST']._serialized_end=1497
-  _globals['_TENANTSERVICE']._serialized_start=1500
-  _globals['_TENANTSERVICE']._serialized_end=2088
+  _globals['_TENANT']._serialized_end=761
+  _globals['_TENANT_KIND']._serialized_start=596
+  _globals['_TENANT_KIND']._serialized_end=683
+  _globals['_TENANT_CUSTOMERTYPE']._serialized_start=685
+  _globals['_TENANT_CUSTOMERTYPE']._serialized_end=761
+  _globals['_BRAND']._serialized_start=763
+  _globals['_BRAND']._serialized_end=871
+  _globals['_GETTENANTREQUEST']._serialized_start=873
+  _globals['_GETTENANTREQUEST']._serialized_end=905
+  _globals['_LISTTENANTSREQUEST']._serialized_start=907
+  _globals['_LISTTENANTSREQUEST']._serialized_end=1017
+  _globals['_LISTTENANTSRESPONSE']._serialized_start=1019
+  _globals['_LISTTENANTSRESPONSE']._serialized_end=1116
+  _globals['_CREATETENANTREQUEST']._serialized_start=1118
+  _globals['_CREATETENANTREQUEST']._serialized_end=1225
+  _globals['_UPDATETENANTREQUEST']._serialized_start=1228
+  _globals['_UPDATETENANTREQUEST']._serialized_end=1368
+  _globals['_DELETETENANTREQUEST']._serialized_start=1370
+  _globals['_DELETETENANTREQUEST']._serialized_end=1439
+  _globals['_MOVETENANTREQUEST']._serialized_start=1441
+  _globals['_MOVETENANTREQUEST']._serialized_end=1514
+  _globals['_TENANTSERVICE']._serialized_start=1517
+  _globals['_TENANTSERVICE']._serialized_end=2105
 # @@protoc_insertion_point(module_scope)

@@ -94,6 +94,7 @@ class Tenant(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    COUNTRY_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name: `tenants/{tenant}`. Output only."""
     parent: _builtins.str
@@ -114,6 +115,8 @@ class Tenant(_message.Message):
     """Home sub-organization of an employee: `users/{user}` who owns it. Output only."""
     etag: _builtins.str
     """Opaque version for optimistic concurrency; send it back on update to detect lost writes."""
+    country: _builtins.str
+    """ISO 3166-1 alpha-2 country (e.g. `NL`, `ES`); inherited from the parent if empty."""
     @_builtins.property
     def brand(self) -> Global___Brand:
         """Partners only: white-label brand."""
@@ -142,10 +145,11 @@ class Tenant(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         etag: _builtins.str = ...,
+        country: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["brand", b"brand", "create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["brand", b"brand", "create_time", b"create_time", "customer_type", b"customer_type", "display_name", b"display_name", "etag", b"etag", "kind", b"kind", "locale", b"locale", "name", b"name", "owner_user", b"owner_user", "parent", b"parent", "path", b"path", "time_zone", b"time_zone", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["brand", b"brand", "country", b"country", "create_time", b"create_time", "customer_type", b"customer_type", "display_name", b"display_name", "etag", b"etag", "kind", b"kind", "locale", b"locale", "name", b"name", "owner_user", b"owner_user", "parent", b"parent", "path", b"path", "time_zone", b"time_zone", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -326,7 +330,7 @@ class UpdateTenantRequest(_message.Message):
 
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """Fields to update: `display_name`, `brand` (or `brand.*`), `time_zone`, `locale`."""
+        """Fields to update: `display_name`, `brand` (or `brand.*`), `time_zone`, `locale`, `country`."""
 
     def __init__(
         self,

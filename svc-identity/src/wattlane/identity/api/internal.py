@@ -1,0 +1,270 @@
+"""IdentityInternalService: only service tokens with the named scope may call it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import grpc
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wattlane.api.identity.v1 import accounts_pb2, internal_pb2, internal_pb2_grpc
+from wattlane.core.caller import current_caller
+from wattlane.core.errors import InvalidArgument, NotFound
+from wattlane.core.names import parse_name
+from wattlane.core.orm import utcnow
+from wattlane.identity import applications, datapoints, licenses, messages, recipients, scopes, tenants
+from wattlane.identity.api.accounts import account_message
+from wattlane.identity.models import Account, Application, Notification, Tenant, User
+from wattlane.identity.runtime import Runtime
+
+_RESOURCE_MAX = 160
+
+
+def _resource(value: str, field: str = "resource") -> str:
+    if not value or len(value) > _RESOURCE_MAX or "/" not in value or not value.isprintable():
+        raise InvalidArgument.field(field, "must be a resource name like chargingPoints/{id}")
+    return value
+
+
+def _date(value: str, field: str) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InvalidArgument.field(field, "must be a date YYYY-MM-DD") from None
+
+
+class IdentityInternalServicer(internal_pb2_grpc.IdentityInternalServiceServicer):
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    async def AllocateDatapoint(
+        self, request: internal_pb2.AllocateDatapointRequest, context: grpc.aio.ServicerContext
+    ) -> internal_pb2.DatapointAllocation:
+        """Allocates one datapoint for a resource (idempotent); RESOURCE_EXHAUSTED over quota."""
+        current_caller().require_service_scope("identity.datapoints")
+        org_id = parse_name(request.organization, "tenants", "organization")
+        resource = _resource(request.resource)
+        for attempt in range(2):
+            try:
+                async with self.rt.db.transaction() as session:
+                    row, used, allowed = await datapoints.allocate(session, org_id, resource)
+                    return internal_pb2.DatapointAllocation(
+                        account=f"accounts/{row.account_id}",
+                        resource=row.resource,
+                        used=used,
+                        allowed=allowed,
+                    )
+            except IntegrityError:
+                if attempt:  # a concurrent allocation of the same resource won: read it back
+                    raise
+        raise AssertionError("unreachable")
+
+    async def ReleaseDatapoint(
+        self, request: internal_pb2.ReleaseDatapointRequest, context: grpc.aio.ServicerContext
+    ) -> internal_pb2.ReleaseResponse:
+        """Releases a resource's datapoint (no-op when not allocated)."""
+        current_caller().require_service_scope("identity.datapoints")
+        resource = _resource(request.resource)
+        async with self.rt.db.transaction() as session:
+            return internal_pb2.ReleaseResponse(released=await datapoints.release(session, resource))
+
+    async def AllocateLicense(
+        self, request: internal_pb2.AllocateLicenseRequest, context: grpc.aio.ServicerContext
+    ) -> accounts_pb2.LicenseAllocation:
+        """Allocates one license of a type for a resource (idempotent); FAILED_PRECONDITION when none left."""
+        current_caller().require_service_scope("identity.licenses")
+        org_id = parse_name(request.organization, "tenants", "organization")
+        resource = _resource(request.resource)
+        license_type = accounts_pb2.LicenseType.Name(request.type)
+        for attempt in range(2):
+            try:
+                async with self.rt.db.transaction() as session:
+                    return messages.license_allocation(
+                        await licenses.allocate(session, org_id, license_type, resource)
+                    )
+            except IntegrityError:
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def ReleaseLicense(
+        self, request: internal_pb2.ReleaseLicenseRequest, context: grpc.aio.ServicerContext
+    ) -> internal_pb2.ReleaseResponse:
+        """Releases a resource's license (no-op when not allocated)."""
+        current_caller().require_service_scope("identity.licenses")
+        resource = _resource(request.resource)
+        license_type = accounts_pb2.LicenseType.Name(request.type)
+        async with self.rt.db.transaction() as session:
+            return internal_pb2.ReleaseResponse(
+                released=await licenses.release(session, license_type, resource)
+            )
+
+    async def DecideApplication(
+        self, request: internal_pb2.DecideApplicationRequest, context: grpc.aio.ServicerContext
+    ) -> internal_pb2.DecideApplicationResponse:
+        """Applies an approval decision (idempotent); the approval workflow's activity."""
+        current_caller().require_service_scope("identity.applications")
+        application_id = parse_name(request.application, "applications", "application")
+        actor = parse_name(request.actor, "users", "actor")
+        decision = applications.Decision(
+            request.approve, actor, request.reason, _date(request.effective_date, "effective_date")
+        )
+        async with self.rt.db.transaction() as session:
+            row, account, changed = await applications.decide(session, application_id, decision)
+            if changed:  # not on a retried activity's replay
+                await self.rt.audit.record(
+                    session,
+                    resource=f"applications/{row.id}",
+                    tenant_path=row.customer_path,
+                    changes={"state": row.state, "account_state": account.state},
+                    actor=f"user:{actor}",
+                )
+            customer = await session.get(Tenant, account.customer_id)
+            assert customer is not None
+            return internal_pb2.DecideApplicationResponse(
+                application=messages.application(row),
+                account=await account_message(session, account),
+                time_zone=customer.time_zone,
+            )
+
+    async def CheckPermission(
+        self, request: internal_pb2.CheckPermissionRequest, context: grpc.aio.ServicerContext
+    ) -> internal_pb2.CheckPermissionResponse:
+        """Whether an active user holds a permission over a resource's tenant."""
+        current_caller().require_service_scope("identity.applications")
+        user_id = parse_name(request.user, "users", "user")
+        async with self.rt.db.reader() as session:
+            path = await self._path_of(session, request.resource)
+            scope = await scopes.scope_of_user(session, user_id)
+        return internal_pb2.CheckPermissionResponse(
+            allowed=scope is not None and scope.can(request.permission, path)
+        )
+
+    async def _path_of(self, session: AsyncSession, resource: str) -> str:
+        collection = resource.split("/", 1)[0]
+        if collection == "applications":
+            app = await session.get(Application, parse_name(resource, "applications", "resource"))
+            if app is None:
+                raise NotFound(resource)
+            return app.customer_path
+        if collection == "accounts":
+            account = await session.get(Account, parse_name(resource, "accounts", "resource"))
+            if account is None:
+                raise NotFound(resource)
+            return account.customer_path
+        tenant = await tenants.load(session, parse_name(resource, "tenants", "resource"))
+        if tenant is None:
+            raise NotFound(resource)
+        return tenant.path
+
+    async def GetMailContext(
+        self, request: internal_pb2.GetMailContextRequest, context: grpc.aio.ServicerContext
+    ) -> internal_pb2.MailContext:
+        """Recipients (with locales) and the brand to mail under."""
+        current_caller().require_service_scope("identity.applications")
+        async with self.rt.db.reader() as session:
+            application: Application | None = None
+            if request.resource.startswith("applications/"):
+                application = await session.get(
+                    Application, parse_name(request.resource, "applications", "resource")
+                )
+                if application is None:
+                    raise NotFound(request.resource)
+                account = await session.get(Account, application.account_id)
+            else:
+                account = await session.get(Account, parse_name(request.resource, "accounts", "resource"))
+            if account is None:
+                raise NotFound(request.resource)
+            customer = await session.get(Tenant, account.customer_id)
+            assert customer is not None
+            people: list[recipients.Recipient] = []
+            if application is not None:
+                requester = await session.get(User, application.requested_by)
+                if requester is not None and requester.delete_time is None:
+                    people.append(
+                        recipients.Recipient(
+                            requester.email, requester.display_name, requester.locale, "requester"
+                        )
+                    )
+            else:
+                people.extend(await recipients.account_admins(session, customer))
+            if request.include_approvers:
+                root = (await session.execute(select(Tenant).where(Tenant.parent_id.is_(None)))).scalar_one()
+                people.extend(await recipients.approvers(session, root))
+            partner = await session.get(Tenant, customer.parent_id) if customer.parent_id else None
+            brand_name = (partner.brand_name if partner else None) or self.rt.settings.operator_name
+            domain = (
+                account.mail_domain
+                or (partner.brand_mail_domain if partner else None)
+                or self.rt.settings.default_mail_domain
+            )
+            return internal_pb2.MailContext(
+                recipients=[
+                    internal_pb2.MailContext.Recipient(
+                        email=p.email, display_name=p.display_name, locale=p.locale, role=p.role
+                    )
+                    for p in people
+                ],
+                brand_name=brand_name,
+                mail_domain=domain,
+                primary_color=(partner.brand_primary_color if partner else None) or "",
+                logo_url=(partner.brand_logo_url if partner else None) or "",
+                account=await account_message(session, account),
+                application=messages.application(application) if application else None,
+                customer_display_name=customer.display_name,
+            )
+
+    async def ExpireAccount(
+        self, request: internal_pb2.ExpireAccountRequest, context: grpc.aio.ServicerContext
+    ) -> accounts_pb2.Account:
+        """Marks an account expired for the given expiry date (no-op if it was renewed)."""
+        current_caller().require_service_scope("identity.applications")
+        account_id = parse_name(request.account, "accounts", "account")
+        expiry = _date(request.expiry_date, "expiry_date")
+        async with self.rt.db.transaction() as session:
+            account = (
+                await session.execute(select(Account).where(Account.id == account_id).with_for_update())
+            ).scalar_one_or_none()
+            if account is None:
+                raise NotFound(request.account)
+            if account.state == "ACTIVE" and account.expiry_date == expiry:
+                account.state = "EXPIRED"
+                account.version += 1
+                await self.rt.audit.record(
+                    session,
+                    resource=request.account,
+                    tenant_path=account.customer_path,
+                    changes={"state": "EXPIRED"},
+                    action="renewal/expire",
+                )
+            return await account_message(session, account)
+
+    async def GetNotification(
+        self, request: internal_pb2.GetNotificationRequest, context: grpc.aio.ServicerContext
+    ) -> internal_pb2.Notification:
+        """Whether the notification with this key was sent."""
+        current_caller().require_service_scope("identity.applications")
+        async with self.rt.db.reader() as session:
+            row = await session.get(Notification, request.key)
+        return internal_pb2.Notification(key=request.key, sent=row is not None)
+
+    async def CompleteNotification(
+        self, request: internal_pb2.CompleteNotificationRequest, context: grpc.aio.ServicerContext
+    ) -> internal_pb2.Notification:
+        """Records that the notification with this key was sent (idempotent)."""
+        current_caller().require_service_scope("identity.applications")
+        if not request.key or len(request.key) > 255:
+            raise InvalidArgument.field("key", "must be 1-255 characters")
+        try:
+            async with self.rt.db.transaction() as session:
+                if await session.get(Notification, request.key) is None:
+                    session.add(
+                        Notification(key=request.key, recipients=list(request.recipients), send_time=utcnow())
+                    )
+        except IntegrityError:
+            pass  # recorded concurrently: the same fact
+        return internal_pb2.Notification(key=request.key, sent=True)

@@ -1,0 +1,140 @@
+"""Identity's side of the approval workflows.
+
+Creating an application commits its row with `workflow_started = false` (an outbox); the relay
+then starts the workflow (id derived from the application id, so a retry finds the running
+one) and marks the row. If Temporal is down the row waits and the relay retries, so no
+application is ever without its workflow. Decisions go to the workflow as an update whose
+result is the outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from wattlane.core.db import Database
+from wattlane.core.errors import FailedPrecondition, Unavailable
+from wattlane.core.temporal import connect
+from wattlane.identity import applications
+from wattlane.identity.models import Application
+from wattlane.workflows.approval import types as approval
+
+log = logging.getLogger("wattlane.identity.approvals")
+
+
+class Approvals:
+    """Starts approval workflows (with retries) and delivers decisions to them."""
+
+    def __init__(
+        self,
+        db: Database,
+        temporal_address: str,
+        namespace: str,
+        reminder_after_seconds: float,
+        relay_interval: float = 2.0,
+    ) -> None:
+        self._db = db
+        self._address = temporal_address
+        self._namespace = namespace
+        self._reminder = reminder_after_seconds
+        self._interval = relay_interval
+        self._client: Client | None = None
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def _temporal(self) -> Client:
+        if self._client is None:
+            if not self._address:
+                raise Unavailable(
+                    "approvals need Temporal, and none is configured (WATTLANE_IDENTITY_TEMPORAL_ADDRESS)"
+                )
+            try:
+                self._client = await connect(self._address, self._namespace, wait_seconds=2.0)
+            except ConnectionError as error:
+                raise Unavailable(f"Temporal is unavailable: {error}") from None
+        return self._client
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._relay_loop(), name="approval-workflow-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def kick(self) -> None:
+        """Start waiting workflows now (called after an application commits)."""
+        self._wake.set()
+
+    async def _relay_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            self._wake.clear()
+            if not self._address:
+                continue
+            try:
+                await self.relay_once()
+            except Exception:
+                log.warning("starting approval workflows failed; will retry", exc_info=True)
+
+    async def relay_once(self) -> int:
+        """Start every workflow still waiting; returns how many were confirmed."""
+        async with self._db.reader() as session:
+            waiting = await applications.pending_workflow_starts(session)
+        started = 0
+        for application in waiting:
+            await self.ensure_started(application.id)
+            async with self._db.transaction() as session:
+                row = await session.get(Application, application.id)
+                if row is not None:
+                    row.workflow_started = True
+            started += 1
+        return started
+
+    async def ensure_started(self, application_id: str) -> None:
+        client = await self._temporal()
+        try:
+            await client.start_workflow(
+                approval.WORKFLOW,
+                approval.ApprovalInput(
+                    application=f"applications/{application_id}", reminder_after_seconds=self._reminder
+                ),
+                id=approval.workflow_id(application_id),
+                task_queue=approval.TASK_QUEUE,
+            )
+        except WorkflowAlreadyStartedError:
+            pass  # started before (by us, or a retry): that one is the application's workflow
+        except RPCError as error:
+            raise Unavailable(f"Temporal refused to start the approval workflow: {error.message}") from None
+
+    async def decide(self, application_id: str, decision: approval.Decision) -> approval.ApprovalOutcome:
+        """Send the decision; returns the outcome. FAILED_PRECONDITION when it cannot apply."""
+        client = await self._temporal()
+        for attempt in range(2):
+            handle = client.get_workflow_handle(approval.workflow_id(application_id))
+            try:
+                outcome: approval.ApprovalOutcome = await handle.execute_update(
+                    approval.DECIDE, decision, result_type=approval.ApprovalOutcome
+                )
+                return outcome
+            except WorkflowUpdateFailedError as error:
+                cause = error.cause
+                if isinstance(cause, ApplicationError):
+                    raise FailedPrecondition(cause.message, reason=cause.type or "DECISION_REFUSED") from None
+                raise FailedPrecondition(str(error), reason="DECISION_REFUSED") from None
+            except RPCError as error:
+                if error.status == RPCStatusCode.NOT_FOUND and attempt == 0:
+                    await self.ensure_started(application_id)  # the relay had not got to it yet
+                    continue
+                if error.status == RPCStatusCode.NOT_FOUND or "already completed" in error.message:
+                    raise FailedPrecondition(
+                        f"applications/{application_id} is already decided", reason="ALREADY_DECIDED"
+                    ) from None
+                raise Unavailable(f"Temporal is unavailable: {error.message}") from None
+        raise Unavailable("the approval workflow could not be reached")

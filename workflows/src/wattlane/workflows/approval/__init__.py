@@ -1,0 +1,1 @@
+"""The Customer Success approval of an application (one workflow per application)."""

@@ -1,0 +1,1 @@
+"""Renewal reminders and expiry of an active account (one long-running workflow per account)."""
