@@ -7,7 +7,14 @@ from dataclasses import dataclass, field
 import grpc
 
 from wattlane.api.common.v1 import audit_pb2_grpc
-from wattlane.api.identity.v1 import auth_pb2, auth_pb2_grpc, roles_pb2_grpc, tenants_pb2_grpc, users_pb2_grpc
+from wattlane.api.identity.v1 import (
+    accounts_pb2_grpc,
+    auth_pb2,
+    auth_pb2_grpc,
+    roles_pb2_grpc,
+    tenants_pb2_grpc,
+    users_pb2_grpc,
+)
 from wattlane.core.client import channel
 
 
@@ -28,6 +35,9 @@ class IdentityClient:
         self.auth = auth_pb2_grpc.AuthServiceStub(self.channel)
         self.service_accounts = auth_pb2_grpc.ServiceAccountServiceStub(self.channel)
         self.audit = audit_pb2_grpc.AuditServiceStub(self.channel)
+        self.accounts = accounts_pb2_grpc.AccountServiceStub(self.channel)
+        self.applications = accounts_pb2_grpc.ApplicationServiceStub(self.channel)
+        self.licenses = accounts_pb2_grpc.LicenseServiceStub(self.channel)
 
     async def login(self, email: str, password: str) -> IdentityClient:
         """Sign in on this client; returns self."""

@@ -9,6 +9,7 @@ import email
 import email.policy
 import itertools
 import signal
+import socket
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,10 @@ class MailSink:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, directory: Path | None = None) -> None:
         self._handler = _Handler(directory)
+        if port == 0:  # aiosmtpd checks readiness by connecting to the port, so it must be known
+            with socket.socket() as sock:
+                sock.bind((host, 0))
+                port = sock.getsockname()[1]
         self._controller = Controller(self._handler, hostname=host, port=port)
 
     @property
@@ -50,8 +55,6 @@ class MailSink:
 
     def start(self) -> None:
         self._controller.start()
-        if self._controller.port == 0:
-            self._controller.port = self._controller.server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     def stop(self) -> None:
         self._controller.stop()

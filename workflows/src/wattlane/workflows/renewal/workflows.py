@@ -5,7 +5,6 @@ over (continue-as-new) when a renewal or extension moves the expiry date."""
 from __future__ import annotations
 
 import contextlib
-import zoneinfo
 from datetime import date, datetime, time, timedelta
 
 from temporalio import workflow
@@ -13,6 +12,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from wattlane.workflows.renewal.activities import RenewalActivities
+    from wattlane.workflows.renewal.calendar import local_date, local_instant
     from wattlane.workflows.renewal.types import (
         NEXT_REMINDER_QUERY,
         RENEWED,
@@ -94,13 +94,13 @@ class AccountRenewal:
         # The expiry day's event is at the start of the day (the account lapses then); reminders
         # go out at a civil hour of the customer's day.
         at = time(0, 0) if offset == 0 else time(self._input.send_hour, 0)
-        return datetime.combine(day, at, tzinfo=zoneinfo.ZoneInfo(self._input.time_zone))
+        return local_instant(day, at, self._input.time_zone)
 
     def _next_offset(self) -> int | None:
         """The next reminder not yet sent, skipping those whose day passed before we started
         (an account approved with 10 days left gets its 7-day and 0-day mails, not a late 30)."""
         assert self._input is not None
-        today = workflow.now().astimezone(zoneinfo.ZoneInfo(self._input.time_zone)).date()
+        today = local_date(workflow.now(), self._input.time_zone)
         expiry = date.fromisoformat(self._input.expiry_date)
         for offset in sorted(set(self._input.offsets_days), reverse=True):
             if offset in self._input.sent_offsets:

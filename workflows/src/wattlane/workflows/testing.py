@@ -1,0 +1,105 @@
+"""Test support for workflows: the real Temporal dev server and time-skipping server from pip,
+a real SMTP sink, and a worker wired to a real identity service. A pytest plugin (loaded from
+the root conftest)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import sysconfig
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from wattlane.core.identity_link import IdentityLink
+from wattlane.workflows.identity import IdentityInternal
+from wattlane.workflows.mail.mailer import Mailer
+from wattlane.workflows.mail.sink import MailSink
+from wattlane.workflows.mail.smtp import SmtpSender
+from wattlane.workflows.worker import Dependencies, task_queues
+
+WORKER_SCOPES = ["identity.applications", "identity.datapoints", "identity.licenses"]
+
+
+def _bin(name: str) -> str:
+    return str(Path(sysconfig.get_path("scripts")) / name)
+
+
+async def start_dev_server() -> WorkflowEnvironment:
+    """The Temporal dev server from pip (no download)."""
+    return await WorkflowEnvironment.start_local(
+        dev_server_existing_path=_bin("temporal"), dev_server_log_level="error", ui=False
+    )
+
+
+async def start_time_skipping() -> WorkflowEnvironment:
+    """The time-skipping test server from pip (no download)."""
+    return await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=_bin("temporal-test-server")
+    )
+
+
+def service_accounts_file(directory: Path) -> tuple[Path, str]:
+    """A service-accounts file for identity with the worker's account; returns it and the secret."""
+    secret = secrets.token_urlsafe(24)
+    path = directory / "service-accounts.json"
+    path.write_text(json.dumps([{"service": "worker", "secret": secret, "scopes": WORKER_SCOPES}]))
+    return path, secret
+
+
+@dataclass
+class RunningWorker:
+    """A worker for the accounts task queue, wired to identity and the mail sink."""
+
+    worker: Worker
+    task: asyncio.Task[None]
+    link: IdentityLink
+    identity: IdentityInternal
+
+    async def stop(self) -> None:
+        await self.worker.shutdown()
+        await self.task
+        await self.identity.close()
+        await self.link.close()
+
+
+async def start_worker(
+    client: Client, identity_target: str, worker_secret: str, smtp_port: int
+) -> RunningWorker:
+    link = IdentityLink(identity_target, client_id="worker", client_secret=worker_secret)
+    identity = IdentityInternal(link, identity_target)
+    deps = Dependencies(client, identity, Mailer(SmtpSender("127.0.0.1", smtp_port), identity))
+    (queue,) = task_queues(deps)
+    worker = Worker(
+        client, task_queue=queue.name, workflows=list(queue.workflows), activities=list(queue.activities)
+    )
+    return RunningWorker(worker, asyncio.create_task(worker.run()), link, identity)
+
+
+@pytest.fixture(scope="session")
+async def temporal_dev() -> AsyncIterator[WorkflowEnvironment]:
+    env = await start_dev_server()
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def temporal_skipping() -> AsyncIterator[WorkflowEnvironment]:
+    env = await start_time_skipping()
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def mail_sink() -> Iterator[MailSink]:
+    """A real SMTP sink; tests tell their mails apart by recipient (addresses are unique)."""
+    sink = MailSink()
+    sink.start()
+    yield sink
+    sink.stop()

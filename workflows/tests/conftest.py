@@ -1,0 +1,128 @@
+"""The accounts stack for workflow tests: a real identity service wired to a real Temporal
+server, a worker with real activities, and a real SMTP sink."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from wattlane.api.identity.v1 import accounts_pb2, internal_pb2_grpc, tenants_pb2
+from wattlane.core.client import channel
+from wattlane.core.identity_link import IdentityLink
+from wattlane.core.testing.databases import DatabaseFactory
+from wattlane.identity.client import IdentityClient
+from wattlane.identity.main import IdentityService
+from wattlane.identity.testing import ADMIN_EMAIL, ADMIN_PASSWORD, Member, TreeBuilder, start_identity
+from wattlane.workflows.mail.sink import MailSink
+from wattlane.workflows.testing import RunningWorker, service_accounts_file, start_worker
+
+
+@dataclass
+class Stack:
+    identity: IdentityService
+    admin: IdentityClient
+    temporal: Client
+    sink: MailSink
+    worker: RunningWorker | None
+    worker_secret: str
+    internal: internal_pb2_grpc.IdentityInternalServiceStub
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.identity.port}"
+
+    async def restart_worker(self) -> None:
+        if self.worker is not None:
+            await self.worker.stop()
+        self.worker = await start_worker(self.temporal, self.target, self.worker_secret, self.sink.port)
+
+    def mails_to(self, email: str) -> list[EmailMessage]:
+        return [m for m in self.sink.messages if email in str(m["To"])]
+
+
+async def make_stack(
+    env: WorkflowEnvironment,
+    databases: DatabaseFactory,
+    sink: MailSink,
+    tmp: Path,
+    **identity_settings: object,
+) -> AsyncIterator[Stack]:
+    accounts_file, secret = service_accounts_file(tmp)
+    identity = await start_identity(
+        await databases.create("accounts"),
+        temporal_address=env.client.service_client.config.target_host,
+        service_accounts_file=str(accounts_file),
+        **identity_settings,
+    )
+    admin = await IdentityClient(f"127.0.0.1:{identity.port}").login(ADMIN_EMAIL, ADMIN_PASSWORD)
+    link = IdentityLink(f"127.0.0.1:{identity.port}", client_id="worker", client_secret=secret)
+    link_channel = channel(f"127.0.0.1:{identity.port}", token=link.service_token, max_attempts=1)
+    stack = Stack(
+        identity,
+        admin,
+        env.client,
+        sink,
+        None,
+        secret,
+        internal_pb2_grpc.IdentityInternalServiceStub(link_channel),
+    )
+    await stack.restart_worker()
+    try:
+        yield stack
+    finally:
+        if stack.worker is not None:
+            await stack.worker.stop()
+        await link_channel.close(None)
+        await link.close()
+        await admin.close()
+        await identity.stop()
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    temporal_dev: WorkflowEnvironment,
+    databases: DatabaseFactory,
+    mail_sink: MailSink,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Stack]:
+    """Identity (approvals on the dev server), the worker and the sink."""
+    async for s in make_stack(temporal_dev, databases, mail_sink, tmp_path_factory.mktemp("stack")):
+        yield s
+
+
+@dataclass
+class Customer:
+    partner: tenants_pb2.Tenant
+    customer: tenants_pb2.Tenant
+    org: tenants_pb2.Tenant
+    requester: Member  # the customer's administrator
+    cs: Member  # Customer Success
+
+
+async def make_customer(
+    stack: Stack, *, locale: str = "nl", country: str = "NL"
+) -> tuple[Customer, TreeBuilder]:
+    tree = TreeBuilder(stack.admin)
+    root = await tree.root()
+    brand = tenants_pb2.Brand(name="Voltera", mail_domain="mail.voltera.example", primary_color="#0b6e4f")
+    partner = await tree.tenant(root.name, "PARTNER", brand=brand, locale=locale, country=country)
+    customer = await tree.tenant(partner.name, "CUSTOMER")
+    org = await tree.tenant(customer.name, "ORGANIZATION")
+    requester = await tree.member(customer.name, [("organization-admin", customer.name)])
+    cs = await tree.member(root.name, [("customer-success", root.name)])
+    return Customer(partner, customer, org, requester, cs), tree
+
+
+def new_account_request(org: str, **fields: object) -> accounts_pb2.Application:
+    account = accounts_pb2.Account(
+        display_name="Fleet charging", plan="business", datapoints=25, sector="logistics", organizations=[org]
+    )
+    for key, value in fields.items():
+        setattr(account, key, value)
+    return accounts_pb2.Application(kind=accounts_pb2.Application.CREATE_ACCOUNT, new_account=account)
