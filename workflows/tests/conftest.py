@@ -37,10 +37,12 @@ class Stack:
     def target(self) -> str:
         return f"127.0.0.1:{self.identity.port}"
 
-    async def restart_worker(self) -> None:
+    async def restart_worker(self, *, sticky: bool = True) -> None:
         if self.worker is not None:
             await self.worker.stop()
-        self.worker = await start_worker(self.temporal, self.target, self.worker_secret, self.sink.port)
+        self.worker = await start_worker(
+            self.temporal, self.target, self.worker_secret, self.sink.port, sticky=sticky
+        )
 
     def mails_to(self, email: str) -> list[EmailMessage]:
         return [m for m in self.sink.messages if email in str(m["To"])]
@@ -51,12 +53,15 @@ async def make_stack(
     databases: DatabaseFactory,
     sink: MailSink,
     tmp: Path,
+    *,
+    approvals: bool = True,
     **identity_settings: object,
 ) -> AsyncIterator[Stack]:
+    """`approvals=False`: identity starts no approval workflows (tests start workflows themselves)."""
     accounts_file, secret = service_accounts_file(tmp)
     identity = await start_identity(
         await databases.create("accounts"),
-        temporal_address=env.client.service_client.config.target_host,
+        temporal_address=env.client.service_client.config.target_host if approvals else "",
         service_accounts_file=str(accounts_file),
         **identity_settings,
     )
@@ -126,3 +131,31 @@ def new_account_request(org: str, **fields: object) -> accounts_pb2.Application:
     for key, value in fields.items():
         setattr(account, key, value)
     return accounts_pb2.Application(kind=accounts_pb2.Application.CREATE_ACCOUNT, new_account=account)
+
+
+@pytest.fixture(scope="module")
+async def skipping_stack(
+    temporal_skipping: WorkflowEnvironment,
+    databases: DatabaseFactory,
+    mail_sink: MailSink,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Stack]:
+    async for s in make_stack(
+        temporal_skipping, databases, mail_sink, tmp_path_factory.mktemp("skip"), approvals=False
+    ):
+        yield s
+
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+async def record_history(client: Client, workflow_id: str, name: str) -> None:
+    """With WATTLANE_RECORD_HISTORIES=1, save a finished workflow's history as a replay fixture
+    (commit it: test_replay replays every fixture against the current workflow code)."""
+    import os
+
+    if os.environ.get("WATTLANE_RECORD_HISTORIES") != "1":
+        return
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    HISTORIES.mkdir(exist_ok=True)
+    (HISTORIES / f"{name}.json").write_text(history.to_json())

@@ -59,6 +59,9 @@ def load(cls: type[T], prefix: str, environ: Mapping[str, str] | None = None, **
     """Build settings of dataclass `cls` from the environment; `overrides` win over both."""
     env = os.environ if environ is None else environ
     hints = typing.get_type_hints(cls)
+    unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    if unknown:
+        raise SettingsError(f"{cls.__name__} has no setting(s) {', '.join(sorted(unknown))}")
     values: dict[str, Any] = {}
     for field in dataclasses.fields(cls):  # type: ignore[arg-type]
         if field.name in overrides:

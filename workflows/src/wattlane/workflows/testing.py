@@ -70,14 +70,20 @@ class RunningWorker:
 
 
 async def start_worker(
-    client: Client, identity_target: str, worker_secret: str, smtp_port: int
+    client: Client, identity_target: str, worker_secret: str, smtp_port: int, *, sticky: bool = True
 ) -> RunningWorker:
+    """`sticky=False` keeps no workflow cached, so every task is replayed from history, and a
+    worker that goes away leaves no sticky queue behind (the test server never times one out)."""
     link = IdentityLink(identity_target, client_id="worker", client_secret=worker_secret)
     identity = IdentityInternal(link, identity_target)
     deps = Dependencies(client, identity, Mailer(SmtpSender("127.0.0.1", smtp_port), identity))
     (queue,) = task_queues(deps)
     worker = Worker(
-        client, task_queue=queue.name, workflows=list(queue.workflows), activities=list(queue.activities)
+        client,
+        task_queue=queue.name,
+        workflows=list(queue.workflows),
+        activities=list(queue.activities),
+        max_cached_workflows=1000 if sticky else 0,
     )
     return RunningWorker(worker, asyncio.create_task(worker.run()), link, identity)
 

@@ -97,10 +97,13 @@ class AccountRenewal:
         return local_instant(day, at, self._input.time_zone)
 
     def _next_offset(self) -> int | None:
-        """The next reminder not yet sent, skipping those whose day passed before we started
-        (an account approved with 10 days left gets its 7-day and 0-day mails, not a late 30)."""
+        """The next reminder not yet sent, skipping those whose day had passed when this run
+        started (an account approved with 10 days left gets its 7-day and 0-day mails, not a
+        late 30-day one)."""
         assert self._input is not None
-        today = local_date(workflow.now(), self._input.time_zone)
+        # Measured from when this run started, not from when a worker got to it: a reminder due
+        # while no worker ran is late, not skipped.
+        today = local_date(workflow.info().start_time, self._input.time_zone)
         expiry = date.fromisoformat(self._input.expiry_date)
         for offset in sorted(set(self._input.offsets_days), reverse=True):
             if offset in self._input.sent_offsets:
