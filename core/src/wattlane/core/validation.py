@@ -63,9 +63,13 @@ def color(value: str, field: str) -> str:
 
 
 def https_url(value: str, field: str) -> str:
-    parsed = urlparse(value)
+    problem = InvalidArgument.field(field, "must be an https:// URL of at most 500 characters")
+    try:
+        parsed = urlparse(value)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise problem from None
     if parsed.scheme != "https" or not parsed.netloc or len(value) > 500:
-        raise InvalidArgument.field(field, "must be an https:// URL of at most 500 characters")
+        raise problem
     return value
 
 
