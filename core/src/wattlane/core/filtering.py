@@ -108,6 +108,11 @@ class _Parser:
         if tok is not None and ((tok.kind == "word" and tok.text == "NOT") or tok.text == "-"):
             self.take()
             return not_(self.term())
+        if tok is not None and tok.kind == "word" and tok.text.startswith("-"):
+            # `-field = x`: the tokenizer keeps `-` inside the word; as a term's first token it
+            # is the negation (in value position it is a sign: `count = -5`).
+            self.tokens[self.i] = _Tok("word", tok.text[1:], tok.pos + 1)
+            return not_(self.term())
         if tok is not None and tok.kind == "paren" and tok.text == "(":
             self.take()
             inner = self.expression()
