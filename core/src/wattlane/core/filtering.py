@@ -24,6 +24,7 @@ from wattlane.core.orm import SqlColumn
 
 Kind = Literal["string", "int", "bool", "enum", "timestamp"]
 MAX_FILTER_LENGTH = 2000
+MAX_DEPTH = 64  # nested parentheses and NOTs; deeper input would exhaust the parser's stack
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class _Parser:
     def __init__(self, text: str, fields: Mapping[str, Field]) -> None:
         self.tokens = _tokenize(text)
         self.i = 0
+        self.depth = 0
         self.fields = fields
 
     def peek(self) -> _Tok | None:
@@ -104,6 +106,15 @@ class _Parser:
         return or_(*parts) if len(parts) > 1 else parts[0]
 
     def term(self) -> ColumnElement[bool]:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise InvalidArgument.field("filter", f"is nested more than {MAX_DEPTH} levels deep")
+            return self._term()
+        finally:
+            self.depth -= 1
+
+    def _term(self) -> ColumnElement[bool]:
         tok = self.peek()
         if tok is not None and ((tok.kind == "word" and tok.text == "NOT") or tok.text == "-"):
             self.take()
