@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import and_, func, not_, or_, true
+from sqlalchemy import BigInteger, Integer, SmallInteger, and_, func, not_, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from wattlane.core.errors import InvalidArgument
@@ -155,12 +155,29 @@ def _unquote(text: str) -> str:
     return re.sub(r"\\(.)", r"\1", text[1:-1])
 
 
+def _int_range(column: SqlColumn) -> tuple[int, int]:
+    """The values an integer column holds on every backend (PostgreSQL int2, int4, int8)."""
+    kind = getattr(column, "type", None)
+    if isinstance(kind, SmallInteger):
+        bits = 16
+    elif isinstance(kind, Integer) and not isinstance(kind, BigInteger):
+        bits = 32
+    else:
+        bits = 64
+    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+
 def _value(name: str, field: Field, raw: str) -> Any:
     if field.kind == "int":
         try:
-            return int(raw)
+            number = int(raw)
         except ValueError:
             raise InvalidArgument.field("filter", f"{name} takes an integer, got {raw!r}") from None
+        low, high = _int_range(field.column)
+        if not low <= number <= high:
+            # The driver would refuse it at execution time (an INTERNAL error, not the caller's).
+            raise InvalidArgument.field("filter", f"{name} takes an integer from {low} to {high}, got {raw}")
+        return number
     if field.kind == "bool":
         if raw.lower() not in ("true", "false"):
             raise InvalidArgument.field("filter", f"{name} takes true or false, got {raw!r}")
@@ -171,15 +188,17 @@ def _value(name: str, field: Field, raw: str) -> Any:
             raise InvalidArgument.field("filter", f"{name} takes one of {allowed}, got {raw!r}")
         return field.convert(raw) if field.convert else raw
     if field.kind == "timestamp":
+        malformed = InvalidArgument.field("filter", f"{name} takes an RFC 3339 timestamp, got {raw!r}")
         try:
             parsed = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
         except ValueError:
-            raise InvalidArgument.field(
-                "filter", f"{name} takes an RFC 3339 timestamp, got {raw!r}"
-            ) from None
+            raise malformed from None
         if parsed.tzinfo is None:
             raise InvalidArgument.field("filter", f"{name} needs a time zone offset (e.g. Z)")
-        return parsed.astimezone(dt.UTC)
+        try:
+            return parsed.astimezone(dt.UTC)
+        except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+            raise malformed from None
     return field.convert(raw) if field.convert else raw
 
 
