@@ -57,7 +57,8 @@ def _tokenize(text: str) -> list[_Tok]:
             break
         match = _TOKEN.match(text, pos)
         if match is None or match.end() == pos:
-            raise InvalidArgument.field("filter", f"unexpected character at position {pos}")
+            at = len(text) - len(text[pos:].lstrip())  # the character itself, not the space before
+            raise InvalidArgument.field("filter", f"unexpected character at position {at}")
         kind = match.lastgroup or "word"
         tokens.append(_Tok(kind, match.group(kind), match.start(kind)))
         pos = match.end()
