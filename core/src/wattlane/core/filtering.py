@@ -16,11 +16,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import BigInteger, Integer, SmallInteger, and_, func, not_, or_, true
+from sqlalchemy import and_, func, not_, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from wattlane.core.errors import InvalidArgument
-from wattlane.core.orm import SqlColumn
+from wattlane.core.orm import SqlColumn, integer_range
 
 Kind = Literal["string", "int", "bool", "enum", "timestamp"]
 MAX_FILTER_LENGTH = 2000
@@ -156,25 +156,13 @@ def _unquote(text: str) -> str:
     return re.sub(r"\\(.)", r"\1", text[1:-1])
 
 
-def _int_range(column: SqlColumn) -> tuple[int, int]:
-    """The values an integer column holds on every backend (PostgreSQL int2, int4, int8)."""
-    kind = getattr(column, "type", None)
-    if isinstance(kind, SmallInteger):
-        bits = 16
-    elif isinstance(kind, Integer) and not isinstance(kind, BigInteger):
-        bits = 32
-    else:
-        bits = 64
-    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
-
-
 def _value(name: str, field: Field, raw: str) -> Any:
     if field.kind == "int":
         try:
             number = int(raw)
         except ValueError:
             raise InvalidArgument.field("filter", f"{name} takes an integer, got {raw!r}") from None
-        low, high = _int_range(field.column)
+        low, high = integer_range(getattr(field.column, "type", None))
         if not low <= number <= high:
             # The driver would refuse it at execution time (an INTERNAL error, not the caller's).
             raise InvalidArgument.field("filter", f"{name} takes an integer from {low} to {high}, got {raw}")
