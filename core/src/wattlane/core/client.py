@@ -37,7 +37,7 @@ def _service_config(max_attempts: int) -> str:
     )
 
 
-class _ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):
+class _ClientInterceptor:
     def __init__(self, token: TokenProvider | None, default_timeout: float) -> None:
         self._token = token
         self._timeout = default_timeout
@@ -64,9 +64,15 @@ class _ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStr
             wait_for_ready=details.wait_for_ready,
         )
 
+
+# grpc.aio files an interceptor under the first interceptor type it is an instance of, so one
+# class implementing both would never see server-streaming calls: one class per call type.
+class _UnaryUnaryInterceptor(_ClientInterceptor, grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
         return await continuation(await self._details(client_call_details), request)
 
+
+class _UnaryStreamInterceptor(_ClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
         return await continuation(await self._details(client_call_details), request)
 
@@ -87,8 +93,12 @@ def channel(
         options += [("grpc.service_config", _service_config(max_attempts)), ("grpc.enable_retries", 1)]
     else:
         options.append(("grpc.enable_retries", 0))
+    interceptors: list[Any] = [
+        _UnaryUnaryInterceptor(provider, timeout),
+        _UnaryStreamInterceptor(provider, timeout),
+    ]
     return grpc.aio.insecure_channel(
         target,
         options=options,
-        interceptors=[_ClientInterceptor(provider, timeout)],  # type: ignore[list-item]
+        interceptors=interceptors,
     )

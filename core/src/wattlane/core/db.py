@@ -28,6 +28,9 @@ def normalize_url(url: str) -> URL:
     return parsed
 
 
+_READ_ONLY = "wattlane_read_only"
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
     # SQLite: enforce foreign keys, let readers run beside a writer (WAL), and take the write lock
     # at BEGIN so two concurrent writers queue on busy_timeout instead of failing half-way.
@@ -43,7 +46,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers begin DEFERRED: in WAL mode they read the last commit beside a writer.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 class Database:
@@ -65,6 +69,9 @@ class Database:
         if self.is_sqlite:
             _configure_sqlite(self.engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self._read_sessions = async_sessionmaker(
+            self.engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False, autoflush=False
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -78,8 +85,9 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def reader(self) -> AsyncIterator[AsyncSession]:
-        """A session for reads only (still one transaction, for a consistent snapshot)."""
-        async with self.sessions() as session, session.begin():
+        """A session for reads only (still one transaction, for a consistent snapshot). On
+        SQLite it does not take the write lock, so it never waits for a writer."""
+        async with self._read_sessions() as session, session.begin():
             yield session
 
     async def dispose(self) -> None:

@@ -20,10 +20,11 @@ from sqlalchemy import and_, func, not_, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from wattlane.core.errors import InvalidArgument
-from wattlane.core.orm import SqlColumn
+from wattlane.core.orm import SqlColumn, integer_range
 
 Kind = Literal["string", "int", "bool", "enum", "timestamp"]
 MAX_FILTER_LENGTH = 2000
+MAX_DEPTH = 64  # nested parentheses and NOTs; deeper input would exhaust the parser's stack
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,8 @@ def _tokenize(text: str) -> list[_Tok]:
             break
         match = _TOKEN.match(text, pos)
         if match is None or match.end() == pos:
-            raise InvalidArgument.field("filter", f"unexpected character at position {pos}")
+            at = len(text) - len(text[pos:].lstrip())  # the character itself, not the space before
+            raise InvalidArgument.field("filter", f"unexpected character at position {at}")
         kind = match.lastgroup or "word"
         tokens.append(_Tok(kind, match.group(kind), match.start(kind)))
         pos = match.end()
@@ -67,6 +69,7 @@ class _Parser:
     def __init__(self, text: str, fields: Mapping[str, Field]) -> None:
         self.tokens = _tokenize(text)
         self.i = 0
+        self.depth = 0
         self.fields = fields
 
     def peek(self) -> _Tok | None:
@@ -104,9 +107,23 @@ class _Parser:
         return or_(*parts) if len(parts) > 1 else parts[0]
 
     def term(self) -> ColumnElement[bool]:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise InvalidArgument.field("filter", f"is nested more than {MAX_DEPTH} levels deep")
+            return self._term()
+        finally:
+            self.depth -= 1
+
+    def _term(self) -> ColumnElement[bool]:
         tok = self.peek()
         if tok is not None and ((tok.kind == "word" and tok.text == "NOT") or tok.text == "-"):
             self.take()
+            return not_(self.term())
+        if tok is not None and tok.kind == "word" and tok.text.startswith("-"):
+            # `-field = x`: the tokenizer keeps `-` inside the word; as a term's first token it
+            # is the negation (in value position it is a sign: `count = -5`).
+            self.tokens[self.i] = _Tok("word", tok.text[1:], tok.pos + 1)
             return not_(self.term())
         if tok is not None and tok.kind == "paren" and tok.text == "(":
             self.take()
@@ -142,9 +159,14 @@ def _unquote(text: str) -> str:
 def _value(name: str, field: Field, raw: str) -> Any:
     if field.kind == "int":
         try:
-            return int(raw)
+            number = int(raw)
         except ValueError:
             raise InvalidArgument.field("filter", f"{name} takes an integer, got {raw!r}") from None
+        low, high = integer_range(getattr(field.column, "type", None))
+        if not low <= number <= high:
+            # The driver would refuse it at execution time (an INTERNAL error, not the caller's).
+            raise InvalidArgument.field("filter", f"{name} takes an integer from {low} to {high}, got {raw}")
+        return number
     if field.kind == "bool":
         if raw.lower() not in ("true", "false"):
             raise InvalidArgument.field("filter", f"{name} takes true or false, got {raw!r}")
@@ -155,15 +177,17 @@ def _value(name: str, field: Field, raw: str) -> Any:
             raise InvalidArgument.field("filter", f"{name} takes one of {allowed}, got {raw!r}")
         return field.convert(raw) if field.convert else raw
     if field.kind == "timestamp":
+        malformed = InvalidArgument.field("filter", f"{name} takes an RFC 3339 timestamp, got {raw!r}")
         try:
             parsed = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
         except ValueError:
-            raise InvalidArgument.field(
-                "filter", f"{name} takes an RFC 3339 timestamp, got {raw!r}"
-            ) from None
+            raise malformed from None
         if parsed.tzinfo is None:
             raise InvalidArgument.field("filter", f"{name} needs a time zone offset (e.g. Z)")
-        return parsed.astimezone(dt.UTC)
+        try:
+            return parsed.astimezone(dt.UTC)
+        except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+            raise malformed from None
     return field.convert(raw) if field.convert else raw
 
 

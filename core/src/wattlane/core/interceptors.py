@@ -7,6 +7,7 @@ One wrapper per method (built once and cached) keeps the per-call cost to a few 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -126,8 +127,13 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 code = grpc.StatusCode.OK
                 try:
                     await self._authenticate(call, public)
-                    async for item in inner_stream(request, context):
-                        yield item
+                    responses = inner_stream(request, context)
+                    if inspect.isawaitable(responses):
+                        # Written with `await context.write(...)` (e.g. grpc's health Watch).
+                        await responses
+                    else:
+                        async for item in responses:
+                            yield item
                 except BaseException as exc:
                     code = _code_of(exc, context)
                     await _fail(exc, method, context)

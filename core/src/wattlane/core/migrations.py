@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,11 @@ from alembic.config import Config
 from wattlane.core.db import normalize_url
 
 _ENV_DIR = Path(__file__).resolve().parent / "alembic"
+
+# Alembic keeps the running environment in module globals (`alembic.context`, `alembic.op`), so
+# two commands at once in one process (services started together, tests) would clobber each
+# other; they take turns. Separate processes are serialized by the database (see env.py).
+_ALEMBIC = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,8 @@ def alembic_config(url: str, migrations: MigrationSet) -> Config:
 
 def upgrade(url: str, migrations: MigrationSet, revision: str = "head") -> None:
     """Bring the database to `revision` (blocking; safe to run from several replicas at once)."""
-    command.upgrade(alembic_config(url, migrations), revision)
+    with _ALEMBIC:
+        command.upgrade(alembic_config(url, migrations), revision)
 
 
 async def upgrade_async(url: str, migrations: MigrationSet, revision: str = "head") -> None:
@@ -60,9 +67,11 @@ async def upgrade_async(url: str, migrations: MigrationSet, revision: str = "hea
 
 def new_revision(url: str, migrations: MigrationSet, message: str, autogenerate: bool = True) -> None:
     """Write a new revision file into the service's versions folder (developer command)."""
-    command.revision(alembic_config(url, migrations), message=message, autogenerate=autogenerate)
+    with _ALEMBIC:
+        command.revision(alembic_config(url, migrations), message=message, autogenerate=autogenerate)
 
 
 def current(url: str, migrations: MigrationSet) -> None:
     """Print the database's current revision."""
-    command.current(alembic_config(url, migrations))
+    with _ALEMBIC:
+        command.current(alembic_config(url, migrations))

@@ -18,7 +18,7 @@ def parse_name(name: str, collection: str, field: str = "name") -> str:
     prefix = collection + "/"
     if not name:
         raise InvalidArgument.field(field, f"is required (expected {collection}/{{id}})")
-    if not name.startswith(prefix) or not _ID.match(name[len(prefix) :]):
+    if not name.startswith(prefix) or not _ID.fullmatch(name[len(prefix) :]):
         raise InvalidArgument.field(field, f"must look like {collection}/{{id}}, got {name[:80]!r}")
     return name[len(prefix) :]
 

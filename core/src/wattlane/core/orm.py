@@ -9,7 +9,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, MetaData, String, TypeDecorator, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    TypeDecorator,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, QueryableAttribute, mapped_column
@@ -68,6 +79,18 @@ TYPE_ANNOTATION_MAP: dict[Any, Any] = {
     str: String(255),
     int: Integer(),
 }
+
+
+def integer_range(column_type: Any) -> tuple[int, int]:
+    """The values an integer column holds on every backend (PostgreSQL's int2, int4, int8);
+    64-bit for anything that is not an Integer type."""
+    if isinstance(column_type, SmallInteger):
+        bits = 16
+    elif isinstance(column_type, Integer) and not isinstance(column_type, BigInteger):
+        bits = 32
+    else:
+        bits = 64
+    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
 
 
 def new_metadata() -> MetaData:

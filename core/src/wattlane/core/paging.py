@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import tuple_
+from sqlalchemy import TypeDecorator, literal, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
 from wattlane.core.errors import InvalidArgument
-from wattlane.core.orm import SqlColumn
+from wattlane.core.orm import SqlColumn, integer_range
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -43,12 +44,52 @@ class Page:
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     def keyset(self, columns: Sequence[SqlColumn]) -> ColumnElement[bool] | None:
-        """`(c1, c2, ...) > after` for the query, or None on the first page."""
+        """`(c1, c2, ...) > after` for the query, or None on the first page.
+
+        The keys come back from JSON (a timestamp as text), so each is restored to its
+        column's type and bound with it; keys that do not fit the columns are INVALID_ARGUMENT
+        (the binding is a plain hash: a caller can forge a token for its own query)."""
         if self.after is None:
             return None
+        if len(self.after) != len(columns):
+            raise _foreign_token()
+        after = [_restore(column, value) for column, value in zip(columns, self.after, strict=True)]
         if len(columns) == 1:
-            return columns[0] > self.after[0]  # type: ignore[no-any-return]
-        return tuple_(*columns) > tuple_(*self.after)
+            return columns[0] > after[0]  # type: ignore[no-any-return]
+        bound = [literal(value, column.type) for value, column in zip(after, columns, strict=True)]
+        return tuple_(*columns) > tuple_(*bound)
+
+
+def _foreign_token() -> InvalidArgument:
+    return InvalidArgument.field("page_token", "belongs to a different query or caller")
+
+
+def _restore(column: SqlColumn, value: Any) -> Any:
+    """A key from a token as `column` holds it, or INVALID_ARGUMENT when it cannot be one."""
+    kind = column.type
+    while isinstance(kind, TypeDecorator):  # e.g. UTCDateTime: what it stores is a datetime
+        kind = kind.impl_instance
+    try:
+        expected = kind.python_type
+    except NotImplementedError:
+        return value
+    if expected is dt.datetime and isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise _foreign_token() from None
+        if value.tzinfo is None and getattr(kind, "timezone", False):
+            raise _foreign_token()
+        return value
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
+        raise _foreign_token()
+    if expected is int:
+        low, high = integer_range(kind)
+        if not low <= value <= high:
+            raise _foreign_token()
+    return value
 
 
 def binding_hash(*parts: str) -> str:
@@ -81,5 +122,5 @@ def parse_page(
     except (binascii.Error, ValueError, KeyError, TypeError, orjson.JSONDecodeError):
         raise InvalidArgument.field("page_token", "is not a token this API issued") from None
     if token_binding != binding or not isinstance(keys, list):
-        raise InvalidArgument.field("page_token", "belongs to a different query or caller")
+        raise _foreign_token()
     return Page(size, tuple(keys), binding)

@@ -170,6 +170,12 @@ def _allow_clause(allowed: frozenset[str], columns: Mapping[str, SqlColumn]) -> 
 ScopeFetcher = Callable[[Principal], Awaitable[EffectiveScope]]
 
 
+def _retrieve(task: asyncio.Future[EffectiveScope]) -> None:
+    """Mark a fetch's failure as seen even when every caller stopped waiting for it."""
+    if not task.cancelled():
+        task.exception()
+
+
 class ScopeCache:
     """Effective scopes per token, kept for at most `ttl` seconds and never past the token's
     expiry; concurrent misses for one token share one fetch. A short ttl bounds how long a
@@ -185,21 +191,21 @@ class ScopeCache:
     async def get(self, principal: Principal) -> EffectiveScope:
         key = principal.token_id
         entry = self._entries.get(key)
-        now = time.time()
-        if entry is not None and entry[0] > now:
+        if entry is not None and entry[0] > time.time():
             return entry[1]
         pending = self._inflight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[EffectiveScope] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
+        if pending is None:
+            # The fetch is a task of its own: a caller that is cancelled (client gone, deadline)
+            # stops waiting without cancelling the fetch the other callers wait for.
+            pending = asyncio.ensure_future(self._load(key, principal))
+            pending.add_done_callback(_retrieve)
+            self._inflight[key] = pending
+        return await asyncio.shield(pending)
+
+    async def _load(self, key: str, principal: Principal) -> EffectiveScope:
+        now = time.time()
         try:
             scope = await self._fetch(principal)
-            future.set_result(scope)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: waiters (if any) get it through shield
-            raise
         finally:
             del self._inflight[key]
         if len(self._entries) >= self._max:

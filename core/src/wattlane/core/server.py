@@ -102,7 +102,10 @@ class ServiceServer:
         await self.health.enter_graceful_shutdown()
         await self.server.stop(self.options.grace_seconds)
         if self._metrics_server is not None:
-            self._metrics_server.shutdown()  # type: ignore[attr-defined]
+            # shutdown() waits for the serving thread's next poll; server_close() frees the port.
+            await asyncio.to_thread(self._metrics_server.shutdown)  # type: ignore[attr-defined]
+            self._metrics_server.server_close()  # type: ignore[attr-defined]
+            self._metrics_server = None
 
     async def wait(self) -> None:
         await self.server.wait_for_termination()

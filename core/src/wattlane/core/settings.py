@@ -70,6 +70,8 @@ def load(cls: type[T], prefix: str, environ: Mapping[str, str] | None = None, **
         name = env_name(prefix, field.name)
         if name in env:
             values[field.name] = _convert(name, env[name], hints[field.name])
+        elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+            raise SettingsError(f"{name} is required")
     return cls(**values)
 
 

@@ -35,14 +35,14 @@ def email(value: str, field: str) -> str:
     value = value.strip().lower()
     if not value:
         raise InvalidArgument.field(field, "is required")
-    if len(value) > 254 or not _EMAIL.match(value):
+    if len(value) > 254 or not _EMAIL.fullmatch(value):
         raise InvalidArgument.field(field, f"is not a valid e-mail address: {value[:80]!r}")
     return value
 
 
 def locale(value: str, field: str) -> str:
     """A BCP 47 language tag of the simple form `nl` or `nl-BE`."""
-    if not _LOCALE.match(value):
+    if not _LOCALE.fullmatch(value):
         raise InvalidArgument.field(field, f"must be a language tag like 'en' or 'nl-BE', got {value[:20]!r}")
     return value
 
@@ -67,20 +67,24 @@ def country(value: str, field: str) -> str:
 
 
 def color(value: str, field: str) -> str:
-    if not _COLOR.match(value):
+    if not _COLOR.fullmatch(value):
         raise InvalidArgument.field(field, "must be a colour like #1a2b3c")
     return value.lower()
 
 
 def https_url(value: str, field: str) -> str:
-    parsed = urlparse(value)
+    problem = InvalidArgument.field(field, "must be an https:// URL of at most 500 characters")
+    try:
+        parsed = urlparse(value)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise problem from None
     if parsed.scheme != "https" or not parsed.netloc or len(value) > 500:
-        raise InvalidArgument.field(field, "must be an https:// URL of at most 500 characters")
+        raise problem
     return value
 
 
 def hostname(value: str, field: str) -> str:
     value = value.strip().lower()
-    if not _HOSTNAME.match(value):
+    if not _HOSTNAME.fullmatch(value):
         raise InvalidArgument.field(field, f"is not a valid domain name: {value[:80]!r}")
     return value
