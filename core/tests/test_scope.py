@@ -43,12 +43,22 @@ def test_exact_grant_covers_only_its_node() -> None:
 def test_allow_list_admits_only_named_resources() -> None:
     grant = Grant("/op/p7/c4/o9/", allowed=frozenset({"locations/L1", "locations/L2"}))
     assert grant.admits("/op/p7/c4/o9/", ["locations/L1"])
-    assert grant.admits("/op/p7/c4/o9/", ["chargePoints/C1", "locations/L2"])  # via its parent
+    assert grant.admits("/op/p7/c4/o9/", ["chargingPoints/C1", "locations/L2"])  # via its location
     assert not grant.admits("/op/p7/c4/o9/", ["locations/L3"])
-    assert not grant.admits("/op/p7/c4/o9/")
+    assert not grant.admits("/op/p7/c4/o9/", ["chargingPoints/C9", "locations/L3"])
     assert not grant.admits("/op/p8/", ["locations/L1"])  # outside the path anyway
     assert Grant("/op/").admits("/op/x/")  # unrestricted: no names needed
     assert not Grant("/op/", allowed=frozenset()).admits("/op/x/", ["locations/L1"])
+
+
+def test_allow_lists_restrict_only_locations_and_charging_points() -> None:
+    grant = Grant("/op/p7/c4/o9/", allowed=frozenset({"locations/L1"}))
+    # A restricted member still sees its organization, users and cards: the allow-list is
+    # about installations.
+    assert grant.admits("/op/p7/c4/o9/", ["tenants/o9"])
+    assert grant.admits("/op/p7/c4/o9/", ["cards/K1"])
+    assert grant.admits("/op/p7/c4/o9/")
+    assert not grant.admits("/op/p7/c4/o9/", ["cards/K1", "chargingPoints/C2"])
 
 
 def test_normalize_drops_grants_implied_by_an_unrestricted_subtree() -> None:

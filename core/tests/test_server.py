@@ -164,5 +164,5 @@ def test_run_executes_an_async_main() -> None:
         await asyncio.sleep(0)
         seen.append(type(asyncio.get_running_loop()).__module__)
 
-    run(main)
+    run(main())
     assert len(seen) == 1
