@@ -3,6 +3,7 @@ server, a worker with real activities, and a real SMTP sink."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -32,6 +33,7 @@ class Stack:
     worker: RunningWorker | None
     worker_secret: str
     internal: internal_pb2_grpc.IdentityInternalServiceStub
+    task_queue: str  # one per stack: workflows of other tests never reach this stack's worker
 
     @property
     def target(self) -> str:
@@ -41,7 +43,12 @@ class Stack:
         if self.worker is not None:
             await self.worker.stop()
         self.worker = await start_worker(
-            self.temporal, self.target, self.worker_secret, self.sink.port, sticky=sticky
+            self.temporal,
+            self.target,
+            self.worker_secret,
+            self.sink.port,
+            task_queue=self.task_queue,
+            sticky=sticky,
         )
 
     def mails_to(self, email: str) -> list[EmailMessage]:
@@ -59,10 +66,12 @@ async def make_stack(
 ) -> AsyncIterator[Stack]:
     """`approvals=False`: identity starts no approval workflows (tests start workflows themselves)."""
     accounts_file, secret = service_accounts_file(tmp)
+    task_queue = f"accounts-{secrets.token_hex(4)}"
     identity = await start_identity(
         await databases.create("accounts"),
         temporal_address=env.client.service_client.config.target_host if approvals else "",
         service_accounts_file=str(accounts_file),
+        approval_task_queue=task_queue,
         **identity_settings,
     )
     admin = await IdentityClient(f"127.0.0.1:{identity.port}").login(ADMIN_EMAIL, ADMIN_PASSWORD)
@@ -76,6 +85,7 @@ async def make_stack(
         None,
         secret,
         internal_pb2_grpc.IdentityInternalServiceStub(link_channel),
+        task_queue,
     )
     await stack.restart_worker()
     try:

@@ -41,7 +41,7 @@ async def start_renewal(stack: Stack, account: accounts_pb2.Account) -> Workflow
         AccountRenewal.run,
         renewal.RenewalInput(account=account.name, expiry_date=account.expiry_date, time_zone=TZ),
         id=renewal.workflow_id(account.name.removeprefix("accounts/")),
-        task_queue=renewal.TASK_QUEUE,
+        task_queue=stack.task_queue,
     )
 
 

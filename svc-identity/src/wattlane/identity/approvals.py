@@ -36,12 +36,14 @@ class Approvals:
         namespace: str,
         reminder_after_seconds: float,
         relay_interval: float = 2.0,
+        task_queue: str = approval.TASK_QUEUE,
     ) -> None:
         self._db = db
         self._address = temporal_address
         self._namespace = namespace
         self._reminder = reminder_after_seconds
         self._interval = relay_interval
+        self._task_queue = task_queue
         self._client: Client | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -106,7 +108,7 @@ class Approvals:
                     application=f"applications/{application_id}", reminder_after_seconds=self._reminder
                 ),
                 id=approval.workflow_id(application_id),
-                task_queue=approval.TASK_QUEUE,
+                task_queue=self._task_queue,
             )
         except WorkflowAlreadyStartedError:
             pass  # started before (by us, or a retry): that one is the application's workflow

@@ -129,7 +129,11 @@ class IdentityService:
         root = await bootstrap.run(rt)
         rt.root_path = root.path
         rt.approvals = Approvals(
-            self.db, s.temporal_address, s.temporal_namespace, s.approval_reminder_seconds
+            self.db,
+            s.temporal_address,
+            s.temporal_namespace,
+            s.approval_reminder_seconds,
+            task_queue=s.approval_task_queue,
         )
         rt.approvals.start()
         self.rt = rt

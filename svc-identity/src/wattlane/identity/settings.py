@@ -37,6 +37,7 @@ class IdentitySettings:
     bootstrap_admin_password: str = ""
     temporal_address: str = field(default="", metadata={"help": "Temporal frontend (empty: approvals off)"})
     temporal_namespace: str = "default"
+    approval_task_queue: str = field(default="accounts", metadata={"help": "where approval workflows run"})
     approval_reminder_seconds: float = field(
         default=2 * 24 * 3600, metadata={"help": "remind Customer Success after this long without a decision"}
     )

@@ -12,6 +12,7 @@ from wattlane.core import settings as core_settings
 class WorkerSettings:
     temporal_address: str = field(default="127.0.0.1:7233", metadata={"help": "Temporal frontend"})
     temporal_namespace: str = "default"
+    accounts_task_queue: str = field(default="accounts", metadata={"help": "approvals and renewals"})
     identity_address: str = field(default="127.0.0.1:50051", metadata={"help": "identity gRPC"})
     client_id: str = field(default="worker", metadata={"help": "service account (client id or service name)"})
     client_secret: str = field(default="", metadata={"help": "service account secret"})

@@ -70,14 +70,20 @@ class RunningWorker:
 
 
 async def start_worker(
-    client: Client, identity_target: str, worker_secret: str, smtp_port: int, *, sticky: bool = True
+    client: Client,
+    identity_target: str,
+    worker_secret: str,
+    smtp_port: int,
+    *,
+    task_queue: str,
+    sticky: bool = True,
 ) -> RunningWorker:
     """`sticky=False` keeps no workflow cached, so every task is replayed from history, and a
     worker that goes away leaves no sticky queue behind (the test server never times one out)."""
     link = IdentityLink(identity_target, client_id="worker", client_secret=worker_secret)
     identity = IdentityInternal(link, identity_target)
     deps = Dependencies(client, identity, Mailer(SmtpSender("127.0.0.1", smtp_port), identity))
-    (queue,) = task_queues(deps)
+    (queue,) = task_queues(deps, task_queue)
     worker = Worker(
         client,
         task_queue=queue.name,
@@ -95,8 +101,10 @@ async def temporal_dev() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def temporal_skipping() -> AsyncIterator[WorkflowEnvironment]:
+    """A fresh time-skipping server per test module: a workflow another module left waiting
+    on a timer would stop the clock from skipping for everyone."""
     env = await start_time_skipping()
     yield env
     await env.shutdown()

@@ -47,13 +47,13 @@ class Dependencies:
     mailer: Mailer
 
 
-def task_queues(deps: Dependencies) -> list[TaskQueue]:
+def task_queues(deps: Dependencies, accounts_queue: str = ACCOUNTS_QUEUE) -> list[TaskQueue]:
     """Every task queue this worker serves, with its workflows and activities."""
     approval = ApprovalActivities(deps.identity, deps.mailer, deps.temporal)
     renewal = RenewalActivities(deps.identity, deps.mailer)
     return [
         TaskQueue(
-            ACCOUNTS_QUEUE,
+            accounts_queue,
             workflows=[ApplicationApproval, AccountRenewal],
             activities=[
                 approval.apply_decision,
@@ -84,7 +84,7 @@ class WorkerProcess:
         deps = Dependencies(
             self.client, self._identity, Mailer(SmtpSender(s.smtp_host, s.smtp_port), self._identity)
         )
-        for queue in task_queues(deps):
+        for queue in task_queues(deps, s.accounts_task_queue):
             worker = Worker(
                 self.client,
                 task_queue=queue.name,

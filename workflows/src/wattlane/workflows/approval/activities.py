@@ -158,7 +158,7 @@ class ApprovalActivities:
                 account=input.account, expiry_date=input.expiry_date, time_zone=input.time_zone
             ),
             id=renewal.workflow_id(account_id),
-            task_queue=renewal.TASK_QUEUE,
+            task_queue=activity.info().task_queue,  # the queue this worker serves
             start_signal=renewal.RENEWED,
             start_signal_args=[renewal.Renewed(input.expiry_date)],
         )

@@ -35,8 +35,11 @@ ACTIVITY_TIMEOUT = timedelta(seconds=30)
 
 @workflow.defn(name=WORKFLOW)
 class ApplicationApproval:
-    def __init__(self) -> None:
-        self._state = ApprovalState(application="")
+    @workflow.init
+    def __init__(self, input: ApprovalInput) -> None:
+        # The input is known before any handler runs: an update can arrive in the very first
+        # workflow task, before `run` starts.
+        self._state = ApprovalState(application=input.application)
         self._signals: list[Decision] = []
         self._decision: Decision | None = None  # the decision being (or that was) applied
         self._kind = ""
@@ -44,7 +47,6 @@ class ApplicationApproval:
 
     @workflow.run
     async def run(self, input: ApprovalInput) -> ApprovalOutcome:
-        self._state.application = input.application
         while self._state.outcome is None:
             try:
                 await workflow.wait_condition(

@@ -30,13 +30,13 @@ ACTIVITY_TIMEOUT = timedelta(seconds=60)
 
 @workflow.defn(name=WORKFLOW)
 class AccountRenewal:
-    def __init__(self) -> None:
-        self._input: RenewalInput | None = None
+    @workflow.init
+    def __init__(self, input: RenewalInput) -> None:
+        self._input = input  # known before the first signal or query is handled
         self._new_expiry: str | None = None
 
     @workflow.run
     async def run(self, input: RenewalInput) -> str:
-        self._input = input
         while (offset := self._next_offset()) is not None:
             fire_at = self._fire_time(offset)
             delay = (fire_at - workflow.now()).total_seconds()
@@ -75,13 +75,11 @@ class AccountRenewal:
 
     @workflow.signal(name=RENEWED)
     def renewed(self, renewed: Renewed) -> None:
-        assert self._input is not None
         if renewed.expiry_date != self._input.expiry_date:
             self._new_expiry = renewed.expiry_date
 
     @workflow.query(name=NEXT_REMINDER_QUERY)
     def next_reminder(self) -> NextReminder:
-        assert self._input is not None
         offset = self._next_offset()
         if offset is None:
             return NextReminder("", -1, self._input.expiry_date)
@@ -89,7 +87,6 @@ class AccountRenewal:
         return NextReminder(day.isoformat(), offset, self._input.expiry_date)
 
     def _fire_time(self, offset: int) -> datetime:
-        assert self._input is not None
         day = date.fromisoformat(self._input.expiry_date) - timedelta(days=offset)
         # The expiry day's event is at the start of the day (the account lapses then); reminders
         # go out at a civil hour of the customer's day.
@@ -100,7 +97,6 @@ class AccountRenewal:
         """The next reminder not yet sent, skipping those whose day had passed when this run
         started (an account approved with 10 days left gets its 7-day and 0-day mails, not a
         late 30-day one)."""
-        assert self._input is not None
         # Measured from when this run started, not from when a worker got to it: a reminder due
         # while no worker ran is late, not skipped.
         today = local_date(workflow.info().start_time, self._input.time_zone)
