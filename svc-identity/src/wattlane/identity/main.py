@@ -193,7 +193,7 @@ def cli(argv: list[str] | None = None) -> None:
         upgrade(settings.database_url, MIGRATIONS)
         return
     service = IdentityService(settings)
-    run(run_until_signal(service.start, service.stop))  # type: ignore[arg-type]
+    run(lambda: run_until_signal(service.start, service.stop))
 
 
 if __name__ == "__main__":
