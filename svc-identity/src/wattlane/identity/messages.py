@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import Row
+
 from wattlane.api.identity.v1 import auth_pb2, roles_pb2, tenants_pb2, users_pb2
 from wattlane.core.timestamps import to_timestamp
 from wattlane.identity.models import Role, RoleBinding, ServiceAccount, Tenant, User
@@ -38,7 +42,8 @@ def tenant(row: Tenant) -> tenants_pb2.Tenant:
     )
 
 
-def user(row: User) -> users_pb2.User:
+def user(row: User | Row[Any]) -> users_pb2.User:
+    """From a User or a row of the users table (list queries read rows, not instances)."""
     return users_pb2.User(
         name=f"users/{row.id}",
         tenant=f"tenants/{row.tenant_id}",
