@@ -36,3 +36,10 @@ async def test_snapshot_reader_is_one_transaction_and_statement_reader_is_not(db
     assert first != second
     async with db.transaction() as session:  # the pool hands out transactional connections again
         assert await session.scalar(query) == await session.scalar(query)
+
+
+async def test_postgres_plans_each_execution_with_its_values(db: Database) -> None:
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL setting")
+    async with db.reader() as session:
+        assert await session.scalar(text("SHOW plan_cache_mode")) == "force_custom_plan"

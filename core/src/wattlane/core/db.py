@@ -17,6 +17,13 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
+# Every tenant-scoped query filters on a path range that selects anything from one row to most
+# of a table, depending on the path. A generic plan (PostgreSQL's choice for a prepared
+# statement after five runs) is costed without the values and guesses a tiny range: seen to
+# pick "scan the whole subtree, then sort" where "walk the primary key" was 7x faster. Plan
+# each execution with its values instead (planning these statements costs ~0.1 ms).
+POSTGRES_SERVER_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
+
 
 def normalize_url(url: str) -> URL:
     """Accept plain `sqlite:///x.db` / `postgresql://...` and pick the async drivers."""
@@ -61,6 +68,7 @@ class Database:
             kwargs = {k: v for k, v in kwargs.items() if v is not None}
         else:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
+            kwargs["connect_args"] = {"server_settings": dict(POSTGRES_SERVER_SETTINGS)}
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
