@@ -8,7 +8,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wattlane.core.timestamps import from_timestamp, to_timestamp
+from wattlane.core.timestamps import from_timestamp, timestamp_fields, to_timestamp
 
 ZONES = st.sampled_from(
     [dt.UTC, dt.timezone(dt.timedelta(hours=2)), dt.timezone(dt.timedelta(hours=-9, minutes=-30))]
@@ -26,10 +26,12 @@ def test_matches_protobuf_and_round_trips(value: dt.datetime) -> None:
     ts = to_timestamp(value)
     assert ts == _reference(value)
     assert from_timestamp(ts) == value
+    assert Timestamp(**timestamp_fields(value)) == ts  # type: ignore[arg-type]
 
 
 def test_edges() -> None:
     assert to_timestamp(None) is None
+    assert timestamp_fields(None) is None
     epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     assert to_timestamp(epoch) == Timestamp(seconds=0, nanos=0)
     before = epoch - dt.timedelta(microseconds=1)

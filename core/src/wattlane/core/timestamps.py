@@ -23,5 +23,16 @@ def to_timestamp(value: dt.datetime | None) -> Timestamp | None:
     return Timestamp(seconds=delta.days * 86_400 + delta.seconds, nanos=delta.microseconds * 1000)
 
 
+def timestamp_fields(value: dt.datetime | None) -> dict[str, int] | None:
+    """`{"seconds", "nanos"}` of a UTC datetime, to fill a Timestamp field from a dict: message
+    constructors copy a Timestamp object, which costs more than the dict (hot list RPCs)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.astimezone(dt.UTC)
+    delta = value - _EPOCH
+    return {"seconds": delta.days * 86_400 + delta.seconds, "nanos": delta.microseconds * 1000}
+
+
 def from_timestamp(value: Timestamp) -> dt.datetime:
     return value.ToDatetime(tzinfo=dt.UTC)

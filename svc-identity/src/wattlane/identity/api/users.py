@@ -75,10 +75,11 @@ class UserServicer(users_pb2_grpc.UserServiceServicer):
             rows = await users.list_in_scope(
                 session, scope, parent_id=parent_id, recursive=request.recursive, where=where, page=page
             )
-        return users_pb2.ListUsersResponse(
-            users=[messages.user(r) for r in rows[: page.size]],
-            next_page_token=page.next_token(rows, lambda r: r.id),
-        )
+        response = users_pb2.ListUsersResponse(next_page_token=page.next_token(rows, lambda r: r.id))
+        add = response.users.add  # fields from dicts: cheaper than User messages to copy in
+        for row in rows[: page.size]:
+            add(**messages.user_fields(row))
+        return response
 
     async def CreateUser(
         self, request: users_pb2.CreateUserRequest, context: grpc.aio.ServicerContext
