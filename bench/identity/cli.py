@@ -31,8 +31,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     size.add_argument("--warmup", type=int, default=30, help="untimed ListUsers calls per side and variant")
     size.add_argument("--explain", action="store_true", help="print the SQL and its EXPLAIN ANALYZE plan")
     auth = parser.add_argument_group("auth_path")
-    auth.add_argument("--seconds", type=float, default=4.0, help="seconds per side and round under load")
-    auth.add_argument("--rounds", type=int, default=3, help="rounds (sides alternate which goes first)")
+    auth.add_argument("--seconds", type=float, default=3.0, help="seconds per side and round under load")
+    auth.add_argument("--rounds", type=int, default=5, help="rounds (sides alternate which goes first)")
     auth.add_argument("--concurrency", type=int, default=64, help="calls in flight under load")
     auth.add_argument(
         "--sequential-calls", type=int, default=2000, help="one-at-a-time calls per side and round"

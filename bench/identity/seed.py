@@ -338,6 +338,9 @@ async def _load_postgres(dsn: str, tree: SeededTree) -> None:
     started = time.perf_counter()
     conn = await asyncpg.connect(dsn)
     try:
+        # The rows reference each other correctly by construction: skip the per-row foreign-key
+        # triggers during the load (superuser only, this session only), which halves COPY time.
+        await conn.execute("SET session_replication_role = replica")
         for table, rows in (
             (Tenant.__table__, [n.row for n in tree.nodes[1:]]),
             (User.__table__, tree.user_rows),
@@ -347,6 +350,18 @@ async def _load_postgres(dsn: str, tree: SeededTree) -> None:
             await conn.copy_records_to_table(
                 table.name, records=_records(table, rows), columns=[c.name for c in table.columns]
             )
+        await conn.execute("SET session_replication_role = DEFAULT")
+        dangling = await conn.fetchval(
+            """SELECT (SELECT count(*) FROM tenants c LEFT JOIN tenants p ON p.id = c.parent_id
+                       WHERE c.parent_id IS NOT NULL AND p.id IS NULL)
+                    + (SELECT count(*) FROM users u LEFT JOIN tenants t ON t.id = u.tenant_id
+                       WHERE t.id IS NULL)
+                    + (SELECT count(*) FROM role_bindings b LEFT JOIN users u ON u.id = b.user_id
+                       LEFT JOIN roles r ON r.id = b.role_id LEFT JOIN tenants t ON t.id = b.tenant_id
+                       WHERE u.id IS NULL OR r.id IS NULL OR t.id IS NULL)"""
+        )
+        if dangling:
+            raise AssertionError(f"seeding wrote {dangling} rows whose foreign keys point nowhere")
         tree.timings["copy"] = time.perf_counter() - started
         started = time.perf_counter()
         await conn.execute("VACUUM ANALYZE tenants, users, role_bindings")
