@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row, Table, delete, exists, select
+from sqlalchemy import Row, Table, bindparam, delete, exists, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -33,6 +33,10 @@ from wattlane.identity.tenants import check_etag
 STATES = frozenset({"INVITED", "ACTIVE", "DISABLED"})
 USERS: Table = User.__table__  # type: ignore[assignment]
 TENANTS: Table = Tenant.__table__  # type: ignore[assignment]
+# Built once: a plain (Core) statement whose cache key is computed once, not per call.
+_LIVE_TENANT_PATH = select(TENANTS.c.path).where(
+    TENANTS.c.id == bindparam("tenant_id"), TENANTS.c.delete_time.is_(None)
+)
 
 
 def user_name(user_id: str) -> str:
@@ -237,8 +241,7 @@ async def list_in_scope(
     conditions = [u.delete_time.is_(None), where]
     inside_one_grant = False
     if parent_id is not None:
-        t = TENANTS.c  # Core columns: a plain statement skips the ORM's compile and load steps
-        path = await session.scalar(select(t.path).where(t.id == parent_id, t.delete_time.is_(None)))
+        path = await session.scalar(_LIVE_TENANT_PATH, {"tenant_id": parent_id})
         if path is None or not scope.visible(path):
             raise NotFound(tenants.tenant_name(parent_id))
         if recursive:
