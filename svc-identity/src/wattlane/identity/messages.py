@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import Row
+
 from wattlane.api.identity.v1 import accounts_pb2, auth_pb2, roles_pb2, tenants_pb2, users_pb2
-from wattlane.core.timestamps import to_timestamp
+from wattlane.core.timestamps import timestamp_fields, to_timestamp
 from wattlane.identity.models import (
     Account,
     Application,
@@ -49,18 +53,27 @@ def tenant(row: Tenant) -> tenants_pb2.Tenant:
     )
 
 
-def user(row: User) -> users_pb2.User:
-    return users_pb2.User(
-        name=f"users/{row.id}",
-        tenant=f"tenants/{row.tenant_id}",
-        email=row.email,
-        display_name=row.display_name,
-        locale=row.locale,
-        state=users_pb2.User.State.Value(row.state),
-        create_time=to_timestamp(row.create_time),
-        update_time=to_timestamp(row.update_time),
-        etag=str(row.version),
-    )
+_USER_STATES = dict(users_pb2.User.State.items())
+
+
+def user_fields(row: User | Row[Any]) -> dict[str, Any]:
+    """A user's message fields from a User or a row of the users table (list queries read
+    rows): a list response built from these dicts costs less than one from User messages."""
+    return {
+        "name": f"users/{row.id}",
+        "tenant": f"tenants/{row.tenant_id}",
+        "email": row.email,
+        "display_name": row.display_name,
+        "locale": row.locale,
+        "state": _USER_STATES[row.state],
+        "create_time": timestamp_fields(row.create_time),
+        "update_time": timestamp_fields(row.update_time),
+        "etag": str(row.version),
+    }
+
+
+def user(row: User | Row[Any]) -> users_pb2.User:
+    return users_pb2.User(**user_fields(row))
 
 
 def role(row: Role) -> roles_pb2.Role:

@@ -21,17 +21,17 @@ from wattlane.core.names import parse_name
 from wattlane.core.paging import parse_page
 from wattlane.core.timestamps import to_timestamp
 from wattlane.identity import messages, roles, tenants, users
-from wattlane.identity.models import User
 from wattlane.identity.passwords import check_policy
 from wattlane.identity.runtime import Runtime
 
 STATE_NAMES = sorted(users.STATES)
+_columns = users.USERS.c  # Core columns: ListUsers runs a plain (non-ORM) statement
 FILTER_FIELDS = {
-    "email": Field(User.email),
-    "display_name": Field(User.display_name),
-    "state": Field(User.state, "enum", STATE_NAMES),
-    "locale": Field(User.locale),
-    "create_time": Field(User.create_time, "timestamp"),
+    "email": Field(_columns.email),
+    "display_name": Field(_columns.display_name),
+    "state": Field(_columns.state, "enum", STATE_NAMES),
+    "locale": Field(_columns.locale),
+    "create_time": Field(_columns.create_time, "timestamp"),
 }
 UPDATABLE = ("display_name", "locale", "state")
 
@@ -71,14 +71,15 @@ class UserServicer(users_pb2_grpc.UserServiceServicer):
             query=(request.parent, request.filter, str(request.recursive)),
         )
         scope = await caller.scope()
-        async with self.rt.db.reader() as session:
+        async with self.rt.db.reader(snapshot=False) as session:
             rows = await users.list_in_scope(
                 session, scope, parent_id=parent_id, recursive=request.recursive, where=where, page=page
             )
-        return users_pb2.ListUsersResponse(
-            users=[messages.user(r) for r in rows[: page.size]],
-            next_page_token=page.next_token(rows, lambda r: r.id),
-        )
+        response = users_pb2.ListUsersResponse(next_page_token=page.next_token(rows, lambda r: r.id))
+        add = response.users.add  # fields from dicts: cheaper than User messages to copy in
+        for row in rows[: page.size]:
+            add(**messages.user_fields(row))
+        return response
 
     async def CreateUser(
         self, request: users_pb2.CreateUserRequest, context: grpc.aio.ServicerContext

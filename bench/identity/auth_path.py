@@ -1,0 +1,326 @@
+"""The per-request auth path: a no-op RPC behind `ServiceServer` (ServiceInterceptor with a real
+TokenVerifier and ScopeCache: the token is verified once and cached, the scope fetched once and
+cached, and the handler awaits `current_caller().scope()`) against the same no-op RPC on a bare
+`grpc.aio` server without interceptors, in the same run, with the same client.
+
+Server and client each run in their own process (multiprocessing, spawn), so on two cores the
+client's CPU does not eat into the server's. Each side is measured with many calls in flight
+(throughput) and one at a time (latency); the server process's CPU time per request is read
+from /proc, which is the overhead measure that does not depend on who saturates first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import statistics
+import time
+from array import array
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+import grpc
+
+from bench.common import Stats, Target, cpu_seconds, percentile, table, us
+from wattlane.core.caller import current_caller
+from wattlane.core.scope import EffectiveScope, Grant, ScopeCache
+from wattlane.core.server import ServerOptions, ServiceServer
+from wattlane.core.server import run as run_loop
+from wattlane.core.tokens import Principal, TokenVerifier
+from wattlane.identity.permissions import BUILTIN_ROLES
+
+TARGET = 1.5
+SERVICE = "wattlane.bench.v1.Noop"
+METHOD = f"/{SERVICE}/Ping"
+SERVER_OPTIONS = [
+    ("grpc.max_receive_message_length", 16 * 1024 * 1024),
+    ("grpc.max_send_message_length", 16 * 1024 * 1024),
+    ("grpc.so_reuseport", 0),
+]
+SCOPE_FETCH_SECONDS = 0.002  # what a scope fetch from identity costs; paid once per token and ttl
+
+
+@dataclass(frozen=True)
+class Options:
+    seconds: float = 3.0  # per side and round, with `concurrency` calls in flight
+    rounds: int = 5
+    concurrency: int = 64
+    sequential_calls: int = 2000  # per side and round, one call at a time
+    tokens: int = 100  # distinct callers (each token verified and scoped once, then cached)
+    warmup_seconds: float = 1.0
+
+
+# -- server processes ----------------------------------------------------------------------------
+
+
+async def _noop(request: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
+    return b""
+
+
+async def _scoped_noop(request: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
+    scope = await current_caller().scope()
+    return b"" if scope.subject else b"?"
+
+
+def _handler(behaviour: Any) -> grpc.GenericRpcHandler[bytes, bytes]:
+    return grpc.method_handlers_generic_handler(
+        SERVICE, {"Ping": grpc.unary_unary_rpc_method_handler(behaviour)}
+    )
+
+
+def _partner_admin_scope(principal: Principal, ttl: float) -> EffectiveScope:
+    grant = Grant(principal.tenant_path)
+    permissions = BUILTIN_ROLES["partner-admin"][2]
+    expires = min(time.time() + ttl, principal.expires_at)
+    return EffectiveScope.build(principal.subject, {p: [grant] for p in permissions}, expires_at=expires)
+
+
+async def _serve(kind: str, jwks: list[dict[str, str]], conn: Connection) -> None:
+    if kind == "bare":
+        server = grpc.aio.server(options=SERVER_OPTIONS)
+        server.add_generic_rpc_handlers((_handler(_noop),))
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        stop: Any = server.stop
+    else:
+
+        async def key_source() -> list[dict[str, str]]:
+            return jwks
+
+        async def fetch_scope(principal: Principal) -> EffectiveScope:
+            await asyncio.sleep(SCOPE_FETCH_SECONDS)  # stands in for the call to identity
+            return _partner_admin_scope(principal, 10.0)
+
+        verifier = TokenVerifier(key_source)
+        verifier.load_keys(jwks)
+        service = ServiceServer(
+            ServerOptions(service="bench", metrics_port=None),
+            services=[(SERVICE, lambda srv: srv.add_generic_rpc_handlers((_handler(_scoped_noop),)))],
+            verifier=verifier,
+            scopes=ScopeCache(fetch_scope, ttl=10.0),
+        )
+        port = await service.start()
+        stop = service.stop
+    conn.send(port)
+    await asyncio.to_thread(conn.recv)  # until told to stop
+    await stop(None) if kind == "bare" else await stop()
+    conn.close()
+
+
+def serve(kind: str, jwks: list[dict[str, str]], conn: Connection) -> None:
+    """Process entry: serve `kind` ("bare" or "service") until told to stop (uvloop, as services run)."""
+    run_loop(_serve(kind, jwks, conn))
+
+
+# -- client process ------------------------------------------------------------------------------
+
+
+async def _concurrent(stub: Any, metadata: list[Any], seconds: float, concurrency: int) -> dict[str, Any]:
+    latencies = array("d")
+    deadline = time.perf_counter() + seconds
+    counter = 0
+
+    cpu0 = time.process_time()
+
+    async def worker() -> None:
+        nonlocal counter
+        while True:
+            now = time.perf_counter()
+            if now >= deadline:
+                return
+            md = metadata[counter % len(metadata)]
+            counter += 1
+            await stub(b"", metadata=md)
+            latencies.append(time.perf_counter() - now)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    return {
+        "calls": len(latencies),
+        "elapsed": elapsed,
+        "client_cpu": time.process_time() - cpu0,
+        "latencies": latencies.tobytes(),
+    }
+
+
+async def _sequential(stub: Any, metadata: list[Any], calls: int) -> dict[str, Any]:
+    latencies = array("d")
+    started = time.perf_counter()
+    for i in range(calls):
+        t0 = time.perf_counter()
+        await stub(b"", metadata=metadata[i % len(metadata)])
+        latencies.append(time.perf_counter() - t0)
+    return {"calls": calls, "elapsed": time.perf_counter() - started, "latencies": latencies.tobytes()}
+
+
+async def _client(conn: Connection) -> None:
+    channels: dict[str, grpc.aio.Channel] = {}
+    while True:
+        command: Mapping[str, Any] = await asyncio.to_thread(conn.recv)
+        if command["op"] == "stop":
+            break
+        target = command["target"]
+        if target not in channels:
+            channels[target] = grpc.aio.insecure_channel(target)
+            await channels[target].channel_ready()
+        stub = channels[target].unary_unary(METHOD, request_serializer=None, response_deserializer=None)
+        metadata = [(("authorization", f"Bearer {t}"),) for t in command["tokens"]]
+        if command["op"] == "concurrent":
+            result = await _concurrent(stub, metadata, command["seconds"], command["concurrency"])
+        else:
+            result = await _sequential(stub, metadata, command["calls"])
+        conn.send(result)
+    for channel in channels.values():
+        await channel.close(None)
+    conn.close()
+
+
+def client(conn: Connection) -> None:
+    """Process entry: run load commands received on `conn` (uvloop)."""
+    run_loop(_client(conn))
+
+
+# -- orchestration (parent process) ----------------------------------------------------------------
+
+
+@dataclass
+class Side:
+    """One server under test and what was measured against it."""
+
+    label: str
+    kind: str
+    process: Any = None
+    conn: Connection | None = None
+    port: int = 0
+    rps: list[float] = field(default_factory=list)
+    cpu_per_call: list[float] = field(default_factory=list)  # server CPU seconds per call
+    server_busy: list[float] = field(default_factory=list)  # server CPU seconds per second
+    client_busy: list[float] = field(default_factory=list)
+    concurrent: array[float] = field(default_factory=lambda: array("d"))
+    sequential: array[float] = field(default_factory=lambda: array("d"))
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+def _tokens(n: int) -> tuple[list[dict[str, str]], list[str]]:
+    """A signing key's JWKS and `n` user tokens signed with it, as identity issues them."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from wattlane.identity.keys import KeyPair, Keys, _kid_of  # parent only: keeps children light
+
+    private = Ed25519PrivateKey.generate()
+    keys = Keys([KeyPair(_kid_of(private), private)])
+    tokens = []
+    for i in range(n):
+        claims = {"sub": f"user{i:04d}", "typ": "user", "tn": "P1", "tp": f"/OP/P{i % 7}/", "ep": 0}
+        tokens.append(keys.sign(claims, 3600)[0])
+    return keys.jwks(), tokens
+
+
+def run(opts: Options) -> list[Target]:
+    ctx = multiprocessing.get_context("spawn")
+    jwks, tokens = _tokens(opts.tokens)
+    sides = [Side("bare grpc.aio (no interceptors)", "bare"), Side("ServiceServer + auth + scope", "service")]
+    client_conn, child_conn = ctx.Pipe()
+    client_proc = ctx.Process(target=client, args=(child_conn,), daemon=True)
+    try:
+        for side in sides:  # start all three processes at once (each imports grpc and wattlane)
+            side.conn, server_conn = ctx.Pipe()
+            side.process = ctx.Process(target=serve, args=(side.kind, jwks, server_conn), daemon=True)
+            side.process.start()
+        client_proc.start()
+        for side in sides:
+            assert side.conn is not None
+            if not side.conn.poll(60):
+                raise TimeoutError(f"{side.kind} server did not start")
+            side.port = side.conn.recv()
+
+        def ask(side: Side, command: dict[str, Any]) -> tuple[dict[str, Any], float]:
+            cpu0 = cpu_seconds(side.process.pid)
+            client_conn.send({**command, "target": side.target, "tokens": tokens})
+            result: dict[str, Any] = client_conn.recv()
+            return result, cpu_seconds(side.process.pid) - cpu0
+
+        load = {"op": "concurrent", "seconds": opts.seconds, "concurrency": opts.concurrency}
+        for side in sides:  # warm up: every token verified and scoped once, connections made
+            ask(side, {**load, "seconds": opts.warmup_seconds})
+        for round_ in range(opts.rounds):
+            order = sides if round_ % 2 == 0 else sides[::-1]  # alternate who goes first
+            for side in order:
+                result, cpu = ask(side, load)
+                side.rps.append(result["calls"] / result["elapsed"])
+                side.cpu_per_call.append(cpu / result["calls"])
+                side.server_busy.append(cpu / result["elapsed"])
+                side.client_busy.append(result["client_cpu"] / result["elapsed"])
+                side.concurrent.frombytes(result["latencies"])
+            for side in order:
+                result, _ = ask(side, {"op": "sequential", "calls": opts.sequential_calls})
+                side.sequential.frombytes(result["latencies"])
+        client_conn.send({"op": "stop"})
+        client_proc.join(10)
+    finally:
+        for side in sides:
+            if side.conn is not None:
+                side.conn.send("stop")
+            if side.process is not None:
+                side.process.join(10)
+                if side.process.is_alive():
+                    side.process.terminate()
+        if client_proc.is_alive():
+            client_proc.terminate()
+    return _report(sides, opts)
+
+
+def _median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def _report(sides: list[Side], opts: Options) -> list[Target]:
+    bare, service = sides
+    rows: list[tuple[str, ...]] = []
+    for side in sides:
+        conc, seq = Stats.of(side.concurrent), Stats.of(side.sequential)
+        rows.append(
+            (
+                side.label,
+                f"{_median(side.rps):,.0f}",
+                us(conc.median),
+                us(conc.p99),
+                us(_median(side.cpu_per_call)),
+                f"{_median(side.server_busy):.0%}",
+                f"{_median(side.client_busy):.0%}",
+                us(seq.median),
+                us(seq.p99),
+            )
+        )
+    # Each round measures both sides back to back: the median of the per-round ratios holds
+    # up better than a ratio of medians when the machine's background load drifts.
+    throughput = _median([b / s for b, s in zip(bare.rps, service.rps, strict=True)])
+    cpu = _median([s / b for b, s in zip(bare.cpu_per_call, service.cpu_per_call, strict=True)])
+    conc_p50 = Stats.of(service.concurrent).median / Stats.of(bare.concurrent).median
+    seq_p50 = Stats.of(service.sequential).median / Stats.of(bare.sequential).median
+    seq_p99 = percentile(service.sequential, 99) / percentile(bare.sequential, 99)
+    ratios = (f"{throughput:.2f}x", f"{conc_p50:.2f}x", "", f"{cpu:.2f}x", "", "", f"{seq_p50:.2f}x")
+    rows.append(("ratio (service / bare)", *ratios, f"{seq_p99:.2f}x"))
+    print(
+        f"\nidentity.auth_path — no-op unary RPC, server and client in separate processes; "
+        f"{opts.concurrency} in flight for {opts.rounds} rounds of {opts.seconds:g} s per side, "
+        f"then {opts.rounds} rounds of {opts.sequential_calls} sequential calls; "
+        f"{opts.tokens} callers' tokens"
+    )
+    headers = ("server", "calls/s", "p50 µs", "p99 µs", "server CPU µs/call", "server busy", "client busy")
+    print(table((*headers, "seq p50 µs", "seq p99 µs"), rows))
+    print(
+        "(ratios: medians of the per-round ratios; throughput = bare calls/s over service calls/s. "
+        "busy: CPU seconds per second of the server / client process under load; a server near "
+        "100% or more is the bottleneck)"
+    )
+    return [
+        Target("identity.auth_path throughput", throughput, TARGET, f"{opts.concurrency} in flight"),
+        Target("identity.auth_path sequential latency p50", seq_p50, TARGET),
+    ]

@@ -1,0 +1,33 @@
+"""The benchmarks run end to end at a tiny size (so they cannot rot); no timing is asserted.
+
+PostgreSQL when WATTLANE_TEST_DATABASE_URL points at a server (CI), a SQLite file otherwise."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from bench.__main__ import discover
+from bench.identity import main
+
+
+def test_every_benchmark_is_found() -> None:
+    assert "identity" in discover()
+
+
+def test_identity_benchmarks_at_tiny_size(tmp_path: Path) -> None:
+    server = os.environ.get("WATTLANE_TEST_DATABASE_URL", "")
+    database = (
+        ["--server-url", server]
+        if server.startswith("postgres")
+        else ["--sqlite", "--sqlite-dir", str(tmp_path)]
+    )
+    tiny = ["--nodes", "200", "--users", "400", "--calls", "8", "--warmup", "2"]
+    auth = ["--seconds", "0.3", "--rounds", "1", "--concurrency", "4", "--sequential-calls", "20"]
+    targets = main([*database, *tiny, *auth])
+    assert [t.name for t in targets] == [
+        "identity.list_users",
+        "identity.auth_path throughput",
+        "identity.auth_path sequential latency p50",
+    ]
+    assert all(t.ratio > 0 for t in targets)
