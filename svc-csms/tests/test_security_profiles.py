@@ -1,0 +1,146 @@
+"""Security profiles 2 (TLS + Basic) and 3 (TLS client certificates) with real certificates.
+
+Block A of the OCPP 2.0.1 CSMS test cases; the certificates come from the session `pki` fixture.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import AsyncIterator
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidMessage, InvalidStatus
+from websockets.typing import Subprotocol
+
+from wattlane.csms.security import SecurityProfile, server_ssl_context
+from wattlane.csms.testing import DEFAULT_PASSWORD, RunningCsms, running_csms
+from wattlane.simulator.certs import client_ssl_context
+from wattlane.simulator.station import SimStation, basic_auth_header
+
+from .conftest import Pki
+
+PROTOCOLS = ["ocpp1.6", "ocpp2.0.1"]
+
+
+@pytest.fixture
+async def profile2(pki: Pki) -> AsyncIterator[RunningCsms]:
+    context = server_ssl_context(SecurityProfile.TLS_BASIC, pki.server.cert_file, pki.server.key_file)
+    async with running_csms(profile=SecurityProfile.TLS_BASIC, ssl_context=context) as running:
+        yield running
+
+
+@pytest.fixture
+async def profile3(pki: Pki) -> AsyncIterator[RunningCsms]:
+    context = server_ssl_context(
+        SecurityProfile.TLS_CLIENT_CERT, pki.server.cert_file, pki.server.key_file, pki.ca.cert_file
+    )
+    async with running_csms(
+        profile=SecurityProfile.TLS_CLIENT_CERT, ssl_context=context, stations={"CS001": "", "CS002": ""}
+    ) as running:
+        yield running
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_profile_2_tls_with_basic_auth(profile2: RunningCsms, pki: Pki, protocol: str) -> None:
+    station = SimStation(
+        "CS001",
+        profile2.url,
+        protocol=protocol,
+        password=DEFAULT_PASSWORD,
+        ssl_context=client_ssl_context(pki.ca.cert_file),
+    )
+    await station.connect()
+    assert station.ws is not None
+    assert station.ws.transport.get_extra_info("ssl_object").version() in {"TLSv1.2", "TLSv1.3"}
+    assert (await station.boot())["status"] == "Accepted"
+    await station.close()
+
+
+async def test_profile_2_still_needs_the_password(profile2: RunningCsms, pki: Pki) -> None:
+    headers = {"Authorization": basic_auth_header("CS001", "wrong-password-000000")}
+    with pytest.raises(InvalidStatus) as caught:
+        async with connect(
+            f"{profile2.url}/CS001",
+            subprotocols=[Subprotocol("ocpp1.6")],
+            additional_headers=headers,
+            ssl=client_ssl_context(pki.ca.cert_file),
+        ):
+            pass
+    assert caught.value.response.status_code == 401
+
+
+async def test_profile_2_rejects_plain_websocket(profile2: RunningCsms) -> None:
+    headers = {"Authorization": basic_auth_header("CS001", DEFAULT_PASSWORD)}
+    with pytest.raises((OSError, InvalidMessage)):
+        async with connect(
+            f"ws://127.0.0.1:{profile2.port}/ocpp/CS001",
+            subprotocols=[Subprotocol("ocpp1.6")],
+            additional_headers=headers,
+            open_timeout=3,
+        ):
+            pass
+
+
+async def test_profile_2_server_certificate_is_checked_by_the_station(profile2: RunningCsms, pki: Pki) -> None:
+    # A station that trusts another CA refuses the CSMS (the server side of TLS is real too).
+    with pytest.raises(ssl.SSLCertVerificationError):
+        await SimStation(
+            "CS001",
+            profile2.url,
+            password=DEFAULT_PASSWORD,
+            ssl_context=client_ssl_context(pki.rogue_ca.cert_file),
+        ).connect()
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_profile_3_client_certificate_with_matching_cn(profile3: RunningCsms, pki: Pki, protocol: str) -> None:
+    station = SimStation(
+        "CS001", profile3.url, protocol=protocol, ssl_context=client_ssl_context(pki.ca.cert_file, pki.station)
+    )
+    await station.connect()
+    assert (await station.boot())["status"] == "Accepted"
+    assert "currentTime" in await station.heartbeat()
+    await station.close()
+
+
+async def test_profile_3_certificate_of_another_station_is_rejected(profile3: RunningCsms, pki: Pki) -> None:
+    # CS002's valid certificate must not open CS001's connection.
+    station = SimStation("CS001", profile3.url, ssl_context=client_ssl_context(pki.ca.cert_file, pki.other_station))
+    with pytest.raises(InvalidStatus) as caught:
+        await station.connect()
+    assert caught.value.response.status_code == 401
+
+
+async def test_profile_3_untrusted_chain_is_rejected(profile3: RunningCsms, pki: Pki) -> None:
+    station = SimStation("CS001", profile3.url, ssl_context=client_ssl_context(pki.ca.cert_file, pki.rogue_station))
+    # TLS refuses it (with TLS 1.3 the client learns only when the server drops the socket).
+    with pytest.raises((ssl.SSLError, ConnectionError, InvalidMessage)):
+        await station.connect()
+    assert "CS001" not in profile3.csms.registry
+
+
+async def test_profile_3_without_client_certificate_is_rejected(profile3: RunningCsms, pki: Pki) -> None:
+    station = SimStation("CS001", profile3.url, ssl_context=client_ssl_context(pki.ca.cert_file))
+    # TLS refuses it (with TLS 1.3 the client learns only when the server drops the socket).
+    with pytest.raises((ssl.SSLError, ConnectionError, InvalidMessage)):
+        await station.connect()
+    assert "CS001" not in profile3.csms.registry
+
+
+async def test_profile_3_unknown_identity_is_still_404(profile3: RunningCsms, pki: Pki) -> None:
+    unknown = pki.ca.issue(pki.ca.cert_file.parent, "CS777")
+    station = SimStation("CS777", profile3.url, ssl_context=client_ssl_context(pki.ca.cert_file, unknown))
+    with pytest.raises(InvalidStatus) as caught:
+        await station.connect()
+    assert caught.value.response.status_code == 404
+
+
+def test_tls_contexts_require_tls_1_2(pki: Pki) -> None:
+    for profile in (SecurityProfile.TLS_BASIC, SecurityProfile.TLS_CLIENT_CERT):
+        context = server_ssl_context(profile, pki.server.cert_file, pki.server.key_file, pki.ca.cert_file)
+        assert context.minimum_version is ssl.TLSVersion.TLSv1_2
+    with pytest.raises(ValueError, match="profile 3"):
+        server_ssl_context(SecurityProfile.TLS_CLIENT_CERT, pki.server.cert_file, pki.server.key_file)
+    with pytest.raises(ValueError, match="profile 1"):
+        server_ssl_context(SecurityProfile.BASIC, pki.server.cert_file, pki.server.key_file)
