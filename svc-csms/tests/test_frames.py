@@ -70,7 +70,13 @@ def test_a_36_character_id_is_valid() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [b'[3, "m1"]', b'[3, "m1", []]', b'[4, "m1", "GenericError"]', b'[4, "m1", 1, "d", {}]', b'[4,"m1","E","d",[]]'],
+    [
+        b'[3, "m1"]',
+        b'[3, "m1", []]',
+        b'[4, "m1", "GenericError"]',
+        b'[4, "m1", 1, "d", {}]',
+        b'[4,"m1","E","d",[]]',
+    ],
 )
 def test_malformed_responses_are_flagged_not_answered(raw: bytes) -> None:
     with pytest.raises(FrameError) as caught:

@@ -63,7 +63,9 @@ async def test_TC_A_03_CSMS_invalid_password(csms: RunningCsms, protocol: str) -
 async def test_missing_or_malformed_basic_auth_is_401(csms: RunningCsms, header: str | None) -> None:
     headers = {"Authorization": header} if header is not None else {}
     with pytest.raises(InvalidStatus) as caught:
-        async with connect(f"{csms.url}/CS001", subprotocols=[Subprotocol("ocpp1.6")], additional_headers=headers):
+        async with connect(
+            f"{csms.url}/CS001", subprotocols=[Subprotocol("ocpp1.6")], additional_headers=headers
+        ):
             pass
     assert caught.value.response.status_code == 401
     assert caught.value.response.headers["WWW-Authenticate"].startswith("Basic")
@@ -78,7 +80,9 @@ async def test_unknown_station_is_404_and_recorded_as_unclaimed(csms: RunningCsm
     assert attempts[0].listener == "default"
 
 
-@pytest.mark.parametrize("path", ["/ocpp/", "/other/CS001", "/ocpp/bad%20identity", "/ocpp/" + "A" * 49, "/ocpp/a:b"])
+@pytest.mark.parametrize(
+    "path", ["/ocpp/", "/other/CS001", "/ocpp/bad%20identity", "/ocpp/" + "A" * 49, "/ocpp/a:b"]
+)
 async def test_invalid_path_or_identity_is_404(csms: RunningCsms, path: str) -> None:
     headers = {"Authorization": basic_auth_header("CS001", DEFAULT_PASSWORD)}
     assert await _status_of(f"ws://127.0.0.1:{csms.port}{path}", headers) == 404
@@ -104,7 +108,9 @@ async def test_no_common_subprotocol_completes_handshake_then_closes(
 ) -> None:
     headers = {"Authorization": basic_auth_header("CS001", DEFAULT_PASSWORD)}
     async with connect(
-        f"{csms.url}/CS001", subprotocols=[Subprotocol(p) for p in offered] or None, additional_headers=headers
+        f"{csms.url}/CS001",
+        subprotocols=[Subprotocol(p) for p in offered] or None,
+        additional_headers=headers,
     ) as ws:
         assert ws.response is not None
         assert ws.response.status_code == 101

@@ -28,10 +28,22 @@ CASES: list[tuple[str, Any, str, str, str]] = [
     ("string message type", ["2", "m1", "Heartbeat", {}], "m1", "FormationViolation", "RpcFrameworkError"),
     ("call without payload", [2, "m1", "Heartbeat"], "m1", "FormationViolation", "RpcFrameworkError"),
     ("numeric action", [2, "m1", 7, {}], "m1", "FormationViolation", "RpcFrameworkError"),
-    ("unknown message type", [7, "m1", "Heartbeat", {}], "m1", "FormationViolation", "MessageTypeNotSupported"),
+    (
+        "unknown message type",
+        [7, "m1", "Heartbeat", {}],
+        "m1",
+        "FormationViolation",
+        "MessageTypeNotSupported",
+    ),
     ("payload not an object", [2, "m1", "Heartbeat", [1]], "m1", "FormationViolation", "FormatViolation"),
     ("unknown action", [2, "m1", "BrewCoffee", {}], "m1", "NotImplemented", "NotImplemented"),
-    ("CSMS-side action sent by a station", [2, "m1", "Reset", {"type": "Hard"}], "m1", "NotSupported", "NotSupported"),
+    (
+        "CSMS-side action sent by a station",
+        [2, "m1", "Reset", {"type": "Hard"}],
+        "m1",
+        "NotSupported",
+        "NotSupported",
+    ),
     (
         "missing required field",
         [2, "m1", "StatusNotification", {"connectorId": 1}],
@@ -39,8 +51,20 @@ CASES: list[tuple[str, Any, str, str, str]] = [
         "OccurenceConstraintViolation",
         "OccurrenceConstraintViolation",
     ),
-    ("wrong type", [2, "m1", "Authorize", {"idTag": 12}], "m1", "TypeConstraintViolation", "TypeConstraintViolation"),
-    ("unknown property", [2, "m1", "Heartbeat", {"extra": True}], "m1", "FormationViolation", "FormatViolation"),
+    (
+        "wrong type",
+        [2, "m1", "Authorize", {"idTag": 12}],
+        "m1",
+        "TypeConstraintViolation",
+        "TypeConstraintViolation",
+    ),
+    (
+        "unknown property",
+        [2, "m1", "Heartbeat", {"extra": True}],
+        "m1",
+        "FormationViolation",
+        "FormatViolation",
+    ),
 ]
 
 # 2.0.1 payloads differ for the schema cases; same violations.
@@ -83,7 +107,12 @@ async def test_property_constraint_violation(csms: RunningCsms, protocol: str) -
     payload: dict[str, Any] = (
         {"connectorId": 1, "errorCode": "NoError", "status": "Dancing"}
         if protocol == V16
-        else {"timestamp": "2026-01-01T00:00:00Z", "connectorStatus": "Dancing", "evseId": 1, "connectorId": 1}
+        else {
+            "timestamp": "2026-01-01T00:00:00Z",
+            "connectorStatus": "Dancing",
+            "evseId": 1,
+            "connectorId": 1,
+        }
     )
     await station.send_raw(orjson.dumps([2, "p1", "StatusNotification", payload]).decode())
     assert (await station.next_unmatched())[:3] == [4, "p1", "PropertyConstraintViolation"]
@@ -95,7 +124,12 @@ async def test_property_constraint_violation(csms: RunningCsms, protocol: str) -
 async def test_malformed_and_unknown_responses_are_ignored(csms: RunningCsms, protocol: str) -> None:
     station = SimStation("CS001", csms.url, protocol=protocol, password=DEFAULT_PASSWORD)
     await station.connect()
-    for frame in ('[3,"nobody-asked",{}]', '[4,"nobody-asked","GenericError","x",{}]', '[3,"m1"]', '[4,"m1"]'):
+    for frame in (
+        '[3,"nobody-asked",{}]',
+        '[4,"nobody-asked","GenericError","x",{}]',
+        '[3,"m1"]',
+        '[4,"m1"]',
+    ):
         await station.send_raw(frame)
     # Replies keep their order, so an answer to any of them would arrive before this one.
     assert "currentTime" in await station.heartbeat()

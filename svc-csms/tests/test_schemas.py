@@ -28,8 +28,18 @@ def test_every_schema_compiles() -> None:
     ("version", "action", "payload", "kind"),
     [
         (OcppVersion.V16, "BootNotification", {"chargePointVendor": "v"}, ErrorKind.OCCURRENCE),
-        (OcppVersion.V16, "BootNotification", {"chargePointVendor": 1, "chargePointModel": "m"}, ErrorKind.TYPE),
-        (OcppVersion.V16, "BootNotification", {"chargePointVendor": "v" * 21, "chargePointModel": "m"}, ErrorKind.TYPE),
+        (
+            OcppVersion.V16,
+            "BootNotification",
+            {"chargePointVendor": 1, "chargePointModel": "m"},
+            ErrorKind.TYPE,
+        ),
+        (
+            OcppVersion.V16,
+            "BootNotification",
+            {"chargePointVendor": "v" * 21, "chargePointModel": "m"},
+            ErrorKind.TYPE,
+        ),
         (
             OcppVersion.V16,
             "BootNotification",

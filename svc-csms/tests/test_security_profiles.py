@@ -82,7 +82,9 @@ async def test_profile_2_rejects_plain_websocket(profile2: RunningCsms) -> None:
             pass
 
 
-async def test_profile_2_server_certificate_is_checked_by_the_station(profile2: RunningCsms, pki: Pki) -> None:
+async def test_profile_2_server_certificate_is_checked_by_the_station(
+    profile2: RunningCsms, pki: Pki
+) -> None:
     # A station that trusts another CA refuses the CSMS (the server side of TLS is real too).
     with pytest.raises(ssl.SSLCertVerificationError):
         await SimStation(
@@ -94,9 +96,14 @@ async def test_profile_2_server_certificate_is_checked_by_the_station(profile2: 
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-async def test_profile_3_client_certificate_with_matching_cn(profile3: RunningCsms, pki: Pki, protocol: str) -> None:
+async def test_profile_3_client_certificate_with_matching_cn(
+    profile3: RunningCsms, pki: Pki, protocol: str
+) -> None:
     station = SimStation(
-        "CS001", profile3.url, protocol=protocol, ssl_context=client_ssl_context(pki.ca.cert_file, pki.station)
+        "CS001",
+        profile3.url,
+        protocol=protocol,
+        ssl_context=client_ssl_context(pki.ca.cert_file, pki.station),
     )
     await station.connect()
     assert (await station.boot())["status"] == "Accepted"
@@ -106,14 +113,18 @@ async def test_profile_3_client_certificate_with_matching_cn(profile3: RunningCs
 
 async def test_profile_3_certificate_of_another_station_is_rejected(profile3: RunningCsms, pki: Pki) -> None:
     # CS002's valid certificate must not open CS001's connection.
-    station = SimStation("CS001", profile3.url, ssl_context=client_ssl_context(pki.ca.cert_file, pki.other_station))
+    station = SimStation(
+        "CS001", profile3.url, ssl_context=client_ssl_context(pki.ca.cert_file, pki.other_station)
+    )
     with pytest.raises(InvalidStatus) as caught:
         await station.connect()
     assert caught.value.response.status_code == 401
 
 
 async def test_profile_3_untrusted_chain_is_rejected(profile3: RunningCsms, pki: Pki) -> None:
-    station = SimStation("CS001", profile3.url, ssl_context=client_ssl_context(pki.ca.cert_file, pki.rogue_station))
+    station = SimStation(
+        "CS001", profile3.url, ssl_context=client_ssl_context(pki.ca.cert_file, pki.rogue_station)
+    )
     # TLS refuses it (with TLS 1.3 the client learns only when the server drops the socket).
     with pytest.raises((ssl.SSLError, ConnectionError, InvalidMessage)):
         await station.connect()
