@@ -139,11 +139,13 @@ async def test_second_connection_replaces_the_first(csms: RunningCsms, protocol:
     await second.connect()
     code, reason = await first.wait_closed()
     assert code == 1000
-    assert reason is not None and "replaced" in reason
+    assert reason is not None
+    assert "replaced" in reason
     assert "currentTime" in await second.heartbeat()
     assert len(csms.csms.registry) == 1
     connection = csms.csms.registry.get("CS001")
-    assert connection is not None and connection.is_open
+    assert connection is not None
+    assert connection.is_open
     # The replaced socket's end must not mark the station offline.
     assert csms.memory.events.online["CS001"] is True
     await second.close()

@@ -12,6 +12,7 @@ from wattlane.csms.memory import InMemoryAccess, InMemoryStations, MemoryLogSink
 from wattlane.csms.messagelog import BatchingMessageLog
 from wattlane.csms.providers import AccessDecision, AccessStatus, Direction, LogEntry, ProviderUnavailable
 from wattlane.csms.settings import CsmsSettings
+from wattlane.csms.testing import eventually
 
 
 class Clock:
@@ -84,9 +85,7 @@ async def test_message_log_batches_in_the_background() -> None:
     for n in range(25):
         log.record(_entry(n))
     # A full batch wakes the writer at once, long before the flush interval.
-    async with asyncio.timeout(2):
-        while len(sink.entries) < 20:
-            await asyncio.sleep(0.01)
+    await eventually(lambda: len(sink.entries) >= 20, timeout=2, what="two batches")
     await log.close()
     assert [e.message_id for e in sink.entries] == [str(n) for n in range(25)]
     assert sink.batches == 3
