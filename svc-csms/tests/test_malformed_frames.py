@@ -90,7 +90,8 @@ async def test_every_malformed_frame_gets_the_specified_callerror(csms: RunningC
             answer = await station.next_unmatched()
             expected = code_16 if protocol == V16 else code_201
             assert answer[:3] == [4, message_id, expected], name
-            assert isinstance(answer[3], str) and answer[3], name
+            assert isinstance(answer[3], str), name
+            assert answer[3], name
             assert isinstance(answer[4], dict), name
             assert "Traceback" not in answer[3], name
             # The socket still serves after each error.
