@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from wattlane.csms.errors import OcppVersion
 
@@ -114,9 +114,8 @@ class AccessDecision:
     group_id: str | None = None  # parentIdTag (1.6) / groupIdToken (2.0.1)
 
 
-@dataclass(frozen=True, slots=True)
-class LogEntry:
-    """One frame in or out, for the station message log."""
+class LogEntry(NamedTuple):
+    """One frame in or out, for the station message log (a tuple: two are built per message)."""
 
     at: float  # Unix time, seconds
     identity: str

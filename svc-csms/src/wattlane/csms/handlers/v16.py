@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wattlane.csms.clock import ocpp_time, parse_ocpp_time, utc_now
+from wattlane.csms.clock import ocpp_now, ocpp_time, parse_ocpp_time, utc_now
 from wattlane.csms.errors import OcppVersion
 from wattlane.csms.handlers.context import (
     ACCESS_STATUS_OCPP,
@@ -60,7 +60,7 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
         return {"status": "Pending", "currentTime": ocpp_time(now), "interval": options.pending_interval}
 
     async def heartbeat(session: Session, p: dict[str, Any]) -> dict[str, Any]:
-        return {"currentTime": ocpp_time(utc_now())}
+        return {"currentTime": ocpp_now()}
 
     async def status_notification(session: Session, p: dict[str, Any]) -> dict[str, Any]:
         connector = p["connectorId"]
