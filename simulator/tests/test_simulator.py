@@ -31,11 +31,11 @@ def test_payload_builders_match_the_official_schemas(protocol: str) -> None:
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_default_handlers_answer_with_valid_responses(protocol: str) -> None:
+async def test_default_handlers_answer_with_valid_responses(protocol: str) -> None:
     schemas = schema_set(OcppVersion(protocol))
     station = SimStation("X", "ws://unused", protocol=protocol)
     for action, handler in default_handlers(protocol).items():
-        schemas.validate_response(action, asyncio.run(handler(station, {})))
+        schemas.validate_response(action, await handler(station, {}))
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from wattlane.csms.testing import RunningCsms, running_csms
-from wattlane.simulator.certs import CertificateAuthority, Issued
+from wattlane.simulator.certs import DevPki
 
 # "ci" keeps the fuzz tests bounded (the whole CSMS suite stays well under a minute); run
 # HYPOTHESIS_PROFILE=dev locally for a deeper search.
@@ -31,29 +29,7 @@ async def csms() -> AsyncIterator[RunningCsms]:
         yield running
 
 
-@dataclass(frozen=True)
-class Pki:
-    """Certificates for the TLS tests."""
-
-    ca: CertificateAuthority
-    server: Issued
-    station: Issued  # CN = CS001, signed by `ca`
-    other_station: Issued  # CN = CS002, signed by `ca`
-    rogue_ca: CertificateAuthority
-    rogue_station: Issued  # CN = CS001, signed by `rogue_ca`
-
-
 @pytest.fixture(scope="session")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+def pki(tmp_path_factory: pytest.TempPathFactory) -> DevPki:
     """A CA with a server certificate for 127.0.0.1/localhost and station certificates."""
-    directory: Path = tmp_path_factory.mktemp("pki")
-    ca = CertificateAuthority.create(directory, "Wattlane Test CA")
-    rogue = CertificateAuthority.create(directory, "Rogue CA")
-    return Pki(
-        ca=ca,
-        server=ca.issue(directory, "csms.test", server=True, hosts=("127.0.0.1", "localhost")),
-        station=ca.issue(directory, "CS001"),
-        other_station=ca.issue(directory, "CS002"),
-        rogue_ca=rogue,
-        rogue_station=rogue.issue(directory, "CS001"),
-    )
+    return DevPki.create(tmp_path_factory.mktemp("pki"))

@@ -28,7 +28,7 @@ from wattlane.csms.frames import Call, Frame, FrameError, parse_frame
 from wattlane.csms.testing import DEFAULT_PASSWORD, running_csms
 from wattlane.simulator.station import basic_auth_header
 
-SAFE_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
+SAFE_TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=40)
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | SAFE_TEXT,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(SAFE_TEXT, inner, max_size=4),

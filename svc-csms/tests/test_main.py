@@ -11,10 +11,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 import pytest
 
-from wattlane.simulator.certs import client_ssl_context
+from wattlane.simulator.certs import DevPki, client_ssl_context
 from wattlane.simulator.station import SimStation
-
-from .conftest import Pki
 
 
 def _free_port() -> int:
@@ -54,7 +52,7 @@ async def standalone() -> AsyncIterator[Start]:
             await process.wait()
 
 
-async def test_standalone_profile_3_on_uvloop_with_clean_shutdown(standalone: Start, pki: Pki) -> None:
+async def test_standalone_profile_3_on_uvloop_with_clean_shutdown(standalone: Start, pki: DevPki) -> None:
     port = _free_port()
     env = {
         "WATTLANE_CSMS_PORT": str(port),

@@ -12,7 +12,7 @@ from wattlane.simulator.station import SimStation
 
 V16, V201 = "ocpp1.6", "ocpp2.0.1"
 
-BOOT = {
+BOOT: dict[str, dict[str, Any]] = {
     V16: {"chargePointVendor": "Wattlane", "chargePointModel": "Sim-1"},
     V201: {"reason": "PowerUp", "chargingStation": {"vendorName": "Wattlane", "model": "Sim-1"}},
 }

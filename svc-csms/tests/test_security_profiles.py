@@ -15,23 +15,21 @@ from websockets.typing import Subprotocol
 
 from wattlane.csms.security import SecurityProfile, server_ssl_context
 from wattlane.csms.testing import DEFAULT_PASSWORD, RunningCsms, running_csms
-from wattlane.simulator.certs import client_ssl_context
+from wattlane.simulator.certs import DevPki, client_ssl_context
 from wattlane.simulator.station import SimStation, basic_auth_header
-
-from .conftest import Pki
 
 PROTOCOLS = ["ocpp1.6", "ocpp2.0.1"]
 
 
 @pytest.fixture
-async def profile2(pki: Pki) -> AsyncIterator[RunningCsms]:
+async def profile2(pki: DevPki) -> AsyncIterator[RunningCsms]:
     context = server_ssl_context(SecurityProfile.TLS_BASIC, pki.server.cert_file, pki.server.key_file)
     async with running_csms(profile=SecurityProfile.TLS_BASIC, ssl_context=context) as running:
         yield running
 
 
 @pytest.fixture
-async def profile3(pki: Pki) -> AsyncIterator[RunningCsms]:
+async def profile3(pki: DevPki) -> AsyncIterator[RunningCsms]:
     context = server_ssl_context(
         SecurityProfile.TLS_CLIENT_CERT, pki.server.cert_file, pki.server.key_file, pki.ca.cert_file
     )
@@ -42,7 +40,7 @@ async def profile3(pki: Pki) -> AsyncIterator[RunningCsms]:
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-async def test_profile_2_tls_with_basic_auth(profile2: RunningCsms, pki: Pki, protocol: str) -> None:
+async def test_profile_2_tls_with_basic_auth(profile2: RunningCsms, pki: DevPki, protocol: str) -> None:
     station = SimStation(
         "CS001",
         profile2.url,
@@ -57,7 +55,7 @@ async def test_profile_2_tls_with_basic_auth(profile2: RunningCsms, pki: Pki, pr
     await station.close()
 
 
-async def test_profile_2_still_needs_the_password(profile2: RunningCsms, pki: Pki) -> None:
+async def test_profile_2_still_needs_the_password(profile2: RunningCsms, pki: DevPki) -> None:
     headers = {"Authorization": basic_auth_header("CS001", "wrong-password-000000")}
     with pytest.raises(InvalidStatus) as caught:
         async with connect(
@@ -83,7 +81,7 @@ async def test_profile_2_rejects_plain_websocket(profile2: RunningCsms) -> None:
 
 
 async def test_profile_2_server_certificate_is_checked_by_the_station(
-    profile2: RunningCsms, pki: Pki
+    profile2: RunningCsms, pki: DevPki
 ) -> None:
     # A station that trusts another CA refuses the CSMS (the server side of TLS is real too).
     with pytest.raises(ssl.SSLCertVerificationError):
@@ -97,7 +95,7 @@ async def test_profile_2_server_certificate_is_checked_by_the_station(
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_profile_3_client_certificate_with_matching_cn(
-    profile3: RunningCsms, pki: Pki, protocol: str
+    profile3: RunningCsms, pki: DevPki, protocol: str
 ) -> None:
     station = SimStation(
         "CS001",
@@ -111,7 +109,9 @@ async def test_profile_3_client_certificate_with_matching_cn(
     await station.close()
 
 
-async def test_profile_3_certificate_of_another_station_is_rejected(profile3: RunningCsms, pki: Pki) -> None:
+async def test_profile_3_certificate_of_another_station_is_rejected(
+    profile3: RunningCsms, pki: DevPki
+) -> None:
     # CS002's valid certificate must not open CS001's connection.
     station = SimStation(
         "CS001", profile3.url, ssl_context=client_ssl_context(pki.ca.cert_file, pki.other_station)
@@ -121,7 +121,7 @@ async def test_profile_3_certificate_of_another_station_is_rejected(profile3: Ru
     assert caught.value.response.status_code == 401
 
 
-async def test_profile_3_untrusted_chain_is_rejected(profile3: RunningCsms, pki: Pki) -> None:
+async def test_profile_3_untrusted_chain_is_rejected(profile3: RunningCsms, pki: DevPki) -> None:
     station = SimStation(
         "CS001", profile3.url, ssl_context=client_ssl_context(pki.ca.cert_file, pki.rogue_station)
     )
@@ -131,7 +131,7 @@ async def test_profile_3_untrusted_chain_is_rejected(profile3: RunningCsms, pki:
     assert "CS001" not in profile3.csms.registry
 
 
-async def test_profile_3_without_client_certificate_is_rejected(profile3: RunningCsms, pki: Pki) -> None:
+async def test_profile_3_without_client_certificate_is_rejected(profile3: RunningCsms, pki: DevPki) -> None:
     station = SimStation("CS001", profile3.url, ssl_context=client_ssl_context(pki.ca.cert_file))
     # TLS refuses it (with TLS 1.3 the client learns only when the server drops the socket).
     with pytest.raises((ssl.SSLError, ConnectionError, InvalidMessage)):
@@ -139,7 +139,7 @@ async def test_profile_3_without_client_certificate_is_rejected(profile3: Runnin
     assert "CS001" not in profile3.csms.registry
 
 
-async def test_profile_3_unknown_identity_is_still_404(profile3: RunningCsms, pki: Pki) -> None:
+async def test_profile_3_unknown_identity_is_still_404(profile3: RunningCsms, pki: DevPki) -> None:
     unknown = pki.ca.issue(pki.ca.cert_file.parent, "CS777")
     station = SimStation("CS777", profile3.url, ssl_context=client_ssl_context(pki.ca.cert_file, unknown))
     with pytest.raises(InvalidStatus) as caught:
@@ -147,7 +147,7 @@ async def test_profile_3_unknown_identity_is_still_404(profile3: RunningCsms, pk
     assert caught.value.response.status_code == 404
 
 
-def test_tls_contexts_require_tls_1_2(pki: Pki) -> None:
+def test_tls_contexts_require_tls_1_2(pki: DevPki) -> None:
     for profile in (SecurityProfile.TLS_BASIC, SecurityProfile.TLS_CLIENT_CERT):
         context = server_ssl_context(profile, pki.server.cert_file, pki.server.key_file, pki.ca.cert_file)
         assert context.minimum_version is ssl.TLSVersion.TLSv1_2

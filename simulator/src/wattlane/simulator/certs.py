@@ -120,6 +120,33 @@ class CertificateAuthority:
         return Issued(cert_file, key_file)
 
 
+@dataclass(frozen=True)
+class DevPki:
+    """A CA with a server certificate for 127.0.0.1/localhost, two station certificates, and a
+    rogue CA whose certificate for CS001 no CSMS trusts (for the security-profile tests)."""
+
+    ca: CertificateAuthority
+    server: Issued
+    station: Issued  # CN = CS001, signed by `ca`
+    other_station: Issued  # CN = CS002, signed by `ca`
+    rogue_ca: CertificateAuthority
+    rogue_station: Issued  # CN = CS001, signed by `rogue_ca`
+
+    @classmethod
+    def create(cls, directory: Path) -> DevPki:
+        """Generate everything into `directory`."""
+        ca = CertificateAuthority.create(directory, "Wattlane Test CA")
+        rogue = CertificateAuthority.create(directory, "Rogue CA")
+        return cls(
+            ca=ca,
+            server=ca.issue(directory, "csms.test", server=True, hosts=("127.0.0.1", "localhost")),
+            station=ca.issue(directory, "CS001"),
+            other_station=ca.issue(directory, "CS002"),
+            rogue_ca=rogue,
+            rogue_station=rogue.issue(directory, "CS001"),
+        )
+
+
 def client_ssl_context(ca_file: Path, client: Issued | None = None) -> ssl.SSLContext:
     """A station-side TLS context trusting `ca_file`, presenting `client` when given (profile 3)."""
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca_file))
