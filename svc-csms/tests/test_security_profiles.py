@@ -5,6 +5,8 @@ Block A of the OCPP 2.0.1 CSMS test cases; the certificates come from the sessio
 
 from __future__ import annotations
 
+import asyncio
+import asyncio.sslproto
 import ssl
 from collections.abc import AsyncIterator
 
@@ -145,6 +147,11 @@ async def test_profile_3_unknown_identity_is_still_404(profile3: RunningCsms, pk
     with pytest.raises(InvalidStatus) as caught:
         await station.connect()
     assert caught.value.response.status_code == 404
+
+
+async def test_tls_listener_shrinks_the_per_connection_read_buffer(profile2: RunningCsms) -> None:
+    # CPython 3.11 allocates SSLProtocol.max_size (256 KiB) per TLS connection.
+    assert asyncio.sslproto.SSLProtocol.max_size == 16 * 1024  # type: ignore[attr-defined]
 
 
 def test_tls_contexts_require_tls_1_2(pki: DevPki) -> None:

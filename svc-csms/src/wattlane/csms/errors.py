@@ -38,7 +38,9 @@ class ErrorKind(enum.Enum):
 
 # OCPP-J 1.6 §4.2.3 and OCPP-J 2.0.1 §4.3 list the valid codes. 1.6 has neither RpcFrameworkError
 # nor MessageTypeNotSupported: a broken frame is "not conform the PDU structure", which is the
-# definition of FormationViolation, so both map there.
+# definition of FormationViolation, so both map there. 1.6 keeps the spelling of its code table,
+# "OccurenceConstraintViolation"; note that OCPP-J 1.6 errata (section 5) respell it with "rr",
+# and some implementations (e.g. npm ocpp-rpc) send that spelling on 1.6 — change it here only.
 _CODES: dict[OcppVersion, dict[ErrorKind, str]] = {
     OcppVersion.V16: {
         ErrorKind.RPC_FRAMEWORK: "FormationViolation",

@@ -38,6 +38,7 @@ from wattlane.csms.identity import validate_identity
 from wattlane.csms.options import CsmsOptions
 from wattlane.csms.providers import ConnectionAttempt, Providers
 from wattlane.csms.registry import ConnectionRegistry
+from wattlane.csms.runtime import limit_tls_read_buffer
 from wattlane.csms.schemas import SchemaSet, schema_set
 from wattlane.csms.security import SecurityProfile, parse_basic_auth, peer_common_name
 
@@ -123,6 +124,8 @@ class Csms:
     async def listen(self, listener: ListenerConfig) -> Server:
         """Start a listener; returns the websockets server (its sockets tell the bound port)."""
 
+        if listener.ssl is not None:
+            limit_tls_read_buffer()  # else every TLS station costs a 256 KiB read buffer
         supported = {v.value for v in listener.versions}
 
         def select_subprotocol(
