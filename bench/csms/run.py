@@ -111,9 +111,9 @@ def _basic(identity: str) -> str:
     return "Basic " + base64.b64encode(f"{identity}:{PASSWORD}".encode()).decode()
 
 
-async def round_trips(server: ServerProcess) -> tuple[float, list[float]]:
-    """Closed-loop Heartbeats on RT_STATIONS connections: (round trips/s, latencies in s)."""
-    conns = await asyncio.gather(*(raw_connect(server.url, f"SIM-{n}") for n in range(RT_STATIONS)))
+async def round_trips(server: ServerProcess, stations: int = RT_STATIONS) -> tuple[float, list[float]]:
+    """Closed-loop Heartbeats on `stations` connections: (round trips/s, latencies in s)."""
+    conns = await asyncio.gather(*(raw_connect(server.url, f"SIM-{n}") for n in range(stations)))
     latencies: list[float] = []
     counting = False
     stop = False
@@ -301,6 +301,11 @@ def report(results: dict[str, Any]) -> list[str]:
             f"  {label:<20} {rate:9,.0f} rt/s  p50 {lat[kind]['p50']:6.2f} ms  p99 {lat[kind]['p99']:6.2f} ms"
         )
     lines.append(f"  ratio {ratio:.2f}x (target >= 0.50x)  {_verdict(ratio >= 0.5)}")
+    idle = results["idle_latency_ms"]
+    lines.append(
+        f"  one station alone: raw p50 {idle['echo']['p50']:.3f} ms p99 {idle['echo']['p99']:.3f} ms; "
+        f"CSMS p50 {idle['csms']['p50']:.3f} ms p99 {idle['csms']['p99']:.3f} ms"
+    )
     lines.append("RSS per idle station (CSMS stations booted)")
     for raw, ours in zip(results["rss"]["echo"], results["rss"]["csms"], strict=True):
         r = ours["kb_per_station"] / raw["kb_per_station"]
