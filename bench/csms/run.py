@@ -274,6 +274,17 @@ async def measure() -> dict[str, Any]:
             "p50": _percentile(values, 0.5) * 1000,
             "p99": _percentile(values, 0.99) * 1000,
         }
+    results["idle_latency_ms"] = {}
+    for kind in ("echo", "csms"):
+        server = await ServerProcess.start(kind)
+        try:
+            _, values = await round_trips(server, stations=1)
+        finally:
+            await server.stop()
+        results["idle_latency_ms"][kind] = {
+            "p50": _percentile(values, 0.5) * 1000,
+            "p99": _percentile(values, 0.99) * 1000,
+        }
     results["rss"] = {kind: [await rss_per_station(kind, n) for n in RSS_COUNTS] for kind in ("echo", "csms")}
     results["big_fleet"] = await big_fleet()
     # The same storm against the echo server shows what the machine and the clients allow.
@@ -342,9 +353,10 @@ def main() -> int:
         f"CSMS protocol benchmark ({os.cpu_count()} cores); server and load generator in separate processes"
     )
     results = run(measure())
-    lines = report(results)
-    print("\n".join(lines))
     out = ROOT / ".bench" / "csms.json"
     out.parent.mkdir(exist_ok=True)
+    out.write_bytes(orjson.dumps({"results": results}, option=orjson.OPT_INDENT_2))
+    lines = report(results)
+    print("\n".join(lines))
     out.write_bytes(orjson.dumps({"results": results, "report": lines}, option=orjson.OPT_INDENT_2))
     return 0
