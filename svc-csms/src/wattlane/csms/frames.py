@@ -20,8 +20,7 @@ but never answers a response with an error, which could make two peers bounce er
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import orjson
 
@@ -34,8 +33,9 @@ MAX_MESSAGE_ID_LENGTH: Final = 36
 UNKNOWN_MESSAGE_ID: Final = "-1"
 
 
-@dataclass(frozen=True, slots=True)
-class Call:
+# NamedTuples: immutable and about three times cheaper to build than frozen dataclasses, which
+# matters on a path that runs for every frame.
+class Call(NamedTuple):
     """A request: station→CSMS or CSMS→station."""
 
     message_id: str
@@ -43,22 +43,20 @@ class Call:
     payload: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class CallResult:
+class CallResult(NamedTuple):
     """A successful answer to a CALL."""
 
     message_id: str
     payload: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class CallErrorFrame:
+class CallErrorFrame(NamedTuple):
     """An error answer to a CALL."""
 
     message_id: str
     code: str
     description: str
-    details: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any]
 
 
 Frame = Call | CallResult | CallErrorFrame

@@ -92,7 +92,8 @@ class SchemaSet:
 
     def validate_request(self, action: str, payload: Any) -> None:
         """Raise `OcppError` when `payload` is not a valid request of `action`."""
-        _run(self._validator(action, False), action, payload)
+        validator = self._validators.get((action, False)) or self._validator(action, False)
+        _run(validator, action, payload)
 
     def validate_response(self, action: str, payload: Any) -> None:
         """Raise `OcppError` when `payload` is not a valid response to `action`."""
