@@ -36,6 +36,7 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
     options = ctx.options
 
     async def boot_notification(session: Session, p: dict[str, Any]) -> dict[str, Any]:
+        """Record the boot; Accepted with the heartbeat interval, or Pending for an unclaimed station."""
         now = utc_now()
         await events.station_booted(
             BootInfo(
@@ -60,9 +61,11 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
         return {"status": "Pending", "currentTime": ocpp_time(now), "interval": options.pending_interval}
 
     async def heartbeat(session: Session, p: dict[str, Any]) -> dict[str, Any]:
+        """Answer the current time."""
         return {"currentTime": ocpp_now()}
 
     async def status_notification(session: Session, p: dict[str, Any]) -> dict[str, Any]:
+        """Map the connector status to the platform's and report it."""
         connector = p["connectorId"]
         error_code = p["errorCode"]
         await events.status_changed(
@@ -81,16 +84,19 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
         return {}
 
     async def authorize(session: Session, p: dict[str, Any]) -> dict[str, Any]:
+        """Answer the (cached) access decision for the token."""
         decision = await decide(ctx, session, p["idTag"], "")
         return {"idTagInfo": id_tag_info(decision)}
 
     async def start_transaction(session: Session, p: dict[str, Any]) -> dict[str, Any]:
+        """Authorize and hand out a transaction id (stored by a later issue)."""
         # Transactions are stored by a later issue; answer what the schema requires.
         decision = await decide(ctx, session, p["idTag"], "")
         transaction_id = await ctx.providers.transaction_ids.next_id(session.identity)
         return {"idTagInfo": id_tag_info(decision), "transactionId": transaction_id}
 
     async def transfer(session: Session, p: dict[str, Any]) -> dict[str, Any]:
+        """Vendor-specific DataTransfer."""
         return await data_transfer(ctx, session, p)
 
     return {

@@ -37,6 +37,7 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
     options = ctx.options
 
     async def boot_notification(session: Session, p: dict[str, Any]) -> dict[str, Any]:
+        """Record the boot; Accepted with the heartbeat interval, or Pending for an unclaimed station."""
         now = utc_now()
         station = p["chargingStation"]
         modem = station.get("modem") or {}
@@ -64,9 +65,11 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
         return {"status": "Pending", "currentTime": ocpp_time(now), "interval": options.pending_interval}
 
     async def heartbeat(session: Session, p: dict[str, Any]) -> dict[str, Any]:
+        """Answer the current time."""
         return {"currentTime": ocpp_now()}
 
     async def status_notification(session: Session, p: dict[str, Any]) -> dict[str, Any]:
+        """Map the connector status to the platform's and report it."""
         await events.status_changed(
             StatusChange(
                 identity=session.identity,
@@ -80,11 +83,13 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
         return {}
 
     async def authorize(session: Session, p: dict[str, Any]) -> dict[str, Any]:
+        """Answer the (cached) access decision for the token."""
         token = p["idToken"]
         decision = await decide(ctx, session, token["idToken"], token["type"])
         return {"idTokenInfo": id_token_info(decision)}
 
     async def transfer(session: Session, p: dict[str, Any]) -> dict[str, Any]:
+        """Vendor-specific DataTransfer."""
         return await data_transfer(ctx, session, p)
 
     return {
