@@ -3,7 +3,9 @@
 Handshake (OCPP-J 1.6 §3.2, 2.0.1 Part 4 §3 and the security profiles):
 - the URL is `ws(s)://host:port/ocpp/<identity>` (the prefix is configurable); an invalid or
   unknown identity gets HTTP 404 and the attempt is recorded as unclaimed — unless the listener
-  is an onboarding listener, which lets unknown stations in and answers their boot Pending;
+  is an onboarding listener, which lets unknown stations in without credentials and answers their
+  boot Pending; such a connection stays Pending (it never authenticated), so a station claimed
+  meanwhile is accepted once it reconnects with its credentials;
 - profiles 1 and 2 need HTTP Basic with username = identity and the station's AuthorizationKey
   (401 otherwise); profile 3 needs a client certificate (chain checked by TLS) whose CN is the
   identity (401 otherwise);
