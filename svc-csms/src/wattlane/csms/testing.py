@@ -43,9 +43,12 @@ async def running_csms(
     stations: Mapping[str, str] | None = None,
     data_transfer: dict[str, DataTransferHandler] | None = None,
     access_cache_ttl: float = 60.0,
+    memory: MemoryProviders | None = None,
 ) -> AsyncIterator[RunningCsms]:
-    """Start a CSMS on an ephemeral port; registered `stations` map identity → password."""
-    memory = memory_providers(log_flush_interval=0.05)
+    """Start a CSMS on an ephemeral port; registered `stations` map identity → password.
+
+    Pass `memory` to use providers of your own (e.g. one that fails on purpose)."""
+    memory = memory or memory_providers(log_flush_interval=0.05)
     for identity, password in (stations if stations is not None else {"CS001": DEFAULT_PASSWORD}).items():
         memory.stations.add(identity, password)
     csms = Csms(
