@@ -79,11 +79,23 @@ class StationConnection:
 
     async def run(self) -> str:
         """Serve the connection until it closes; return why it closed."""
+        recv = self.ws.recv
         try:
             while True:
-                raw = await self.ws.recv(decode=False)
+                raw = await recv(decode=False)
                 self.last_seen = time.monotonic()
-                await self._on_message(raw)
+                # Dispatch inline (no coroutine per frame beyond the handler's own).
+                try:
+                    frame = parse_frame(raw)
+                except FrameError as exc:
+                    await self._on_bad_frame(raw, exc)
+                    continue
+                if isinstance(frame, Call):
+                    await self._on_call(frame)
+                elif isinstance(frame, CallResult):
+                    self._on_result(frame)
+                else:
+                    self._on_error(frame)
         except ConnectionClosed as exc:
             return f"closed ({exc.rcvd.code if exc.rcvd else 'no close frame'})"
         finally:
@@ -92,23 +104,12 @@ class StationConnection:
             if pending is not None and not pending[2].done():
                 pending[2].set_exception(StationNotConnected(self.identity))
 
-    async def _on_message(self, raw: bytes) -> None:
-        try:
-            frame = parse_frame(raw)
-        except FrameError as exc:
-            self._record_bad_frame(raw, exc)
-            if exc.is_response:
-                logger.info("%s: ignoring a malformed response frame: %s", self.identity, exc.description)
-                return
-            await self._send_error(exc.message_id, None, exc.kind, exc.description)
+    async def _on_bad_frame(self, raw: bytes, exc: FrameError) -> None:
+        self._record_bad_frame(raw, exc)
+        if exc.is_response:
+            logger.info("%s: ignoring a malformed response frame: %s", self.identity, exc.description)
             return
-        kind = type(frame)
-        if kind is Call:
-            await self._on_call(frame)  # type: ignore[arg-type]
-        elif kind is CallResult:
-            self._on_result(frame)  # type: ignore[arg-type]
-        else:
-            self._on_error(frame)  # type: ignore[arg-type]
+        await self._send_error(exc.message_id, None, exc.kind, exc.description)
 
     async def _on_call(self, call: Call) -> None:
         action = call.action
