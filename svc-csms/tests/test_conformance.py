@@ -1,7 +1,8 @@
 """Station-initiated messages, OCPP 2.0.1 and 1.6, against a live CSMS.
 
-Tests carry the official OCPP 2.0.1 CSMS test-case id where one fits (TC_B_01_CSMS cold boot);
-the 1.6 variant of each runs the same scenario with 1.6 payloads. Every reply is also checked
+Tests carry the official OCPP CSMS test-case ids where one fits (2.0.1: TC_B_01_CSMS cold boot;
+1.6: TC_001_CSMS cold boot, TC_023_1/2/3_CSMS authorize invalid/expired/blocked, TC_064_CSMS data
+transfer); each scenario runs with 1.6 and 2.0.1 payloads. Every reply is also checked
 against the official response schema: the fixture runs the CSMS with `validate_responses=True`,
 which turns a non-conforming reply into an InternalError the assertions would see.
 """
@@ -36,7 +37,7 @@ def _check_response(protocol: str, action: str, payload: dict[str, Any]) -> None
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-async def test_TC_B_01_CSMS_cold_boot_accepted(csms: RunningCsms, protocol: str) -> None:
+async def test_TC_B_01_CSMS_and_TC_001_CSMS_cold_boot_accepted(csms: RunningCsms, protocol: str) -> None:
     station = await _station(csms, protocol)
     answer = await station.boot(serial_number="SN-1", firmware_version="4.2")
     _check_response(protocol, "BootNotification", answer)
@@ -146,7 +147,7 @@ async def test_silent_station_is_closed_and_marked_offline() -> None:
         (AccessStatus.INVALID, "Invalid"),
     ],
 )
-async def test_authorize_answers_the_access_decision(
+async def test_TC_023_CSMS_authorize_answers_the_access_decision(
     csms: RunningCsms, protocol: str, status: AccessStatus, ocpp: str
 ) -> None:
     expiry = datetime(2030, 1, 1, tzinfo=UTC)
@@ -246,7 +247,7 @@ async def test_security_event_notification(csms: RunningCsms, protocol: str) -> 
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-async def test_data_transfer_unknown_vendor(csms: RunningCsms, protocol: str) -> None:
+async def test_TC_064_CSMS_data_transfer_unknown_vendor(csms: RunningCsms, protocol: str) -> None:
     station = await _station(csms, protocol)
     answer = await station.call("DataTransfer", {"vendorId": "com.example", "messageId": "x", "data": "1"})
     _check_response(protocol, "DataTransfer", answer)

@@ -1,7 +1,8 @@
 """The opening handshake: 404 / 401, sub-protocol negotiation, replacement, onboarding (profile 1).
 
 Named after the OCPP 2.0.1 CSMS test cases where one fits (TC_A_01..03_CSMS: Basic
-authentication); the 1.6 equivalents run the same checks with the ocpp1.6 sub-protocol.
+authentication; TC_B_02_CSMS) and the OCPP 1.6 ones (TC_085_CSMS Basic authentication, TC_088_CSMS
+sub-protocol negotiation); each runs with both sub-protocols.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ async def _status_of(url: str, headers: dict[str, str] | None = None, protocol: 
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-async def test_TC_A_01_CSMS_basic_auth_valid_credentials(csms: RunningCsms, protocol: str) -> None:
+async def test_TC_A_01_CSMS_and_TC_085_CSMS_basic_auth_valid_credentials(
+    csms: RunningCsms, protocol: str
+) -> None:
     station = SimStation("CS001", csms.url, protocol=protocol, password=DEFAULT_PASSWORD)
     await station.connect()
     assert station.subprotocol == protocol
@@ -103,7 +106,7 @@ def test_validate_identity() -> None:
 
 
 @pytest.mark.parametrize("offered", [[], ["ocpp1.5"], ["ocpp2.1", "wamp"]])
-async def test_no_common_subprotocol_completes_handshake_then_closes(
+async def test_TC_088_CSMS_no_common_subprotocol_completes_handshake_then_closes(
     csms: RunningCsms, offered: list[str]
 ) -> None:
     headers = {"Authorization": basic_auth_header("CS001", DEFAULT_PASSWORD)}

@@ -1,6 +1,7 @@
 """Security profiles 2 (TLS + Basic) and 3 (TLS client certificates) with real certificates.
 
-Block A of the OCPP 2.0.1 CSMS test cases; the certificates come from the session `pki` fixture.
+Named after block A of the OCPP 2.0.1 CSMS test cases (TC_A_04/06/07/08_CSMS) and their OCPP 1.6
+counterparts (TC_086/087_CSMS); the certificates come from the session `pki` fixture.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import asyncio.sslproto
 import ssl
+import warnings
 from collections.abc import AsyncIterator
 
 import pytest
@@ -42,7 +44,9 @@ async def profile3(pki: DevPki) -> AsyncIterator[RunningCsms]:
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-async def test_profile_2_tls_with_basic_auth(profile2: RunningCsms, pki: DevPki, protocol: str) -> None:
+async def test_TC_A_04_CSMS_and_TC_086_CSMS_tls_server_certificate_valid(
+    profile2: RunningCsms, pki: DevPki, protocol: str
+) -> None:
     station = SimStation(
         "CS001",
         profile2.url,
@@ -96,7 +100,7 @@ async def test_profile_2_server_certificate_is_checked_by_the_station(
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-async def test_profile_3_client_certificate_with_matching_cn(
+async def test_TC_A_07_CSMS_and_TC_087_CSMS_client_certificate_valid(
     profile3: RunningCsms, pki: DevPki, protocol: str
 ) -> None:
     station = SimStation(
@@ -123,7 +127,9 @@ async def test_profile_3_certificate_of_another_station_is_rejected(
     assert caught.value.response.status_code == 401
 
 
-async def test_profile_3_untrusted_chain_is_rejected(profile3: RunningCsms, pki: DevPki) -> None:
+async def test_TC_A_08_CSMS_client_certificate_invalid_untrusted_chain(
+    profile3: RunningCsms, pki: DevPki
+) -> None:
     station = SimStation(
         "CS001", profile3.url, ssl_context=client_ssl_context(pki.ca.cert_file, pki.rogue_station)
     )
@@ -147,6 +153,48 @@ async def test_profile_3_unknown_identity_is_still_404(profile3: RunningCsms, pk
     with pytest.raises(InvalidStatus) as caught:
         await station.connect()
     assert caught.value.response.status_code == 404
+
+
+def _tls_1_1_only_client() -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = ssl.TLSVersion.TLSv1_1
+        context.maximum_version = ssl.TLSVersion.TLSv1_1
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    return context
+
+
+async def test_TC_A_06_CSMS_tls_version_too_low(profile2: RunningCsms, pki: DevPki) -> None:
+    # Control: a server that does allow TLS 1.1 accepts this client, so a refusal below really
+    # comes from the CSMS's TLS 1.2 minimum and not from the client's OpenSSL.
+    permissive = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        permissive.minimum_version = ssl.TLSVersion.TLSv1_1
+    permissive.set_ciphers("DEFAULT:@SECLEVEL=0")
+    permissive.load_cert_chain(str(pki.server.cert_file), str(pki.server.key_file))
+
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    control = await asyncio.start_server(accept, "127.0.0.1", 0, ssl=permissive)
+    try:
+        port = control.sockets[0].getsockname()[1]
+        _, writer = await asyncio.open_connection("127.0.0.1", port, ssl=_tls_1_1_only_client())
+    except ssl.SSLError as exc:
+        pytest.skip(f"this OpenSSL cannot speak TLS 1.1 at all: {exc}")
+    else:
+        assert writer.get_extra_info("ssl_object").version() == "TLSv1.1"
+        writer.close()
+    finally:
+        control.close()
+        await control.wait_closed()
+    # The CSMS's TLS layer refuses the handshake (an alert, or the socket is dropped).
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        await asyncio.open_connection("127.0.0.1", profile2.port, ssl=_tls_1_1_only_client())
 
 
 async def test_tls_listener_shrinks_the_per_connection_read_buffer(profile2: RunningCsms) -> None:
