@@ -11,9 +11,10 @@ from cryptography import x509
 
 from wattlane.csms.errors import OcppVersion
 from wattlane.csms.schemas import schema_set
+from wattlane.csms.security import SecurityProfile, server_ssl_context
 from wattlane.csms.testing import DEFAULT_PASSWORD, eventually, running_csms
 from wattlane.simulator import messages
-from wattlane.simulator.certs import CertificateAuthority
+from wattlane.simulator.certs import CertificateAuthority, DevPki
 from wattlane.simulator.fleet import Fleet
 from wattlane.simulator.station import SimCallError, SimStation, default_handlers
 
@@ -112,3 +113,36 @@ def test_certificates_carry_the_identity(tmp_path: Path) -> None:
     assert cert.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)[0].value == "CS042"
     assert cert.issuer == ca.cert.subject
     cert.verify_directly_issued_by(ca.cert)
+
+
+async def test_cli_speaks_tls_with_a_client_certificate(tmp_path: Path) -> None:
+    pki = DevPki.create(tmp_path)
+    context = server_ssl_context(
+        SecurityProfile.TLS_CLIENT_CERT, pki.server.cert_file, pki.server.key_file, pki.ca.cert_file
+    )
+    async with running_csms(
+        profile=SecurityProfile.TLS_CLIENT_CERT, ssl_context=context, stations={"CS001": ""}
+    ) as csms:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "wattlane.simulator",
+            "--url",
+            csms.url,
+            "--prefix",
+            "CS00",
+            "--ca",
+            str(pki.ca.cert_file),
+            "--cert",
+            str(pki.station.cert_file),
+            "--key",
+            str(pki.station.key_file),
+            "--duration",
+            "0.2",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        async with asyncio.timeout(20):
+            stdout, stderr = await process.communicate()
+        assert process.returncode == 0, stderr.decode()
+        assert "1/1 connected, 1 accepted" in stdout.decode()

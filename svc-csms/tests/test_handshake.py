@@ -183,3 +183,19 @@ async def test_shutdown_closes_station_sockets_with_going_away() -> None:
         code, _ = await station.wait_closed()
         assert code == 1001
         await eventually(lambda: csms.memory.events.online["CS001"] is False, what="offline after shutdown")
+
+
+async def test_reuse_port_lets_two_processes_share_a_listener() -> None:
+    from wattlane.csms.memory import memory_providers
+    from wattlane.csms.server import Csms, ListenerConfig
+
+    first = Csms(memory_providers().providers())
+    second = Csms(memory_providers().providers())
+    try:
+        server = await first.listen(ListenerConfig(port=0, reuse_port=True))
+        port = server.sockets[0].getsockname()[1]
+        # Without SO_REUSEPORT on both, this bind fails with EADDRINUSE.
+        await second.listen(ListenerConfig(port=port, reuse_port=True))
+    finally:
+        await first.close()
+        await second.close()
