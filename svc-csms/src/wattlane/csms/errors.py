@@ -92,7 +92,11 @@ class OcppError(Exception):
         self.details: dict[str, Any] = details or {}
 
 
-class CallError(Exception):
+class RemoteActionError(Exception):
+    """A CSMS→station call did not produce a valid answer (the base the gRPC layer maps)."""
+
+
+class CallError(RemoteActionError):
     """The station answered a CSMS→station call with a CALLERROR."""
 
     def __init__(self, action: str, code: str, description: str, details: dict[str, Any]) -> None:
@@ -103,15 +107,15 @@ class CallError(Exception):
         self.details = details
 
 
-class CallTimeout(Exception):
+class CallTimeout(RemoteActionError):
     """The station did not answer a CSMS→station call in time."""
 
 
-class StationNotConnected(Exception):
+class StationNotConnected(RemoteActionError):
     """The station has no open connection on this process."""
 
 
-class InvalidResponse(Exception):
+class InvalidResponse(RemoteActionError):
     """The station's CALLRESULT does not validate against the action's response schema."""
 
     def __init__(self, action: str, error: OcppError) -> None:
