@@ -117,7 +117,7 @@ class SimStation:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
 
-    async def wait_closed(self, timeout: float = 5.0) -> tuple[int | None, str | None]:  # noqa: ASYNC109 - a per-call deadline is part of the API
+    async def wait_closed(self, timeout: float = 5.0) -> tuple[int | None, str | None]:
         """Wait until the CSMS closes the socket; return (code, reason)."""
         assert self.ws is not None, "not connected"
         async with asyncio.timeout(timeout):
@@ -130,7 +130,7 @@ class SimStation:
         self,
         action: str,
         payload: dict[str, Any],
-        timeout: float | None = None,  # noqa: ASYNC109 - a per-call deadline is part of the API
+        timeout: float | None = None,
     ) -> dict[str, Any]:
         """Send a CALL; return the CALLRESULT payload or raise `SimCallError`."""
         ws = self.ws
@@ -150,7 +150,7 @@ class SimStation:
         assert self.ws is not None, "not connected"
         await self.ws.send(frame, text=not binary)
 
-    async def next_unmatched(self, timeout: float = 5.0) -> Any:  # noqa: ASYNC109 - a per-call deadline is part of the API
+    async def next_unmatched(self, timeout: float = 5.0) -> Any:
         """The next frame that answered no pending call (parsed JSON, or the raw text if unparsable)."""
         async with asyncio.timeout(timeout):
             return await self.unmatched.get()

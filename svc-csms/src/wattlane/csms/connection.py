@@ -242,7 +242,7 @@ class StationConnection:
         self,
         action: str,
         payload: dict[str, Any],
-        timeout: float | None = None,  # noqa: ASYNC109 - a per-call deadline is part of the API
+        timeout: float | None = None,
     ) -> dict[str, Any]:
         """Send a CALL to the station and return its CALLRESULT payload.
 

@@ -52,7 +52,7 @@ class ConnectionRegistry:
         identity: str,
         action: str,
         payload: dict[str, Any],
-        timeout: float | None = None,  # noqa: ASYNC109 - a per-call deadline is part of the API
+        timeout: float | None = None,
     ) -> dict[str, Any]:
         """Call `action` on a connected station (see `StationConnection.call`)."""
         connection = self._by_identity.get(identity)

@@ -69,7 +69,7 @@ async def running_csms(
         await memory.message_log.close()
 
 
-async def eventually(predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:  # noqa: ASYNC109
+async def eventually(predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
     """Wait until `predicate()` is true (polling), or fail with AssertionError after `timeout`."""
     deadline = time.monotonic() + timeout
     while not predicate():
