@@ -102,6 +102,7 @@ async def raw_connect(url: str, identity: str) -> ClientConnection:
         ping_interval=None,
         open_timeout=60,
         user_agent_header=None,
+        proxy=None,  # as SimStation: no per-connection proxy lookup in the environment
     )
 
 
