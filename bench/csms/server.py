@@ -49,8 +49,8 @@ async def _control(stats: Any) -> None:
 
 async def serve_csms() -> None:
     """The CSMS as `main.py` runs it, plus stats; the message log keeps only a small window."""
-    memory = memory_providers(pattern=PATTERN, pattern_password=PASSWORD)
-    memory.log_sink.entries = type(memory.log_sink.entries)(maxlen=1000)  # a DB sink keeps nothing in RAM
+    # A database sink keeps nothing in RAM: keep only a small window of the log here.
+    memory = memory_providers(pattern=PATTERN, pattern_password=PASSWORD, log_max_entries=1000)
     for version in OcppVersion:
         schema_set(version).warm()  # compile up front so the baseline RSS includes the validators
     csms = Csms(memory.providers(), CsmsOptions())

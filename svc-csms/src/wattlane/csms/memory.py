@@ -205,10 +205,14 @@ class MemoryProviders:
 
 
 def memory_providers(
-    *, pattern: str | None = None, pattern_password: str | None = None, log_flush_interval: float = 0.2
+    *,
+    pattern: str | None = None,
+    pattern_password: str | None = None,
+    log_flush_interval: float = 0.2,
+    log_max_entries: int = 100_000,
 ) -> MemoryProviders:
-    """Build a fresh set of in-memory providers."""
-    sink = MemoryLogSink()
+    """Build a fresh set of in-memory providers (the log sink keeps the latest `log_max_entries`)."""
+    sink = MemoryLogSink(log_max_entries)
     return MemoryProviders(
         stations=InMemoryStations(pattern=pattern, pattern_password=pattern_password),
         access=InMemoryAccess(),
