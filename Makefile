@@ -12,6 +12,9 @@ PROJECTS := $(patsubst %/pyproject.toml,%,$(wildcard */pyproject.toml))
 STAMP := $(VENV)/.installed
 PROTO_FILES := $(shell find proto/wattlane -name '*.proto' 2>/dev/null | sort)
 PYTEST_ARGS ?=
+# Node test clients (e.g. svc-csms/tests/npm: ocpp-rpc) are installed from their lock files.
+NPM_LOCKS := $(wildcard */tests/npm/package-lock.json)
+NPM_STAMPS := $(NPM_LOCKS:package-lock.json=node_modules/.installed)
 
 .PHONY: run test lint proto proto-check install lock lock-check bench clean help
 
@@ -22,7 +25,7 @@ help:
 	@echo "make proto  - regenerate gRPC code from proto/ (proto-check: fail when stale)"
 	@echo "make bench  - run the benchmarks under bench/"
 
-install: $(STAMP)
+install: $(STAMP) $(NPM_STAMPS)
 
 $(STAMP): constraints.txt requirements.txt $(addsuffix /pyproject.toml,$(PROJECTS))
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
@@ -33,10 +36,14 @@ $(STAMP): constraints.txt requirements.txt $(addsuffix /pyproject.toml,$(PROJECT
 	$(BIN)/python -m pip check
 	@touch $@
 
+%/node_modules/.installed: %/package-lock.json %/package.json
+	npm ci --prefix $* --no-audit --no-fund --loglevel=error
+	@touch $@
+
 run: $(STAMP)
 	$(BIN)/wattlane up
 
-test: $(STAMP)
+test: $(STAMP) $(NPM_STAMPS)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

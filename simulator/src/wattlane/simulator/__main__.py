@@ -1,0 +1,5 @@
+"""`python -m wattlane.simulator` is `wattlane-sim`."""
+
+from wattlane.simulator.cli import main
+
+main()

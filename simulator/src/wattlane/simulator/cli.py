@@ -1,0 +1,81 @@
+"""`wattlane-sim`: run N simulated stations against a CSMS.
+
+wattlane-sim --url ws://127.0.0.1:9000/ocpp --count 5 --protocol ocpp1.6 --password secret
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from pathlib import Path
+
+from wattlane.simulator import messages
+from wattlane.simulator.certs import Issued, client_ssl_context
+from wattlane.simulator.fleet import Fleet
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(prog="wattlane-sim", description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default="ws://127.0.0.1:9000/ocpp", help="CSMS URL without the identity")
+    parser.add_argument("--count", type=int, default=1, help="number of stations")
+    parser.add_argument("--protocol", choices=messages.PROTOCOLS, default=messages.V16)
+    parser.add_argument("--prefix", default="SIM-", help="identities are <prefix><n>")
+    parser.add_argument("--start", type=int, default=1, help="first n")
+    parser.add_argument("--password", default=None, help="Basic auth password (profiles 1, 2)")
+    parser.add_argument("--ca", type=Path, default=None, help="CA file to trust for wss://")
+    parser.add_argument("--cert", type=Path, default=None, help="client certificate (profile 3)")
+    parser.add_argument("--key", type=Path, default=None, help="client certificate key (profile 3)")
+    parser.add_argument("--heartbeat", type=float, default=None, help="seconds (default: the boot interval)")
+    parser.add_argument("--status", default="Available", help="status to report for connector 1 after boot")
+    parser.add_argument("--duration", type=float, default=0.0, help="seconds to run; 0 = until Ctrl-C")
+    return parser.parse_args(argv)
+
+
+async def run(ns: argparse.Namespace) -> int:
+    """Bring the fleet up, keep it heartbeating, and take it down; exit status 1 if any failed."""
+    ssl_context = None
+    if ns.url.startswith("wss://"):
+        if ns.ca is None:
+            print("wss:// needs --ca", file=sys.stderr)
+            return 2
+        client = Issued(ns.cert, ns.key) if ns.cert is not None and ns.key is not None else None
+        ssl_context = client_ssl_context(ns.ca, client)
+    fleet = Fleet(
+        ns.url,
+        ns.count,
+        protocol=ns.protocol,
+        prefix=ns.prefix,
+        start=ns.start,
+        password=ns.password,
+        ssl_context=ssl_context,
+    )
+    report = await fleet.up(status=ns.status)
+    print(
+        f"{report.connected}/{len(fleet)} connected, {report.accepted} accepted, {report.failed} failed "
+        f"in {report.seconds:.2f} s"
+    )
+    for error in report.errors:
+        print(f"  {error}", file=sys.stderr)
+    fleet.start_heartbeats(ns.heartbeat)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(ns.duration or None):
+            await stop.wait()
+    await fleet.down()
+    return 1 if report.failed else 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point."""
+    sys.exit(asyncio.run(run(parse_args(argv))))
+
+
+if __name__ == "__main__":
+    main()

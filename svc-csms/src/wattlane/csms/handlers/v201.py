@@ -1,0 +1,111 @@
+"""OCPP 2.0.1 station-initiated messages (blocks A, B, C, G, L, N and DataTransfer)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wattlane.csms.clock import ocpp_now, ocpp_time, parse_ocpp_time, utc_now
+from wattlane.csms.errors import OcppVersion
+from wattlane.csms.handlers.context import (
+    ACCESS_STATUS_OCPP,
+    Handler,
+    HandlerContext,
+    Session,
+    acknowledge,
+    data_transfer,
+    decide,
+    notice,
+)
+from wattlane.csms.providers import AccessDecision, BootInfo, NoticeKind, StatusChange
+from wattlane.csms.statuses import STATUS_201
+
+
+def id_token_info(decision: AccessDecision) -> dict[str, Any]:
+    """The 2.0.1 IdTokenInfoType for a decision."""
+    info: dict[str, Any] = {"status": ACCESS_STATUS_OCPP[decision.status]}
+    if decision.expires_at is not None:
+        # The station must not cache the token past the card's own expiry.
+        info["cacheExpiryDateTime"] = ocpp_time(decision.expires_at)
+    if decision.group_id is not None:
+        info["groupIdToken"] = {"idToken": decision.group_id[:36], "type": "Central"}
+    return info
+
+
+def handlers(ctx: HandlerContext) -> dict[str, Handler]:
+    """Build the 2.0.1 dispatch table."""
+    events = ctx.providers.events
+    options = ctx.options
+
+    async def boot_notification(session: Session, p: dict[str, Any]) -> dict[str, Any]:
+        """Record the boot; Accepted with the heartbeat interval, or Pending for an unclaimed station."""
+        now = utc_now()
+        station = p["chargingStation"]
+        modem = station.get("modem") or {}
+        await events.station_booted(
+            BootInfo(
+                identity=session.identity,
+                version=OcppVersion.V201,
+                at=now,
+                vendor=station["vendorName"],
+                model=station["model"],
+                serial_number=station.get("serialNumber"),
+                firmware_version=station.get("firmwareVersion"),
+                reason=p["reason"],
+                iccid=modem.get("iccid"),
+                imsi=modem.get("imsi"),
+                accepted=session.known,
+            )
+        )
+        if session.known:
+            return {
+                "status": "Accepted",
+                "currentTime": ocpp_time(now),
+                "interval": options.heartbeat_interval,
+            }
+        return {"status": "Pending", "currentTime": ocpp_time(now), "interval": options.pending_interval}
+
+    async def heartbeat(session: Session, p: dict[str, Any]) -> dict[str, Any]:
+        """Answer the current time."""
+        return {"currentTime": ocpp_now()}
+
+    async def status_notification(session: Session, p: dict[str, Any]) -> dict[str, Any]:
+        """Map the connector status to the platform's and report it."""
+        await events.status_changed(
+            StatusChange(
+                identity=session.identity,
+                evse_id=p["evseId"],
+                connector_id=p["connectorId"],
+                status=STATUS_201[p["connectorStatus"]],
+                ocpp_status=p["connectorStatus"],
+                at=parse_ocpp_time(p["timestamp"], utc_now()),
+            )
+        )
+        return {}
+
+    async def authorize(session: Session, p: dict[str, Any]) -> dict[str, Any]:
+        """Answer the (cached) access decision for the token."""
+        token = p["idToken"]
+        decision = await decide(ctx, session, token["idToken"], token["type"])
+        return {"idTokenInfo": id_token_info(decision)}
+
+    async def transfer(session: Session, p: dict[str, Any]) -> dict[str, Any]:
+        """Vendor-specific DataTransfer."""
+        return await data_transfer(ctx, session, p)
+
+    return {
+        "BootNotification": boot_notification,
+        "Heartbeat": heartbeat,
+        "StatusNotification": status_notification,
+        "Authorize": authorize,
+        "FirmwareStatusNotification": notice(ctx, NoticeKind.FIRMWARE_STATUS, "status"),
+        "LogStatusNotification": notice(ctx, NoticeKind.LOG_STATUS, "status"),
+        "SecurityEventNotification": notice(ctx, NoticeKind.SECURITY_EVENT, "type"),
+        "DataTransfer": transfer,
+        # Transactions, meter values and reports are stored by later issues; until then they are
+        # acknowledged (their responses have no required field) so stations keep going.
+        "TransactionEvent": acknowledge,
+        "MeterValues": acknowledge,
+        "NotifyEvent": acknowledge,
+        "NotifyReport": acknowledge,
+        "NotifyMonitoringReport": acknowledge,
+    }

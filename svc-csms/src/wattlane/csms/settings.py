@@ -1,0 +1,97 @@
+"""Configuration from `WATTLANE_CSMS_*` environment variables (read once in `main.py`).
+
+| variable | default | meaning |
+|---|---|---|
+| WATTLANE_CSMS_HOST | 127.0.0.1 | listen address |
+| WATTLANE_CSMS_PORT | 9000 | listen port |
+| WATTLANE_CSMS_SECURITY_PROFILE | 1 | 1 = ws + Basic, 2 = TLS + Basic, 3 = TLS client certificates |
+| WATTLANE_CSMS_TLS_CERT / _TLS_KEY | - | server certificate chain and key (profiles 2, 3) |
+| WATTLANE_CSMS_TLS_CLIENT_CA | - | CA bundle that signs station certificates (profile 3) |
+| WATTLANE_CSMS_ONBOARDING | false | let unknown stations in and answer their boot Pending |
+| WATTLANE_CSMS_HEARTBEAT_INTERVAL | 300 | seconds, sent to accepted stations |
+| WATTLANE_CSMS_STATIONS | - | in-memory registry: `identity:password,identity:password` |
+| WATTLANE_CSMS_DEMO_PATTERN | - | in-memory registry: identities matching this regex are known... |
+| WATTLANE_CSMS_DEMO_PASSWORD | - | ...with this password (simulated fleets) |
+| WATTLANE_CSMS_REUSE_PORT | false | set SO_REUSEPORT (several processes on one port) |
+| WATTLANE_CSMS_VALIDATE_RESPONSES | false | check every reply against its schema before sending |
+| WATTLANE_CSMS_LOG_LEVEL | INFO | Python logging level |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from wattlane.csms.security import SecurityProfile
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class CsmsSettings:
+    """The standalone CSMS's settings."""
+
+    host: str = "127.0.0.1"
+    port: int = 9000
+    security_profile: SecurityProfile = SecurityProfile.BASIC
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_client_ca: str | None = None
+    onboarding: bool = False
+    heartbeat_interval: int = 300
+    stations: tuple[tuple[str, str], ...] = ()
+    demo_pattern: str | None = None
+    demo_password: str | None = None
+    reuse_port: bool = False
+    validate_responses: bool = False
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> CsmsSettings:
+        """Read the settings; raise ValueError naming the variable that is wrong."""
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            value = env.get(f"WATTLANE_CSMS_{name}")
+            return value if value not in (None, "") else None
+
+        def integer(name: str, default: int) -> int:
+            raw = get(name)
+            if raw is None:
+                return default
+            try:
+                return int(raw)
+            except ValueError:
+                raise ValueError(f"WATTLANE_CSMS_{name} must be an integer, not {raw!r}") from None
+
+        def flag(name: str) -> bool:
+            return (get(name) or "").lower() in _TRUE
+
+        stations: list[tuple[str, str]] = []
+        for item in (get("STATIONS") or "").split(","):
+            if item.strip():
+                identity, colon, password = item.strip().partition(":")
+                if not colon:
+                    raise ValueError("WATTLANE_CSMS_STATIONS entries are identity:password")
+                stations.append((identity, password))
+        try:
+            profile = SecurityProfile(integer("SECURITY_PROFILE", 1))
+        except ValueError:
+            raise ValueError("WATTLANE_CSMS_SECURITY_PROFILE must be 1, 2 or 3") from None
+        return cls(
+            host=get("HOST") or cls.host,
+            port=integer("PORT", cls.port),
+            security_profile=profile,
+            tls_cert=get("TLS_CERT"),
+            tls_key=get("TLS_KEY"),
+            tls_client_ca=get("TLS_CLIENT_CA"),
+            onboarding=flag("ONBOARDING"),
+            heartbeat_interval=integer("HEARTBEAT_INTERVAL", cls.heartbeat_interval),
+            stations=tuple(stations),
+            demo_pattern=get("DEMO_PATTERN"),
+            demo_password=get("DEMO_PASSWORD"),
+            reuse_port=flag("REUSE_PORT"),
+            validate_responses=flag("VALIDATE_RESPONSES"),
+            log_level=get("LOG_LEVEL") or cls.log_level,
+        )

@@ -1,0 +1,78 @@
+"""Helpers for tests that run a real CSMS on a loopback port (used by this and other projects' tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+
+from wattlane.csms.handlers import DataTransferHandler
+from wattlane.csms.memory import MemoryProviders, memory_providers
+from wattlane.csms.options import CsmsOptions
+from wattlane.csms.security import SecurityProfile
+from wattlane.csms.server import Csms, ListenerConfig
+
+DEFAULT_PASSWORD = "0123456789abcdef0123"  # 20 bytes: a valid AuthorizationKey length (16-40)
+
+
+@dataclass
+class RunningCsms:
+    """A CSMS listening on 127.0.0.1 with in-memory providers."""
+
+    csms: Csms
+    memory: MemoryProviders
+    port: int
+    scheme: str
+
+    @property
+    def url(self) -> str:
+        """The base URL; a station appends `/<identity>`."""
+        return f"{self.scheme}://127.0.0.1:{self.port}/ocpp"
+
+
+@contextlib.asynccontextmanager
+async def running_csms(
+    *,
+    profile: SecurityProfile = SecurityProfile.BASIC,
+    ssl_context: ssl.SSLContext | None = None,
+    onboarding: bool = False,
+    options: CsmsOptions | None = None,
+    stations: Mapping[str, str] | None = None,
+    data_transfer: dict[str, DataTransferHandler] | None = None,
+    access_cache_ttl: float = 60.0,
+    memory: MemoryProviders | None = None,
+) -> AsyncIterator[RunningCsms]:
+    """Start a CSMS on an ephemeral port; registered `stations` map identity → password.
+
+    Pass `memory` to use providers of your own (e.g. one that fails on purpose)."""
+    memory = memory or memory_providers(log_flush_interval=0.05)
+    for identity, password in (stations if stations is not None else {"CS001": DEFAULT_PASSWORD}).items():
+        memory.stations.add(identity, password)
+    csms = Csms(
+        memory.providers(),
+        options or CsmsOptions(validate_responses=True),
+        data_transfer=data_transfer,
+        access_cache_ttl=access_cache_ttl,
+    )
+    memory.message_log.start()
+    server = await csms.listen(
+        ListenerConfig(port=0, profile=profile, ssl=ssl_context, onboarding=onboarding)
+    )
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield RunningCsms(csms, memory, port, "wss" if ssl_context is not None else "ws")
+    finally:
+        await csms.close()
+        await memory.message_log.close()
+
+
+async def eventually(predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
+    """Wait until `predicate()` is true (polling), or fail with AssertionError after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)

@@ -1,0 +1,108 @@
+// Drives the CSMS with ocpp-rpc (an independent OCPP-J implementation) in strict mode, which
+// validates every payload both ways against its own copy of the official schemas.
+// Usage: node client.js '<json config>'; prints one JSON object with the results on stdout.
+'use strict';
+const { RPCClient } = require('ocpp-rpc');
+
+const config = JSON.parse(process.argv[2]);
+const V16 = config.protocol === 'ocpp1.6';
+
+function client(extra = {}) {
+    return new RPCClient({
+        endpoint: config.endpoint,
+        identity: config.identity,
+        password: config.password,
+        protocols: [config.protocol],
+        strictMode: true,
+        reconnect: false,
+        callTimeoutMs: 5000,
+        ...extra,
+    });
+}
+
+function now() {
+    return new Date().toISOString();
+}
+
+async function conformance() {
+    const cli = client();
+    const failures = [];
+    cli.on('strictValidationFailure', (e) => failures.push(String(e.error)));
+    await cli.connect();
+    const out = { protocol: cli.protocol };
+    out.boot = await cli.call('BootNotification', V16
+        ? { chargePointVendor: 'Wattlane', chargePointModel: 'rpc-1' }
+        : { reason: 'PowerUp', chargingStation: { vendorName: 'Wattlane', model: 'rpc-1' } });
+    out.heartbeat = await cli.call('Heartbeat', {});
+    out.status = await cli.call('StatusNotification', V16
+        ? { connectorId: 1, errorCode: 'NoError', status: 'Available', timestamp: now() }
+        : { timestamp: now(), connectorStatus: 'Available', evseId: 1, connectorId: 1 });
+    out.authorize = await cli.call('Authorize', V16
+        ? { idTag: 'RPC-CARD' }
+        : { idToken: { idToken: 'RPC-CARD', type: 'ISO14443' } });
+    out.dataTransfer = await cli.call('DataTransfer', { vendorId: 'com.example', data: 'x' });
+    out.firmware = await cli.call('FirmwareStatusNotification', { status: 'Installed' });
+    if (V16) {
+        out.start = await cli.call('StartTransaction',
+            { connectorId: 1, idTag: 'RPC-CARD', meterStart: 0, timestamp: now() });
+    }
+    out.strictValidationFailures = failures;
+    await cli.close();
+    return out;
+}
+
+async function malformed() {
+    const cli = client();
+    const inbound = [];
+    cli.on('message', ({ message, outbound }) => {
+        if (!outbound) inbound.push(JSON.parse(message.toString()));
+    });
+    await cli.connect();
+    const out = { answers: [] };
+    for (const frame of config.frames) {
+        inbound.length = 0;
+        cli.sendRaw(frame);
+        // A Heartbeat after each bad frame: the socket must keep serving.
+        const hb = await cli.call('Heartbeat', {});
+        out.answers.push({ frame, inbound: inbound.filter((m) => m[0] === 4), heartbeatOk: !!hb.currentTime });
+    }
+    await cli.close();
+    return out;
+}
+
+async function handshake() {
+    try {
+        const cli = client();
+        await cli.connect();
+        await cli.close();
+        return { connected: true };
+    } catch (err) {
+        return { connected: false, httpStatus: err.code ?? null, error: String(err) };
+    }
+}
+
+async function answerCalls() {
+    const cli = client();
+    const received = [];
+    cli.handle('Reset', ({ params }) => {
+        received.push(['Reset', params]);
+        return { status: 'Accepted' };
+    });
+    cli.handle('ClearCache', ({ params }) => {
+        received.push(['ClearCache', params]);
+        return { status: 'Rejected' };
+    });
+    await cli.connect();
+    process.stderr.write('ready\n');
+    await new Promise((resolve) => setTimeout(resolve, config.seconds * 1000));
+    await cli.close();
+    return { received };
+}
+
+const scenarios = { conformance, malformed, handshake, answerCalls };
+scenarios[config.scenario]()
+    .then((out) => { process.stdout.write(JSON.stringify(out)); process.exit(0); })
+    .catch((err) => {
+        process.stdout.write(JSON.stringify({ crashed: String(err), code: err.rpcErrorCode ?? null }));
+        process.exit(1);
+    });

@@ -1,0 +1,136 @@
+"""The same checks with an independent client: npm ocpp-rpc 2.2.1 in strict mode (node scripts).
+
+Strict mode makes ocpp-rpc validate every reply of the CSMS against its own copy of the official
+schemas; a violation surfaces as `strictValidationFailures` or a rejected call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wattlane.csms.testing import DEFAULT_PASSWORD, RunningCsms, eventually
+
+NPM_DIR = Path(__file__).parent / "npm"
+NODE = shutil.which("node")
+
+pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
+PROTOCOLS = ["ocpp1.6", "ocpp2.0.1"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _installed() -> None:
+    # `make install` runs `npm ci` here; a missing install is a setup error, not a skip.
+    assert (NPM_DIR / "node_modules" / "ocpp-rpc").is_dir(), (
+        "run `make install` (npm ci in svc-csms/tests/npm)"
+    )
+
+
+def _config(csms: RunningCsms, scenario: str, protocol: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "endpoint": csms.url,
+        "identity": "CS001",
+        "password": DEFAULT_PASSWORD,
+        "protocol": protocol,
+        "scenario": scenario,
+        **extra,
+    }
+
+
+async def _run(config: dict[str, Any]) -> dict[str, Any]:
+    assert NODE is not None
+    process = await asyncio.create_subprocess_exec(
+        NODE,
+        str(NPM_DIR / "client.js"),
+        json.dumps(config),
+        cwd=NPM_DIR,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(30):
+        stdout, stderr = await process.communicate()
+    result: dict[str, Any] = json.loads(stdout or b"{}")
+    assert "crashed" not in result, (result, stderr.decode())
+    return result
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_ocpp_rpc_strict_client_accepts_every_reply(csms: RunningCsms, protocol: str) -> None:
+    out = await _run(_config(csms, "conformance", protocol))
+    assert out["protocol"] == protocol
+    assert out["strictValidationFailures"] == []
+    assert out["boot"]["status"] == "Accepted"
+    assert "currentTime" in out["heartbeat"]
+    assert out["status"] == {}
+    assert out["dataTransfer"] == {"status": "UnknownVendorId"}
+    assert out["firmware"] == {}
+    if protocol == "ocpp1.6":
+        assert out["authorize"]["idTagInfo"]["status"] == "Invalid"
+        assert isinstance(out["start"]["transactionId"], int)
+    else:
+        assert out["authorize"]["idTokenInfo"]["status"] == "Invalid"
+
+
+MALFORMED: list[tuple[str, str, str, str]] = [
+    # frame, expected id, 1.6 code, 2.0.1 code
+    ("nonsense", "-1", "FormationViolation", "RpcFrameworkError"),
+    ('[2, 5, "Heartbeat", {}]', "-1", "FormationViolation", "RpcFrameworkError"),
+    ('[9, "m9", "Heartbeat", {}]', "m9", "FormationViolation", "MessageTypeNotSupported"),
+    ('[2, "m1", "BrewCoffee", {}]', "m1", "NotImplemented", "NotImplemented"),
+    ('[2, "m2", "Heartbeat", {"x": 1}]', "m2", "FormationViolation", "FormatViolation"),
+    (
+        '[2, "m3", "BootNotification", {}]',
+        "m3",
+        "OccurenceConstraintViolation",
+        "OccurrenceConstraintViolation",
+    ),
+    (
+        '[2, "m4", "DataTransfer", {"vendorId": 5}]',
+        "m4",
+        "TypeConstraintViolation",
+        "TypeConstraintViolation",
+    ),
+]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_ocpp_rpc_sees_the_specified_callerrors(csms: RunningCsms, protocol: str) -> None:
+    out = await _run(_config(csms, "malformed", protocol, frames=[m[0] for m in MALFORMED]))
+    for (frame, message_id, code_16, code_201), answer in zip(MALFORMED, out["answers"], strict=True):
+        assert answer["heartbeatOk"], frame
+        expected = code_16 if protocol == "ocpp1.6" else code_201
+        assert [m[:3] for m in answer["inbound"]] == [[4, message_id, expected]], frame
+
+
+@pytest.mark.parametrize(
+    ("identity", "password", "status"),
+    [
+        ("CS001", DEFAULT_PASSWORD, None),
+        ("CS001", "wrong-password-000000", 401),
+        ("CS404", DEFAULT_PASSWORD, 404),
+    ],
+)
+async def test_ocpp_rpc_handshake(
+    csms: RunningCsms, identity: str, password: str, status: int | None
+) -> None:
+    config = _config(csms, "handshake", "ocpp1.6", identity=identity, password=password)
+    out = await _run(config)
+    assert out["connected"] is (status is None)
+    if status is not None:
+        assert out["httpStatus"] == status
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_ocpp_rpc_answers_csms_calls(csms: RunningCsms, protocol: str) -> None:
+    reset = {"type": "Soft"} if protocol == "ocpp1.6" else {"type": "Immediate"}
+    task = asyncio.ensure_future(_run(_config(csms, "answerCalls", protocol, seconds=3)))
+    await eventually(lambda: "CS001" in csms.csms.registry, timeout=10, what="ocpp-rpc connected")
+    assert await csms.csms.registry.call("CS001", "Reset", reset) == {"status": "Accepted"}
+    assert await csms.csms.registry.call("CS001", "ClearCache", {}) == {"status": "Rejected"}
+    out = await task
+    assert out["received"] == [["Reset", reset], ["ClearCache", {}]]
