@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import queue
 import random
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,7 +22,7 @@ from wattlane.cli.stack import port_is_free
 WATTLANE = str(Path(sys.executable).parent / "wattlane")
 
 
-def free_base_port(span: int = 4) -> int:
+def free_base_port(span: int = 5) -> int:
     """A base port with `span` free ports after it, below Linux's ephemeral range (32768+), so
     that ports other processes get from the kernel (Temporal's internal services, test servers)
     cannot land in it between this check and the stack binding it."""
@@ -30,6 +34,35 @@ def free_base_port(span: int = 4) -> int:
     raise RuntimeError("no free port range")
 
 
+class LineReader:
+    """Reads a process's output on a thread, so waiting for a line can time out."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.queue: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._pump, args=(proc,), daemon=True).start()
+
+    def _pump(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            self.queue.put(line)
+        self.queue.put(None)
+
+    def wait_for(self, predicate: Callable[[str], bool], timeout: float) -> list[str]:
+        """Lines up to and including the first matching one; fails after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError("timed out; output so far:\n" + "".join(self.seen)) from None
+            if line is None:
+                raise AssertionError("process ended; output:\n" + "".join(self.seen))
+            self.seen.append(line)
+            if predicate(line):
+                return list(self.seen)
+
+
 def test_up_starts_seeds_prints_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     base = free_base_port()
     proc = subprocess.Popen(
@@ -39,15 +72,9 @@ def test_up_starts_seeds_prints_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         text=True,
         env={**os.environ, "WATTLANE_HOME": str(tmp_path / "home")},
     )
-    output: list[str] = []
+    lines = LineReader(proc)
     try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 120
-        for line in proc.stdout:
-            output.append(line)
-            if "Press Ctrl-C" in line:
-                break
-            assert time.monotonic() < deadline, "".join(output)
+        output = lines.wait_for(lambda line: "Press Ctrl-C" in line, 150)
         text = "".join(output)
         assert "Wattlane is running." in text, text
         for login in (
@@ -76,11 +103,32 @@ def test_up_starts_seeds_prints_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         assert "Voltera Installers" in tenants.stdout and "Acme Logistics" in tenants.stdout
         assert "ChargeCo" not in tenants.stdout and "Globex" not in tenants.stdout  # a sibling partner's tree
 
+        # Customer Success approves the seeded pending application from the CLI; the mail arrives.
+        pending = re.search(r"wattlane applications approve (applications/\S+)", text)
+        assert pending is not None, text
+        subprocess.run(
+            [WATTLANE, "login", "cs@wattlane.local", "--password", "wattlane-demo"], env=env, check=True
+        )
+        listed = subprocess.run(
+            [WATTLANE, "applications", "list"], env=env, check=True, capture_output=True, text=True
+        )
+        assert pending.group(1) in listed.stdout and "CHANGE_DATAPOINTS" in listed.stdout
+        approved = subprocess.run(
+            [WATTLANE, "applications", "approve", pending.group(1)], env=env, capture_output=True, text=True
+        )
+        assert approved.returncode == 0, approved.stderr
+        assert "APPROVED" in approved.stdout
+        lines.wait_for(lambda line: "mail to Ada Acme" in line and "wijziging datapunten" in line, 60)
+        accounts = subprocess.run(
+            [WATTLANE, "accounts", "list"], env=env, check=True, capture_output=True, text=True
+        )
+        assert "0/60" in accounts.stdout  # the datapoint change is in force
+
         proc.send_signal(signal.SIGINT)
-        rest, _ = proc.communicate(timeout=60)
-        assert "Stopped." in rest
+        lines.wait_for(lambda line: "Stopped." in line, 60)
+        proc.wait(timeout=30)
         assert proc.returncode == 0
-        for offset in range(4):
+        for offset in range(5):
             assert port_is_free(base + offset), f"port {base + offset} still in use after Ctrl-C"
     finally:
         if proc.poll() is None:

@@ -11,7 +11,7 @@ from hypothesis import Phase, given, note, settings
 from hypothesis import strategies as st
 
 from wattlane.api.common.v1 import audit_pb2
-from wattlane.api.identity.v1 import roles_pb2, tenants_pb2, users_pb2
+from wattlane.api.identity.v1 import accounts_pb2, roles_pb2, tenants_pb2, users_pb2
 from wattlane.core.testing.isolation import Actor, Grant, ListProbe, Probe, Target, check_isolation
 from wattlane.identity.permissions import BUILTIN_ROLES
 from wattlane.identity.testing import Client, TreeBuilder, unique
@@ -252,9 +252,124 @@ tree_shapes = st.lists(  # partners
 )
 
 
+async def _apply(
+    admin: Client, customer: tenants_pb2.Tenant, org: tenants_pb2.Tenant
+) -> accounts_pb2.Application:
+    account = accounts_pb2.Account(
+        display_name="A", plan="starter", datapoints=20, sector="other", organizations=[org.name]
+    )
+    return await admin.applications.CreateApplication(
+        accounts_pb2.CreateApplicationRequest(
+            parent=customer.name,
+            application=accounts_pb2.Application(
+                kind=accounts_pb2.Application.CREATE_ACCOUNT, new_account=account
+            ),
+        )
+    )
+
+
+ACCOUNT_PROBES = [
+    Probe(
+        "GetApplication",
+        "applications",
+        "accounts.read",
+        "read",
+        lambda a, t: a.client.applications.GetApplication(accounts_pb2.GetApplicationRequest(name=t.name)),
+    ),
+    Probe(
+        "ApproveApplication",
+        "applications",
+        "accounts.approve",
+        "write",
+        lambda a, t: a.client.applications.ApproveApplication(
+            accounts_pb2.ApproveApplicationRequest(name=t.name)
+        ),
+    ),
+    Probe(
+        "RejectApplication",
+        "applications",
+        "accounts.approve",
+        "write",
+        lambda a, t: a.client.applications.RejectApplication(
+            accounts_pb2.RejectApplicationRequest(name=t.name, reason="no")
+        ),
+    ),
+    Probe(
+        "GetAccount",
+        "accounts",
+        "accounts.read",
+        "read",
+        lambda a, t: a.client.accounts.GetAccount(accounts_pb2.GetAccountRequest(name=t.name)),
+    ),
+    Probe(
+        "ListApplications(parent)",
+        "tenants",
+        "accounts.read",
+        "read",
+        lambda a, t: a.client.applications.ListApplications(
+            accounts_pb2.ListApplicationsRequest(parent=t.name)
+        ),
+    ),
+    Probe(
+        "ListAccounts(parent)",
+        "tenants",
+        "accounts.read",
+        "read",
+        lambda a, t: a.client.accounts.ListAccounts(accounts_pb2.ListAccountsRequest(parent=t.name)),
+    ),
+    Probe(
+        "CreateApplication(under)",
+        "tenants",
+        "accounts.apply",
+        "write",
+        lambda a, t: a.client.applications.CreateApplication(
+            accounts_pb2.CreateApplicationRequest(
+                parent=t.name,
+                application=accounts_pb2.Application(kind=accounts_pb2.Application.CREATE_ACCOUNT),
+            )
+        ),
+    ),
+    Probe(
+        "ListLicensePools",
+        "organizations",
+        "licenses.read",
+        "read",
+        lambda a, t: a.client.licenses.ListLicensePools(accounts_pb2.ListLicensePoolsRequest(parent=t.name)),
+    ),
+    Probe(
+        "ListLicensePurchases",
+        "organizations",
+        "licenses.read",
+        "read",
+        lambda a, t: a.client.licenses.ListLicensePurchases(
+            accounts_pb2.ListLicensePurchasesRequest(parent=t.name)
+        ),
+    ),
+    Probe(
+        "ListLicenseAllocations",
+        "organizations",
+        "licenses.read",
+        "read",
+        lambda a, t: a.client.licenses.ListLicenseAllocations(
+            accounts_pb2.ListLicenseAllocationsRequest(parent=t.name)
+        ),
+    ),
+    Probe(
+        "PurchaseLicenses",
+        "organizations",
+        "licenses.purchase",
+        "write",
+        lambda a, t: a.client.licenses.PurchaseLicenses(
+            accounts_pb2.PurchaseLicensesRequest(parent=t.name, type=accounts_pb2.AC_CHARGING, quantity=1)
+        ),
+    ),
+]
+
+
 async def build_world(tree: TreeBuilder, shape: list[list[list[int]]], data: st.DataObject) -> World:
     root = await tree.root()
     nodes: list[tenants_pb2.Tenant] = []
+    applications: list[tuple[tenants_pb2.Tenant, accounts_pb2.Application]] = []
     for customers in shape:
         partner = await tree.tenant(root.name, "PARTNER")
         nodes.append(partner)
@@ -266,8 +381,18 @@ async def build_world(tree: TreeBuilder, shape: list[list[list[int]]], data: st.
                 nodes.append(org)
                 for _ in range(subs):
                     nodes.append(await tree.tenant(org.name, "ORGANIZATION"))
+            first_org = next(n for n in nodes if n.parent == customer.name)
+            applications.append((customer, await _apply(tree.admin, customer, first_org)))
     actors: list[Actor] = []
     targets = [Target(t.name, "tenants", t.path) for t in nodes]
+    targets += [
+        Target(t.name, "organizations", t.path) for t in nodes if t.kind == tenants_pb2.Tenant.ORGANIZATION
+    ]
+    for customer, app in applications:
+        targets += [
+            Target(app.name, "applications", customer.path),
+            Target(app.account, "accounts", customer.path),
+        ]
     count = data.draw(st.integers(2, 5), label="actors")
     for i in range(count):
         home = data.draw(st.sampled_from(nodes), label=f"home{i}")
@@ -318,15 +443,28 @@ async def test_no_user_reaches_outside_their_scope(
         before = await snapshot(admin, world)
         paths = {t.name: t.path for t in world.tenants}
         list_users, list_bindings = _list_with_paths(paths)
+
+        async def list_applications(actor: Actor) -> list[tuple[str, str]]:
+            page = await actor.client.applications.ListApplications(
+                accounts_pb2.ListApplicationsRequest(page_size=1000)
+            )
+            return [(a.name, paths.get(a.customer, "?")) for a in page.applications]
+
+        async def list_accounts(actor: Actor) -> list[tuple[str, str]]:
+            page = await actor.client.accounts.ListAccounts(accounts_pb2.ListAccountsRequest(page_size=1000))
+            return [(a.name, paths.get(a.customer, "?")) for a in page.accounts]
+
         violations = await check_isolation(
             world.actors,
             world.targets,
-            TENANT_PROBES + USER_PROBES + BINDING_PROBES,
+            TENANT_PROBES + USER_PROBES + BINDING_PROBES + ACCOUNT_PROBES,
             [
                 ListProbe("ListTenants", _list_tenants),
                 ListProbe("ListUsers", list_users),
                 ListProbe("ListRoleBindings", list_bindings),
                 ListProbe("ListAuditEntries", _list_audit),
+                ListProbe("ListApplications", list_applications),
+                ListProbe("ListAccounts", list_accounts),
             ],
             sees=lambda actor, name, path: actor.sees(path) or name == actor.user_name,
         )

@@ -57,7 +57,7 @@ async def test_approve_activates_mails_and_schedules_renewal(stack: Stack) -> No
     assert list(account.organizations) == [c.org.name]
     # The requester gets the decision mail, in Dutch, under the partner's brand.
     mails = await _wait_mails(stack, c.requester.user.email, 1)
-    assert mails[0]["Subject"].startswith("Uw aanvraag voor Fleet charging is goedgekeurd")
+    assert mails[0]["Subject"] == "Uw aanvraag (nieuw account) voor Fleet charging is goedgekeurd"
     assert "noreply@mail.voltera.example" in mails[0]["From"] and "Voltera" in mails[0]["From"]
     # The account's renewal schedule runs, next reminder 30 days before expiry.
     handle = stack.temporal.get_workflow_handle(renewal.workflow_id(app.account.removeprefix("accounts/")))
@@ -98,7 +98,7 @@ async def test_reject_releases_the_organization(stack: Stack) -> None:
     account = await c.requester.client.accounts.GetAccount(accounts_pb2.GetAccountRequest(name=app.account))
     assert account.state == accounts_pb2.Account.REJECTED
     mails = await _wait_mails(stack, c.requester.user.email, 1)
-    assert mails[0]["Subject"] == "Your application for Fleet charging was not approved"
+    assert mails[0]["Subject"] == "Your application (new account) for Fleet charging was not approved"
     assert "datapoints exceed the contract" in mails[0].get_body(("plain",)).get_content()
     # The organization can be applied for again.
     again = await c.requester.client.applications.CreateApplication(

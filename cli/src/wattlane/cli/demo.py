@@ -6,11 +6,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wattlane.api.identity.v1 import roles_pb2, tenants_pb2, users_pb2
+from wattlane.api.identity.v1 import accounts_pb2, roles_pb2, tenants_pb2, users_pb2
 from wattlane.identity.client import IdentityClient
 
 DEMO_PASSWORD = "wattlane-demo"
 T = tenants_pb2.Tenant
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """What the demo seeding made: logins to print, an application to approve, key tenants."""
+
+    logins: list[DemoLogin]
+    pending_application: str
+    tenants: dict[str, tenants_pb2.Tenant]
 
 
 @dataclass(frozen=True)
@@ -69,8 +78,8 @@ async def _employee(admin: IdentityClient, org: T, email: str, name: str) -> Dem
     return DemoLogin("employee", email, f"{org.display_name} ({org.name}) + home sub-organization")
 
 
-async def seed(admin: IdentityClient) -> list[DemoLogin]:
-    """Create (or find) the demo tree; returns the demo logins."""
+async def seed_tree(admin: IdentityClient) -> tuple[list[DemoLogin], dict[str, T]]:
+    """Create (or find) the demo tree and its users; returns the logins and the key tenants."""
     roots = await admin.tenants.ListTenants(tenants_pb2.ListTenantsRequest(filter="kind = OPERATOR"))
     root = roots.tenants[0]
     voltera = await _tenant(
@@ -81,6 +90,7 @@ async def seed(admin: IdentityClient) -> list[DemoLogin]:
             display_name="Voltera Installers",
             locale="nl",
             time_zone="Europe/Amsterdam",
+            country="NL",
             brand=tenants_pb2.Brand(
                 name="Voltera",
                 logo_url="https://voltera.example/logo.svg",
@@ -98,6 +108,7 @@ async def seed(admin: IdentityClient) -> list[DemoLogin]:
             display_name="ChargeCo Partners",
             locale="en",
             time_zone="Europe/London",
+            country="GB",
             brand=tenants_pb2.Brand(
                 name="ChargeCo",
                 logo_url="https://chargeco.example/logo.png",
@@ -111,7 +122,7 @@ async def seed(admin: IdentityClient) -> list[DemoLogin]:
         admin, voltera.name, T(kind=T.CUSTOMER, display_name="Acme Logistics", customer_type=T.COMPANY)
     )
     acme_hq = await _tenant(admin, acme.name, T(kind=T.ORGANIZATION, display_name="Acme HQ Amsterdam"))
-    await _tenant(admin, acme.name, T(kind=T.ORGANIZATION, display_name="Acme Depot Utrecht"))
+    acme_depot = await _tenant(admin, acme.name, T(kind=T.ORGANIZATION, display_name="Acme Depot Utrecht"))
     await _tenant(
         admin, voltera.name, T(kind=T.CUSTOMER, display_name="Jan de Vries", customer_type=T.PRIVATE_USER)
     )
@@ -119,7 +130,7 @@ async def seed(admin: IdentityClient) -> list[DemoLogin]:
         admin, chargeco.name, T(kind=T.CUSTOMER, display_name="Globex Ltd", customer_type=T.COMPANY)
     )
     globex_org = await _tenant(admin, globex.name, T(kind=T.ORGANIZATION, display_name="Globex London"))
-    return [
+    logins = [
         DemoLogin("operator-admin", "admin@wattlane.local", f"{root.display_name} ({root.name})"),
         await _user(admin, root, "cs@wattlane.local", "Casey Success", "customer-success"),
         await _user(admin, voltera, "admin@voltera.example", "Vera Voltera", "partner-admin", "nl"),
@@ -128,5 +139,105 @@ async def seed(admin: IdentityClient) -> list[DemoLogin]:
         await _user(admin, acme_hq, "member@acme.example", "Mo Member", "organization-member", "nl"),
         await _employee(admin, acme_hq, "eva@acme.example", "Eva Employee"),
         await _user(admin, acme_hq, "driver@acme.example", "Dirk Driver", "cardholder", "nl"),
-        await _user(admin, globex_org, "admin@globex.example", "Gina Globex", "organization-admin"),
+        await _user(admin, globex, "admin@globex.example", "Gina Globex", "organization-admin"),
     ]
+    tenants = {
+        "root": root,
+        "voltera": voltera,
+        "chargeco": chargeco,
+        "acme": acme,
+        "acme_hq": acme_hq,
+        "acme_depot": acme_depot,
+        "globex": globex,
+        "globex_org": globex_org,
+    }
+    return logins, tenants
+
+
+async def _account_of(client: IdentityClient, customer: T) -> accounts_pb2.Account | None:
+    page = await client.accounts.ListAccounts(accounts_pb2.ListAccountsRequest(parent=customer.name))
+    live = [a for a in page.accounts if a.state != accounts_pb2.Account.REJECTED]
+    return live[0] if live else None
+
+
+async def _approved_account(
+    requester: IdentityClient, cs: IdentityClient, customer: T, orgs: list[T], name: str, datapoints: int
+) -> accounts_pb2.Account:
+    """The customer's account, applied for and approved by Customer Success if it is new."""
+    account = await _account_of(requester, customer)
+    if account is None:
+        application = await requester.applications.CreateApplication(
+            accounts_pb2.CreateApplicationRequest(
+                parent=customer.name,
+                application=accounts_pb2.Application(
+                    kind=accounts_pb2.Application.CREATE_ACCOUNT,
+                    new_account=accounts_pb2.Account(
+                        display_name=name,
+                        plan="business",
+                        datapoints=datapoints,
+                        sector="logistics",
+                        organizations=[o.name for o in orgs],
+                    ),
+                ),
+            )
+        )
+        await cs.applications.ApproveApplication(
+            accounts_pb2.ApproveApplicationRequest(name=application.name)
+        )
+        account = await _account_of(requester, customer)
+        assert account is not None
+    return account
+
+
+async def seed(client: IdentityClient, admin_password: str) -> Seeded:
+    """Seed the demo tree, its accounts (approved through the real approval workflow), a batch
+    of licenses, and one application left pending for a newcomer to approve."""
+    target = client.target
+    admin = await client.login("admin@wattlane.local", admin_password)
+    clients = [admin]
+    try:
+        logins, t = await seed_tree(admin)
+        acme_admin = await IdentityClient(target, max_attempts=4).login("admin@acme.example", DEMO_PASSWORD)
+        globex_admin = await IdentityClient(target, max_attempts=4).login(
+            "admin@globex.example", DEMO_PASSWORD
+        )
+        cs = await IdentityClient(target, max_attempts=4).login("cs@wattlane.local", DEMO_PASSWORD)
+        clients += [acme_admin, globex_admin, cs]
+        acme_account = await _approved_account(
+            acme_admin, cs, t["acme"], [t["acme_hq"], t["acme_depot"]], "Acme fleet charging", 40
+        )
+        await _approved_account(
+            globex_admin, cs, t["globex"], [t["globex_org"]], "Globex office charging", 20
+        )
+        pools = await acme_admin.licenses.ListLicensePools(
+            accounts_pb2.ListLicensePoolsRequest(parent=t["acme_hq"].name)
+        )
+        if not any(p.purchased for p in pools.pools):
+            for license_type, quantity in ((accounts_pb2.AC_CHARGING, 10), (accounts_pb2.DC_CHARGING, 2)):
+                await acme_admin.licenses.PurchaseLicenses(
+                    accounts_pb2.PurchaseLicensesRequest(
+                        parent=t["acme_hq"].name, type=license_type, quantity=quantity
+                    )
+                )
+        pending = await acme_admin.applications.ListApplications(
+            accounts_pb2.ListApplicationsRequest(parent=t["acme"].name, filter="state = PENDING")
+        )
+        if pending.applications:
+            pending_name = pending.applications[0].name
+        else:
+            more = await acme_admin.applications.CreateApplication(
+                accounts_pb2.CreateApplicationRequest(
+                    parent=t["acme"].name,
+                    application=accounts_pb2.Application(
+                        kind=accounts_pb2.Application.CHANGE_DATAPOINTS,
+                        account=acme_account.name,
+                        datapoints=60,
+                        comment="Twenty more charging points at the Utrecht depot",
+                    ),
+                )
+            )
+            pending_name = more.name
+        return Seeded(logins, pending_name, t)
+    finally:
+        for c in clients:
+            await c.close()

