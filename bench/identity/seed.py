@@ -148,6 +148,7 @@ class TreeGenerator:
             "depth": parent.depth + 1,
             "time_zone": time_zone or parent.time_zone,
             "locale": locale or parent.locale,
+            "country": parent.row.get("country", "") if parent.row else "",
             "owner_user_id": None,
             "brand_name": brand.get("name"),
             "brand_logo_url": brand.get("logo_url"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pytest
 from google.protobuf import field_mask_pb2
 from hypothesis import Phase, given, note, settings
 from hypothesis import strategies as st
@@ -428,7 +429,10 @@ async def snapshot(admin: Client, world: World) -> list[object]:
 
 
 # Each example builds a whole tree over gRPC: no shrinking (minutes); the failing world is noted.
-@settings(phases=[Phase.explicit, Phase.reuse, Phase.generate])
+# Each example probes ~1,000 calls; 8 worlds keep CI on 2 cores in budget (HYPOTHESIS_PROFILE=thorough
+# for more).
+@pytest.mark.timeout(900)
+@settings(phases=[Phase.explicit, Phase.reuse, Phase.generate], max_examples=min(8, settings().max_examples))
 @given(shape=tree_shapes, data=st.data())
 async def test_no_user_reaches_outside_their_scope(
     admin: Client, shape: list[list[list[int]]], data: st.DataObject

@@ -14,6 +14,7 @@ A service adds its own probes and targets; the checking is the same for all.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -109,13 +110,41 @@ async def check_isolation(
     list_probes: Iterable[ListProbe] = (),
     *,
     sees: Callable[[Actor, str, str], bool] | None = None,
+    concurrency: int = 16,
 ) -> list[Violation]:
     """Run every applicable probe and return the violations (empty when isolated).
 
     `sees(actor, name, path)` may refine visibility for listed items (e.g. a user always
-    sees themself); by default it is `actor.sees(path)`."""
+    sees themself); by default it is `actor.sees(path)`. Probes run `concurrency` at a time:
+    none of them may change the world (allowed writes are skipped), so order does not matter;
+    the caller compares a snapshot of the world before and after."""
     actors, targets, probes = list(actors), list(targets), list(probes)
-    violations: list[Violation] = []
+    gate = asyncio.Semaphore(concurrency)
+
+    async def probe_once(actor: Actor, target: Target, probe: Probe, expected: str) -> Violation | None:
+        async with gate:
+            got = "OK"
+            try:
+                await probe.call(actor, target)
+            except grpc.aio.AioRpcError as error:
+                got = error.code().name
+        return None if got == expected else Violation(actor.label, probe.name, target.name, expected, got)
+
+    async def list_once(actor: Actor, list_probe: ListProbe) -> list[Violation]:
+        async with gate:
+            try:
+                items = list(await list_probe.call(actor))
+            except grpc.aio.AioRpcError as error:
+                if error.code() == grpc.StatusCode.PERMISSION_DENIED:
+                    return []
+                return [Violation(actor.label, list_probe.name, "-", "a list", error.code().name)]
+        return [
+            Violation(actor.label, list_probe.name, name, "not listed", "listed")
+            for name, path in items
+            if not (sees(actor, name, path) if sees else actor.sees(path))
+        ]
+
+    calls = []
     for actor in actors:
         for target in targets:
             for probe in probes:
@@ -124,24 +153,8 @@ async def check_isolation(
                 expected = expected_outcome(actor, target, probe)
                 if expected == "OK" and probe.mode == "write":
                     continue  # allowed writes would change the world; other tests cover them
-                got = "OK"
-                try:
-                    await probe.call(actor, target)
-                except grpc.aio.AioRpcError as error:
-                    got = error.code().name
-                if got != expected:
-                    violations.append(Violation(actor.label, probe.name, target.name, expected, got))
-        for list_probe in list_probes:
-            try:
-                items = list(await list_probe.call(actor))
-            except grpc.aio.AioRpcError as error:
-                if error.code() != grpc.StatusCode.PERMISSION_DENIED:
-                    violations.append(
-                        Violation(actor.label, list_probe.name, "-", "a list", error.code().name)
-                    )
-                continue
-            for name, path in items:
-                visible = sees(actor, name, path) if sees else actor.sees(path)
-                if not visible:
-                    violations.append(Violation(actor.label, list_probe.name, name, "not listed", "listed"))
-    return violations
+                calls.append(probe_once(actor, target, probe, expected))
+    found = [v for v in await asyncio.gather(*calls) if v is not None]
+    for lists in await asyncio.gather(*(list_once(a, lp) for a in actors for lp in list_probes)):
+        found.extend(lists)
+    return found
