@@ -34,6 +34,7 @@ from wattlane.core.paging import parse_page
 from wattlane.core.tokens import principal_from_claims
 from wattlane.identity import scopes, users
 from wattlane.identity.api.users import FILTER_FIELDS
+from wattlane.identity.tenant_paths import TenantPaths
 from wattlane.identity.testing import ADMIN_EMAIL, ADMIN_PASSWORD, Client, TreeBuilder
 
 TARGET = 2.0
@@ -197,6 +198,7 @@ async def capture_sql(
                 recursive=request.recursive,
                 where=compile_filter(request.filter, FILTER_FIELDS),
                 page=page,
+                paths=TenantPaths(),
             )
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", listen)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from wattlane.core.audit import AuditLog
 from wattlane.core.db import Database
@@ -13,6 +13,7 @@ from wattlane.identity.approvals import Approvals
 from wattlane.identity.keys import Keys
 from wattlane.identity.passwords import Passwords
 from wattlane.identity.settings import IdentitySettings
+from wattlane.identity.tenant_paths import TenantPaths
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Runtime:
     verifier: TokenVerifier
     root_path: str = ""  # the operator's path, known after bootstrap
     approvals: Approvals | None = None
+    tenant_paths: TenantPaths = field(default_factory=TenantPaths)
 
     def forget_user(self, user_id: str) -> None:
         """Drop cached verifications and scopes of a user (removal, disable, password change)."""

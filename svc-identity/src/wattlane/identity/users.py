@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row, Table, bindparam, delete, exists, select
+from sqlalchemy import Row, Table, delete, exists, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -28,15 +28,12 @@ from wattlane.core.paging import Page
 from wattlane.core.scope import PATH_END, EffectiveScope
 from wattlane.identity import tenants
 from wattlane.identity.models import ActionToken, RoleBinding, Tenant, User
+from wattlane.identity.tenant_paths import TenantPaths
 from wattlane.identity.tenants import check_etag
 
 STATES = frozenset({"INVITED", "ACTIVE", "DISABLED"})
 USERS: Table = User.__table__  # type: ignore[assignment]
-TENANTS: Table = Tenant.__table__  # type: ignore[assignment]
 # Built once: a plain (Core) statement whose cache key is computed once, not per call.
-_LIVE_TENANT_PATH = select(TENANTS.c.path).where(
-    TENANTS.c.id == bindparam("tenant_id"), TENANTS.c.delete_time.is_(None)
-)
 
 
 def user_name(user_id: str) -> str:
@@ -231,6 +228,7 @@ async def list_in_scope(
     recursive: bool,
     where: ColumnElement[bool],
     page: Page,
+    paths: TenantPaths,
 ) -> Sequence[Row[Any]]:
     """Users the caller may read, in creation order, as plain rows (read-only, so no ORM
     instances: materializing them cost more than the query for a page of users)."""
@@ -241,7 +239,7 @@ async def list_in_scope(
     conditions = [u.delete_time.is_(None), where]
     inside_one_grant = False
     if parent_id is not None:
-        path = await session.scalar(_LIVE_TENANT_PATH, {"tenant_id": parent_id})
+        path = await paths.get(session, parent_id)
         if path is None:
             raise NotFound(tenants.tenant_name(parent_id))
         scope.require("users.read", path, tenants.tenant_name(parent_id))

@@ -143,7 +143,9 @@ class TenantServicer(tenants_pb2_grpc.TenantServiceServicer):
             )
             return empty_pb2.Empty()
 
-        return await self.rt.idempotency.once(request, empty_pb2.Empty, write)
+        result = await self.rt.idempotency.once(request, empty_pb2.Empty, write)
+        self.rt.tenant_paths.forget(tenant_id)
+        return result
 
     async def MoveTenant(
         self, request: tenants_pb2.MoveTenantRequest, context: grpc.aio.ServicerContext

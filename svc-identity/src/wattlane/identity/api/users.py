@@ -73,7 +73,13 @@ class UserServicer(users_pb2_grpc.UserServiceServicer):
         scope = await caller.scope()
         async with self.rt.db.reader(snapshot=False) as session:
             rows = await users.list_in_scope(
-                session, scope, parent_id=parent_id, recursive=request.recursive, where=where, page=page
+                session,
+                scope,
+                parent_id=parent_id,
+                recursive=request.recursive,
+                where=where,
+                page=page,
+                paths=self.rt.tenant_paths,
             )
         response = users_pb2.ListUsersResponse(next_page_token=page.next_token(rows, lambda r: r.id))
         add = response.users.add  # fields from dicts: cheaper than User messages to copy in
