@@ -196,7 +196,7 @@ def _announce_new_mail(directory: Path, seen: set[str]) -> None:
             continue
         seen.add(path.name)
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        print(f"  mail to {message['To']}: {message['Subject']}  ({path})", flush=True)
+        print(f"  mail to {message['To']}: {str(message['Subject']).strip()}  ({path})", flush=True)
 
 
 def run_up(args: argparse.Namespace) -> int:
