@@ -8,10 +8,9 @@ import grpc
 
 from wattlane.api.common.v1 import audit_pb2, audit_pb2_grpc
 from wattlane.core.audit import AuditLog
-from wattlane.core.caller import current_caller
 from wattlane.core.db import Database
-from wattlane.core.filtering import Field, compile_filter
-from wattlane.core.paging import parse_page
+from wattlane.core.filtering import Field
+from wattlane.core.listing import list_call
 from wattlane.core.timestamps import to_timestamp
 
 
@@ -41,18 +40,10 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         self, request: audit_pb2.ListAuditEntriesRequest, context: grpc.aio.ServicerContext
     ) -> audit_pb2.ListAuditEntriesResponse:
         """Lists audit entries under `parent` (or everything in scope), oldest first."""
-        caller = current_caller()
-        scope = await caller.scope()
-        where = compile_filter(request.filter, self._fields)
-        page = parse_page(
-            request.page_size,
-            request.page_token,
-            caller=caller.principal.caller_key,
-            method="ListAuditEntries",
-            query=(request.parent, request.filter),
-        )
+        call = await list_call(request, "ListAuditEntries", filter_fields=self._fields)
+        scope, page = call.scope, call.page
         c = self._log.table.c
-        extra = [where]
+        extra = [call.where]
         if request.parent:
             path = await self._resolver.path_of(request.parent)
             scope.require("audit.read", path, request.parent)

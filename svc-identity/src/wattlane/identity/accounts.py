@@ -11,11 +11,14 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from wattlane.core import validation
-from wattlane.core.errors import FieldViolation, InvalidArgument, NotFound
+from wattlane.core.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from wattlane.core.orm import utcnow
-from wattlane.core.scope import EffectiveScope
+from wattlane.core.paging import Page
+from wattlane.core.scope import PATH_END, EffectiveScope
+from wattlane.identity import tenants
 from wattlane.identity.models import Account, AccountOrganization, DatapointAllocation, Tenant
 from wattlane.identity.plans import (
     DEFAULT_PERIOD_MONTHS,
@@ -210,3 +213,25 @@ async def covering(session: AsyncSession, organization: Tenant) -> Account | Non
         return None
     # The deepest covered ancestor wins.
     return max(rows, key=lambda r: len(r[0]))[1]
+
+
+async def list_in_scope(
+    session: AsyncSession,
+    scope: EffectiveScope,
+    *,
+    parent_id: str | None,
+    where: ColumnElement[bool],
+    page: Page,
+) -> list[Account]:
+    """Accounts of customers at or below `parent_id` (or all in scope) the caller may read."""
+    if parent_id is None and not scope.grants_for("accounts.read"):
+        raise PermissionDenied("accounts.read")
+    query = select(Account).where(scope.filter("accounts.read", Account.customer_path), where)
+    if parent_id is not None:
+        parent = await tenants.get_in_scope(session, scope, parent_id, "accounts.read")
+        query = query.where(
+            Account.customer_path >= parent.path, Account.customer_path < parent.path + PATH_END
+        )
+    if (keyset := page.keyset([Account.id])) is not None:
+        query = query.where(keyset)
+    return list((await session.execute(query.order_by(Account.id).limit(page.size + 1))).scalars())

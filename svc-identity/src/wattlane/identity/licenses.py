@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wattlane.core.errors import FailedPrecondition, InvalidArgument, NotFound
 from wattlane.core.ids import new_id
 from wattlane.core.orm import utcnow
+from wattlane.core.paging import Page
 from wattlane.core.scope import EffectiveScope
 from wattlane.identity import tenants
 from wattlane.identity.models import LicenseAllocation, LicensePurchase, Tenant
@@ -131,3 +132,26 @@ async def release(session: AsyncSession, license_type: str, resource: str) -> bo
         )
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def purchases_in_scope(
+    session: AsyncSession, scope: EffectiveScope, org_id: str, page: Page
+) -> list[LicensePurchase]:
+    """An organization's purchases, oldest first (`licenses.read`)."""
+    await _organization(session, scope, org_id, "licenses.read")
+    query = select(LicensePurchase).where(LicensePurchase.organization_id == org_id)
+    if (keyset := page.keyset([LicensePurchase.id])) is not None:
+        query = query.where(keyset)
+    return list((await session.execute(query.order_by(LicensePurchase.id).limit(page.size + 1))).scalars())
+
+
+async def allocations_in_scope(
+    session: AsyncSession, scope: EffectiveScope, org_id: str, page: Page
+) -> list[LicenseAllocation]:
+    """Which resources use an organization's licenses (`licenses.read`)."""
+    await _organization(session, scope, org_id, "licenses.read")
+    key = [LicenseAllocation.type, LicenseAllocation.resource]
+    query = select(LicenseAllocation).where(LicenseAllocation.organization_id == org_id)
+    if (keyset := page.keyset(key)) is not None:
+        query = query.where(keyset)
+    return list((await session.execute(query.order_by(*key).limit(page.size + 1))).scalars())

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import grpc
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wattlane.api.identity.v1 import accounts_pb2, accounts_pb2_grpc
 from wattlane.core.caller import current_caller
-from wattlane.core.errors import FailedPrecondition, InvalidArgument, PermissionDenied, Unavailable
-from wattlane.core.filtering import Field, compile_filter
+from wattlane.core.errors import FailedPrecondition, InvalidArgument, Unavailable
+from wattlane.core.filtering import Field
+from wattlane.core.listing import list_call
 from wattlane.core.names import parse_name
-from wattlane.core.paging import parse_page
-from wattlane.core.scope import PATH_END
-from wattlane.identity import accounts, applications, licenses, messages, tenants
-from wattlane.identity.models import Account, Application, LicenseAllocation, LicensePurchase, Tenant
+from wattlane.identity import accounts, applications, licenses, messages
+from wattlane.identity.models import Account, Application, Tenant
 from wattlane.identity.plans import PLANS
 from wattlane.identity.runtime import Runtime
 from wattlane.workflows.approval.types import Decision
@@ -73,30 +71,12 @@ class AccountServicer(accounts_pb2_grpc.AccountServiceServicer):
         self, request: accounts_pb2.ListAccountsRequest, context: grpc.aio.ServicerContext
     ) -> accounts_pb2.ListAccountsResponse:
         """Lists accounts at or below `parent`, or all in scope (`accounts.read`)."""
-        caller = current_caller()
-        parent_id = parse_name(request.parent, "tenants", "parent") if request.parent else None
-        where = compile_filter(request.filter, ACCOUNT_FILTER)
-        page = parse_page(
-            request.page_size,
-            request.page_token,
-            caller=caller.principal.caller_key,
-            method="ListAccounts",
-            query=(request.parent, request.filter),
-        )
-        scope = await caller.scope()
+        call = await list_call(request, "ListAccounts", filter_fields=ACCOUNT_FILTER)
+        page = call.page
         async with self.rt.db.reader() as session:
-            if parent_id is None and not scope.grants_for("accounts.read"):
-                raise PermissionDenied("accounts.read")
-            query = select(Account).where(scope.filter("accounts.read", Account.customer_path), where)
-            if parent_id is not None:
-                parent = await tenants.get_in_scope(session, scope, parent_id, "accounts.read")
-                query = query.where(
-                    Account.customer_path >= parent.path, Account.customer_path < parent.path + PATH_END
-                )
-            keyset = page.keyset([Account.id])
-            if keyset is not None:
-                query = query.where(keyset)
-            rows = list((await session.execute(query.order_by(Account.id).limit(page.size + 1))).scalars())
+            rows = await accounts.list_in_scope(
+                session, call.scope, parent_id=call.parent_id, where=call.where, page=page
+            )
             items = [await account_message(session, r) for r in rows[: page.size]]
         return accounts_pb2.ListAccountsResponse(
             accounts=items, next_page_token=page.next_token(rows, lambda r: r.id)
@@ -165,20 +145,11 @@ class ApplicationServicer(accounts_pb2_grpc.ApplicationServiceServicer):
         self, request: accounts_pb2.ListApplicationsRequest, context: grpc.aio.ServicerContext
     ) -> accounts_pb2.ListApplicationsResponse:
         """Lists applications with filters on state, kind, partner and customer (`accounts.read`)."""
-        caller = current_caller()
-        parent_id = parse_name(request.parent, "tenants", "parent") if request.parent else None
-        where = compile_filter(request.filter, APPLICATION_FILTER)
-        page = parse_page(
-            request.page_size,
-            request.page_token,
-            caller=caller.principal.caller_key,
-            method="ListApplications",
-            query=(request.parent, request.filter),
-        )
-        scope = await caller.scope()
+        call = await list_call(request, "ListApplications", filter_fields=APPLICATION_FILTER)
+        page = call.page
         async with self.rt.db.reader() as session:
             rows = await applications.list_in_scope(
-                session, scope, parent_id=parent_id, where=where, page=page
+                session, call.scope, parent_id=call.parent_id, where=call.where, page=page
             )
         return accounts_pb2.ListApplicationsResponse(
             applications=[messages.application(r) for r in rows[: page.size]],
@@ -251,24 +222,12 @@ class LicenseServicer(accounts_pb2_grpc.LicenseServiceServicer):
         self, request: accounts_pb2.ListLicensePurchasesRequest, context: grpc.aio.ServicerContext
     ) -> accounts_pb2.ListLicensePurchasesResponse:
         """An organization's purchases, oldest first (`licenses.read`)."""
-        caller = current_caller()
-        org_id = parse_name(request.parent, "tenants", "parent")
-        page = parse_page(
-            request.page_size,
-            request.page_token,
-            caller=caller.principal.caller_key,
-            method="ListLicensePurchases",
-            query=(request.parent,),
-        )
-        scope = await caller.scope()
+        call = await list_call(request, "ListLicensePurchases")
+        page = call.page
+        if call.parent_id is None:
+            raise InvalidArgument.field("parent", "is required (an organization)")
         async with self.rt.db.reader() as session:
-            await tenants.get_in_scope(session, scope, org_id, "licenses.read")
-            query = select(LicensePurchase).where(LicensePurchase.organization_id == org_id)
-            if (keyset := page.keyset([LicensePurchase.id])) is not None:
-                query = query.where(keyset)
-            rows = list(
-                (await session.execute(query.order_by(LicensePurchase.id).limit(page.size + 1))).scalars()
-            )
+            rows = await licenses.purchases_in_scope(session, call.scope, call.parent_id, page)
         return accounts_pb2.ListLicensePurchasesResponse(
             license_purchases=[messages.license_purchase(r) for r in rows[: page.size]],
             next_page_token=page.next_token(rows, lambda r: r.id),
@@ -295,23 +254,12 @@ class LicenseServicer(accounts_pb2_grpc.LicenseServiceServicer):
         self, request: accounts_pb2.ListLicenseAllocationsRequest, context: grpc.aio.ServicerContext
     ) -> accounts_pb2.ListLicenseAllocationsResponse:
         """Which resources use the organization's licenses (`licenses.read`)."""
-        caller = current_caller()
-        org_id = parse_name(request.parent, "tenants", "parent")
-        page = parse_page(
-            request.page_size,
-            request.page_token,
-            caller=caller.principal.caller_key,
-            method="ListLicenseAllocations",
-            query=(request.parent,),
-        )
-        scope = await caller.scope()
+        call = await list_call(request, "ListLicenseAllocations")
+        page = call.page
+        if call.parent_id is None:
+            raise InvalidArgument.field("parent", "is required (an organization)")
         async with self.rt.db.reader() as session:
-            await tenants.get_in_scope(session, scope, org_id, "licenses.read")
-            query = select(LicenseAllocation).where(LicenseAllocation.organization_id == org_id)
-            key = [LicenseAllocation.type, LicenseAllocation.resource]
-            if (keyset := page.keyset(key)) is not None:
-                query = query.where(keyset)
-            rows = list((await session.execute(query.order_by(*key).limit(page.size + 1))).scalars())
+            rows = await licenses.allocations_in_scope(session, call.scope, call.parent_id, page)
         return accounts_pb2.ListLicenseAllocationsResponse(
             license_allocations=[messages.license_allocation(r) for r in rows[: page.size]],
             next_page_token=page.next_token(rows, lambda r: (r.type, r.resource)),

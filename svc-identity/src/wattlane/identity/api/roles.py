@@ -8,10 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wattlane.api.identity.v1 import roles_pb2, roles_pb2_grpc
 from wattlane.core.caller import current_caller
+from wattlane.core.errors import InvalidArgument
 from wattlane.core.fieldmasks import mask_paths
-from wattlane.core.filtering import Field, compile_filter
+from wattlane.core.filtering import Field
+from wattlane.core.listing import list_call
 from wattlane.core.names import parse_name
-from wattlane.core.paging import parse_page
 from wattlane.identity import messages, roles
 from wattlane.identity.models import RoleBinding
 from wattlane.identity.permissions import PERMISSIONS
@@ -49,18 +50,12 @@ class RoleServicer(roles_pb2_grpc.RoleServiceServicer):
         self, request: roles_pb2.ListRolesRequest, context: grpc.aio.ServicerContext
     ) -> roles_pb2.ListRolesResponse:
         """Built-in roles plus custom roles usable at `parent` (`roles.read`)."""
-        caller = current_caller()
-        tenant_id = parse_name(request.parent, "tenants", "parent")
-        page = parse_page(
-            request.page_size,
-            request.page_token,
-            caller=caller.principal.caller_key,
-            method="ListRoles",
-            query=(request.parent,),
-        )
-        scope = await caller.scope()
+        call = await list_call(request, "ListRoles")
+        if call.parent_id is None:
+            raise InvalidArgument.field("parent", "is required (the tenant where the roles are used)")
+        page = call.page
         async with self.rt.db.reader() as session:
-            rows = await roles.list_usable(session, scope, tenant_id, page)
+            rows = await roles.list_usable(session, call.scope, call.parent_id, page)
         return roles_pb2.ListRolesResponse(
             roles=[messages.role(r) for r in rows[: page.size]],
             next_page_token=page.next_token(rows, lambda r: r.id),
@@ -176,19 +171,12 @@ class RoleServicer(roles_pb2_grpc.RoleServiceServicer):
         self, request: roles_pb2.ListRoleBindingsRequest, context: grpc.aio.ServicerContext
     ) -> roles_pb2.ListRoleBindingsResponse:
         """Lists role assignments at and below `parent` (`users.read`)."""
-        caller = current_caller()
-        parent_id = parse_name(request.parent, "tenants", "parent") if request.parent else None
-        where = compile_filter(request.filter, BINDING_FILTER_FIELDS)
-        page = parse_page(
-            request.page_size,
-            request.page_token,
-            caller=caller.principal.caller_key,
-            method="ListRoleBindings",
-            query=(request.parent, request.filter),
-        )
-        scope = await caller.scope()
+        call = await list_call(request, "ListRoleBindings", filter_fields=BINDING_FILTER_FIELDS)
+        page = call.page
         async with self.rt.db.reader() as session:
-            rows = await roles.list_bindings(session, scope, parent_id=parent_id, where=where, page=page)
+            rows = await roles.list_bindings(
+                session, call.scope, parent_id=call.parent_id, where=call.where, page=page
+            )
         return roles_pb2.ListRoleBindingsResponse(
             role_bindings=[messages.role_binding(r) for r in rows[: page.size]],
             next_page_token=page.next_token(rows, lambda r: r.id),

@@ -10,9 +10,9 @@ from wattlane.api.identity.v1 import tenants_pb2, tenants_pb2_grpc
 from wattlane.core.caller import current_caller
 from wattlane.core.errors import InvalidArgument
 from wattlane.core.fieldmasks import mask_paths
-from wattlane.core.filtering import Field, compile_filter
+from wattlane.core.filtering import Field
+from wattlane.core.listing import list_call
 from wattlane.core.names import parse_name
-from wattlane.core.paging import parse_page
 from wattlane.identity import messages, tenants
 from wattlane.identity.models import Tenant
 from wattlane.identity.runtime import Runtime
@@ -55,21 +55,17 @@ class TenantServicer(tenants_pb2_grpc.TenantServiceServicer):
         self, request: tenants_pb2.ListTenantsRequest, context: grpc.aio.ServicerContext
     ) -> tenants_pb2.ListTenantsResponse:
         """Lists children (or the subtree) of a tenant, or everything in scope."""
-        caller = current_caller()
-        parent_id = parse_name(request.parent, "tenants", "parent") if request.parent else None
-        where = compile_filter(request.filter, FILTER_FIELDS)
-        page = parse_page(
-            request.page_size,
-            request.page_token,
-            caller=caller.principal.caller_key,
-            method="ListTenants",
-            query=(request.parent, request.filter, str(request.recursive)),
-        )
-        scope = await caller.scope()
+        call = await list_call(request, "ListTenants", filter_fields=FILTER_FIELDS)
         async with self.rt.db.reader() as session:
             rows = await tenants.list_in_scope(
-                session, scope, parent_id=parent_id, recursive=request.recursive, where=where, page=page
+                session,
+                call.scope,
+                parent_id=call.parent_id,
+                recursive=request.recursive,
+                where=call.where,
+                page=call.page,
             )
+        page = call.page
         return tenants_pb2.ListTenantsResponse(
             tenants=[messages.tenant(r) for r in rows[: page.size]],
             next_page_token=page.next_token(rows, lambda r: r.id),

@@ -16,9 +16,9 @@ from wattlane.core.errors import (
     Unauthenticated,
 )
 from wattlane.core.fieldmasks import mask_paths
-from wattlane.core.filtering import Field, compile_filter
+from wattlane.core.filtering import Field
+from wattlane.core.listing import list_call
 from wattlane.core.names import parse_name
-from wattlane.core.paging import parse_page
 from wattlane.core.timestamps import to_timestamp
 from wattlane.identity import messages, roles, tenants, users
 from wattlane.identity.passwords import check_policy
@@ -60,24 +60,15 @@ class UserServicer(users_pb2_grpc.UserServiceServicer):
         self, request: users_pb2.ListUsersRequest, context: grpc.aio.ServicerContext
     ) -> users_pb2.ListUsersResponse:
         """Lists users of a tenant (or its subtree), or everyone in scope (`users.read`)."""
-        caller = current_caller()
-        parent_id = parse_name(request.parent, "tenants", "parent") if request.parent else None
-        where = compile_filter(request.filter, FILTER_FIELDS)
-        page = parse_page(
-            request.page_size,
-            request.page_token,
-            caller=caller.principal.caller_key,
-            method="ListUsers",
-            query=(request.parent, request.filter, str(request.recursive)),
-        )
-        scope = await caller.scope()
+        call = await list_call(request, "ListUsers", filter_fields=FILTER_FIELDS)
+        page = call.page
         async with self.rt.db.reader(snapshot=False) as session:
             rows = await users.list_in_scope(
                 session,
-                scope,
-                parent_id=parent_id,
+                call.scope,
+                parent_id=call.parent_id,
                 recursive=request.recursive,
-                where=where,
+                where=call.where,
                 page=page,
                 paths=self.rt.tenant_paths,
             )
