@@ -1,0 +1,50 @@
+"""The station message log in the database: a `MessageSink` writing batches, and retention."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from wattlane.core.db import Database
+from wattlane.csms import repository
+from wattlane.csms.clock import utc_now
+from wattlane.csms.frames import CALLERROR
+from wattlane.csms.providers import LogEntry
+
+_MAX_TEXT = 4000  # an error description is capped (the frame layer caps raw frames already)
+
+
+def log_row(entry: LogEntry) -> dict[str, Any]:
+    """The `messages` row of one log entry."""
+    return {
+        "identity": entry.identity,
+        "time": dt.datetime.fromtimestamp(entry.at, dt.UTC),
+        "direction": entry.direction.value,
+        "message_type": entry.message_type,
+        "message_id": entry.message_id[:64],
+        "action": entry.action[:64] if entry.action else None,
+        "payload": entry.payload,
+        "error": entry.message_type in (CALLERROR, 0),
+        "error_code": entry.error_code[:64] if entry.error_code else None,
+        "error_description": entry.error_description[:_MAX_TEXT] if entry.error_description else None,
+    }
+
+
+class DatabaseMessageSink:
+    """Writes each batch of log entries with one bulk insert in one transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def write_batch(self, entries: Sequence[LogEntry]) -> None:
+        """Insert the batch."""
+        rows = [log_row(e) for e in entries]
+        async with self._db.transaction() as session:
+            await repository.add_messages(session, rows)
+
+
+async def purge_messages(db: Database, retention: dt.timedelta) -> int:
+    """Delete log lines older than `retention`; returns how many went."""
+    async with db.transaction() as session:
+        return await repository.purge_messages(session, utc_now() - retention)
