@@ -231,13 +231,16 @@ def memory_providers(
     *,
     pattern: str | None = None,
     pattern_password: str | None = None,
+    pattern_owner: StationOwner | None = None,
     log_flush_interval: float = 0.2,
     log_max_entries: int = 100_000,
 ) -> MemoryProviders:
     """Build a fresh set of in-memory providers (the log sink keeps the latest `log_max_entries`)."""
     sink = MemoryLogSink(log_max_entries)
     return MemoryProviders(
-        stations=InMemoryStations(pattern=pattern, pattern_password=pattern_password),
+        stations=InMemoryStations(
+            pattern=pattern, pattern_password=pattern_password, pattern_owner=pattern_owner
+        ),
         access=InMemoryAccess(),
         events=InMemoryEvents(),
         log_sink=sink,

@@ -34,6 +34,9 @@ class Station(Base):
     identity: Mapped[str] = mapped_column(Identity, primary_key=True)
     owner_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
     owner_path: Mapped[TreePath] = mapped_column(default="", server_default="")
+    # Assets' ids for the station, so grants restricted to chosen locations / charging points apply.
+    location_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    charging_point_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
     protocol: Mapped[str] = mapped_column(String(16), default="", server_default="")
     online: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     # Which CSMS process holds the socket (a pod name): remote actions are forwarded there.

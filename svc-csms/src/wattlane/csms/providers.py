@@ -60,6 +60,8 @@ class StationOwner:
 
     owner_id: str
     owner_path: str
+    location_id: str = ""  # assets' location and charging point, for restricted members' grants
+    charging_point_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, delete, false, or_, select, update
+from sqlalchemy import Table, bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -49,6 +49,8 @@ async def upsert(
 CONNECTION_COLUMNS = (
     "owner_id",
     "owner_path",
+    "location_id",
+    "charging_point_id",
     "protocol",
     "online",
     "connected_process",
@@ -198,14 +200,10 @@ async def connectors_of(session: AsyncSession, identities: Sequence[str]) -> dic
     return result
 
 
-async def list_stations(
-    session: AsyncSession, where: ColumnElement[bool], after: str | None, limit: int
-) -> list[Station]:
-    """Stations matching `where` (scope and filter), by identity, after the page key."""
-    stmt = select(Station).where(where)
-    if after is not None:
-        stmt = stmt.where(Station.identity > after)
-    return list(await session.scalars(stmt.order_by(Station.identity).limit(limit)))
+async def list_stations(session: AsyncSession, where: ColumnElement[bool], limit: int) -> list[Station]:
+    """Stations matching `where` (scope, filter and page key), by identity."""
+    stmt = select(Station).where(where).order_by(Station.identity).limit(limit)
+    return list(await session.scalars(stmt))
 
 
 async def list_messages(
@@ -224,20 +222,13 @@ def station_in(scope_filter: ColumnElement[bool]) -> ColumnElement[bool]:
 
 
 async def list_unclaimed(
-    session: AsyncSession, where: ColumnElement[bool], after: str | None, limit: int
+    session: AsyncSession, where: ColumnElement[bool], limit: int
 ) -> list[UnclaimedConnection]:
-    """Unclaimed connection attempts by identity, after the page key."""
-    stmt = select(UnclaimedConnection).where(where)
-    if after is not None:
-        stmt = stmt.where(UnclaimedConnection.identity > after)
-    return list(await session.scalars(stmt.order_by(UnclaimedConnection.identity).limit(limit)))
+    """Unclaimed connection attempts matching `where` (filter and page key), by identity."""
+    stmt = select(UnclaimedConnection).where(where).order_by(UnclaimedConnection.identity).limit(limit)
+    return list(await session.scalars(stmt))
 
 
 async def get_unclaimed(session: AsyncSession, identity: str) -> UnclaimedConnection | None:
     """One identity's unclaimed attempts."""
     return await session.get(UnclaimedConnection, identity)
-
-
-def nothing() -> ColumnElement[bool]:
-    """A condition no row meets."""
-    return and_(false())

@@ -92,6 +92,8 @@ class RegistryWriter:
                     "create_time": now,
                     "owner_id": item.owner.owner_id if item.owner else "",
                     "owner_path": item.owner.owner_path if item.owner else "",
+                    "location_id": item.owner.location_id if item.owner else "",
+                    "charging_point_id": item.owner.charging_point_id if item.owner else "",
                     "protocol": item.version.value,
                     "online": True,
                     "connected_process": self._process,

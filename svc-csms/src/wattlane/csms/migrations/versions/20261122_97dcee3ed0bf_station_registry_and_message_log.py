@@ -90,6 +90,8 @@ def upgrade() -> None:
             server_default="",
             nullable=False,
         ),
+        sa.Column("location_id", sa.String(length=64), server_default="", nullable=False),
+        sa.Column("charging_point_id", sa.String(length=64), server_default="", nullable=False),
         sa.Column("protocol", sa.String(length=16), server_default="", nullable=False),
         sa.Column("online", sa.Boolean(), server_default="0", nullable=False),
         sa.Column("connected_process", sa.String(length=128), server_default="", nullable=False),
