@@ -99,11 +99,12 @@ async def test_retention_purges_old_lines_only(databases: DatabaseFactory) -> No
 
 
 def test_log_rows_cap_their_strings() -> None:
-    entry = LogEntry(0.0, "CS1", Direction.OUT, 4, "x" * 100, "A" * 100, {}, "E" * 100, "d" * 10_000)
-    row = log_row(entry)
+    entry = LogEntry(0.0, "CS1", Direction.OUT, 4, "x" * 100, "A" * 100, {"a": 1}, "E" * 100, "d" * 10_000)
+    row = dict(zip(repository.MESSAGE_COLUMNS, log_row(entry), strict=True))
     assert len(row["message_id"]) == 64 and len(row["action"]) == 64 and len(row["error_code"]) == 64
     assert len(row["error_description"]) == 4000 and row["error"] is True
-    assert row["time"] == dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    assert row["time"] == dt.datetime(1970, 1, 1, tzinfo=dt.UTC) and row["payload"] == '{"a":1}'
+    assert log_row(entry, sqlite=True)[1] == "1970-01-01 00:00:00.000000"
 
 
 async def test_the_memory_sink_still_serves_the_demo() -> None:

@@ -6,6 +6,8 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
 from wattlane.core.db import Database
 from wattlane.csms import repository
 from wattlane.csms.clock import utc_now
@@ -13,22 +15,26 @@ from wattlane.csms.frames import CALLERROR
 from wattlane.csms.providers import LogEntry
 
 _MAX_TEXT = 4000  # an error description is capped (the frame layer caps raw frames already)
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's storage format for DATETIME on SQLite
 
 
-def log_row(entry: LogEntry) -> dict[str, Any]:
-    """The `messages` row of one log entry."""
-    return {
-        "identity": entry.identity,
-        "time": dt.datetime.fromtimestamp(entry.at, dt.UTC),
-        "direction": entry.direction.value,
-        "message_type": entry.message_type,
-        "message_id": entry.message_id[:64],
-        "action": entry.action[:64] if entry.action else None,
-        "payload": entry.payload,
-        "error": entry.message_type in (CALLERROR, 0),
-        "error_code": entry.error_code[:64] if entry.error_code else None,
-        "error_description": entry.error_description[:_MAX_TEXT] if entry.error_description else None,
-    }
+def log_row(entry: LogEntry, *, sqlite: bool = False) -> tuple[Any, ...]:
+    """The `messages` row of one log entry, in `repository.MESSAGE_COLUMNS` order, as the driver
+    takes it: the payload as JSON text, and on SQLite the time as UTCDateTime stores it there
+    (naive UTC text that sorts correctly)."""
+    moment = dt.datetime.fromtimestamp(entry.at, dt.UTC)
+    return (
+        entry.identity,
+        moment.strftime(_SQLITE_TIME) if sqlite else moment,
+        entry.direction.value,
+        entry.message_type,
+        entry.message_id[:64],
+        entry.action[:64] if entry.action else None,
+        orjson.dumps(entry.payload).decode(),
+        entry.message_type in (CALLERROR, 0),
+        entry.error_code[:64] if entry.error_code else None,
+        entry.error_description[:_MAX_TEXT] if entry.error_description else None,
+    )
 
 
 class DatabaseMessageSink:
@@ -36,10 +42,11 @@ class DatabaseMessageSink:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._sqlite = db.is_sqlite
 
     async def write_batch(self, entries: Sequence[LogEntry]) -> None:
         """Insert the batch."""
-        rows = [log_row(e) for e in entries]
+        rows = [log_row(e, sqlite=self._sqlite) for e in entries]
         async with self._db.transaction() as session:
             await repository.add_messages(session, rows)
 

@@ -165,10 +165,36 @@ async def add_notice(session: AsyncSession, row: Mapping[str, Any]) -> None:
     await session.execute(NOTICES.insert(), [dict(row)])
 
 
-async def add_messages(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Bulk-insert log lines (one executemany: batched VALUES on both backends)."""
-    if rows:
-        await session.execute(MESSAGES.insert(), list(rows))
+MESSAGE_COLUMNS = (
+    "identity",
+    "time",
+    "direction",
+    "message_type",
+    "message_id",
+    "action",
+    "payload",
+    "error",
+    "error_code",
+    "error_description",
+)
+
+
+async def add_messages(session: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Bulk-insert log lines: tuples in MESSAGE_COLUMNS order, already in the driver's terms
+    (payload as JSON text; on SQLite the time as SQLAlchemy stores it, see `logstore`).
+
+    One driver-level executemany, so one await for the whole batch: the writer shares the event
+    loop with the stations, and under load every await waits a full turn of a busy loop
+    (SQLAlchemy's insertmanyvalues would take one per ~90 rows on SQLite)."""
+    if not rows:
+        return
+    connection = await session.connection()
+    if connection.dialect.paramstyle == "numeric_dollar":  # asyncpg
+        marks = ", ".join(f"${n}" for n in range(1, len(MESSAGE_COLUMNS) + 1))
+    else:
+        marks = ", ".join("?" for _ in MESSAGE_COLUMNS)
+    sql = f"INSERT INTO messages ({', '.join(MESSAGE_COLUMNS)}) VALUES ({marks})"
+    await connection.exec_driver_sql(sql, list(rows))
 
 
 async def purge_messages(session: AsyncSession, before: dt.datetime) -> int:
