@@ -8,9 +8,16 @@ import signal
 import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from pathlib import Path
 
+import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sqlalchemy import func, select
 
+from wattlane.core.db import Database
+from wattlane.csms import repository
+from wattlane.csms.models import Message
 from wattlane.simulator.certs import DevPki, client_ssl_context
 from wattlane.simulator.station import SimStation
 
@@ -94,3 +101,40 @@ async def test_standalone_profile_1_with_a_demo_fleet_pattern(standalone: Start)
     process.send_signal(signal.SIGINT)
     async with asyncio.timeout(10):
         assert await process.wait() == 0
+
+
+async def test_standalone_with_database_and_grpc_shuts_down_cleanly(
+    standalone: Start, tmp_path: Path
+) -> None:
+    port, grpc_port = _free_port(), _free_port()
+    database = tmp_path / "csms.db"
+    env = {
+        "WATTLANE_CSMS_PORT": str(port),
+        "WATTLANE_CSMS_GRPC_PORT": str(grpc_port),
+        "WATTLANE_CSMS_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        "WATTLANE_CSMS_PROCESS_ID": "standalone-1",
+        "WATTLANE_CSMS_DEMO_PATTERN": r"SIM-\d+",
+        "WATTLANE_CSMS_DEMO_PASSWORD": "demo-password-0123",
+    }
+    process = await standalone(env)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+        health = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+        assert health.status == health_pb2.HealthCheckResponse.SERVING
+    station = SimStation("SIM-3", f"ws://127.0.0.1:{port}/ocpp", password="demo-password-0123")
+    await station.connect()
+    assert (await station.boot())["status"] == "Accepted"
+    process.send_signal(signal.SIGTERM)
+    code, _ = await station.wait_closed(timeout=10)
+    assert code == 1001
+    async with asyncio.timeout(15):
+        assert await process.wait() == 0
+    # The registry was flushed on the way out: the station is recorded, and offline.
+    db = Database(f"sqlite+aiosqlite:///{database}")
+    try:
+        async with db.reader() as session:
+            row = await repository.get_station(session, "SIM-3")
+            logged = await session.scalar(select(func.count()).select_from(Message))
+    finally:
+        await db.dispose()
+    assert row is not None and row.boot_time is not None and not row.online
+    assert logged == 2

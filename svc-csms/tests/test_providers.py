@@ -148,3 +148,33 @@ def test_settings_from_env() -> None:
         CsmsSettings.from_env({"WATTLANE_CSMS_PORT": "x"})
     with pytest.raises(ValueError, match="SECURITY_PROFILE"):
         CsmsSettings.from_env({"WATTLANE_CSMS_SECURITY_PROFILE": "4"})
+
+
+def test_storage_and_api_settings_from_env() -> None:
+    settings = CsmsSettings.from_env(
+        {
+            "WATTLANE_CSMS_DATABASE_URL": "sqlite:///x.db",
+            "WATTLANE_CSMS_MIGRATE_ON_START": "false",
+            "WATTLANE_CSMS_PROCESS_ID": "csms-0",
+            "WATTLANE_CSMS_LOG_RETENTION_DAYS": "7",
+            "WATTLANE_CSMS_GRPC_PORT": "-1",
+            "WATTLANE_CSMS_ASSETS_ADDRESS": "assets:50071",
+            "WATTLANE_CSMS_DEMO_OWNER_PATH": "/op/org/",
+        }
+    )
+    assert (settings.database_url, settings.migrate_on_start, settings.process_id) == (
+        "sqlite:///x.db",
+        False,
+        "csms-0",
+    )
+    assert (settings.log_retention_days, settings.grpc_port, settings.assets_address) == (
+        7,
+        -1,
+        "assets:50071",
+    )
+    assert settings.demo_owner_path == "/op/org/"
+    defaults = CsmsSettings.from_env({})
+    assert defaults.database_url == "" and defaults.migrate_on_start and defaults.grpc_port == 50061
+    assert defaults.process_id  # the host name
+    with pytest.raises(ValueError, match="LOG_RETENTION_DAYS"):
+        CsmsSettings.from_env({"WATTLANE_CSMS_LOG_RETENTION_DAYS": "a week"})
