@@ -52,6 +52,7 @@ async def _station(service: CsmsService, identity: str, owner: tenants_pb2.Tenan
     )
     await registry.writer.flush()
     await registry.station_booted(BootInfo(identity, OcppVersion.V16, at, "Wattlane", "Sim-1"))
+    await registry.writer.flush()
     log.record(LogEntry(at.timestamp(), identity, Direction.IN, 2, "1", "Heartbeat", {}))
     await log.flush()
 

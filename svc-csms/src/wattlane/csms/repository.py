@@ -82,9 +82,9 @@ async def stations_seen(session: AsyncSession, rows: Sequence[Mapping[str, Any]]
     await upsert(session, STATIONS, rows, ["identity"], ["last_seen_time"])
 
 
-async def station_booted(session: AsyncSession, row: Mapping[str, Any]) -> None:
-    """Record a boot report (row: identity, create_time and BOOT_COLUMNS)."""
-    await upsert(session, STATIONS, [row], ["identity"], BOOT_COLUMNS)
+async def stations_booted(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Record boot reports (rows: identity, create_time and BOOT_COLUMNS)."""
+    await upsert(session, STATIONS, rows, ["identity"], BOOT_COLUMNS)
 
 
 async def stations_disconnected(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -1,9 +1,11 @@
 """The persistent station registry: `StationEvents` (and unclaimed attempts) on the database.
 
-Replies never wait for it. Connections opening and closing, heartbeats (last seen), connector
-statuses and unclaimed connection attempts are queued on the shared write-behind writer
-(`writebehind.py`) and folded per station before each write, so a thousand heartbeats of one
-station in a batch cost one row update. Boot reports and notices are rare and written through.
+Replies never wait for it. Connections opening and closing, boot reports, heartbeats (last
+seen), connector statuses and unclaimed connection attempts are queued on the shared write-behind
+writer (`writebehind.py`) and folded per station before each write, so a thousand heartbeats of
+one station in a batch cost one row update, and a storm of 5,000 stations booting at once costs a
+few batched upserts rather than 5,000 transactions queueing for the database (boots written
+through took a SQLite-backed storm from 7 s to 21 s). Notices are rare and written through.
 
 Online/offline follows the socket (open → online, close → offline). A process that dies without
 closing its sockets leaves rows online: `mark_silent` (run periodically) turns stations silent for
@@ -63,7 +65,7 @@ class Seen:
     at: datetime
 
 
-RegistryUpdate = Connected | Disconnected | Seen | StatusChange | ConnectionAttempt
+RegistryUpdate = Connected | Disconnected | Seen | BootInfo | StatusChange | ConnectionAttempt
 
 
 class RegistryWriter:
@@ -81,6 +83,7 @@ class RegistryWriter:
         seen: dict[str, datetime] = {}
         statuses: dict[tuple[str, int, int], dict[str, Any]] = {}
         attempts: dict[str, dict[str, Any]] = {}
+        boots: dict[str, dict[str, Any]] = {}
         for item in entries:
             if isinstance(item, Seen):
                 if item.identity not in seen or seen[item.identity] < item.at:
@@ -108,6 +111,8 @@ class RegistryWriter:
                     "b_time": item.at,
                     "reason": item.reason[:200],
                 }
+            elif isinstance(item, BootInfo):
+                boots[item.identity] = boot_row(item, now)
             elif isinstance(item, StatusChange):
                 statuses[(item.identity, item.evse_id, item.connector_id)] = {
                     "identity": item.identity,
@@ -130,6 +135,7 @@ class RegistryWriter:
                 session,
                 [{"identity": i, "create_time": now, "last_seen_time": at} for i, at in seen.items()],
             )
+            await repository.stations_booted(session, list(boots.values()))
             await repository.stations_disconnected(session, list(disconnected.values()))
             await repository.connector_statuses(session, list(statuses.values()))
             await repository.unclaimed_attempts(session, list(attempts.values()))
@@ -224,25 +230,8 @@ class StationRegistry:
         self.writer.record(change)
 
     async def station_booted(self, boot: BootInfo) -> None:
-        """Write the boot report through (rare, and what operators look for first)."""
-        async with self.db.transaction() as session:
-            await repository.station_booted(
-                session,
-                {
-                    "identity": boot.identity,
-                    "create_time": utc_now(),
-                    "boot_time": boot.at,
-                    "boot_accepted": boot.accepted,
-                    "boot_reason": boot.reason,
-                    "vendor": boot.vendor[:50],
-                    "model": boot.model[:50],
-                    "serial_number": _cut(boot.serial_number, 50),
-                    "firmware_version": _cut(boot.firmware_version, 50),
-                    "iccid": _cut(boot.iccid, 20),
-                    "imsi": _cut(boot.imsi, 20),
-                    "last_seen_time": boot.at,
-                },
-            )
+        """Queue: the boot report (the latest per station in a batch wins)."""
+        self.writer.record(boot)
 
     async def station_notice(self, notice: StationNotice) -> None:
         """Write the notice through (rare)."""
@@ -264,6 +253,24 @@ class StationRegistry:
     async def record_unclaimed(self, attempt: ConnectionAttempt) -> None:
         """Queue: an attempt by an unknown identity (folded per identity, counted)."""
         self.writer.record(attempt)
+
+
+def boot_row(boot: BootInfo, now: datetime) -> dict[str, Any]:
+    """The `stations` columns a boot report sets."""
+    return {
+        "identity": boot.identity,
+        "create_time": now,
+        "boot_time": boot.at,
+        "boot_accepted": boot.accepted,
+        "boot_reason": boot.reason,
+        "vendor": boot.vendor[:50],
+        "model": boot.model[:50],
+        "serial_number": _cut(boot.serial_number, 50),
+        "firmware_version": _cut(boot.firmware_version, 50),
+        "iccid": _cut(boot.iccid, 20),
+        "imsi": _cut(boot.imsi, 20),
+        "last_seen_time": boot.at,
+    }
 
 
 def _cut(value: str | None, size: int) -> str | None:
