@@ -237,11 +237,11 @@ async def big_fleet() -> dict[str, Any]:
     }
 
 
-async def storm(kind: str) -> dict[str, Any]:
+async def storm(kind: str, *args: str) -> dict[str, Any]:
     """5,000 stations connect (and, on the CSMS, boot) at the same moment."""
-    server = await ServerProcess.start(kind)
+    server = await ServerProcess.start(kind, *args)
     try:
-        seconds, failures, handles = await bring_up(server, STORM, concurrency=None, boot=kind == "csms")
+        seconds, failures, handles = await bring_up(server, STORM, concurrency=None, boot=kind != "echo")
         stats = await server.stats()
         await close_all(handles)
     finally:
@@ -305,6 +305,7 @@ async def measure(*, quick: bool = False, database_url: str | None = None) -> di
     # The same storm against the echo server shows what the machine and the clients allow.
     results["storm_echo"] = await storm("echo")
     results["storm"] = await storm("csms")
+    results["storm_stored"] = await storm("csms-stored", *stored_args)
     return results
 
 
@@ -368,6 +369,12 @@ def report(results: dict[str, Any]) -> list[str]:
     lines.append(
         f"Storm: {st['stations']:,} stations connect + boot at once: all online in {st['seconds']:.2f} s, "
         f"{st['failures']} failed, {lost} lost (target <= 10 s, none lost)  {_verdict(ok)}"
+    )
+    stored_storm = results["storm_stored"]
+    missing = stored_storm["stations"] - stored_storm["connected"]
+    lines.append(
+        f"  with the stored registry and log: {stored_storm['seconds']:.2f} s, "
+        f"{stored_storm['failures']} failed, {missing} not connected"
     )
     raw = results["storm_echo"]
     lines.append(

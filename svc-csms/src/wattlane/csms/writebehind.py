@@ -19,7 +19,19 @@ import logging
 from collections.abc import Sequence
 from typing import Generic, Protocol, TypeVar
 
+from prometheus_client import Counter, Gauge
+
 logger = logging.getLogger(__name__)
+
+# Labelled by writer name (a handful per process): never by station or tenant.
+WRITTEN = Counter("wattlane_csms_writebehind_written", "Items written by a write-behind writer.", ["writer"])
+DROPPED = Counter(
+    "wattlane_csms_writebehind_dropped", "Items dropped because the writer fell behind.", ["writer"]
+)
+FAILED = Counter(
+    "wattlane_csms_writebehind_failed_batches", "Batches given up after their retries.", ["writer"]
+)
+PENDING = Gauge("wattlane_csms_writebehind_pending", "Items waiting to be written.", ["writer"])
 
 T = TypeVar("T")
 T_contra = TypeVar("T_contra", contravariant=True)
@@ -62,11 +74,16 @@ class WriteBehind(Generic[T]):
         self.dropped = 0
         self.failed_batches = 0
         self.written = 0
+        self._written_metric = WRITTEN.labels(name)
+        self._dropped_metric = DROPPED.labels(name)
+        self._failed_metric = FAILED.labels(name)
+        PENDING.labels(name).set_function(lambda: len(self._buffer))
 
     def record(self, entry: T) -> None:
         """Enqueue `entry` (never blocks, never raises)."""
         if len(self._buffer) == self._max_pending:
             self.dropped += 1  # the deque drops the oldest entry on append
+            self._dropped_metric.inc()
         self._buffer.append(entry)
         if len(self._buffer) >= self._batch_size:
             self._wakeup.set()
@@ -109,10 +126,12 @@ class WriteBehind(Generic[T]):
             try:
                 await self._sink.write_batch(batch)
                 self.written += len(batch)
+                self._written_metric.inc(len(batch))
                 return
             except Exception:
                 if attempt == self._retries:
                     self.failed_batches += 1
+                    self._failed_metric.inc()
                     logger.exception("%s: a batch of %d items could not be written", self._name, len(batch))
                     return
                 await asyncio.sleep(self._retry_delay * (attempt + 1))
