@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 
+import grpc
 import pytest
 
 from wattlane.api.csms.v1 import stations_pb2
@@ -133,3 +134,34 @@ async def test_no_member_reads_stations_outside_their_scope(csms: CsmsService, t
     finally:
         for client in clients:
             await client.close()
+
+
+async def test_a_member_restricted_to_a_location_sees_only_its_stations(
+    csms: CsmsService, tree: TreeBuilder
+) -> None:
+    root = await tree.root()
+    partner = await tree.tenant(root.name, "PARTNER")
+    customer = await tree.tenant(partner.name, "CUSTOMER")
+    org = await tree.tenant(customer.name, "ORGANIZATION")
+    assert csms.storage is not None
+    registry = csms.storage.registry
+    org_id = org.name.removeprefix("tenants/")
+    for identity, location in (("LOC-1", "L1"), ("LOC-2", "L2")):
+        owner = StationOwner(org_id, org.path, location_id=location, charging_point_id=f"CP-{location}")
+        registry.writer.record(Connected(identity, OcppVersion.V201, "127.0.0.1:1", utc_now(), owner))
+    await registry.writer.flush()
+    member = await tree.member(
+        org.name, [("organization-member", org.name)], allowed_resources=["locations/L1"]
+    )
+    client = CsmsClient(f"127.0.0.1:{csms.grpc_port}", member.client.token)
+    try:
+        page = await client.stations.ListStations(S.ListStationsRequest())
+        assert [s.identity for s in page.stations] == ["LOC-1"]
+        assert (
+            await client.stations.GetStation(S.GetStationRequest(name="stations/LOC-1"))
+        ).identity == "LOC-1"
+        with pytest.raises(grpc.aio.AioRpcError) as hidden:
+            await client.stations.GetStation(S.GetStationRequest(name="stations/LOC-2"))
+        assert hidden.value.code() == grpc.StatusCode.NOT_FOUND
+    finally:
+        await client.close()
