@@ -163,6 +163,17 @@ class RevokedToken(Base):
     expire_time: Mapped[dt.datetime] = mapped_column(index=True)
 
 
+class LoginThrottle(Base):
+    """Failed sign-ins per e-mail (known or not, so a lockout reveals nothing), and a lockout."""
+
+    __tablename__ = "login_throttles"
+
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[dt.datetime]
+    locked_until: Mapped[dt.datetime | None]
+
+
 class Account(Timestamps, Base):
     """A customer's contracted subscription. `state` is stored; EXPIRED also follows from
     `expiry_date` when read (see accounts.effective_state)."""

@@ -25,6 +25,9 @@ class IdentitySettings:
     access_token_ttl_seconds: int = field(default=900, metadata={"help": "user token lifetime"})
     service_token_ttl_seconds: int = field(default=3600, metadata={"help": "service token lifetime"})
     scope_cache_seconds: float = field(default=10.0, metadata={"help": "how long a scope is cached"})
+    login_max_failures: int = field(default=5, metadata={"help": "failed sign-ins before a lockout"})
+    login_failure_window_seconds: int = field(default=900, metadata={"help": "window that counts failures"})
+    login_lockout_seconds: int = field(default=900, metadata={"help": "how long a lockout lasts"})
     invitation_ttl_seconds: int = 7 * 24 * 3600
     password_reset_ttl_seconds: int = 3600
     # argon2id cost; RFC 9106's second recommended option by default (tests lower it).
