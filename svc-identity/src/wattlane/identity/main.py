@@ -38,6 +38,7 @@ from wattlane.core.names import parse_name
 from wattlane.core.scope import ScopeCache
 from wattlane.core.server import ServerOptions, ServiceServer, run, run_until_signal
 from wattlane.core.settings import describe
+from wattlane.core.temporal import LazyClient
 from wattlane.core.tokens import Principal, TokenVerifier
 from wattlane.identity import bootstrap, scopes, tenants
 from wattlane.identity.api.accounts import AccountServicer, ApplicationServicer, LicenseServicer
@@ -53,6 +54,7 @@ from wattlane.identity.passwords import Passwords
 from wattlane.identity.runtime import Runtime
 from wattlane.identity.schema import MIGRATIONS
 from wattlane.identity.settings import IdentitySettings, load
+from wattlane.identity.user_mails import UserMailRelay
 
 log = logging.getLogger("wattlane.identity")
 
@@ -68,6 +70,7 @@ PUBLIC_METHODS = frozenset(
         "/wattlane.api.identity.v1.AuthService/IssueServiceToken",
         "/wattlane.api.identity.v1.UserService/AcceptInvitation",
         "/wattlane.api.identity.v1.UserService/ResetPassword",
+        "/wattlane.api.identity.v1.UserService/RequestPasswordReset",
     }
 )
 
@@ -128,14 +131,14 @@ class IdentityService:
         rt_holder.append(rt)
         root = await bootstrap.run(rt)
         rt.root_path = root.path
+        temporal = LazyClient(s.temporal_address, s.temporal_namespace)
         rt.approvals = Approvals(
-            self.db,
-            s.temporal_address,
-            s.temporal_namespace,
-            s.approval_reminder_seconds,
-            task_queue=s.approval_task_queue,
+            self.db, temporal, s.approval_reminder_seconds, task_queue=s.approval_task_queue
         )
         rt.approvals.start()
+        # User mails run on the same task queue: one worker serves identity's workflows.
+        rt.user_mails = UserMailRelay(self.db, temporal, s.approval_task_queue)
+        rt.user_mails.relay.start()
         self.rt = rt
         tracing = telemetry.configure_tracing("identity", s.otlp_endpoint)
         self.server = ServiceServer(
@@ -215,6 +218,8 @@ class IdentityService:
             await self.server.stop()
         if self.rt is not None and self.rt.approvals is not None:
             await self.rt.approvals.stop()
+        if self.rt is not None and self.rt.user_mails is not None:
+            await self.rt.user_mails.relay.stop()
         await self.db.dispose()
 
 

@@ -30,6 +30,9 @@ class IdentitySettings:
     login_lockout_seconds: int = field(default=900, metadata={"help": "how long a lockout lasts"})
     invitation_ttl_seconds: int = 7 * 24 * 3600
     password_reset_ttl_seconds: int = 3600
+    password_reset_mail_cooldown_seconds: float = field(
+        default=60, metadata={"help": "at most one reset mail per user this often"}
+    )
     # argon2id cost; RFC 9106's second recommended option by default (tests lower it).
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
