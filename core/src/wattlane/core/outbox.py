@@ -9,44 +9,13 @@ a workflow id derived from the row id) because a crash between hand-on and mark 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from collections.abc import Awaitable, Callable
 
-log = logging.getLogger("wattlane.outbox")
+from wattlane.core.periodic import Periodic
 
 
-class Relay:
+class Relay(Periodic):
     """Runs `step` after every `kick()` and at least every `interval` seconds."""
 
     def __init__(self, name: str, step: Callable[[], Awaitable[int]], *, interval: float = 2.0) -> None:
-        self.name = name
-        self._step = step
-        self._interval = interval
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name=f"outbox-relay-{self.name}")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    def kick(self) -> None:
-        """Hand on waiting rows now (call after the transaction that wrote them commits)."""
-        self._wake.set()
-
-    async def _loop(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
-            self._wake.clear()
-            try:
-                await self._step()
-            except Exception:
-                log.warning("outbox relay %s failed; will retry", self.name, exc_info=True)
+        super().__init__(f"outbox-relay-{name}", step, interval=interval)

@@ -35,12 +35,13 @@ from wattlane.core.errors import NotFound
 from wattlane.core.idempotency import Idempotency
 from wattlane.core.migrations import upgrade, upgrade_async
 from wattlane.core.names import parse_name
+from wattlane.core.periodic import Periodic
 from wattlane.core.scope import ScopeCache
 from wattlane.core.server import ServerOptions, ServiceServer, run, run_until_signal
 from wattlane.core.settings import describe
 from wattlane.core.temporal import LazyClient
 from wattlane.core.tokens import Principal, TokenVerifier
-from wattlane.identity import bootstrap, scopes, tenants
+from wattlane.identity import bootstrap, housekeeping, scopes, tenants
 from wattlane.identity.api.accounts import AccountServicer, ApplicationServicer, LicenseServicer
 from wattlane.identity.api.auth import AuthServicer, ServiceAccountServicer
 from wattlane.identity.api.internal import IdentityInternalServicer
@@ -99,6 +100,7 @@ class IdentityService:
         self.db = Database(settings.database_url)
         self.rt: Runtime | None = None
         self.server: ServiceServer | None = None
+        self._housekeeping: Periodic | None = None
 
     async def start(self) -> int:
         s = self.settings
@@ -139,6 +141,12 @@ class IdentityService:
         # User mails run on the same task queue: one worker serves identity's workflows.
         rt.user_mails = UserMailRelay(self.db, temporal, s.approval_task_queue)
         rt.user_mails.relay.start()
+        self._housekeeping = Periodic(
+            "identity-housekeeping",
+            lambda: housekeeping.purge_once(rt),
+            interval=s.housekeeping_interval_seconds,
+        )
+        self._housekeeping.start()
         self.rt = rt
         tracing = telemetry.configure_tracing("identity", s.otlp_endpoint)
         self.server = ServiceServer(
@@ -218,6 +226,8 @@ class IdentityService:
             await self.server.stop()
         if self.rt is not None and self.rt.approvals is not None:
             await self.rt.approvals.stop()
+        if self._housekeeping is not None:
+            await self._housekeeping.stop()
         if self.rt is not None and self.rt.user_mails is not None:
             await self.rt.user_mails.relay.stop()
         await self.db.dispose()

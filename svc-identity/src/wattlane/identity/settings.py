@@ -25,6 +25,12 @@ class IdentitySettings:
     access_token_ttl_seconds: int = field(default=900, metadata={"help": "user token lifetime"})
     service_token_ttl_seconds: int = field(default=3600, metadata={"help": "service token lifetime"})
     scope_cache_seconds: float = field(default=10.0, metadata={"help": "how long a scope is cached"})
+    idempotency_retention_seconds: float = field(
+        default=7 * 24 * 3600, metadata={"help": "how long a request id replays its first answer"}
+    )
+    housekeeping_interval_seconds: float = field(
+        default=3600, metadata={"help": "how often expired rows are purged"}
+    )
     login_max_failures: int = field(default=5, metadata={"help": "failed sign-ins before a lockout"})
     login_failure_window_seconds: int = field(default=900, metadata={"help": "window that counts failures"})
     login_lockout_seconds: int = field(default=900, metadata={"help": "how long a lockout lasts"})
