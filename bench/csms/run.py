@@ -3,16 +3,18 @@
 Each measurement starts a fresh server process (`server.py`) and drives it from this process with
 the same lean clients (raw websockets + orjson; `SimStation` where a boot is needed):
 
-1. Heartbeat round trips/s with 100 stations in a closed loop, p50/p99 latency (target >= 0.5x echo);
+1. Heartbeat round trips/s with 100 stations in a closed loop, p50/p99 latency (target >= 0.5x echo),
+   for the in-memory CSMS and for the CSMS with its stored registry and message log;
 2. RSS per idle station with 1,000 and 5,000 stations connected (CSMS: booted) (target <= 2x echo);
 3. 10,000 stations connected to one CSMS process;
 4. a storm: 5,000 stations connect and boot at once (target: all online within 10 s, none lost).
 
-Results are printed and written to .bench/csms.json.
+Results are printed and written to .bench/csms.json. `--quick`: the round trips only.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import statistics
@@ -51,13 +53,14 @@ class ServerProcess:
     port: int
 
     @classmethod
-    async def start(cls, kind: str) -> ServerProcess:
+    async def start(cls, kind: str, *args: str) -> ServerProcess:
         """Start `python -m bench.csms.server <kind>` and wait for its port."""
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "bench.csms.server",
             kind,
+            *args,
             cwd=ROOT,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
@@ -259,15 +262,20 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-async def measure() -> dict[str, Any]:
-    """Every measurement, in one run."""
-    results: dict[str, Any] = {"round_trips": {"echo": [], "csms": []}, "latency_ms": {}}
-    latencies: dict[str, list[float]] = {"echo": [], "csms": []}
-    # Echo and CSMS run back to back in each round, in alternating order, so that load from
-    # elsewhere on the machine hits both sides of a round's ratio alike.
-    for round_number in range(RT_ROUNDS):
-        for kind in ("echo", "csms") if round_number % 2 == 0 else ("csms", "echo"):
-            server = await ServerProcess.start(kind)
+RT_KINDS = ("echo", "csms", "csms-stored")
+
+
+async def measure(*, quick: bool = False, database_url: str | None = None) -> dict[str, Any]:
+    """Every measurement, in one run (`quick`: the round trips only, fewer rounds)."""
+    results: dict[str, Any] = {"round_trips": {k: [] for k in RT_KINDS}, "latency_ms": {}}
+    latencies: dict[str, list[float]] = {k: [] for k in RT_KINDS}
+    stored_args = ("--database-url", database_url) if database_url else ()
+    # The servers run back to back in each round, in rotating order, so that load from
+    # elsewhere on the machine hits every side of a round's ratios alike.
+    for round_number in range(3 if quick else RT_ROUNDS):
+        shift = round_number % len(RT_KINDS)
+        for kind in RT_KINDS[shift:] + RT_KINDS[:shift]:
+            server = await ServerProcess.start(kind, *(stored_args if kind == "csms-stored" else ()))
             try:
                 rate, lat = await round_trips(server)
             finally:
@@ -279,6 +287,8 @@ async def measure() -> dict[str, Any]:
             "p50": _percentile(values, 0.5) * 1000,
             "p99": _percentile(values, 0.99) * 1000,
         }
+    if quick:
+        return results
     results["idle_latency_ms"] = {}
     for kind in ("echo", "csms"):
         server = await ServerProcess.start(kind)
@@ -323,6 +333,16 @@ def report(results: dict[str, Any]) -> list[str]:
         f"  ratio {ratio:.2f}x, median of the rounds' ratios {', '.join(f'{r:.2f}' for r in ratios)} "
         f"(target >= 0.50x)  {_verdict(ratio >= 0.5)}"
     )
+    stored_rate = statistics.median(results["round_trips"]["csms-stored"])
+    stored = statistics.median(_stored_ratios(results))
+    lines.append(
+        f"  CSMS + stored registry and log {stored_rate:9,.0f} rt/s  p50 {lat['csms-stored']['p50']:6.2f} ms"
+        f"  p99 {lat['csms-stored']['p99']:6.2f} ms  ratio {stored:.2f}x, rounds "
+        f"{', '.join(f'{r:.2f}' for r in _stored_ratios(results))} (target >= 0.50x)"
+        f"  {_verdict(stored >= 0.5)}"
+    )
+    if "idle_latency_ms" not in results:
+        return lines
     idle = results["idle_latency_ms"]
     lines.append(
         f"  one station alone: raw p50 {idle['echo']['p50']:.3f} ms p99 {idle['echo']['p99']:.3f} ms; "
@@ -357,13 +377,27 @@ def report(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _stored_ratios(results: dict[str, Any]) -> list[float]:
+    rounds = results["round_trips"]
+    return [c / e for e, c in zip(rounds["echo"], rounds["csms-stored"], strict=True)]
+
+
 def targets(results: dict[str, Any]) -> list[Target]:
     """The issue's targets as ratios that must stay at or below their limit (a throughput that
     must reach 0.5x the raw echo is the echo's rate over ours staying <= 2x)."""
     ratios = [
         c / e for e, c in zip(results["round_trips"]["echo"], results["round_trips"]["csms"], strict=True)
     ]
-    out = [Target("csms.heartbeat_round_trips (echo/CSMS)", 1 / statistics.median(ratios), 2.0)]
+    out = [
+        Target("csms.heartbeat_round_trips (echo/CSMS)", 1 / statistics.median(ratios), 2.0),
+        Target(
+            "csms.heartbeat_round_trips_stored (echo/CSMS+DB)",
+            1 / statistics.median(_stored_ratios(results)),
+            2.0,
+        ),
+    ]
+    if "rss" not in results:
+        return out
     for raw, ours in zip(results["rss"]["echo"], results["rss"]["csms"], strict=True):
         out.append(
             Target(
@@ -387,11 +421,17 @@ def targets(results: dict[str, Any]) -> list[Target]:
 
 def main(argv: Sequence[str] | None = None) -> list[Target]:
     """Run the benchmark, print the report, return its targets (see bench/__main__.py)."""
+    parser = argparse.ArgumentParser(prog="python -m bench.csms", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="heartbeat round trips only, 3 rounds")
+    parser.add_argument(
+        "--database-url", help="the stored CSMS's database (default: a SQLite file in a temporary directory)"
+    )
+    args = parser.parse_args(argv)
     raise_open_files_limit(BIG_FLEET * 2 + 1000)
     print(
         f"CSMS protocol benchmark ({os.cpu_count()} cores); server and load generator in separate processes"
     )
-    results = run(measure())
+    results = run(measure(quick=args.quick, database_url=args.database_url))
     lines = report(results)
     print("\n".join(lines))
     out = ROOT / ".bench" / "csms.json"

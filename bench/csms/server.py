@@ -1,6 +1,8 @@
-"""Server process for the benchmark: the CSMS (in-memory providers) or a raw websockets echo server.
+"""Server process for the benchmark: the CSMS (in-memory providers), the CSMS with its persistent
+registry and message log (`csms-stored`: a SQLite file, or `--database-url`), or a raw websockets
+echo server.
 
-Started by `run.py` as `python -m bench.csms.server csms|echo`; prints `port <n>` when listening,
+Started by `run.py` as `python -m bench.csms.server csms|csms-stored|echo`; prints `port <n>` when listening,
 then answers `stats` lines on stdin with one JSON line (RSS, connected stations, ...) and exits on
 `quit` or end of input.
 """
@@ -11,17 +13,21 @@ import argparse
 import asyncio
 import gc
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
 
+from wattlane.core.db import Database
 from wattlane.csms.errors import OcppVersion
 from wattlane.csms.memory import memory_providers
 from wattlane.csms.options import CsmsOptions
 from wattlane.csms.runtime import raise_open_files_limit, run
 from wattlane.csms.schemas import schema_set
 from wattlane.csms.server import Csms, ListenerConfig
+from wattlane.csms.storage import Storage
 
 PASSWORD = "bench-password-0123456789"
 PATTERN = r"SIM-\d+"
@@ -71,6 +77,34 @@ async def serve_csms() -> None:
     await memory.message_log.close()
 
 
+async def serve_stored(database_url: str | None) -> None:
+    """The CSMS as `wattlane up` runs it: registry and every frame of the log in the database."""
+    memory = memory_providers(pattern=PATTERN, pattern_password=PASSWORD)
+    for version in OcppVersion:
+        schema_set(version).warm()
+    with tempfile.TemporaryDirectory(prefix="bench-csms-") as tmp:
+        db = Database(database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'csms.db'}")
+        storage = Storage.build(db, memory.stations, memory.access, process="bench")
+        await storage.start()
+        csms = Csms(storage.providers, CsmsOptions())
+        server = await csms.listen(ListenerConfig(port=0))
+        print(f"port {server.sockets[0].getsockname()[1]}", flush=True)
+
+        def stats() -> dict[str, Any]:
+            return {
+                "connected": len(csms.registry),
+                "log_dropped": storage.message_log.dropped,
+                "log_written": storage.message_log.written,
+                "log_pending": storage.message_log.pending,
+                "registry_dropped": storage.registry.writer.dropped,
+            }
+
+        await _control(stats)
+        await csms.close()
+        await storage.close()
+        await db.dispose()
+
+
 async def serve_echo() -> None:
     """The baseline: websockets with the same settings, echoing every message."""
     connections: set[ServerConnection] = set()
@@ -93,10 +127,14 @@ async def serve_echo() -> None:
 def main() -> None:
     """Entry point."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=["csms", "echo"])
-    kind = parser.parse_args().kind
+    parser.add_argument("kind", choices=["csms", "csms-stored", "echo"])
+    parser.add_argument("--database-url", help="csms-stored: this database instead of a SQLite file")
+    args = parser.parse_args()
     raise_open_files_limit()
-    run(serve_csms() if kind == "csms" else serve_echo())
+    if args.kind == "csms-stored":
+        run(serve_stored(args.database_url))
+    else:
+        run(serve_csms() if args.kind == "csms" else serve_echo())
 
 
 if __name__ == "__main__":

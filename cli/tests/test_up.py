@@ -22,7 +22,7 @@ from wattlane.cli.stack import port_is_free
 WATTLANE = str(Path(sys.executable).parent / "wattlane")
 
 
-def free_base_port(span: int = 5) -> int:
+def free_base_port(span: int = 7) -> int:
     """A base port with `span` free ports after it, below Linux's ephemeral range (32768+), so
     that ports other processes get from the kernel (Temporal's internal services, test servers)
     cannot land in it between this check and the stack binding it."""
@@ -103,6 +103,33 @@ def test_up_starts_seeds_prints_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         assert "Voltera Installers" in tenants.stdout and "Acme Logistics" in tenants.stdout
         assert "ChargeCo" not in tenants.stdout and "Globex" not in tenants.stdout  # a sibling partner's tree
 
+        # The simulated stations boot and heartbeat; their partner sees them online in the CSMS.
+        assert f"ws://127.0.0.1:{base + 5}/ocpp/<identity>" in text
+        env["WATTLANE_CSMS_ADDRESS"] = f"127.0.0.1:{base + 6}"
+        deadline = time.monotonic() + 60
+        while True:
+            listed = subprocess.run(
+                [WATTLANE, "stations", "list"], env=env, check=True, capture_output=True, text=True
+            )
+            online = re.findall(r"^(DEMO-\d+)\s+online\s+available\s", listed.stdout, re.MULTILINE)
+            if sorted(online) == [f"DEMO-{n}" for n in range(1, 6)]:
+                break
+            assert time.monotonic() < deadline, listed.stdout
+            time.sleep(0.5)
+        shown = subprocess.run(
+            [WATTLANE, "stations", "show", "DEMO-4"], env=env, check=True, capture_output=True, text=True
+        )
+        assert "DEMO-4: online, available, ocpp2.0.1" in shown.stdout and "Wattlane Sim-1" in shown.stdout
+        logged = subprocess.run(
+            [WATTLANE, "stations", "log", "DEMO-1", "--action", "BootNotification"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        assert re.search(r"DEMO-1\s+out\s+result\s+BootNotification", logged.stdout), logged.stdout
+        assert re.search(r"DEMO-1\s+in\s+call\s+BootNotification", logged.stdout), logged.stdout
+
         # Customer Success approves the seeded pending application from the CLI; the mail arrives.
         pending = re.search(r"wattlane applications approve (applications/\S+)", text)
         assert pending is not None, text
@@ -138,7 +165,7 @@ def test_up_starts_seeds_prints_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         lines.wait_for(lambda line: "Stopped." in line, 60)
         proc.wait(timeout=30)
         assert proc.returncode == 0
-        for offset in range(5):
+        for offset in range(7):
             assert port_is_free(base + offset), f"port {base + offset} still in use after Ctrl-C"
     finally:
         if proc.poll() is None:

@@ -34,7 +34,7 @@ async def standalone() -> AsyncIterator[Start]:
             sys.executable,
             "-m",
             "wattlane.csms",
-            env={**os.environ, **env},
+            env={**os.environ, "WATTLANE_CSMS_GRPC_PORT": "0", **env},
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )

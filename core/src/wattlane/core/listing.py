@@ -3,7 +3,7 @@ the page (bound to the query), validated with errors naming the request's fields
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,15 +32,22 @@ async def list_call(
     filter_fields: Mapping[str, Field] | None = None,
     parent_collection: str = "tenants",
     with_scope: bool = True,
+    parse_parent: Callable[[str], str | None] | None = None,
 ) -> ListCall:
     """Parse a standard List request (`parent`, `page_size`, `page_token`, and `filter` /
     `recursive` when the message has them). The page token is bound to everything that
-    shapes the result, so it cannot be replayed against another query or caller."""
+    shapes the result, so it cannot be replayed against another query or caller.
+
+    `parse_parent` replaces the `{parent_collection}/{id}` parsing for parents with names of
+    their own shape (e.g. `stations/{identity}` or `stations/-`); it raises INVALID_ARGUMENT."""
     caller = current_caller()
     parent = getattr(request, "parent", "")
     filter_text = getattr(request, "filter", "") if filter_fields is not None else ""
     recursive = str(getattr(request, "recursive", ""))
-    parent_id = parse_name(parent, parent_collection, "parent") if parent else None
+    if parse_parent is not None:
+        parent_id = parse_parent(parent)
+    else:
+        parent_id = parse_name(parent, parent_collection, "parent") if parent else None
     where = compile_filter(filter_text, filter_fields or {})
     page = parse_page(
         request.page_size,

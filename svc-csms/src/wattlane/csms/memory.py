@@ -23,6 +23,7 @@ from wattlane.csms.providers import (
     Providers,
     ProviderUnavailable,
     StationNotice,
+    StationOwner,
     StatusChange,
 )
 
@@ -36,6 +37,7 @@ def _digest(secret: bytes, password: bytes) -> bytes:
 class _Station:
     key_digest: bytes | None
     certificate_cn: str | None
+    owner: StationOwner | None = None
 
 
 class InMemoryStations:
@@ -46,19 +48,28 @@ class InMemoryStations:
         *,
         pattern: str | None = None,
         pattern_password: str | None = None,
+        pattern_owner: StationOwner | None = None,
         max_unclaimed: int = 10_000,
     ) -> None:
         self._secret = secrets.token_bytes(32)
         self._stations: dict[str, _Station] = {}
         self._pattern = re.compile(pattern) if pattern else None
         self._pattern_digest = _digest(self._secret, pattern_password.encode()) if pattern_password else None
+        self._pattern_owner = pattern_owner
         self.unclaimed: collections.deque[ConnectionAttempt] = collections.deque(maxlen=max_unclaimed)
 
-    def add(self, identity: str, password: str | None = None, *, certificate_cn: str | None = None) -> None:
+    def add(
+        self,
+        identity: str,
+        password: str | None = None,
+        *,
+        certificate_cn: str | None = None,
+        owner: StationOwner | None = None,
+    ) -> None:
         """Register a station with a Basic password and/or the CN its client certificate must carry."""
         digest = _digest(self._secret, password.encode()) if password is not None else None
         self._stations[identity] = _Station(
-            digest, certificate_cn if certificate_cn is not None else identity
+            digest, certificate_cn if certificate_cn is not None else identity, owner
         )
 
     def remove(self, identity: str) -> None:
@@ -94,6 +105,13 @@ class InMemoryStations:
         """Keep the attempt (bounded) for an operator to claim."""
         self.unclaimed.append(attempt)
 
+    async def owner(self, identity: str) -> StationOwner | None:
+        """The owner given to `add` (or the demo pattern's owner)."""
+        station = self._stations.get(identity)
+        if station is not None:
+            return station.owner
+        return self._pattern_owner if self._matches_pattern(identity) else None
+
 
 class InMemoryAccess:
     """An `AccessDecider` backed by a dict of tokens; unknown tokens are Invalid.
@@ -128,6 +146,7 @@ class InMemoryEvents:
         self.statuses: dict[tuple[str, int, int], StatusChange] = {}
         self.notices: collections.deque[StationNotice] = collections.deque(maxlen=max_notices)
         self.offline_reasons: dict[str, str] = {}
+        self.last_seen: dict[str, datetime] = {}
 
     async def station_online(
         self, identity: str, version: OcppVersion, remote_address: str, at: datetime
@@ -144,6 +163,10 @@ class InMemoryEvents:
     async def station_booted(self, boot: BootInfo) -> None:
         """Keep the last boot report."""
         self.boots[boot.identity] = boot
+
+    async def station_seen(self, identity: str, at: datetime) -> None:
+        """Keep the time."""
+        self.last_seen[identity] = at
 
     async def status_changed(self, change: StatusChange) -> None:
         """Keep the latest status per (station, evse, connector)."""
@@ -208,13 +231,16 @@ def memory_providers(
     *,
     pattern: str | None = None,
     pattern_password: str | None = None,
+    pattern_owner: StationOwner | None = None,
     log_flush_interval: float = 0.2,
     log_max_entries: int = 100_000,
 ) -> MemoryProviders:
     """Build a fresh set of in-memory providers (the log sink keeps the latest `log_max_entries`)."""
     sink = MemoryLogSink(log_max_entries)
     return MemoryProviders(
-        stations=InMemoryStations(pattern=pattern, pattern_password=pattern_password),
+        stations=InMemoryStations(
+            pattern=pattern, pattern_password=pattern_password, pattern_owner=pattern_owner
+        ),
         access=InMemoryAccess(),
         events=InMemoryEvents(),
         log_sink=sink,

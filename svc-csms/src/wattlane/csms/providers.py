@@ -50,6 +50,18 @@ class ConnectionAttempt:
     at: datetime
     remote_address: str
     listener: str
+    protocol: str = ""  # the first OCPP sub-protocol the station offered, if any
+
+
+@dataclass(frozen=True, slots=True)
+class StationOwner:
+    """The tenant owning a station, as the credential provider knows it; copied onto CSMS rows
+    (id and path) so every read is scoped in SQL."""
+
+    owner_id: str
+    owner_path: str
+    location_id: str = ""  # assets' location and charging point, for restricted members' grants
+    charging_point_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +166,10 @@ class StationCredentials(Protocol):
         """Remember a connection attempt by an unknown identity."""
         ...
 
+    async def owner(self, identity: str) -> StationOwner | None:
+        """The station's owner (None when unknown or not set); cheap after a handshake."""
+        ...
+
 
 class AccessDecider(Protocol):
     """Decides whether an idTag / idToken may charge at a station."""
@@ -181,6 +197,10 @@ class StationEvents(Protocol):
 
     async def station_booted(self, boot: BootInfo) -> None:
         """The station sent BootNotification."""
+        ...
+
+    async def station_seen(self, identity: str, at: datetime) -> None:
+        """The station sent a Heartbeat (its `last seen`); must not wait on storage."""
         ...
 
     async def status_changed(self, change: StatusChange) -> None:

@@ -194,7 +194,9 @@ class Csms:
         remote = format_address(connection.remote_address)
         known = await credentials.is_known(identity)
         if not known:
-            attempt = ConnectionAttempt(identity, utc_now(), remote, listener.name)
+            attempt = ConnectionAttempt(
+                identity, utc_now(), remote, listener.name, _offered_protocol(request, listener)
+            )
             await self._safely(credentials.record_unclaimed(attempt), "record_unclaimed")
             if not listener.onboarding:
                 return connection.respond(404, "Unknown charging station\n")
@@ -269,6 +271,16 @@ class Csms:
             await awaitable
         except Exception:
             logger.exception("provider call %s failed", what)
+
+
+def _offered_protocol(request: Request, listener: ListenerConfig) -> str:
+    """The first sub-protocol the station offers that the listener speaks ('' when none)."""
+    supported = {v.value for v in listener.versions}
+    for header in request.headers.get_all("Sec-WebSocket-Protocol"):
+        for name in header.split(","):
+            if name.strip() in supported:
+                return name.strip()
+    return ""
 
 
 def _unauthorized(connection: ServerConnection) -> Response:

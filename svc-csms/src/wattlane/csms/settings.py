@@ -15,13 +15,25 @@
 | WATTLANE_CSMS_REUSE_PORT | false | set SO_REUSEPORT (several processes on one port) |
 | WATTLANE_CSMS_VALIDATE_RESPONSES | false | check every reply against its schema before sending |
 | WATTLANE_CSMS_LOG_LEVEL | INFO | Python logging level |
+| WATTLANE_CSMS_DATABASE_URL | - | registry and message log database (SQLAlchemy URL); empty: in memory |
+| WATTLANE_CSMS_MIGRATE_ON_START | true | run the Alembic migrations before serving |
+| WATTLANE_CSMS_PROCESS_ID | host name | this process's name in the registry (a pod name) |
+| WATTLANE_CSMS_LOG_RETENTION_DAYS | 30 | message log lines older than this are purged |
+| WATTLANE_CSMS_HOUSEKEEPING_INTERVAL | 300 | seconds between purges and silent-station sweeps |
+| WATTLANE_CSMS_GRPC_PORT | 50061 | gRPC API port (health, reflection, StationService); 0 = any, -1 = off |
+| WATTLANE_CSMS_METRICS_PORT | -1 | Prometheus /metrics port; -1 = off |
+| WATTLANE_CSMS_IDENTITY_ADDRESS | - | identity's gRPC address (token keys, callers' scopes, service token) |
+| WATTLANE_CSMS_CLIENT_ID / _CLIENT_SECRET | csms / - | this service's account at identity (for assets) |
+| WATTLANE_CSMS_ASSETS_ADDRESS | - | assets' gRPC address: station credentials and access decisions |
+| WATTLANE_CSMS_DEMO_OWNER / _DEMO_OWNER_PATH | - | owner tenant id and path of static and demo stations |
 """
 
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from wattlane.csms.security import SecurityProfile
 
@@ -46,6 +58,19 @@ class CsmsSettings:
     reuse_port: bool = False
     validate_responses: bool = False
     log_level: str = "INFO"
+    database_url: str = ""
+    migrate_on_start: bool = True
+    process_id: str = field(default_factory=socket.gethostname)
+    log_retention_days: int = 30
+    housekeeping_interval: int = 300
+    grpc_port: int = 50061
+    metrics_port: int = -1
+    identity_address: str = ""
+    client_id: str = "csms"
+    client_secret: str = ""
+    assets_address: str = ""
+    demo_owner: str = ""
+    demo_owner_path: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> CsmsSettings:
@@ -65,8 +90,9 @@ class CsmsSettings:
             except ValueError:
                 raise ValueError(f"WATTLANE_CSMS_{name} must be an integer, not {raw!r}") from None
 
-        def flag(name: str) -> bool:
-            return (get(name) or "").lower() in _TRUE
+        def flag(name: str, default: bool = False) -> bool:
+            raw = get(name)
+            return default if raw is None else raw.lower() in _TRUE
 
         stations: list[tuple[str, str]] = []
         for item in (get("STATIONS") or "").split(","):
@@ -94,4 +120,17 @@ class CsmsSettings:
             reuse_port=flag("REUSE_PORT"),
             validate_responses=flag("VALIDATE_RESPONSES"),
             log_level=get("LOG_LEVEL") or cls.log_level,
+            database_url=get("DATABASE_URL") or "",
+            migrate_on_start=flag("MIGRATE_ON_START", True),
+            process_id=get("PROCESS_ID") or socket.gethostname(),
+            log_retention_days=integer("LOG_RETENTION_DAYS", cls.log_retention_days),
+            housekeeping_interval=integer("HOUSEKEEPING_INTERVAL", cls.housekeeping_interval),
+            grpc_port=integer("GRPC_PORT", cls.grpc_port),
+            metrics_port=integer("METRICS_PORT", cls.metrics_port),
+            identity_address=get("IDENTITY_ADDRESS") or "",
+            client_id=get("CLIENT_ID") or cls.client_id,
+            client_secret=get("CLIENT_SECRET") or "",
+            assets_address=get("ASSETS_ADDRESS") or "",
+            demo_owner=get("DEMO_OWNER") or "",
+            demo_owner_path=get("DEMO_OWNER_PATH") or "",
         )

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from wattlane.csms.handlers import DataTransferHandler
@@ -14,6 +14,7 @@ from wattlane.csms.memory import MemoryProviders, memory_providers
 from wattlane.csms.options import CsmsOptions
 from wattlane.csms.security import SecurityProfile
 from wattlane.csms.server import Csms, ListenerConfig
+from wattlane.csms.storage import Storage
 
 DEFAULT_PASSWORD = "0123456789abcdef0123"  # 20 bytes: a valid AuthorizationKey length (16-40)
 
@@ -26,6 +27,7 @@ class RunningCsms:
     memory: MemoryProviders
     port: int
     scheme: str
+    storage: Storage | None = None
 
     @property
     def url(self) -> str:
@@ -44,15 +46,18 @@ async def running_csms(
     data_transfer: dict[str, DataTransferHandler] | None = None,
     access_cache_ttl: float = 60.0,
     memory: MemoryProviders | None = None,
+    storage: Storage | None = None,
 ) -> AsyncIterator[RunningCsms]:
     """Start a CSMS on an ephemeral port; registered `stations` map identity → password.
 
-    Pass `memory` to use providers of your own (e.g. one that fails on purpose)."""
+    Pass `memory` to use providers of your own (e.g. one that fails on purpose), and `storage`
+    (started by the caller, built on `memory`'s stations and access) for the database registry
+    and log instead of the in-memory events and log."""
     memory = memory or memory_providers(log_flush_interval=0.05)
     for identity, password in (stations if stations is not None else {"CS001": DEFAULT_PASSWORD}).items():
         memory.stations.add(identity, password)
     csms = Csms(
-        memory.providers(),
+        storage.providers if storage is not None else memory.providers(),
         options or CsmsOptions(validate_responses=True),
         data_transfer=data_transfer,
         access_cache_ttl=access_cache_ttl,
@@ -63,7 +68,7 @@ async def running_csms(
     )
     port = server.sockets[0].getsockname()[1]
     try:
-        yield RunningCsms(csms, memory, port, "wss" if ssl_context is not None else "ws")
+        yield RunningCsms(csms, memory, port, "wss" if ssl_context is not None else "ws", storage)
     finally:
         await csms.close()
         await memory.message_log.close()
@@ -76,3 +81,14 @@ async def eventually(predicate: Callable[[], bool], timeout: float = 5.0, what: 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.01)
+
+
+async def eventually_async(
+    predicate: Callable[[], Awaitable[bool]], timeout: float = 10.0, what: str = "condition"
+) -> None:
+    """Like `eventually` for a predicate that must await (e.g. read the database)."""
+    deadline = time.monotonic() + timeout
+    while not await predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)

@@ -61,7 +61,8 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
         return {"status": "Pending", "currentTime": ocpp_time(now), "interval": options.pending_interval}
 
     async def heartbeat(session: Session, p: dict[str, Any]) -> dict[str, Any]:
-        """Answer the current time."""
+        """Note the station's `last seen` (write-behind) and answer the current time."""
+        await events.station_seen(session.identity, utc_now())
         return {"currentTime": ocpp_now()}
 
     async def status_notification(session: Session, p: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Alembic revisions of the CSMS database (run on start; see schema.py)."""

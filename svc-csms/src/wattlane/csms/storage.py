@@ -1,0 +1,63 @@
+"""The CSMS's database-backed providers: the station registry and the message log around a
+credential provider and an access decider (static/in-memory or assets)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from wattlane.core.db import Database
+from wattlane.core.migrations import upgrade_async
+from wattlane.csms.logstore import DatabaseMessageSink
+from wattlane.csms.memory import CounterTransactionIds
+from wattlane.csms.messagelog import BatchingMessageLog
+from wattlane.csms.providers import AccessDecider, Providers, StationCredentials
+from wattlane.csms.schema import MIGRATIONS
+from wattlane.csms.stations import RegisteredCredentials, StationRegistry
+
+
+@dataclass
+class Storage:
+    """The registry and log of one CSMS process, and the `Providers` bundle built on them."""
+
+    db: Database
+    registry: StationRegistry
+    message_log: BatchingMessageLog
+    providers: Providers
+
+    @classmethod
+    def build(
+        cls,
+        db: Database,
+        credentials: StationCredentials,
+        access: AccessDecider,
+        *,
+        process: str,
+        log_flush_interval: float = 0.5,
+        registry_flush_interval: float = 0.5,
+    ) -> Storage:
+        """Wire the registry (events + unclaimed attempts) and the log onto `db`."""
+        registry = StationRegistry(db, credentials, process=process, flush_interval=registry_flush_interval)
+        # Big batches: one insert per batch is what keeps the log off the hot path's CPU.
+        log = BatchingMessageLog(
+            DatabaseMessageSink(db), batch_size=2000, flush_interval=log_flush_interval, max_pending=200_000
+        )
+        providers = Providers(
+            credentials=RegisteredCredentials(credentials, registry),
+            access=access,
+            events=registry,
+            message_log=log,
+            transaction_ids=CounterTransactionIds(),
+        )
+        return cls(db, registry, log, providers)
+
+    async def start(self, *, migrate: bool = True) -> None:
+        """Migrate (when asked), then start the writers."""
+        if migrate:
+            await upgrade_async(self.db.url.render_as_string(hide_password=False), MIGRATIONS)
+        await self.registry.start()
+        self.message_log.start()
+
+    async def close(self) -> None:
+        """Flush and stop the writers (call after the listeners have closed their sockets)."""
+        await self.message_log.close()
+        await self.registry.close()
