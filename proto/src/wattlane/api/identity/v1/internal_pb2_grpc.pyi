@@ -68,6 +68,10 @@ class IdentityInternalServiceStub:
     """Whether the notification with this key was sent already (`identity.applications`)."""
     CompleteNotification: _grpc.UnaryUnaryMultiCallable[_internal_pb2.CompleteNotificationRequest, _internal_pb2.Notification]
     """Records that the notification with this key was sent (idempotent)."""
+    ResolveOwner: _grpc.UnaryUnaryMultiCallable[_internal_pb2.ResolveOwnerRequest, _internal_pb2.Owner]
+    """The tenant a `tenants/{id}` or `users/{id}` belongs to, with its path, for services that
+    keep path copies on their rows (`identity.directory`). NOT_FOUND when absent or deleted.
+    """
 
 @_typing.type_check_only
 class IdentityInternalServiceAsyncStub(IdentityInternalServiceStub):
@@ -108,6 +112,10 @@ class IdentityInternalServiceAsyncStub(IdentityInternalServiceStub):
     """Whether the notification with this key was sent already (`identity.applications`)."""
     CompleteNotification: _aio.UnaryUnaryMultiCallable[_internal_pb2.CompleteNotificationRequest, _internal_pb2.Notification]  # type: ignore[assignment]
     """Records that the notification with this key was sent (idempotent)."""
+    ResolveOwner: _aio.UnaryUnaryMultiCallable[_internal_pb2.ResolveOwnerRequest, _internal_pb2.Owner]  # type: ignore[assignment]
+    """The tenant a `tenants/{id}` or `users/{id}` belongs to, with its path, for services that
+    keep path copies on their rows (`identity.directory`). NOT_FOUND when absent or deleted.
+    """
 
 class IdentityInternalServiceServicer(metaclass=_abc_1.ABCMeta):
     """Internal API of identity: callable only with a service token holding the named scope, so an
@@ -205,5 +213,15 @@ class IdentityInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_internal_pb2.Notification, _abc.Awaitable[_internal_pb2.Notification]]:
         """Records that the notification with this key was sent (idempotent)."""
+
+    @_abc_1.abstractmethod
+    def ResolveOwner(
+        self,
+        request: _internal_pb2.ResolveOwnerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_internal_pb2.Owner, _abc.Awaitable[_internal_pb2.Owner]]:
+        """The tenant a `tenants/{id}` or `users/{id}` belongs to, with its path, for services that
+        keep path copies on their rows (`identity.directory`). NOT_FOUND when absent or deleted.
+        """
 
 def add_IdentityInternalServiceServicer_to_server(servicer: IdentityInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
