@@ -92,14 +92,15 @@ class Provisioning:
         async def activate(session: AsyncSession) -> M:
             nonlocal ran
             ran = True
+            now = utcnow()
             done = await session.execute(
                 update(ChargingPoint)
                 .where(ChargingPoint.id == row.id, ChargingPoint.state == "PROVISIONING")
-                .values(state="ACTIVE", update_time=utcnow())
+                .values(state="ACTIVE", update_time=now)
             )
             if not done.rowcount:  # type: ignore[attr-defined]
                 raise Aborted("the charging point was rolled back while being added; try again")
-            row.state = "ACTIVE"
+            row.state, row.update_time = "ACTIVE", now
             await self.rt.audit.record(
                 session, resource=point_name(row.id), tenant_path=row.owner_path, changes=audit_fields
             )
@@ -114,18 +115,19 @@ class Provisioning:
             await self._undo_add(row)
         return result
 
-    async def _undo_add(self, row: ChargingPoint) -> None:
-        """Release what an unfinished add allocated and drop its row; on failure the row stays
-        PROVISIONING for the reconciler."""
+    async def _undo_add(self, row: ChargingPoint) -> bool:
+        """Release what an unfinished add allocated and drop its row. False when identity could
+        not be reached: the row stays PROVISIONING for the reconciler."""
         try:
             await self._release(row)
         except DomainError as error:
             log.warning("rolling back %s is left to the reconciler: %s", point_name(row.id), error.message)
-            return
+            return False
         async with self.rt.db.transaction() as session:
             await session.execute(
                 delete(ChargingPoint).where(ChargingPoint.id == row.id, ChargingPoint.state == "PROVISIONING")
             )
+        return True
 
     async def _release(self, row: ChargingPoint) -> None:
         # Both releases are no-ops when nothing is allocated, so they are safe to repeat.
@@ -202,14 +204,15 @@ class Provisioning:
             )
         settled = 0
         for row in rows:
+            if row.state == "PROVISIONING":
+                settled += await self._undo_add(row)
+                continue
             try:
-                if row.state == "PROVISIONING":
-                    await self._undo_add(row)
-                else:
-                    await self._release(row)
-                    async with self.rt.db.transaction() as session:
-                        await self._mark_deleted(session, row)
-                settled += 1
+                await self._release(row)
             except DomainError as error:
-                log.warning("reconciling %s failed: %s", point_name(row.id), error.message)
+                log.warning("finishing the removal of %s failed: %s", point_name(row.id), error.message)
+                continue
+            async with self.rt.db.transaction() as session:
+                await self._mark_deleted(session, row)
+            settled += 1
         return settled
