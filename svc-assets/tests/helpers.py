@@ -7,8 +7,8 @@ import secrets
 
 from google.protobuf import field_mask_pb2
 
+from wattlane.api.assets.v1 import cards_pb2, locations_pb2
 from wattlane.api.assets.v1 import charging_points_pb2 as cp_pb2
-from wattlane.api.assets.v1 import locations_pb2
 from wattlane.assets.client import AssetsClient
 
 CP = cp_pb2.ChargingPoint
@@ -36,3 +36,15 @@ async def point(client: AssetsClient, location_name: str, **fields: object) -> C
     return await client.charging_points.CreateChargingPoint(
         cp_pb2.CreateChargingPointRequest(parent=location_name, charging_point=CP(**values))  # type: ignore[arg-type]
     )
+
+
+async def card(client: AssetsClient, parent: str, uid: str, **fields: object) -> cards_pb2.Card:
+    """A private card of `users/{id}` or a public card of `tenants/{customer}`."""
+    return await client.cards.CreateCard(
+        cards_pb2.CreateCardRequest(parent=parent, card=cards_pb2.Card(uid=uid, **fields))  # type: ignore[arg-type]
+    )
+
+
+def uid() -> str:
+    """A fresh card UID."""
+    return secrets.token_hex(7).upper()

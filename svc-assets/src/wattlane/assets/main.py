@@ -17,17 +17,26 @@ from pathlib import Path
 import grpc
 
 from wattlane.api.assets.v1 import (
+    access_pb2,
+    access_pb2_grpc,
+    cards_pb2,
+    cards_pb2_grpc,
     charging_points_pb2,
     charging_points_pb2_grpc,
     internal_pb2,
     internal_pb2_grpc,
     locations_pb2,
     locations_pb2_grpc,
+    settings_pb2,
+    settings_pb2_grpc,
 )
 from wattlane.api.common.v1 import audit_pb2, audit_pb2_grpc
+from wattlane.assets.api.access import AccessServicer
+from wattlane.assets.api.cards import CardServicer
 from wattlane.assets.api.charging_points import ChargingPointServicer
 from wattlane.assets.api.internal import AssetsInternalServicer
 from wattlane.assets.api.locations import LocationServicer
+from wattlane.assets.api.settings import AssetSettingsServicer
 from wattlane.assets.models import AUDIT, IDEMPOTENCY
 from wattlane.assets.onboarding import CsmsLink, GrpcCsmsLink
 from wattlane.assets.provisioning import Provisioning, StepHook
@@ -119,6 +128,20 @@ class AssetsService:
                 lambda srv: charging_points_pb2_grpc.add_ChargingPointServiceServicer_to_server(
                     ChargingPointServicer(rt, self.provisioning), srv
                 ),
+            ),
+            (
+                _full_name(cards_pb2, "CardService"),
+                lambda srv: cards_pb2_grpc.add_CardServiceServicer_to_server(CardServicer(rt), srv),
+            ),
+            (
+                _full_name(settings_pb2, "AssetSettingsService"),
+                lambda srv: settings_pb2_grpc.add_AssetSettingsServiceServicer_to_server(
+                    AssetSettingsServicer(rt), srv
+                ),
+            ),
+            (
+                _full_name(access_pb2, "AccessService"),
+                lambda srv: access_pb2_grpc.add_AccessServiceServicer_to_server(AccessServicer(rt), srv),
             ),
             (
                 _full_name(internal_pb2, "AssetsInternalService"),

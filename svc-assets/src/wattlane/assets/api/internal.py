@@ -6,10 +6,11 @@ import grpc
 from sqlalchemy import select
 
 from wattlane.api.assets.v1 import internal_pb2, internal_pb2_grpc
+from wattlane.assets import access
 from wattlane.assets.models import ChargingPoint
 from wattlane.assets.runtime import Runtime
 from wattlane.core.caller import current_caller
-from wattlane.core.errors import FailedPrecondition, NotFound
+from wattlane.core.errors import NotFound
 
 _CREDENTIAL = select(
     ChargingPoint.id,
@@ -63,4 +64,4 @@ class AssetsInternalServicer(internal_pb2_grpc.AssetsInternalServiceServicer):
     ) -> internal_pb2.AccessDecision:
         """Whether a card may charge at a station, who pays and why (`assets.access`)."""
         current_caller().require_service_scope("assets.access")
-        raise FailedPrecondition("access decisions are not available yet", reason="NOT_IMPLEMENTED")
+        return await access.decide(self.rt.db, request.identity, request.id_token)
