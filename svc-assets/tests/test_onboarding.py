@@ -34,7 +34,11 @@ class StubCsms(internal_pb2_grpc.CsmsInternalServiceServicer):
     authorizations: list[str] = field(default_factory=list)
 
     async def GetUnclaimedConnection(
-        self, request: internal_pb2.GetUnclaimedConnectionRequest, context: grpc.aio.ServicerContext
+        self,
+        request: internal_pb2.GetUnclaimedConnectionRequest,
+        context: grpc.aio.ServicerContext[
+            internal_pb2.GetUnclaimedConnectionRequest, internal_pb2.UnclaimedConnection
+        ],
     ) -> internal_pb2.UnclaimedConnection:
         self.authorizations.append(dict(context.invocation_metadata() or ()).get("authorization", ""))
         if request.identity in self.failing:
