@@ -12,7 +12,6 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from wattlane.assets import rules
 from wattlane.assets.models import ChargingPoint, Location
-from wattlane.assets.scoped import load_live
 from wattlane.assets.upstream import Owner
 from wattlane.core import validation
 from wattlane.core.errors import Aborted, FailedPrecondition, NotFound, PermissionDenied
@@ -48,7 +47,10 @@ async def get_in_scope(
     for_update: bool = False,
 ) -> Location:
     """The live location if the caller holds `permission` on it; NOT_FOUND if invisible."""
-    row = await load_live(session, Location, location_id, for_update=for_update)
+    query = select(Location).where(Location.id == location_id, Location.delete_time.is_(None))
+    if for_update:
+        query = query.with_for_update()
+    row = (await session.execute(query)).scalar_one_or_none()
     name = location_name(location_id)
     if row is None:
         raise NotFound(name)

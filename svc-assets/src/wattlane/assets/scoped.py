@@ -1,44 +1,20 @@
-"""Reading one tenant-owned row the way every RPC must: absent or outside the caller's scope is
-NOT_FOUND (indistinguishable), visible without the permission is PERMISSION_DENIED."""
+"""Tenants and users named in requests (parents, owners), resolved through identity and checked
+against the caller's scope the way every RPC must: absent or outside the scope is NOT_FOUND
+(indistinguishable), visible without the permission is PERMISSION_DENIED."""
 
 from __future__ import annotations
-
-from collections.abc import Iterable
-from typing import Any, TypeVar
-
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from wattlane.assets.upstream import Directory, Owner
 from wattlane.core.errors import NotFound
 from wattlane.core.scope import EffectiveScope
 
-R = TypeVar("R")
 
-
-async def load_live(
-    session: AsyncSession, model: type[R], row_id: str, *, for_update: bool = False
-) -> R | None:
-    """A row that is not soft-deleted (and, for charging points, ACTIVE), or None."""
-    m: Any = model
-    query = select(model).where(m.id == row_id)
-    if hasattr(m, "delete_time"):
-        query = query.where(m.delete_time.is_(None))
-    if hasattr(m, "state"):
-        query = query.where(m.state == "ACTIVE")
-    if for_update:
-        query = query.with_for_update()
-    return (await session.execute(query)).scalar_one_or_none()
-
-
-def require(scope: EffectiveScope, permission: str, row: Any, name: str, related: Iterable[str] = ()) -> None:
-    """`scope.require` on a row with an `owner_path`."""
-    scope.require(permission, row.owner_path, name, related)
-
-
-async def tenant_in_scope(directory: Directory, scope: EffectiveScope, name: str, permission: str) -> Owner:
-    """A `tenants/{id}` the caller holds `permission` on (NOT_FOUND when invisible)."""
+async def parent_in_scope(directory: Directory, scope: EffectiveScope, name: str, permission: str) -> Owner:
+    """The parent tenant (or user) of a List call: NOT_FOUND when invisible, PERMISSION_DENIED
+    without `permission` there (a user's own name always passes: their own cards)."""
     owner = await directory.owner(name)
+    if name == f"users/{scope.subject}":
+        return owner
     scope.require(permission, owner.path, name)
     return owner
 

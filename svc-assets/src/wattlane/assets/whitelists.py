@@ -20,6 +20,11 @@ def entry_name(entry_id: str) -> str:
     return f"whitelistEntries/{entry_id}"
 
 
+def require_manage(scope: EffectiveScope, organization: Owner) -> None:
+    """`cards.manage` on the organization (before anything about the entry is looked at)."""
+    scope.require("cards.manage", organization.path, organization.name)
+
+
 def _organization(owner: Owner) -> None:
     if owner.kind != "ORGANIZATION":
         raise FailedPrecondition(
@@ -37,7 +42,7 @@ async def create(
     user: Owner | None,
 ) -> WhitelistEntry:
     """Put a card (visible to the caller) or a user on the organization's whitelist."""
-    scope.require("cards.manage", organization.path, organization.name)
+    require_manage(scope, organization)
     _organization(organization)
     if (card_id is None) == (user is None):
         raise InvalidArgument.field("whitelist_entry.card", "set exactly one of card and user")

@@ -13,7 +13,7 @@ from wattlane.api.assets.v1 import cards_pb2, cards_pb2_grpc
 from wattlane.assets import cards, whitelists
 from wattlane.assets.models import Card, WhitelistEntry
 from wattlane.assets.runtime import Runtime
-from wattlane.assets.scoped import owner_visible
+from wattlane.assets.scoped import owner_visible, parent_in_scope
 from wattlane.core.caller import current_caller
 from wattlane.core.errors import InvalidArgument
 from wattlane.core.fieldmasks import mask_paths
@@ -100,7 +100,7 @@ class CardServicer(cards_pb2_grpc.CardServiceServicer):
         )
         parent_path = holder_id = None
         if request.parent:
-            owner = await owner_visible(self.rt.directory, call.scope, request.parent)
+            owner = await parent_in_scope(self.rt.directory, call.scope, request.parent, "cards.read")
             if is_user:
                 holder_id = call.parent_id
             else:
@@ -183,6 +183,7 @@ class CardServicer(cards_pb2_grpc.CardServiceServicer):
             raise InvalidArgument.field("whitelist_entry.card", "set exactly one of card and user")
         scope = await current_caller().scope()
         organization = await owner_visible(self.rt.directory, scope, request.parent)
+        whitelists.require_manage(scope, organization)  # before looking up whom the entry names
         user = await owner_visible(self.rt.directory, scope, entry.user) if entry.user else None
 
         async def write(session: AsyncSession) -> cards_pb2.WhitelistEntry:

@@ -15,7 +15,7 @@ from wattlane.assets import charging_points, connectors, credentials, locations,
 from wattlane.assets.models import ChargingPoint
 from wattlane.assets.provisioning import Provisioning
 from wattlane.assets.runtime import Runtime
-from wattlane.assets.scoped import owner_visible
+from wattlane.assets.scoped import parent_in_scope
 from wattlane.core.caller import current_caller
 from wattlane.core.errors import InvalidArgument
 from wattlane.core.fieldmasks import mask_paths
@@ -82,7 +82,9 @@ class ChargingPointServicer(charging_points_pb2_grpc.ChargingPointServiceService
         if is_location:
             location_id = call.parent_id
         elif request.parent:
-            parent_path = (await owner_visible(self.rt.directory, call.scope, request.parent)).path
+            parent_path = (
+                await parent_in_scope(self.rt.directory, call.scope, request.parent, "stations.read")
+            ).path
         async with self.rt.db.reader() as session:
             if location_id is not None:
                 await locations.get_in_scope(session, call.scope, location_id, "stations.read")

@@ -12,7 +12,7 @@ from wattlane.api.assets.v1 import locations_pb2, locations_pb2_grpc, settings_p
 from wattlane.assets import locations, messages, rules
 from wattlane.assets.models import Location
 from wattlane.assets.runtime import Runtime
-from wattlane.assets.scoped import owner_visible
+from wattlane.assets.scoped import owner_visible, parent_in_scope
 from wattlane.core.caller import current_caller
 from wattlane.core.fieldmasks import mask_paths
 from wattlane.core.filtering import Field
@@ -71,7 +71,9 @@ class LocationServicer(locations_pb2_grpc.LocationServiceServicer):
         call = await list_call(request, "ListLocations", filter_fields=FILTER_FIELDS)
         parent_path = None
         if request.parent:
-            parent_path = (await owner_visible(self.rt.directory, call.scope, request.parent)).path
+            parent_path = (
+                await parent_in_scope(self.rt.directory, call.scope, request.parent, "locations.read")
+            ).path
         async with self.rt.db.reader() as session:
             rows = await locations.list_in_scope(
                 session, call.scope, parent_path=parent_path, where=call.where, page=call.page

@@ -96,6 +96,7 @@ class AssetSettingsServicer(settings_pb2_grpc.AssetSettingsServiceServicer):
                 )
                 rate, mode = await inheritance.effective(session, location.owner_path, location)
             else:
+                parse_name(request.name, "tenants")
                 owner = await owner_visible(self.rt.directory, scope, request.name)
                 scope.require("locations.read", owner.path, owner.name)
                 rate, mode = await inheritance.effective(session, owner.path)
