@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import grpc
@@ -85,31 +85,43 @@ class AssetsService:
     ) -> None:
         self.settings = settings
         self.db = Database(settings.database_url)
-        self.link = IdentityLink(
-            settings.identity_address,
-            client_id=settings.client_id,
-            client_secret=settings.client_secret,
-            scope_ttl=settings.scope_cache_seconds,
+        self._csms_override = csms
+        self._step_hook = step_hook
+        self.server: ServiceServer | None = None
+        self._reconciler: asyncio.Task[None] | None = None
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+
+    def _wire(self) -> Runtime:
+        """Channels to identity and the CSMS: made inside the running loop (gRPC binds them to it)."""
+        s = self.settings
+        link = IdentityLink(
+            s.identity_address,
+            client_id=s.client_id,
+            client_secret=s.client_secret,
+            scope_ttl=s.scope_cache_seconds,
         )
-        self.upstream = IdentityUpstream(settings.identity_address, self.link.service_token)
-        self._csms_link = (
-            GrpcCsmsLink(settings.csms_address, self.link.service_token) if settings.csms_address else None
-        )
-        self.rt = Runtime(
-            settings=settings,
+        upstream = IdentityUpstream(s.identity_address, link.service_token)
+        csms = self._csms_override
+        if csms is None and s.csms_address:
+            grpc_csms = GrpcCsmsLink(s.csms_address, link.service_token)
+            self._closers.append(grpc_csms.close)
+            csms = grpc_csms
+        self._closers += [upstream.close, link.close]
+        self.link = link
+        return Runtime(
+            settings=s,
             db=self.db,
             audit=AuditLog(AUDIT),
             idempotency=Idempotency(self.db, IDEMPOTENCY),
-            directory=self.upstream,
-            quota=self.upstream,
-            csms=csms if csms is not None else self._csms_link,
+            directory=upstream,
+            quota=upstream,
+            csms=csms,
         )
-        self.provisioning = Provisioning(self.rt, step_hook)
-        self.server: ServiceServer | None = None
-        self._reconciler: asyncio.Task[None] | None = None
 
     async def start(self) -> int:
-        s, rt = self.settings, self.rt
+        s = self.settings
+        self.rt = rt = self._wire()
+        self.provisioning = Provisioning(rt, self._step_hook)
         if s.database_url.startswith("sqlite"):
             Path(self.db.url.database or "").parent.mkdir(parents=True, exist_ok=True)
         if s.migrate_on_start:
@@ -192,10 +204,8 @@ class AssetsService:
                 await self._reconciler
         if self.server is not None:
             await self.server.stop()
-        await self.upstream.close()
-        if self._csms_link is not None:
-            await self._csms_link.close()
-        await self.link.close()
+        for close in self._closers:
+            await close()
         await self.db.dispose()
 
 
