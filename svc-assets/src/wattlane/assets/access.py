@@ -17,12 +17,13 @@ the transaction."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, or_, select
+from sqlalchemy import Table, and_, bindparam, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wattlane.api.assets.v1 import internal_pb2
@@ -37,51 +38,74 @@ from wattlane.core.orm import utcnow
 
 D = internal_pb2.AccessDecision
 
-# One statement per lookup, built once: the decision is on the charging hot path.
-_POINT_COLUMNS = (
-    ChargingPoint.id,
-    ChargingPoint.owner_path,
-    ChargingPoint.rate_plan,
-    ChargingPoint.rate_plan_override,
-    ChargingPoint.access_mode,
-    ChargingPoint.access_mode_override,
-    Location.id.label("location_id"),
-    Location.display_name.label("location_name"),
-    Location.access_mode.label("location_access_mode"),
-    Location.rate_plan.label("location_rate_plan"),
-    Location.rate_plan_override.label("location_rate_plan_override"),
+
+def _table(model: Any) -> Table:
+    return model.__table__  # type: ignore[no-any-return]
+
+
+# Core statements built once (no ORM layer on the charging hot path).
+_CP = _table(ChargingPoint)
+_LOC = _table(Location)
+_ORG = _table(OrganizationSettings)
+_CARD = _table(Card)
+_WL = _table(WhitelistEntry)
+_POINT = (
+    select(
+        _CP.c.id,
+        _CP.c.owner_path,
+        _CP.c.rate_plan,
+        _CP.c.rate_plan_override,
+        _CP.c.access_mode,
+        _CP.c.access_mode_override,
+        _LOC.c.id.label("location_id"),
+        _LOC.c.display_name.label("location_name"),
+        _LOC.c.access_mode.label("location_access_mode"),
+        _LOC.c.rate_plan.label("location_rate_plan"),
+        _LOC.c.rate_plan_override.label("location_rate_plan_override"),
+    )
+    .join(_LOC, _LOC.c.id == _CP.c.location_id)
+    .where(_CP.c.delete_time.is_(None), _CP.c.state == "ACTIVE")
 )
-_POINT_BASE = (
-    select(*_POINT_COLUMNS)
-    .join(Location, Location.id == ChargingPoint.location_id)
-    .where(ChargingPoint.delete_time.is_(None), ChargingPoint.state == "ACTIVE")
+_POINT_BY_IDENTITY = _POINT.where(_CP.c.ocpp_identity == bindparam("identity"))
+_POINT_BY_ID = _POINT.where(_CP.c.id == bindparam("point_id"))
+_ORG_SETTINGS = select(_ORG.c.tenant_id, _ORG.c.rate_plan, _ORG.c.rate_plan_override).where(
+    _ORG.c.tenant_id.in_(bindparam("ids", expanding=True))
 )
-_POINT_BY_IDENTITY = _POINT_BASE.where(ChargingPoint.ocpp_identity == bindparam("identity"))
-_POINT_BY_ID = _POINT_BASE.where(ChargingPoint.id == bindparam("point_id"))
-_ORG_SETTINGS = select(
-    OrganizationSettings.tenant_id, OrganizationSettings.rate_plan, OrganizationSettings.rate_plan_override
-).where(OrganizationSettings.tenant_id.in_(bindparam("ids", expanding=True)))
+# Every live card with the UID, and whether it (or its holder) is on the whitelist of the
+# point's organization or an ancestor organization: one round trip.
 _CARDS = select(
-    Card.id,
-    Card.kind,
-    Card.holder_id,
-    Card.owner_id,
-    Card.owner_path,
-    Card.customer_path,
-    Card.valid_from,
-    Card.valid_to,
-    Card.blocked,
-    Card.public_mode,
-).where(Card.uid == bindparam("uid"), Card.delete_time.is_(None))
-_WHITELISTED = select(
-    exists().where(
-        WhitelistEntry.organization_id.in_(bindparam("ids", expanding=True)),
+    _CARD.c.id,
+    _CARD.c.kind,
+    _CARD.c.holder_id,
+    _CARD.c.owner_id,
+    _CARD.c.owner_path,
+    _CARD.c.customer_path,
+    _CARD.c.valid_from,
+    _CARD.c.valid_to,
+    _CARD.c.blocked,
+    _CARD.c.public_mode,
+    exists()
+    .where(
+        _WL.c.organization_id.in_(bindparam("ids", expanding=True)),
         or_(
-            WhitelistEntry.card_id == bindparam("card_id"),
-            and_(WhitelistEntry.user_id.is_not(None), WhitelistEntry.user_id == bindparam("holder_id")),
+            _WL.c.card_id == _CARD.c.id, and_(_WL.c.user_id.is_not(None), _WL.c.user_id == _CARD.c.holder_id)
         ),
     )
-)
+    .label("whitelisted"),
+).where(_CARD.c.uid == bindparam("uid"), _CARD.c.delete_time.is_(None))
+
+
+@dataclass(frozen=True)
+class PointContext:
+    """What a decision needs of a charging point, with its settings already resolved."""
+
+    point_id: str
+    owner_path: str
+    ids: tuple[str, ...]  # node ids of the owner path (for whitelists up the tree)
+    customer_path: str
+    location_name: str
+    access_mode: str
+    rate_plan: str
 
 
 @dataclass(frozen=True)
@@ -141,35 +165,58 @@ def _label(mode: str) -> str:
     }[mode]
 
 
-async def decide(
-    db: Database,
-    identity: str,
-    id_token: str,
-    *,
-    point_id: str | None = None,
-    now: dt.datetime | None = None,
-) -> internal_pb2.AccessDecision:
-    """The decision for `id_token` at the point with OCPP `identity` (or id `point_id`)."""
-    now = now or utcnow()
-    async with db.reader(snapshot=False) as session:
-        if point_id is not None:
-            point = (await session.execute(_POINT_BY_ID, {"point_id": point_id})).one_or_none()
-        else:
-            point = (await session.execute(_POINT_BY_IDENTITY, {"identity": identity})).one_or_none()
-        if point is None:
-            raise NotFound(
-                f"chargingPoints/{point_id}"
-                if point_id
-                else f"charging point with OCPP identity {identity[:64]!r}"
-            )
-        return await _decide(session, point, id_token, now)
+class AccessDecider:
+    """DecideAccess's lookups. A charging point's context (its location, access mode and rate
+    plan in force) is cached per OCPP identity for `ttl` seconds, so a decision costs one round
+    trip (the card with its whitelist flag); a settings change reaches decisions within `ttl`.
+    Cards are never cached: blocking a card takes effect at the next decision."""
+
+    def __init__(self, db: Database, ttl: float = 5.0, max_entries: int = 200_000) -> None:
+        self._db = db
+        self._ttl = ttl
+        self._max = max_entries
+        self._contexts: dict[str, tuple[float, PointContext]] = {}
+
+    async def decide(
+        self, identity: str, id_token: str, *, now: dt.datetime | None = None
+    ) -> internal_pb2.AccessDecision:
+        """The decision for `id_token` at the point with OCPP `identity` (NOT_FOUND: no such point)."""
+        async with self._db.reader(snapshot=False) as session:
+            context = self._cached(identity)
+            if context is None:
+                context = await _context(session, _POINT_BY_IDENTITY, {"identity": identity})
+                if context is None:
+                    raise NotFound(f"charging point with OCPP identity {identity[:64]!r}")
+                self._remember(identity, context)
+            return await _decide(session, context, id_token, now or utcnow())
+
+    async def explain(self, point_id: str, id_token: str) -> internal_pb2.AccessDecision:
+        """The decision at a point by id, from fresh reads (support asks after changing something)."""
+        async with self._db.reader(snapshot=False) as session:
+            context = await _context(session, _POINT_BY_ID, {"point_id": point_id})
+            if context is None:
+                raise NotFound(f"chargingPoints/{point_id}")
+            return await _decide(session, context, id_token, utcnow())
+
+    def _cached(self, identity: str) -> PointContext | None:
+        if self._ttl <= 0:
+            return None
+        entry = self._contexts.get(identity)
+        return entry[1] if entry is not None and entry[0] > time.monotonic() else None
+
+    def _remember(self, identity: str, context: PointContext) -> None:
+        if self._ttl <= 0:
+            return
+        if len(self._contexts) >= self._max:
+            self._contexts.clear()
+        self._contexts[identity] = (time.monotonic() + self._ttl, context)
 
 
-async def _decide(
-    session: AsyncSession, point: Any, id_token: str, now: dt.datetime
-) -> internal_pb2.AccessDecision:
+async def _context(session: AsyncSession, statement: Any, params: dict[str, str]) -> PointContext | None:
+    point = (await session.execute(statement, params)).one_or_none()
+    if point is None:
+        return None
     ids = inheritance.path_ids(point.owner_path)
-    customer_path = Owner("", "", point.owner_path, "", "").customer_path
     org_rows = (await session.execute(_ORG_SETTINGS, {"ids": ids})).all()
     location = SimpleNamespace(
         id=point.location_id,
@@ -181,26 +228,41 @@ async def _decide(
     )
     mode = inheritance.resolve(
         inheritance.access_mode_levels(point.location_id, point.location_access_mode, point)
-    ).value
-    decision = D(
-        charging_point=f"chargingPoints/{point.id}",
+    )
+    return PointContext(
+        point_id=point.id,
         owner_path=point.owner_path,
+        ids=tuple(ids),
+        customer_path=Owner("", "", point.owner_path, "", "").customer_path,
+        location_name=point.location_name,
+        access_mode=mode.value,
         rate_plan=rate_plan.value,
-        access_mode=mode,
+    )
+
+
+async def _decide(
+    session: AsyncSession, context: PointContext, id_token: str, now: dt.datetime
+) -> internal_pb2.AccessDecision:
+    decision = D(
+        charging_point=f"chargingPoints/{context.point_id}",
+        owner_path=context.owner_path,
+        rate_plan=context.rate_plan,
+        access_mode=context.access_mode,
     )
     uid = ocpp.normalize_id_token(id_token)
     if uid is None:
         decision.status, decision.reason = D.INVALID, "not a valid card token"
         return decision
-    card = pick_card((await session.execute(_CARDS, {"uid": uid})).all(), customer_path)
-    whitelisted = False
-    if card is not None and mode in ("WHITELIST", "ROAMING_WHITELIST"):
-        whitelisted = bool(
-            await session.scalar(
-                _WHITELISTED, {"ids": ids, "card_id": card.id, "holder_id": card.holder_id or ""}
-            )
-        )
-    outcome = judge(mode, card, whitelisted, customer_path, point.location_name, now)
+    rows = (await session.execute(_CARDS, {"uid": uid, "ids": list(context.ids)})).all()
+    card = pick_card(rows, context.customer_path)
+    outcome = judge(
+        context.access_mode,
+        card,
+        bool(card is not None and card.whitelisted),
+        context.customer_path,
+        context.location_name,
+        now,
+    )
     decision.status, decision.payer, decision.reason = outcome.status, outcome.payer, outcome.reason
     if card is not None:
         decision.card = f"cards/{card.id}"

@@ -31,6 +31,7 @@ from wattlane.api.assets.v1 import (
     settings_pb2_grpc,
 )
 from wattlane.api.common.v1 import audit_pb2, audit_pb2_grpc
+from wattlane.assets.access import AccessDecider
 from wattlane.assets.api.access import AccessServicer
 from wattlane.assets.api.cards import CardServicer
 from wattlane.assets.api.charging_points import ChargingPointServicer
@@ -115,6 +116,7 @@ class AssetsService:
             idempotency=Idempotency(self.db, IDEMPOTENCY),
             directory=upstream,
             quota=upstream,
+            decider=AccessDecider(self.db, s.point_cache_seconds),
             csms=csms,
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from wattlane.assets.access import AccessDecider
 from wattlane.assets.onboarding import CsmsLink
 from wattlane.assets.settings import AssetsSettings
 from wattlane.assets.upstream import Directory, Quota
@@ -20,4 +21,5 @@ class Runtime:
     idempotency: Idempotency
     directory: Directory
     quota: Quota
+    decider: AccessDecider
     csms: CsmsLink | None = None  # None: connected onboarding is unavailable

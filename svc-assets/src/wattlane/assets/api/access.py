@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 
 from wattlane.api.assets.v1 import access_pb2, access_pb2_grpc, internal_pb2
-from wattlane.assets import access, charging_points
+from wattlane.assets import charging_points
 from wattlane.assets.runtime import Runtime
 from wattlane.core.caller import current_caller
 from wattlane.core.names import parse_name
@@ -24,7 +24,7 @@ class AccessServicer(access_pb2_grpc.AccessServiceServicer):
         scope = await current_caller().scope()
         async with self.rt.db.reader() as session:
             await charging_points.get_in_scope(session, scope, point_id, "stations.read")
-        decision = await access.decide(self.rt.db, "", request.id_token, point_id=point_id)
+        decision = await self.rt.decider.explain(point_id, request.id_token)
         if decision.card and not scope.can("cards.read", decision.card_owner_path):
             # Another branch's card: say what happens and why, not whose card it is.
             for field in ("card", "card_owner", "card_owner_path", "cardholder"):

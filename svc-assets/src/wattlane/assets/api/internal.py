@@ -6,7 +6,6 @@ import grpc
 from sqlalchemy import select
 
 from wattlane.api.assets.v1 import internal_pb2, internal_pb2_grpc
-from wattlane.assets import access
 from wattlane.assets.models import ChargingPoint
 from wattlane.assets.runtime import Runtime
 from wattlane.core.caller import current_caller
@@ -64,4 +63,4 @@ class AssetsInternalServicer(internal_pb2_grpc.AssetsInternalServiceServicer):
     ) -> internal_pb2.AccessDecision:
         """Whether a card may charge at a station, who pays and why (`assets.access`)."""
         current_caller().require_service_scope("assets.access")
-        return await access.decide(self.rt.db, request.identity, request.id_token)
+        return await self.rt.decider.decide(request.identity, request.id_token)
