@@ -321,3 +321,28 @@ class IdentityInternalServicer(internal_pb2_grpc.IdentityInternalServiceServicer
         except IntegrityError:
             pass  # recorded concurrently: the same fact
         return internal_pb2.Notification(key=request.key, sent=True)
+
+    async def ResolveOwner(
+        self, request: internal_pb2.ResolveOwnerRequest, context: grpc.aio.ServicerContext
+    ) -> internal_pb2.Owner:
+        """The live tenant of `tenants/{id}` or `users/{id}` and its path (path copies elsewhere)."""
+        current_caller().require_service_scope("identity.directory")
+        async with self.rt.db.reader() as session:
+            if request.name.startswith("users/"):
+                user = await session.get(User, parse_name(request.name, "users"))
+                if user is None or user.delete_time is not None:
+                    raise NotFound(request.name)
+                tenant = await tenants.load(session, user.tenant_id)
+                display_name = user.display_name
+            else:
+                tenant = await tenants.load(session, parse_name(request.name, "tenants"))
+                display_name = tenant.display_name if tenant else ""
+        if tenant is None:
+            raise NotFound(request.name)
+        return internal_pb2.Owner(
+            name=request.name,
+            tenant=tenants.tenant_name(tenant.id),
+            tenant_path=tenant.path,
+            kind=tenant.kind,
+            display_name=display_name,
+        )

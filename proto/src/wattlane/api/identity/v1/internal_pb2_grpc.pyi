@@ -73,6 +73,10 @@ class IdentityInternalServiceStub:
     what to mail (`identity.mail`). Each call issues a fresh token (earlier ones stop working).
     FAILED_PRECONDITION when the mail no longer applies (user accepted, removed or disabled).
     """
+    ResolveOwner: _grpc.UnaryUnaryMultiCallable[_internal_pb2.ResolveOwnerRequest, _internal_pb2.Owner]
+    """The tenant a `tenants/{id}` or `users/{id}` belongs to, with its path, for services that
+    keep path copies on their rows (`identity.directory`). NOT_FOUND when absent or deleted.
+    """
 
 @_typing.type_check_only
 class IdentityInternalServiceAsyncStub(IdentityInternalServiceStub):
@@ -117,6 +121,10 @@ class IdentityInternalServiceAsyncStub(IdentityInternalServiceStub):
     """Issues the one-time token of a queued user mail (invitation or password reset) and returns
     what to mail (`identity.mail`). Each call issues a fresh token (earlier ones stop working).
     FAILED_PRECONDITION when the mail no longer applies (user accepted, removed or disabled).
+    """
+    ResolveOwner: _aio.UnaryUnaryMultiCallable[_internal_pb2.ResolveOwnerRequest, _internal_pb2.Owner]  # type: ignore[assignment]
+    """The tenant a `tenants/{id}` or `users/{id}` belongs to, with its path, for services that
+    keep path copies on their rows (`identity.directory`). NOT_FOUND when absent or deleted.
     """
 
 class IdentityInternalServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -225,6 +233,16 @@ class IdentityInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         """Issues the one-time token of a queued user mail (invitation or password reset) and returns
         what to mail (`identity.mail`). Each call issues a fresh token (earlier ones stop working).
         FAILED_PRECONDITION when the mail no longer applies (user accepted, removed or disabled).
+        """
+
+    @_abc_1.abstractmethod
+    def ResolveOwner(
+        self,
+        request: _internal_pb2.ResolveOwnerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_internal_pb2.Owner, _abc.Awaitable[_internal_pb2.Owner]]:
+        """The tenant a `tenants/{id}` or `users/{id}` belongs to, with its path, for services that
+        keep path copies on their rows (`identity.directory`). NOT_FOUND when absent or deleted.
         """
 
 def add_IdentityInternalServiceServicer_to_server(servicer: IdentityInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
