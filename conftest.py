@@ -1,4 +1,9 @@
 """Root conftest: the shared fixtures of wattlane.core.testing (and each service's testing
 module) are available to every test in the monorepo."""
 
-pytest_plugins = ["wattlane.core.testing.fixtures", "wattlane.identity.testing", "wattlane.workflows.testing"]
+pytest_plugins = [
+    "wattlane.core.testing.fixtures",
+    "wattlane.identity.testing",
+    "wattlane.assets.testing",
+    "wattlane.workflows.testing",
+]

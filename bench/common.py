@@ -7,7 +7,9 @@ import math
 import os
 import socket
 import statistics
-from collections.abc import Coroutine, Sequence
+import time
+from array import array
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -113,3 +115,48 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+async def load_concurrent(
+    call: Callable[[int], Awaitable[object]], seconds: float, concurrency: int
+) -> dict[str, Any]:
+    """`concurrency` workers call `call(i)` (i counts calls) back to back for `seconds`.
+
+    Returns calls, elapsed seconds, this process's CPU seconds and the latencies (array bytes),
+    picklable for a parent process."""
+    latencies = array("d")
+    deadline = time.perf_counter() + seconds
+    counter = 0
+    cpu0 = time.process_time()
+
+    async def worker() -> None:
+        nonlocal counter
+        while True:
+            now = time.perf_counter()
+            if now >= deadline:
+                return
+            i = counter
+            counter += 1
+            await call(i)
+            latencies.append(time.perf_counter() - now)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    return {
+        "calls": len(latencies),
+        "elapsed": elapsed,
+        "client_cpu": time.process_time() - cpu0,
+        "latencies": latencies.tobytes(),
+    }
+
+
+async def load_sequential(call: Callable[[int], Awaitable[object]], calls: int) -> dict[str, Any]:
+    """`calls` calls of `call(i)`, one at a time (latency without queueing)."""
+    latencies = array("d")
+    started = time.perf_counter()
+    for i in range(calls):
+        t0 = time.perf_counter()
+        await call(i)
+        latencies.append(time.perf_counter() - t0)
+    return {"calls": calls, "elapsed": time.perf_counter() - started, "latencies": latencies.tobytes()}

@@ -23,7 +23,7 @@ from typing import Any
 
 import grpc
 
-from bench.common import Stats, Target, cpu_seconds, percentile, table, us
+from bench.common import Stats, Target, cpu_seconds, load_concurrent, load_sequential, percentile, table, us
 from wattlane.core.caller import current_caller
 from wattlane.core.scope import EffectiveScope, Grant, ScopeCache
 from wattlane.core.server import ServerOptions, ServiceServer
@@ -117,45 +117,6 @@ def serve(kind: str, jwks: list[dict[str, str]], conn: Connection) -> None:
 # -- client process ------------------------------------------------------------------------------
 
 
-async def _concurrent(stub: Any, metadata: list[Any], seconds: float, concurrency: int) -> dict[str, Any]:
-    latencies = array("d")
-    deadline = time.perf_counter() + seconds
-    counter = 0
-
-    cpu0 = time.process_time()
-
-    async def worker() -> None:
-        nonlocal counter
-        while True:
-            now = time.perf_counter()
-            if now >= deadline:
-                return
-            md = metadata[counter % len(metadata)]
-            counter += 1
-            await stub(b"", metadata=md)
-            latencies.append(time.perf_counter() - now)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
-    return {
-        "calls": len(latencies),
-        "elapsed": elapsed,
-        "client_cpu": time.process_time() - cpu0,
-        "latencies": latencies.tobytes(),
-    }
-
-
-async def _sequential(stub: Any, metadata: list[Any], calls: int) -> dict[str, Any]:
-    latencies = array("d")
-    started = time.perf_counter()
-    for i in range(calls):
-        t0 = time.perf_counter()
-        await stub(b"", metadata=metadata[i % len(metadata)])
-        latencies.append(time.perf_counter() - t0)
-    return {"calls": calls, "elapsed": time.perf_counter() - started, "latencies": latencies.tobytes()}
-
-
 async def _client(conn: Connection) -> None:
     channels: dict[str, grpc.aio.Channel] = {}
     while True:
@@ -168,10 +129,14 @@ async def _client(conn: Connection) -> None:
             await channels[target].channel_ready()
         stub = channels[target].unary_unary(METHOD, request_serializer=None, response_deserializer=None)
         metadata = [(("authorization", f"Bearer {t}"),) for t in command["tokens"]]
+
+        def call(i: int, stub: Any = stub, metadata: list[Any] = metadata) -> Any:
+            return stub(b"", metadata=metadata[i % len(metadata)])
+
         if command["op"] == "concurrent":
-            result = await _concurrent(stub, metadata, command["seconds"], command["concurrency"])
+            result = await load_concurrent(call, command["seconds"], command["concurrency"])
         else:
-            result = await _sequential(stub, metadata, command["calls"])
+            result = await load_sequential(call, command["calls"])
         conn.send(result)
     for channel in channels.values():
         await channel.close(None)

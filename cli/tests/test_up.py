@@ -151,6 +151,16 @@ def test_up_starts_seeds_prints_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         )
         assert "0/60" in accounts.stdout  # the datapoint change is in force
 
+        # "Forgot password" from the CLI: the reset mail arrives through the worker.
+        forgot = subprocess.run(
+            [WATTLANE, "users", "forgot-password", "driver@acme.example"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert forgot.returncode == 0, forgot.stderr
+        lines.wait_for(lambda line: "mail to" in line and ("password" in line or "wachtwoord" in line), 60)
+
         proc.send_signal(signal.SIGINT)
         lines.wait_for(lambda line: "Stopped." in line, 60)
         proc.wait(timeout=30)

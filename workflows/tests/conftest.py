@@ -3,6 +3,7 @@ server, a worker with real activities, and a real SMTP sink."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -53,6 +54,15 @@ class Stack:
 
     def mails_to(self, email: str) -> list[EmailMessage]:
         return [m for m in self.sink.messages if email in str(m["To"])]
+
+    async def wait_mails(self, email: str, count: int, timeout: float = 20.0) -> list[EmailMessage]:
+        """The mails to `email` once there are at least `count` of them."""
+        for _ in range(int(timeout * 10)):
+            mails = self.mails_to(email)
+            if len(mails) >= count:
+                return mails
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"expected {count} mail(s) to {email}, got {len(self.mails_to(email))}")
 
 
 async def make_stack(

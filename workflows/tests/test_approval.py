@@ -56,7 +56,7 @@ async def test_approve_activates_mails_and_schedules_renewal(stack: Stack) -> No
     assert account.start_date and account.expiry_date > account.start_date
     assert list(account.organizations) == [c.org.name]
     # The requester gets the decision mail, in Dutch, under the partner's brand.
-    mails = await _wait_mails(stack, c.requester.user.email, 1)
+    mails = await stack.wait_mails(c.requester.user.email, 1)
     assert mails[0]["Subject"] == "Uw aanvraag (nieuw account) voor Fleet charging is goedgekeurd"
     assert "noreply@mail.voltera.example" in mails[0]["From"] and "Voltera" in mails[0]["From"]
     # The account's renewal schedule runs, next reminder 30 days before expiry.
@@ -97,7 +97,7 @@ async def test_reject_releases_the_organization(stack: Stack) -> None:
     assert rejected.state == A.REJECTED and rejected.reason == "datapoints exceed the contract"
     account = await c.requester.client.accounts.GetAccount(accounts_pb2.GetAccountRequest(name=app.account))
     assert account.state == accounts_pb2.Account.REJECTED
-    mails = await _wait_mails(stack, c.requester.user.email, 1)
+    mails = await stack.wait_mails(c.requester.user.email, 1)
     assert mails[0]["Subject"] == "Your application (new account) for Fleet charging was not approved"
     assert "datapoints exceed the contract" in mails[0].get_body(("plain",)).get_content()
     # The organization can be applied for again.
@@ -220,12 +220,3 @@ async def test_identity_down_during_apply_is_retried_once(stack: Stack) -> None:
     )
     assert account.state == accounts_pb2.Account.ACTIVE  # applied; an unrelated expiry date changes nothing
     await tree.close()
-
-
-async def _wait_mails(stack: Stack, email: str, count: int, timeout: float = 20.0) -> list:  # type: ignore[type-arg]
-    for _ in range(int(timeout * 10)):
-        mails = stack.mails_to(email)
-        if len(mails) >= count:
-            return mails
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"expected {count} mail(s) to {email}, got {len(stack.mails_to(email))}")

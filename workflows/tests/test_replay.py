@@ -12,18 +12,22 @@ from temporalio.worker import Replayer
 
 from wattlane.workflows.approval.workflows import ApplicationApproval
 from wattlane.workflows.renewal.workflows import AccountRenewal
+from wattlane.workflows.usermail.workflows import UserMailDelivery
 
 HISTORIES = {p.stem: p.read_text() for p in sorted((Path(__file__).parent / "histories").glob("*.json"))}
 
 
 def test_fixtures_exist() -> None:
-    assert {"approval_reminded_then_signalled", "renewal_renewed_before_expiry", "renewal_full_year"} <= set(
-        HISTORIES
-    )
+    assert {
+        "approval_reminded_then_signalled",
+        "renewal_renewed_before_expiry",
+        "renewal_full_year",
+        "user_mail_invitation",
+    } <= set(HISTORIES)
 
 
 @pytest.mark.parametrize("name", sorted(HISTORIES))
 async def test_history_replays(name: str) -> None:
     history = WorkflowHistory.from_json(name, HISTORIES[name])
-    replayer = Replayer(workflows=[ApplicationApproval, AccountRenewal])
+    replayer = Replayer(workflows=[ApplicationApproval, AccountRenewal, UserMailDelivery])
     await replayer.replay_workflow(history)

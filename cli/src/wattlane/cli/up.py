@@ -30,7 +30,7 @@ from wattlane.identity.client import IdentityClient
 
 # Internal service accounts of the local stack and the fixed scopes their tokens carry.
 SERVICE_SCOPES: dict[str, list[str]] = {
-    "worker": ["identity.applications", "identity.datapoints", "identity.licenses"],
+    "worker": ["identity.applications", "identity.datapoints", "identity.licenses", "identity.mail"],
 }
 
 

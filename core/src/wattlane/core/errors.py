@@ -158,6 +158,26 @@ class ResourceExhausted(DomainError):
         return [packed]
 
 
+class RateLimited(DomainError):
+    """Too many attempts; `retry_after` seconds tell the caller when to try again (RetryInfo)."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    default_reason = "RATE_LIMITED"
+
+    def __init__(self, message: str, retry_after: float, *, reason: str | None = None):
+        self.retry_after = max(0.0, retry_after)
+        super().__init__(message, reason=reason, metadata={"retry_after_seconds": str(int(self.retry_after))})
+
+    def details(self) -> list[any_pb2.Any]:
+        seconds = int(self.retry_after)
+        info = error_details_pb2.RetryInfo()
+        info.retry_delay.seconds = seconds
+        info.retry_delay.nanos = int((self.retry_after - seconds) * 1e9)
+        packed = any_pb2.Any()
+        packed.Pack(info)
+        return [packed]
+
+
 _CODE_NUMBERS: dict[grpc.StatusCode, int] = {
     grpc.StatusCode.INVALID_ARGUMENT: code_pb2.INVALID_ARGUMENT,
     grpc.StatusCode.NOT_FOUND: code_pb2.NOT_FOUND,

@@ -106,18 +106,38 @@ class Idempotency:
     ) -> M:
         """`run` for the current RPC: caller and method from the call context, `request_id`
         from the request message."""
-        from wattlane.core.caller import current_principal
-        from wattlane.core.context import method_var
-
-        principal = current_principal()
+        caller, method, request_id = _current_key(request)
         return await self.run(
-            caller=principal.caller_key if principal else "anonymous",
-            method=method_var.get(),
-            request_id=getattr(request, "request_id", ""),
+            caller=caller,
+            method=method,
+            request_id=request_id,
             request=request,
             response_type=response_type,
             write=write,
         )
+
+    async def replay(self, request: Message, response_type: type[M]) -> M | None:
+        """The stored result of the current RPC's request id, or None when it has not run yet.
+
+        For writes in several steps (e.g. a remote allocation before the final transaction): a
+        retry must replay before redoing the first step; the last step still goes through
+        `once`, which settles a race between two concurrent first tries."""
+        caller, method, request_id = _current_key(request)
+        if not request_id:
+            return None
+        validate_request_id(request_id)
+        t = self._table
+        async with self._db.reader() as session:
+            row = (
+                await session.execute(
+                    select(t.c.request_hash, t.c.response).where(
+                        t.c.caller == caller, t.c.method == method, t.c.request_id == request_id
+                    )
+                )
+            ).one_or_none()
+        if row is None:
+            return None
+        return self._replay(row.request_hash, row.response, request_digest(request), response_type)
 
     @staticmethod
     def _replay(stored_hash: str, response: bytes | None, digest: str, response_type: type[M]) -> M:
@@ -134,3 +154,16 @@ class Idempotency:
         cutoff = utcnow() - dt.timedelta(seconds=older_than_seconds)
         result = await session.execute(delete(self._table).where(self._table.c.create_time < cutoff))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _current_key(request: Message) -> tuple[str, str, str]:
+    """(caller, method, request_id) of the current RPC."""
+    from wattlane.core.caller import current_principal
+    from wattlane.core.context import method_var
+
+    principal = current_principal()
+    return (
+        principal.caller_key if principal else "anonymous",
+        method_var.get(),
+        getattr(request, "request_id", ""),
+    )

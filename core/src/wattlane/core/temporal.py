@@ -23,3 +23,26 @@ async def connect(address: str, namespace: str = "default", *, wait_seconds: flo
                 raise ConnectionError(f"Temporal at {address} is not reachable: {exc}") from exc
             log.info("waiting for Temporal at %s", address)
             await asyncio.sleep(0.5)
+
+
+class LazyClient:
+    """A Temporal client connected on first use, so a service starts (and serves everything
+    else) while Temporal is still coming up or is not configured at all."""
+
+    def __init__(self, address: str, namespace: str = "default", *, wait_seconds: float = 2.0) -> None:
+        self.address = address
+        self._namespace = namespace
+        self._wait = wait_seconds
+        self._client: Client | None = None
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.address)
+
+    async def get(self) -> Client:
+        """The client; raises ConnectionError when Temporal is not configured or not reachable."""
+        if self._client is None:
+            if not self.address:
+                raise ConnectionError("no Temporal address is configured")
+            self._client = await connect(self.address, self._namespace, wait_seconds=self._wait)
+        return self._client

@@ -8,8 +8,6 @@ result is the outcome."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -18,7 +16,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from wattlane.core.db import Database
 from wattlane.core.errors import FailedPrecondition, Unavailable
-from wattlane.core.temporal import connect
+from wattlane.core.outbox import Relay
+from wattlane.core.temporal import LazyClient
 from wattlane.identity import applications
 from wattlane.identity.models import Application
 from wattlane.workflows.approval import types as approval
@@ -32,58 +31,39 @@ class Approvals:
     def __init__(
         self,
         db: Database,
-        temporal_address: str,
-        namespace: str,
+        temporal: LazyClient,
         reminder_after_seconds: float,
         relay_interval: float = 2.0,
         task_queue: str = approval.TASK_QUEUE,
     ) -> None:
         self._db = db
-        self._address = temporal_address
-        self._namespace = namespace
+        self._temporal_link = temporal
         self._reminder = reminder_after_seconds
-        self._interval = relay_interval
         self._task_queue = task_queue
-        self._client: Client | None = None
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._relay = Relay("approvals", self._relay_step, interval=relay_interval)
 
     async def _temporal(self) -> Client:
-        if self._client is None:
-            if not self._address:
-                raise Unavailable(
-                    "approvals need Temporal, and none is configured (WATTLANE_IDENTITY_TEMPORAL_ADDRESS)"
-                )
-            try:
-                self._client = await connect(self._address, self._namespace, wait_seconds=2.0)
-            except ConnectionError as error:
-                raise Unavailable(f"Temporal is unavailable: {error}") from None
-        return self._client
+        if not self._temporal_link.configured:
+            raise Unavailable(
+                "approvals need Temporal, and none is configured (WATTLANE_IDENTITY_TEMPORAL_ADDRESS)"
+            )
+        try:
+            return await self._temporal_link.get()
+        except ConnectionError as error:
+            raise Unavailable(f"Temporal is unavailable: {error}") from None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._relay_loop(), name="approval-workflow-relay")
+        self._relay.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._relay.stop()
 
     def kick(self) -> None:
         """Start waiting workflows now (called after an application commits)."""
-        self._wake.set()
+        self._relay.kick()
 
-    async def _relay_loop(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
-            self._wake.clear()
-            if not self._address:
-                continue
-            try:
-                await self.relay_once()
-            except Exception:
-                log.warning("starting approval workflows failed; will retry", exc_info=True)
+    async def _relay_step(self) -> int:
+        return await self.relay_once() if self._temporal_link.configured else 0
 
     async def relay_once(self) -> int:
         """Start every workflow still waiting; returns how many were confirmed."""

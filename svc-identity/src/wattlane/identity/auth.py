@@ -5,18 +5,20 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import math
 import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
-from wattlane.core.errors import AlreadyExists, InvalidArgument, NotFound, Unauthenticated
+from wattlane.core.errors import AlreadyExists, InvalidArgument, NotFound, RateLimited, Unauthenticated
 from wattlane.core.ids import new_id
 from wattlane.core.orm import utcnow
 from wattlane.core.tokens import Principal
-from wattlane.identity.models import RevokedToken, ServiceAccount, User
+from wattlane.identity.models import LoginThrottle, RevokedToken, ServiceAccount, User
 from wattlane.identity.runtime import Runtime
 
 _SERVICE = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
@@ -38,27 +40,72 @@ def issue_user_token(rt: Runtime, user: User) -> IssuedToken:
 
 
 async def login(rt: Runtime, email: str, password: str) -> tuple[User, IssuedToken]:
-    """Verify e-mail and password; the same answer for an unknown e-mail and a wrong password."""
+    """Verify e-mail and password; the same answer for an unknown e-mail and a wrong password.
+
+    After `login_max_failures` failures within the window the e-mail is locked out for
+    `login_lockout_seconds` (RESOURCE_EXHAUSTED with RetryInfo), even with the right password,
+    so guessing stays slow; a successful sign-in clears the count."""
     if not email or not password:
         raise InvalidArgument.field("email" if not email else "password", "is required")
+    key = email.strip().lower()
     async with rt.db.reader() as session:
         user = (
-            await session.execute(
-                select(User).where(User.email == email.strip().lower(), User.delete_time.is_(None))
-            )
+            await session.execute(select(User).where(User.email == key, User.delete_time.is_(None)))
         ).scalar_one_or_none()
+        throttle = await session.get(LoginThrottle, key)
+    now = utcnow()
+    if throttle is not None and throttle.locked_until is not None and throttle.locked_until > now:
+        raise _locked_out(throttle.locked_until - now)
     ok = await rt.passwords.verify(user.password_hash if user else None, password)
     if user is None or not ok:
+        locked_until = await _record_failure(rt, key, now)
+        if locked_until is not None:
+            raise _locked_out(locked_until - now)
         raise Unauthenticated("e-mail or password is wrong", reason="BAD_CREDENTIALS")
     if user.state != "ACTIVE":
         raise Unauthenticated(f"this user cannot sign in ({user.state.lower()})", reason="USER_NOT_ACTIVE")
-    if user.password_hash and rt.passwords.needs_rehash(user.password_hash):
-        new_hash = await rt.passwords.hash(password)
+    rehash = bool(user.password_hash and rt.passwords.needs_rehash(user.password_hash))
+    if throttle is not None or rehash:
+        new_hash = await rt.passwords.hash(password) if rehash else None
         async with rt.db.transaction() as session:
-            row = await session.get(User, user.id)
+            await session.execute(delete(LoginThrottle).where(LoginThrottle.email == key))
+            row = await session.get(User, user.id) if new_hash else None
             if row is not None:
                 row.password_hash = new_hash
     return user, issue_user_token(rt, user)
+
+
+def _locked_out(remaining: dt.timedelta) -> RateLimited:
+    minutes = max(1, math.ceil(remaining.total_seconds() / 60))
+    return RateLimited(
+        f"too many failed sign-ins for this e-mail; try again in {minutes} minute{'s' * (minutes != 1)}",
+        remaining.total_seconds(),
+        reason="LOGIN_LOCKED",
+    )
+
+
+async def _record_failure(rt: Runtime, key: str, now: dt.datetime) -> dt.datetime | None:
+    """Count a failed sign-in; returns the lockout end when this failure starts one."""
+    settings = rt.settings
+    window = dt.timedelta(seconds=settings.login_failure_window_seconds)
+    for attempt in range(2):
+        try:
+            async with rt.db.transaction() as session:
+                row = await session.get(LoginThrottle, key, with_for_update=True)
+                if row is None:
+                    row = LoginThrottle(email=key, failures=0, window_start=now, locked_until=None)
+                    session.add(row)
+                elif now - row.window_start > window or (row.locked_until and row.locked_until <= now):
+                    row.failures, row.window_start, row.locked_until = 0, now, None
+                row.failures += 1
+                if row.failures >= settings.login_max_failures:
+                    row.locked_until = now + dt.timedelta(seconds=settings.login_lockout_seconds)
+                return row.locked_until
+        except IntegrityError:
+            # Two first failures raced to insert the row; the second pass finds it.
+            if attempt:
+                raise
+    return None
 
 
 async def logout(rt: Runtime, principal: Principal) -> None:

@@ -35,11 +35,13 @@ from wattlane.core.errors import NotFound
 from wattlane.core.idempotency import Idempotency
 from wattlane.core.migrations import upgrade, upgrade_async
 from wattlane.core.names import parse_name
+from wattlane.core.periodic import Periodic
 from wattlane.core.scope import ScopeCache
 from wattlane.core.server import ServerOptions, ServiceServer, run, run_until_signal
 from wattlane.core.settings import describe
+from wattlane.core.temporal import LazyClient
 from wattlane.core.tokens import Principal, TokenVerifier
-from wattlane.identity import bootstrap, scopes, tenants
+from wattlane.identity import bootstrap, housekeeping, scopes, tenants
 from wattlane.identity.api.accounts import AccountServicer, ApplicationServicer, LicenseServicer
 from wattlane.identity.api.auth import AuthServicer, ServiceAccountServicer
 from wattlane.identity.api.internal import IdentityInternalServicer
@@ -53,6 +55,7 @@ from wattlane.identity.passwords import Passwords
 from wattlane.identity.runtime import Runtime
 from wattlane.identity.schema import MIGRATIONS
 from wattlane.identity.settings import IdentitySettings, load
+from wattlane.identity.user_mails import UserMailRelay
 
 log = logging.getLogger("wattlane.identity")
 
@@ -68,6 +71,7 @@ PUBLIC_METHODS = frozenset(
         "/wattlane.api.identity.v1.AuthService/IssueServiceToken",
         "/wattlane.api.identity.v1.UserService/AcceptInvitation",
         "/wattlane.api.identity.v1.UserService/ResetPassword",
+        "/wattlane.api.identity.v1.UserService/RequestPasswordReset",
     }
 )
 
@@ -96,6 +100,7 @@ class IdentityService:
         self.db = Database(settings.database_url)
         self.rt: Runtime | None = None
         self.server: ServiceServer | None = None
+        self._housekeeping: Periodic | None = None
 
     async def start(self) -> int:
         s = self.settings
@@ -128,14 +133,20 @@ class IdentityService:
         rt_holder.append(rt)
         root = await bootstrap.run(rt)
         rt.root_path = root.path
+        temporal = LazyClient(s.temporal_address, s.temporal_namespace)
         rt.approvals = Approvals(
-            self.db,
-            s.temporal_address,
-            s.temporal_namespace,
-            s.approval_reminder_seconds,
-            task_queue=s.approval_task_queue,
+            self.db, temporal, s.approval_reminder_seconds, task_queue=s.approval_task_queue
         )
         rt.approvals.start()
+        # User mails run on the same task queue: one worker serves identity's workflows.
+        rt.user_mails = UserMailRelay(self.db, temporal, s.approval_task_queue)
+        rt.user_mails.relay.start()
+        self._housekeeping = Periodic(
+            "identity-housekeeping",
+            lambda: housekeeping.purge_once(rt),
+            interval=s.housekeeping_interval_seconds,
+        )
+        self._housekeeping.start()
         self.rt = rt
         tracing = telemetry.configure_tracing("identity", s.otlp_endpoint)
         self.server = ServiceServer(
@@ -215,6 +226,10 @@ class IdentityService:
             await self.server.stop()
         if self.rt is not None and self.rt.approvals is not None:
             await self.rt.approvals.stop()
+        if self._housekeeping is not None:
+            await self._housekeeping.stop()
+        if self.rt is not None and self.rt.user_mails is not None:
+            await self.rt.user_mails.relay.stop()
         await self.db.dispose()
 
 

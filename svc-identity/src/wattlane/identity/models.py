@@ -129,6 +129,24 @@ class ActionToken(Base):
     create_time: Mapped[dt.datetime]
 
 
+class UserMail(Base):
+    """Outbox of mails carrying a one-time link (invitation, password reset). The token is issued
+    when the mail is sent, so no usable secret is ever stored; `workflow_started` marks rows the
+    relay has handed to Temporal."""
+
+    __tablename__ = "user_mails"
+    __table_args__ = (
+        Index("ix_user_mails_user_id_kind_create_time", "user_id", "kind", "create_time"),
+        Index("ix_user_mails_workflow_started", "workflow_started"),
+    )
+
+    id: Mapped[Id] = mapped_column(primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # INVITATION | PASSWORD_RESET
+    create_time: Mapped[dt.datetime]
+    workflow_started: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class ServiceAccount(SoftDelete, Base):
     """An internal service's identity; the secret is stored as a SHA-256 hash (it is random)."""
 
@@ -161,6 +179,17 @@ class RevokedToken(Base):
     token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(64), index=True)
     expire_time: Mapped[dt.datetime] = mapped_column(index=True)
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins per e-mail (known or not, so a lockout reveals nothing), and a lockout."""
+
+    __tablename__ = "login_throttles"
+
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[dt.datetime]
+    locked_until: Mapped[dt.datetime | None]
 
 
 class Account(Timestamps, Base):

@@ -14,6 +14,7 @@ from wattlane.identity.keys import Keys
 from wattlane.identity.passwords import Passwords
 from wattlane.identity.settings import IdentitySettings
 from wattlane.identity.tenant_paths import TenantPaths
+from wattlane.identity.user_mails import UserMailRelay
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Runtime:
     verifier: TokenVerifier
     root_path: str = ""  # the operator's path, known after bootstrap
     approvals: Approvals | None = None
+    user_mails: UserMailRelay | None = None
     tenant_paths: TenantPaths = field(default_factory=TenantPaths)
 
     def forget_user(self, user_id: str) -> None:

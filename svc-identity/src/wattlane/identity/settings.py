@@ -25,8 +25,20 @@ class IdentitySettings:
     access_token_ttl_seconds: int = field(default=900, metadata={"help": "user token lifetime"})
     service_token_ttl_seconds: int = field(default=3600, metadata={"help": "service token lifetime"})
     scope_cache_seconds: float = field(default=10.0, metadata={"help": "how long a scope is cached"})
+    idempotency_retention_seconds: float = field(
+        default=7 * 24 * 3600, metadata={"help": "how long a request id replays its first answer"}
+    )
+    housekeeping_interval_seconds: float = field(
+        default=3600, metadata={"help": "how often expired rows are purged"}
+    )
+    login_max_failures: int = field(default=5, metadata={"help": "failed sign-ins before a lockout"})
+    login_failure_window_seconds: int = field(default=900, metadata={"help": "window that counts failures"})
+    login_lockout_seconds: int = field(default=900, metadata={"help": "how long a lockout lasts"})
     invitation_ttl_seconds: int = 7 * 24 * 3600
     password_reset_ttl_seconds: int = 3600
+    password_reset_mail_cooldown_seconds: float = field(
+        default=60, metadata={"help": "at most one reset mail per user this often"}
+    )
     # argon2id cost; RFC 9106's second recommended option by default (tests lower it).
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536

@@ -175,6 +175,15 @@ async def remove(session: AsyncSession, scope: EffectiveScope, user_id: str) -> 
     return user
 
 
+async def active_by_email(session: AsyncSession, email: str) -> User | None:
+    """The active, not removed user signing in with `email` (lower-cased), if any."""
+    return (
+        await session.execute(
+            select(User).where(User.email == email, User.state == "ACTIVE", User.delete_time.is_(None))
+        )
+    ).scalar_one_or_none()
+
+
 async def issue_token(
     session: AsyncSession, user: User, kind: str, ttl_seconds: int
 ) -> tuple[str, dt.datetime]:

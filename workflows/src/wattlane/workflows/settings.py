@@ -18,6 +18,7 @@ class WorkerSettings:
     client_secret: str = field(default="", metadata={"help": "service account secret"})
     smtp_host: str = field(default="127.0.0.1", metadata={"help": "SMTP relay for mail"})
     smtp_port: int = 1025
+    app_url: str = field(default="http://localhost:8080", metadata={"help": "base URL of links in mails"})
     log_level: str = "info"
     log_json: bool = True
     otlp_endpoint: str = ""

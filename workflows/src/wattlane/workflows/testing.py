@@ -24,7 +24,7 @@ from wattlane.workflows.mail.sink import MailSink
 from wattlane.workflows.mail.smtp import SmtpSender
 from wattlane.workflows.worker import Dependencies, task_queues
 
-WORKER_SCOPES = ["identity.applications", "identity.datapoints", "identity.licenses"]
+WORKER_SCOPES = ["identity.applications", "identity.datapoints", "identity.licenses", "identity.mail"]
 
 
 def _bin(name: str) -> str:

@@ -25,6 +25,8 @@ from wattlane.workflows.mail.smtp import SmtpSender
 from wattlane.workflows.renewal.activities import RenewalActivities
 from wattlane.workflows.renewal.workflows import AccountRenewal
 from wattlane.workflows.settings import WorkerSettings, load
+from wattlane.workflows.usermail.activities import UserMailActivities
+from wattlane.workflows.usermail.workflows import UserMailDelivery
 
 log = logging.getLogger("wattlane.worker")
 
@@ -45,16 +47,18 @@ class Dependencies:
     temporal: Client
     identity: IdentityInternal
     mailer: Mailer
+    app_url: str = "http://localhost:8080"  # where links in mails point
 
 
 def task_queues(deps: Dependencies, accounts_queue: str = ACCOUNTS_QUEUE) -> list[TaskQueue]:
     """Every task queue this worker serves, with its workflows and activities."""
     approval = ApprovalActivities(deps.identity, deps.mailer, deps.temporal)
     renewal = RenewalActivities(deps.identity, deps.mailer)
+    user_mail = UserMailActivities(deps.identity, deps.mailer, deps.app_url)
     return [
         TaskQueue(
             accounts_queue,
-            workflows=[ApplicationApproval, AccountRenewal],
+            workflows=[ApplicationApproval, AccountRenewal, UserMailDelivery],
             activities=[
                 approval.apply_decision,
                 approval.check_actor,
@@ -62,6 +66,7 @@ def task_queues(deps: Dependencies, accounts_queue: str = ACCOUNTS_QUEUE) -> lis
                 approval.schedule_renewal,
                 renewal.send_reminder,
                 renewal.expire_account,
+                user_mail.send,
             ],
         )
     ]
@@ -82,7 +87,10 @@ class WorkerProcess:
         self._link = IdentityLink(s.identity_address, client_id=s.client_id, client_secret=s.client_secret)
         self._identity = IdentityInternal(self._link, s.identity_address)
         deps = Dependencies(
-            self.client, self._identity, Mailer(SmtpSender(s.smtp_host, s.smtp_port), self._identity)
+            self.client,
+            self._identity,
+            Mailer(SmtpSender(s.smtp_host, s.smtp_port), self._identity),
+            app_url=s.app_url,
         )
         for queue in task_queues(deps, s.accounts_task_queue):
             worker = Worker(

@@ -68,10 +68,24 @@ async def create(args: argparse.Namespace, client: IdentityClient, session: Sess
 
 
 async def invite(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
-    invitation = await client.users.CreateInvitation(
-        users_pb2.CreateInvitationRequest(user=resource("users", args.name))
-    )
+    name = resource("users", args.name)
+    if args.mail:
+        await client.users.SendInvitation(users_pb2.SendInvitationRequest(user=name))
+        print(f"an invitation mail to {name} is on its way")
+        return
+    invitation = await client.users.CreateInvitation(users_pb2.CreateInvitationRequest(user=name))
     print(f"invitation token (one-time): {invitation.token}")
+
+
+async def forgot_password(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
+    await client.users.RequestPasswordReset(users_pb2.RequestPasswordResetRequest(email=args.email))
+    print(f"if {args.email} has an account, a reset link is on its way")
+
+
+async def reset_password(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
+    password = args.password or getpass.getpass("New password (10+ characters): ")
+    await client.users.ResetPassword(users_pb2.ResetPasswordRequest(token=args.token, new_password=password))
+    print("password changed; sign in with: wattlane login EMAIL")
 
 
 async def accept(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
@@ -123,9 +137,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--locale")
     p.add_argument("--role", action="append", help="role id, e.g. organization-member (repeatable)")
     p.set_defaults(handler=create)
-    p = group.add_parser("invite", help="issue a fresh invitation token")
+    p = group.add_parser("invite", help="issue a fresh invitation token (or mail it with --mail)")
     p.add_argument("name")
+    p.add_argument("--mail", action="store_true", help="mail the invitation link instead of printing it")
     p.set_defaults(handler=invite)
+    p = group.add_parser("forgot-password", help="mail yourself a password reset link")
+    p.add_argument("email")
+    p.set_defaults(handler=forgot_password, anonymous=True)
+    p = group.add_parser("reset-password", help="set a new password with the token from the reset mail")
+    p.add_argument("token")
+    p.add_argument("--password")
+    p.set_defaults(handler=reset_password, anonymous=True)
     p = group.add_parser("accept", help="accept an invitation and set a password")
     p.add_argument("token")
     p.add_argument("--password")

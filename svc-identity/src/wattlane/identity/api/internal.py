@@ -11,12 +11,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wattlane.api.identity.v1 import accounts_pb2, internal_pb2, internal_pb2_grpc
 from wattlane.core.caller import current_caller
-from wattlane.core.errors import InvalidArgument, NotFound
+from wattlane.core.errors import FailedPrecondition, InvalidArgument, NotFound
 from wattlane.core.names import parse_name
 from wattlane.core.orm import utcnow
-from wattlane.identity import applications, datapoints, licenses, messages, recipients, scopes, tenants
+from wattlane.core.timestamps import to_timestamp
+from wattlane.identity import (
+    applications,
+    datapoints,
+    licenses,
+    messages,
+    recipients,
+    scopes,
+    tenants,
+    user_mails,
+    users,
+)
 from wattlane.identity.api.accounts import account_message
-from wattlane.identity.models import Account, Application, Notification, Tenant, User
+from wattlane.identity.models import Account, Application, Notification, Tenant, User, UserMail
 from wattlane.identity.runtime import Runtime
 
 _RESOURCE_MAX = 160
@@ -218,6 +229,48 @@ class IdentityInternalServicer(internal_pb2_grpc.IdentityInternalServiceServicer
                 customer_display_name=customer.display_name,
             )
 
+    async def PrepareUserMail(
+        self, request: internal_pb2.PrepareUserMailRequest, context: grpc.aio.ServicerContext
+    ) -> internal_pb2.UserMail:
+        """Issues the token of a queued invitation / reset mail and returns what to send."""
+        current_caller().require_service_scope("identity.mail")
+        mail_id = parse_name(request.name, "userMails", "name")
+        async with self.rt.db.transaction() as session:
+            mail = await session.get(UserMail, mail_id)
+            if mail is None:
+                raise NotFound(request.name)
+            user = await users.load(session, mail.user_id, for_update=True)
+            wanted_state = "INVITED" if mail.kind == "INVITATION" else "ACTIVE"
+            if user is None or user.state != wanted_state:
+                raise FailedPrecondition(
+                    f"{request.name} no longer applies: the user is removed or not {wanted_state.lower()}",
+                    reason="USER_MAIL_OBSOLETE",
+                )
+            ttl = (
+                self.rt.settings.invitation_ttl_seconds
+                if mail.kind == "INVITATION"
+                else self.rt.settings.password_reset_ttl_seconds
+            )
+            token, expire = await users.issue_token(session, user, mail.kind, ttl)
+            tenant = await session.get(Tenant, user.tenant_id)
+            assert tenant is not None
+            partner = await user_mails.partner_of(session, tenant)
+        return internal_pb2.UserMail(
+            name=request.name,
+            kind=mail.kind,
+            recipient=internal_pb2.MailContext.Recipient(
+                email=user.email, display_name=user.display_name, locale=user.locale, role="user"
+            ),
+            token=token,
+            expire_time=to_timestamp(expire),
+            brand_name=(partner.brand_name if partner else None) or self.rt.settings.operator_name,
+            mail_domain=(partner.brand_mail_domain if partner else None)
+            or self.rt.settings.default_mail_domain,
+            primary_color=(partner.brand_primary_color if partner else None) or "",
+            logo_url=(partner.brand_logo_url if partner else None) or "",
+            tenant_display_name=tenant.display_name,
+        )
+
     async def ExpireAccount(
         self, request: internal_pb2.ExpireAccountRequest, context: grpc.aio.ServicerContext
     ) -> accounts_pb2.Account:
@@ -268,3 +321,28 @@ class IdentityInternalServicer(internal_pb2_grpc.IdentityInternalServiceServicer
         except IntegrityError:
             pass  # recorded concurrently: the same fact
         return internal_pb2.Notification(key=request.key, sent=True)
+
+    async def ResolveOwner(
+        self, request: internal_pb2.ResolveOwnerRequest, context: grpc.aio.ServicerContext
+    ) -> internal_pb2.Owner:
+        """The live tenant of `tenants/{id}` or `users/{id}` and its path (path copies elsewhere)."""
+        current_caller().require_service_scope("identity.directory")
+        async with self.rt.db.reader() as session:
+            if request.name.startswith("users/"):
+                user = await session.get(User, parse_name(request.name, "users"))
+                if user is None or user.delete_time is not None:
+                    raise NotFound(request.name)
+                tenant = await tenants.load(session, user.tenant_id)
+                display_name = user.display_name
+            else:
+                tenant = await tenants.load(session, parse_name(request.name, "tenants"))
+                display_name = tenant.display_name if tenant else ""
+        if tenant is None:
+            raise NotFound(request.name)
+        return internal_pb2.Owner(
+            name=request.name,
+            tenant=tenants.tenant_name(tenant.id),
+            tenant_path=tenant.path,
+            kind=tenant.kind,
+            display_name=display_name,
+        )

@@ -20,7 +20,7 @@ from wattlane.core.filtering import Field
 from wattlane.core.listing import list_call
 from wattlane.core.names import parse_name
 from wattlane.core.timestamps import to_timestamp
-from wattlane.identity import messages, roles, tenants, users
+from wattlane.identity import messages, roles, tenants, user_mails, users
 from wattlane.identity.passwords import check_policy
 from wattlane.identity.runtime import Runtime
 
@@ -222,6 +222,58 @@ class UserServicer(users_pb2_grpc.UserServiceServicer):
             )
         self.rt.forget_user(user.id)
         return empty_pb2.Empty()
+
+    async def SendInvitation(
+        self, request: users_pb2.SendInvitationRequest, context: grpc.aio.ServicerContext
+    ) -> empty_pb2.Empty:
+        """Mails an INVITED user a fresh invitation link (`users.manage`)."""
+        user_id = parse_name(request.user, "users", "user")
+        scope = await current_caller().scope()
+        async with self.rt.db.transaction() as session:
+            user = await users.get_in_scope(session, scope, user_id, "users.manage", for_update=True)
+            if user.state != "INVITED":
+                raise FailedPrecondition(f"users/{user_id} has already accepted", reason="USER_NOT_INVITED")
+            await user_mails.queue(session, user, "INVITATION")
+            await self.rt.audit.record(
+                session,
+                resource=f"users/{user.id}",
+                tenant_path=user.tenant_path,
+                changes=["invitation_mail"],
+            )
+        self._kick_mails()
+        return empty_pb2.Empty()
+
+    async def RequestPasswordReset(
+        self, request: users_pb2.RequestPasswordResetRequest, context: grpc.aio.ServicerContext
+    ) -> empty_pb2.Empty:
+        """ "Forgot password": mails a reset link to an active user. Public; the same answer for
+        unknown e-mails, and at most one mail per user per cooldown."""
+        email = request.email.strip().lower()
+        if not email:
+            raise InvalidArgument.field("email", "is required")
+        async with self.rt.db.transaction() as session:
+            user = await users.active_by_email(session, email)
+            if user is not None:
+                queued = await user_mails.queue(
+                    session,
+                    user,
+                    "PASSWORD_RESET",
+                    cooldown_seconds=self.rt.settings.password_reset_mail_cooldown_seconds,
+                )
+                if queued is not None:
+                    await self.rt.audit.record(
+                        session,
+                        resource=f"users/{user.id}",
+                        tenant_path=user.tenant_path,
+                        changes=["password_reset_mail"],
+                        actor="anonymous",
+                    )
+        self._kick_mails()
+        return empty_pb2.Empty()
+
+    def _kick_mails(self) -> None:
+        if self.rt.user_mails is not None:
+            self.rt.user_mails.relay.kick()
 
     async def ChangePassword(
         self, request: users_pb2.ChangePasswordRequest, context: grpc.aio.ServicerContext

@@ -15,6 +15,11 @@ class Mailer:
         self._sender = sender
         self._identity = identity
 
+    async def sent(self, key: str) -> bool:
+        """Whether the mail with `key` went out already."""
+        record = await self._identity.stub.GetNotification(internal_pb2.GetNotificationRequest(key=key))
+        return bool(record.sent)
+
     async def deliver(
         self,
         *,
@@ -26,8 +31,7 @@ class Mailer:
     ) -> bool:
         """Send unless a mail with `key` went out before; returns whether it sent now.
         (A crash between sending and recording can repeat one mail: at-least-once, by design.)"""
-        record = await self._identity.stub.GetNotification(internal_pb2.GetNotificationRequest(key=key))
-        if record.sent:
+        if await self.sent(key):
             return False
         message = render(
             template, recipient.locale or "en", brand, recipient.email, recipient.display_name, values, key

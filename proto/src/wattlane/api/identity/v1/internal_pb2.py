@@ -22,50 +22,59 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from wattlane.api.identity.v1 import accounts_pb2 as wattlane_dot_api_dot_identity_dot_v1_dot_accounts__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'wattlane/api/identity/v1/internal.proto\x12\x18wattlane.api.identity.v1\x1a\'wattlane/api/identity/v1/accounts.proto\"B\n\x18\x41llocateDatapointRequest\x12\x14\n\x0corganization\x18\x01 \x01(\t\x12\x10\n\x08resource\x18\x02 \x01(\t\"W\n\x13\x44\x61tapointAllocation\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\x10\n\x08resource\x18\x02 \x01(\t\x12\x0c\n\x04used\x18\x03 \x01(\x05\x12\x0f\n\x07\x61llowed\x18\x04 \x01(\x05\"+\n\x17ReleaseDatapointRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\"#\n\x0fReleaseResponse\x12\x10\n\x08released\x18\x01 \x01(\x08\"u\n\x16\x41llocateLicenseRequest\x12\x14\n\x0corganization\x18\x01 \x01(\t\x12\x33\n\x04type\x18\x02 \x01(\x0e\x32%.wattlane.api.identity.v1.LicenseType\x12\x10\n\x08resource\x18\x03 \x01(\t\"^\n\x15ReleaseLicenseRequest\x12\x33\n\x04type\x18\x01 \x01(\x0e\x32%.wattlane.api.identity.v1.LicenseType\x12\x10\n\x08resource\x18\x02 \x01(\t\"w\n\x18\x44\x65\x63ideApplicationRequest\x12\x13\n\x0b\x61pplication\x18\x01 \x01(\t\x12\x0f\n\x07\x61pprove\x18\x02 \x01(\x08\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x05 \x01(\t\"\x9e\x01\n\x19\x44\x65\x63ideApplicationResponse\x12:\n\x0b\x61pplication\x18\x01 \x01(\x0b\x32%.wattlane.api.identity.v1.Application\x12\x32\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32!.wattlane.api.identity.v1.Account\x12\x11\n\ttime_zone\x18\x03 \x01(\t\"L\n\x16\x43heckPermissionRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x12\n\npermission\x18\x02 \x01(\t\x12\x10\n\x08resource\x18\x03 \x01(\t\"*\n\x17\x43heckPermissionResponse\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\"D\n\x15GetMailContextRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\x19\n\x11include_approvers\x18\x02 \x01(\x08\"\x83\x03\n\x0bMailContext\x12\x43\n\nrecipients\x18\x01 \x03(\x0b\x32/.wattlane.api.identity.v1.MailContext.Recipient\x12\x12\n\nbrand_name\x18\x02 \x01(\t\x12\x13\n\x0bmail_domain\x18\x03 \x01(\t\x12\x15\n\rprimary_color\x18\x04 \x01(\t\x12\x10\n\x08logo_url\x18\x05 \x01(\t\x12\x32\n\x07\x61\x63\x63ount\x18\x06 \x01(\x0b\x32!.wattlane.api.identity.v1.Account\x12:\n\x0b\x61pplication\x18\x07 \x01(\x0b\x32%.wattlane.api.identity.v1.Application\x12\x1d\n\x15\x63ustomer_display_name\x18\x08 \x01(\t\x1aN\n\tRecipient\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0e\n\x06locale\x18\x03 \x01(\t\x12\x0c\n\x04role\x18\x04 \x01(\t\"<\n\x14\x45xpireAccountRequest\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\x13\n\x0b\x65xpiry_date\x18\x02 \x01(\t\"%\n\x16GetNotificationRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\">\n\x1b\x43ompleteNotificationRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x12\n\nrecipients\x18\x02 \x03(\t\")\n\x0cNotification\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0c\n\x04sent\x18\x02 \x01(\x08\x32\x8b\t\n\x17IdentityInternalService\x12v\n\x11\x41llocateDatapoint\x12\x32.wattlane.api.identity.v1.AllocateDatapointRequest\x1a-.wattlane.api.identity.v1.DatapointAllocation\x12p\n\x10ReleaseDatapoint\x12\x31.wattlane.api.identity.v1.ReleaseDatapointRequest\x1a).wattlane.api.identity.v1.ReleaseResponse\x12p\n\x0f\x41llocateLicense\x12\x30.wattlane.api.identity.v1.AllocateLicenseRequest\x1a+.wattlane.api.identity.v1.LicenseAllocation\x12l\n\x0eReleaseLicense\x12/.wattlane.api.identity.v1.ReleaseLicenseRequest\x1a).wattlane.api.identity.v1.ReleaseResponse\x12|\n\x11\x44\x65\x63ideApplication\x12\x32.wattlane.api.identity.v1.DecideApplicationRequest\x1a\x33.wattlane.api.identity.v1.DecideApplicationResponse\x12v\n\x0f\x43heckPermission\x12\x30.wattlane.api.identity.v1.CheckPermissionRequest\x1a\x31.wattlane.api.identity.v1.CheckPermissionResponse\x12h\n\x0eGetMailContext\x12/.wattlane.api.identity.v1.GetMailContextRequest\x1a%.wattlane.api.identity.v1.MailContext\x12\x62\n\rExpireAccount\x12..wattlane.api.identity.v1.ExpireAccountRequest\x1a!.wattlane.api.identity.v1.Account\x12k\n\x0fGetNotification\x12\x30.wattlane.api.identity.v1.GetNotificationRequest\x1a&.wattlane.api.identity.v1.Notification\x12u\n\x14\x43ompleteNotification\x12\x35.wattlane.api.identity.v1.CompleteNotificationRequest\x1a&.wattlane.api.identity.v1.Notificationb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'wattlane/api/identity/v1/internal.proto\x12\x18wattlane.api.identity.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\'wattlane/api/identity/v1/accounts.proto\"&\n\x16PrepareUserMailRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x99\x02\n\x08UserMail\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x42\n\trecipient\x18\x03 \x01(\x0b\x32/.wattlane.api.identity.v1.MailContext.Recipient\x12\r\n\x05token\x18\x04 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nbrand_name\x18\x06 \x01(\t\x12\x13\n\x0bmail_domain\x18\x07 \x01(\t\x12\x15\n\rprimary_color\x18\x08 \x01(\t\x12\x10\n\x08logo_url\x18\t \x01(\t\x12\x1b\n\x13tenant_display_name\x18\n \x01(\t\"B\n\x18\x41llocateDatapointRequest\x12\x14\n\x0corganization\x18\x01 \x01(\t\x12\x10\n\x08resource\x18\x02 \x01(\t\"W\n\x13\x44\x61tapointAllocation\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\x10\n\x08resource\x18\x02 \x01(\t\x12\x0c\n\x04used\x18\x03 \x01(\x05\x12\x0f\n\x07\x61llowed\x18\x04 \x01(\x05\"+\n\x17ReleaseDatapointRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\"#\n\x0fReleaseResponse\x12\x10\n\x08released\x18\x01 \x01(\x08\"u\n\x16\x41llocateLicenseRequest\x12\x14\n\x0corganization\x18\x01 \x01(\t\x12\x33\n\x04type\x18\x02 \x01(\x0e\x32%.wattlane.api.identity.v1.LicenseType\x12\x10\n\x08resource\x18\x03 \x01(\t\"^\n\x15ReleaseLicenseRequest\x12\x33\n\x04type\x18\x01 \x01(\x0e\x32%.wattlane.api.identity.v1.LicenseType\x12\x10\n\x08resource\x18\x02 \x01(\t\"w\n\x18\x44\x65\x63ideApplicationRequest\x12\x13\n\x0b\x61pplication\x18\x01 \x01(\t\x12\x0f\n\x07\x61pprove\x18\x02 \x01(\x08\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x05 \x01(\t\"\x9e\x01\n\x19\x44\x65\x63ideApplicationResponse\x12:\n\x0b\x61pplication\x18\x01 \x01(\x0b\x32%.wattlane.api.identity.v1.Application\x12\x32\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32!.wattlane.api.identity.v1.Account\x12\x11\n\ttime_zone\x18\x03 \x01(\t\"L\n\x16\x43heckPermissionRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x12\n\npermission\x18\x02 \x01(\t\x12\x10\n\x08resource\x18\x03 \x01(\t\"*\n\x17\x43heckPermissionResponse\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\"D\n\x15GetMailContextRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\x19\n\x11include_approvers\x18\x02 \x01(\x08\"\x83\x03\n\x0bMailContext\x12\x43\n\nrecipients\x18\x01 \x03(\x0b\x32/.wattlane.api.identity.v1.MailContext.Recipient\x12\x12\n\nbrand_name\x18\x02 \x01(\t\x12\x13\n\x0bmail_domain\x18\x03 \x01(\t\x12\x15\n\rprimary_color\x18\x04 \x01(\t\x12\x10\n\x08logo_url\x18\x05 \x01(\t\x12\x32\n\x07\x61\x63\x63ount\x18\x06 \x01(\x0b\x32!.wattlane.api.identity.v1.Account\x12:\n\x0b\x61pplication\x18\x07 \x01(\x0b\x32%.wattlane.api.identity.v1.Application\x12\x1d\n\x15\x63ustomer_display_name\x18\x08 \x01(\t\x1aN\n\tRecipient\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0e\n\x06locale\x18\x03 \x01(\t\x12\x0c\n\x04role\x18\x04 \x01(\t\"<\n\x14\x45xpireAccountRequest\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\x13\n\x0b\x65xpiry_date\x18\x02 \x01(\t\"%\n\x16GetNotificationRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\">\n\x1b\x43ompleteNotificationRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x12\n\nrecipients\x18\x02 \x03(\t\")\n\x0cNotification\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0c\n\x04sent\x18\x02 \x01(\x08\"#\n\x13ResolveOwnerRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"^\n\x05Owner\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x13\n\x0btenant_path\x18\x03 \x01(\t\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x05 \x01(\t2\xd4\n\n\x17IdentityInternalService\x12v\n\x11\x41llocateDatapoint\x12\x32.wattlane.api.identity.v1.AllocateDatapointRequest\x1a-.wattlane.api.identity.v1.DatapointAllocation\x12p\n\x10ReleaseDatapoint\x12\x31.wattlane.api.identity.v1.ReleaseDatapointRequest\x1a).wattlane.api.identity.v1.ReleaseResponse\x12p\n\x0f\x41llocateLicense\x12\x30.wattlane.api.identity.v1.AllocateLicenseRequest\x1a+.wattlane.api.identity.v1.LicenseAllocation\x12l\n\x0eReleaseLicense\x12/.wattlane.api.identity.v1.ReleaseLicenseRequest\x1a).wattlane.api.identity.v1.ReleaseResponse\x12|\n\x11\x44\x65\x63ideApplication\x12\x32.wattlane.api.identity.v1.DecideApplicationRequest\x1a\x33.wattlane.api.identity.v1.DecideApplicationResponse\x12v\n\x0f\x43heckPermission\x12\x30.wattlane.api.identity.v1.CheckPermissionRequest\x1a\x31.wattlane.api.identity.v1.CheckPermissionResponse\x12h\n\x0eGetMailContext\x12/.wattlane.api.identity.v1.GetMailContextRequest\x1a%.wattlane.api.identity.v1.MailContext\x12\x62\n\rExpireAccount\x12..wattlane.api.identity.v1.ExpireAccountRequest\x1a!.wattlane.api.identity.v1.Account\x12k\n\x0fGetNotification\x12\x30.wattlane.api.identity.v1.GetNotificationRequest\x1a&.wattlane.api.identity.v1.Notification\x12u\n\x14\x43ompleteNotification\x12\x35.wattlane.api.identity.v1.CompleteNotificationRequest\x1a&.wattlane.api.identity.v1.Notification\x12g\n\x0fPrepareUserMail\x12\x30.wattlane.api.identity.v1.PrepareUserMailRequest\x1a\".wattlane.api.identity.v1.UserMail\x12^\n\x0cResolveOwner\x12-.wattlane.api.identity.v1.ResolveOwnerRequest\x1a\x1f.wattlane.api.identity.v1.Ownerb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'wattlane.api.identity.v1.internal_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ALLOCATEDATAPOINTREQUEST']._serialized_start=110
-  _globals['_ALLOCATEDATAPOINTREQUEST']._serialized_end=176
-  _globals['_DATAPOINTALLOCATION']._serialized_start=178
-  _globals['_DATAPOINTALLOCATION']._serialized_end=265
-  _globals['_RELEASEDATAPOINTREQUEST']._serialized_start=267
-  _globals['_RELEASEDATAPOINTREQUEST']._serialized_end=310
-  _globals['_RELEASERESPONSE']._serialized_start=312
-  _globals['_RELEASERESPONSE']._serialized_end=347
-  _globals['_ALLOCATELICENSEREQUEST']._serialized_start=349
-  _globals['_ALLOCATELICENSEREQUEST']._serialized_end=466
-  _globals['_RELEASELICENSEREQUEST']._serialized_start=468
-  _globals['_RELEASELICENSEREQUEST']._serialized_end=562
-  _globals['_DECIDEAPPLICATIONREQUEST']._serialized_start=564
-  _globals['_DECIDEAPPLICATIONREQUEST']._serialized_end=683
-  _globals['_DECIDEAPPLICATIONRESPONSE']._serialized_start=686
-  _globals['_DECIDEAPPLICATIONRESPONSE']._serialized_end=844
-  _globals['_CHECKPERMISSIONREQUEST']._serialized_start=846
-  _globals['_CHECKPERMISSIONREQUEST']._serialized_end=922
-  _globals['_CHECKPERMISSIONRESPONSE']._serialized_start=924
-  _globals['_CHECKPERMISSIONRESPONSE']._serialized_end=966
-  _globals['_GETMAILCONTEXTREQUEST']._serialized_start=968
-  _globals['_GETMAILCONTEXTREQUEST']._serialized_end=1036
-  _globals['_MAILCONTEXT']._serialized_start=1039
-  _globals['_MAILCONTEXT']._serialized_end=1426
-  _globals['_MAILCONTEXT_RECIPIENT']._serialized_start=1348
-  _globals['_MAILCONTEXT_RECIPIENT']._serialized_end=1426
-  _globals['_EXPIREACCOUNTREQUEST']._serialized_start=1428
-  _globals['_EXPIREACCOUNTREQUEST']._serialized_end=1488
-  _globals['_GETNOTIFICATIONREQUEST']._serialized_start=1490
-  _globals['_GETNOTIFICATIONREQUEST']._serialized_end=1527
-  _globals['_COMPLETENOTIFICATIONREQUEST']._serialized_start=1529
-  _globals['_COMPLETENOTIFICATIONREQUEST']._serialized_end=1591
-  _globals['_NOTIFICATION']._serialized_start=1593
-  _globals['_NOTIFICATION']._serialized_end=1634
-  _globals['_IDENTITYINTERNALSERVICE']._serialized_start=1637
-  _globals['_IDENTITYINTERNALSERVICE']._serialized_end=2800
+  _globals['_PREPAREUSERMAILREQUEST']._serialized_start=143
+  _globals['_PREPAREUSERMAILREQUEST']._serialized_end=181
+  _globals['_USERMAIL']._serialized_start=184
+  _globals['_USERMAIL']._serialized_end=465
+  _globals['_ALLOCATEDATAPOINTREQUEST']._serialized_start=467
+  _globals['_ALLOCATEDATAPOINTREQUEST']._serialized_end=533
+  _globals['_DATAPOINTALLOCATION']._serialized_start=535
+  _globals['_DATAPOINTALLOCATION']._serialized_end=622
+  _globals['_RELEASEDATAPOINTREQUEST']._serialized_start=624
+  _globals['_RELEASEDATAPOINTREQUEST']._serialized_end=667
+  _globals['_RELEASERESPONSE']._serialized_start=669
+  _globals['_RELEASERESPONSE']._serialized_end=704
+  _globals['_ALLOCATELICENSEREQUEST']._serialized_start=706
+  _globals['_ALLOCATELICENSEREQUEST']._serialized_end=823
+  _globals['_RELEASELICENSEREQUEST']._serialized_start=825
+  _globals['_RELEASELICENSEREQUEST']._serialized_end=919
+  _globals['_DECIDEAPPLICATIONREQUEST']._serialized_start=921
+  _globals['_DECIDEAPPLICATIONREQUEST']._serialized_end=1040
+  _globals['_DECIDEAPPLICATIONRESPONSE']._serialized_start=1043
+  _globals['_DECIDEAPPLICATIONRESPONSE']._serialized_end=1201
+  _globals['_CHECKPERMISSIONREQUEST']._serialized_start=1203
+  _globals['_CHECKPERMISSIONREQUEST']._serialized_end=1279
+  _globals['_CHECKPERMISSIONRESPONSE']._serialized_start=1281
+  _globals['_CHECKPERMISSIONRESPONSE']._serialized_end=1323
+  _globals['_GETMAILCONTEXTREQUEST']._serialized_start=1325
+  _globals['_GETMAILCONTEXTREQUEST']._serialized_end=1393
+  _globals['_MAILCONTEXT']._serialized_start=1396
+  _globals['_MAILCONTEXT']._serialized_end=1783
+  _globals['_MAILCONTEXT_RECIPIENT']._serialized_start=1705
+  _globals['_MAILCONTEXT_RECIPIENT']._serialized_end=1783
+  _globals['_EXPIREACCOUNTREQUEST']._serialized_start=1785
+  _globals['_EXPIREACCOUNTREQUEST']._serialized_end=1845
+  _globals['_GETNOTIFICATIONREQUEST']._serialized_start=1847
+  _globals['_GETNOTIFICATIONREQUEST']._serialized_end=1884
+  _globals['_COMPLETENOTIFICATIONREQUEST']._serialized_start=1886
+  _globals['_COMPLETENOTIFICATIONREQUEST']._serialized_end=1948
+  _globals['_NOTIFICATION']._serialized_start=1950
+  _globals['_NOTIFICATION']._serialized_end=1991
+  _globals['_RESOLVEOWNERREQUEST']._serialized_start=1993
+  _globals['_RESOLVEOWNERREQUEST']._serialized_end=2028
+  _globals['_OWNER']._serialized_start=2030
+  _globals['_OWNER']._serialized_end=2124
+  _globals['_IDENTITYINTERNALSERVICE']._serialized_start=2127
+  _globals['_IDENTITYINTERNALSERVICE']._serialized_end=3491
 # @@protoc_insertion_point(module_scope)

@@ -6,6 +6,7 @@ isort:skip_file
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from wattlane.api.identity.v1 import accounts_pb2 as _accounts_pb2
 import builtins as _builtins
@@ -18,6 +19,90 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+@_typing.final
+class PrepareUserMailRequest(_message.Message):
+    """Request for PrepareUserMail."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`userMails/{id}`."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PrepareUserMailRequest: _TypeAlias = PrepareUserMailRequest  # noqa: Y015
+
+@_typing.final
+class UserMail(_message.Message):
+    """A mail to one user carrying a one-time link."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    RECIPIENT_FIELD_NUMBER: _builtins.int
+    TOKEN_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    BRAND_NAME_FIELD_NUMBER: _builtins.int
+    MAIL_DOMAIN_FIELD_NUMBER: _builtins.int
+    PRIMARY_COLOR_FIELD_NUMBER: _builtins.int
+    LOGO_URL_FIELD_NUMBER: _builtins.int
+    TENANT_DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`userMails/{id}`."""
+    kind: _builtins.str
+    """`INVITATION` or `PASSWORD_RESET`."""
+    token: _builtins.str
+    """The one-time token for the link."""
+    brand_name: _builtins.str
+    """Brand to send under."""
+    mail_domain: _builtins.str
+    """From-domain."""
+    primary_color: _builtins.str
+    """Brand colour."""
+    logo_url: _builtins.str
+    """Logo URL."""
+    tenant_display_name: _builtins.str
+    """The tenant the user belongs to (display name), e.g. the organization inviting them."""
+    @_builtins.property
+    def recipient(self) -> Global___MailContext.Recipient:
+        """The recipient."""
+
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When the token stops working."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        recipient: Global___MailContext.Recipient | None = ...,
+        token: _builtins.str = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+        brand_name: _builtins.str = ...,
+        mail_domain: _builtins.str = ...,
+        primary_color: _builtins.str = ...,
+        logo_url: _builtins.str = ...,
+        tenant_display_name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time", "recipient", b"recipient"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["brand_name", b"brand_name", "expire_time", b"expire_time", "kind", b"kind", "logo_url", b"logo_url", "mail_domain", b"mail_domain", "name", b"name", "primary_color", b"primary_color", "recipient", b"recipient", "tenant_display_name", b"tenant_display_name", "token", b"token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UserMail: _TypeAlias = UserMail  # noqa: Y015
 
 @_typing.final
 class AllocateDatapointRequest(_message.Message):
@@ -522,3 +607,63 @@ class Notification(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Notification: _TypeAlias = Notification  # noqa: Y015
+
+@_typing.final
+class ResolveOwnerRequest(_message.Message):
+    """Request for ResolveOwner."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`tenants/{tenant}` or `users/{user}`."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResolveOwnerRequest: _TypeAlias = ResolveOwnerRequest  # noqa: Y015
+
+@_typing.final
+class Owner(_message.Message):
+    """The tenant owning a resource."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    TENANT_FIELD_NUMBER: _builtins.int
+    TENANT_PATH_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The name asked about."""
+    tenant: _builtins.str
+    """`tenants/{tenant}`: the tenant itself, or the user's tenant."""
+    tenant_path: _builtins.str
+    """The tenant's path."""
+    kind: _builtins.str
+    """The tenant's kind (`OPERATOR`, `PARTNER`, `CUSTOMER`, `ORGANIZATION`)."""
+    display_name: _builtins.str
+    """The tenant's display name (or the user's, for users)."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        tenant: _builtins.str = ...,
+        tenant_path: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["display_name", b"display_name", "kind", b"kind", "name", b"name", "tenant", b"tenant", "tenant_path", b"tenant_path"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Owner: _TypeAlias = Owner  # noqa: Y015

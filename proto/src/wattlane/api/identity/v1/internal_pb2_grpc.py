@@ -87,6 +87,16 @@ class IdentityInternalServiceStub:
                 request_serializer=wattlane_dot_api_dot_identity_dot_v1_dot_internal__pb2.CompleteNotificationRequest.SerializeToString,
                 response_deserializer=wattlane_dot_api_dot_identity_dot_v1_dot_internal__pb2.Notification.FromString,
                 _registered_method=True)
+        self.PrepareUserMail = channel.unary_unary(
+                '/wattlane.api.identity.v1.IdentityInternalService/PrepareUserMail',
+                request_serializer=wattlane_dot_api_dot_identity_dot_v1_dot_internal__pb2.PrepareUserMailRequest.SerializeToString,
+                response_deserializer=wattlane_dot_api_dot_identity_dot_v1_dot_internal__pb2.UserMail.FromString,
+                _registered_method=True)
+        self.ResolveOwner = channel.unary_unary(
+                '/wattlane.api.identity.v1.IdentityInternalService/ResolveOwner',
+                request_serializer=wattlane_dot_api_dot_identity_dot_v1_dot_internal__pb2.ResolveOwnerRequest.SerializeToString,
+                response_deserializer=wattlane_dot_api_dot_identity_dot_v1_dot_internal__pb2.Owner.FromString,
+                _registered_method=True)
 
 
 class IdentityInternalServiceServicer:
@@ -171,6 +181,23 @@ class IdentityInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PrepareUserMail(self, request, context):
+        """Issues the one-time token of a queued user mail (invitation or password reset) and returns
+        what to mail (`identity.mail`). Each call issues a fresh token (earlier ones stop working).
+        FAILED_PRECONDITION when the mail no longer applies (user accepted, removed or disabled).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResolveOwner(self, request, context):
+        """The tenant a `tenants/{id}` or `users/{id}` belongs to, with its path, for services that
+        keep path copies on their rows (`identity.directory`). NOT_FOUND when absent or deleted.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityInternalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -223,6 +250,16 @@ def add_IdentityInternalServiceServicer_to_server(servicer, server):
                     servicer.CompleteNotification,
                     request_deserializer=wattlane_dot_api_dot_identity_dot_v1_dot_internal__pb2.CompleteNotificationRequest.FromString,
                     response_serializer=wattlane_dot_api_dot_identity_dot_v1_dot_internal__pb2.Notification.SerializeToString,
+            ),
+            'PrepareUserMail': grpc.unary_unary_rpc_method_handler(
+                    servicer.PrepareUserMail,
+                    request_deserializer=wattlane_dot_api_dot_identity_dot_v1_dot_internal__pb2.PrepareUserMailRequest.FromString,
+                    response_serializer=wattlane_dot_api_dot_identity_dot_v1_dot_internal__pb2.UserMail.SerializeToString,
+            ),
+            'ResolveOwner': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveOwner,
+                    request_deserializer=wattlane_dot_api_dot_identity_dot_v1_dot_internal__pb2.ResolveOwnerRequest.FromString,
+                    response_serializer=wattlane_dot_api_dot_identity_dot_v1_dot_internal__pb2.Owner.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -497,6 +534,60 @@ class IdentityInternalService:
             '/wattlane.api.identity.v1.IdentityInternalService/CompleteNotification',
             wattlane_dot_api_dot_identity_dot_v1_dot_internal__pb2.CompleteNotificationRequest.SerializeToString,
             wattlane_dot_api_dot_identity_dot_v1_dot_internal__pb2.Notification.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PrepareUserMail(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wattlane.api.identity.v1.IdentityInternalService/PrepareUserMail',
+            wattlane_dot_api_dot_identity_dot_v1_dot_internal__pb2.PrepareUserMailRequest.SerializeToString,
+            wattlane_dot_api_dot_identity_dot_v1_dot_internal__pb2.UserMail.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveOwner(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wattlane.api.identity.v1.IdentityInternalService/ResolveOwner',
+            wattlane_dot_api_dot_identity_dot_v1_dot_internal__pb2.ResolveOwnerRequest.SerializeToString,
+            wattlane_dot_api_dot_identity_dot_v1_dot_internal__pb2.Owner.FromString,
             options,
             channel_credentials,
             insecure,

@@ -68,6 +68,15 @@ class IdentityInternalServiceStub:
     """Whether the notification with this key was sent already (`identity.applications`)."""
     CompleteNotification: _grpc.UnaryUnaryMultiCallable[_internal_pb2.CompleteNotificationRequest, _internal_pb2.Notification]
     """Records that the notification with this key was sent (idempotent)."""
+    PrepareUserMail: _grpc.UnaryUnaryMultiCallable[_internal_pb2.PrepareUserMailRequest, _internal_pb2.UserMail]
+    """Issues the one-time token of a queued user mail (invitation or password reset) and returns
+    what to mail (`identity.mail`). Each call issues a fresh token (earlier ones stop working).
+    FAILED_PRECONDITION when the mail no longer applies (user accepted, removed or disabled).
+    """
+    ResolveOwner: _grpc.UnaryUnaryMultiCallable[_internal_pb2.ResolveOwnerRequest, _internal_pb2.Owner]
+    """The tenant a `tenants/{id}` or `users/{id}` belongs to, with its path, for services that
+    keep path copies on their rows (`identity.directory`). NOT_FOUND when absent or deleted.
+    """
 
 @_typing.type_check_only
 class IdentityInternalServiceAsyncStub(IdentityInternalServiceStub):
@@ -108,6 +117,15 @@ class IdentityInternalServiceAsyncStub(IdentityInternalServiceStub):
     """Whether the notification with this key was sent already (`identity.applications`)."""
     CompleteNotification: _aio.UnaryUnaryMultiCallable[_internal_pb2.CompleteNotificationRequest, _internal_pb2.Notification]  # type: ignore[assignment]
     """Records that the notification with this key was sent (idempotent)."""
+    PrepareUserMail: _aio.UnaryUnaryMultiCallable[_internal_pb2.PrepareUserMailRequest, _internal_pb2.UserMail]  # type: ignore[assignment]
+    """Issues the one-time token of a queued user mail (invitation or password reset) and returns
+    what to mail (`identity.mail`). Each call issues a fresh token (earlier ones stop working).
+    FAILED_PRECONDITION when the mail no longer applies (user accepted, removed or disabled).
+    """
+    ResolveOwner: _aio.UnaryUnaryMultiCallable[_internal_pb2.ResolveOwnerRequest, _internal_pb2.Owner]  # type: ignore[assignment]
+    """The tenant a `tenants/{id}` or `users/{id}` belongs to, with its path, for services that
+    keep path copies on their rows (`identity.directory`). NOT_FOUND when absent or deleted.
+    """
 
 class IdentityInternalServiceServicer(metaclass=_abc_1.ABCMeta):
     """Internal API of identity: callable only with a service token holding the named scope, so an
@@ -205,5 +223,26 @@ class IdentityInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_internal_pb2.Notification, _abc.Awaitable[_internal_pb2.Notification]]:
         """Records that the notification with this key was sent (idempotent)."""
+
+    @_abc_1.abstractmethod
+    def PrepareUserMail(
+        self,
+        request: _internal_pb2.PrepareUserMailRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_internal_pb2.UserMail, _abc.Awaitable[_internal_pb2.UserMail]]:
+        """Issues the one-time token of a queued user mail (invitation or password reset) and returns
+        what to mail (`identity.mail`). Each call issues a fresh token (earlier ones stop working).
+        FAILED_PRECONDITION when the mail no longer applies (user accepted, removed or disabled).
+        """
+
+    @_abc_1.abstractmethod
+    def ResolveOwner(
+        self,
+        request: _internal_pb2.ResolveOwnerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_internal_pb2.Owner, _abc.Awaitable[_internal_pb2.Owner]]:
+        """The tenant a `tenants/{id}` or `users/{id}` belongs to, with its path, for services that
+        keep path copies on their rows (`identity.directory`). NOT_FOUND when absent or deleted.
+        """
 
 def add_IdentityInternalServiceServicer_to_server(servicer: IdentityInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

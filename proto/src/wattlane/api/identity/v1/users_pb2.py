@@ -28,47 +28,51 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from wattlane.api.identity.v1 import tenants_pb2 as wattlane_dot_api_dot_identity_dot_v1_dot_tenants__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$wattlane/api/identity/v1/users.proto\x12\x18wattlane.api.identity.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a&wattlane/api/identity/v1/tenants.proto\"\xc5\x02\n\x04User\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\x12\x0e\n\x06locale\x18\x05 \x01(\t\x12\x33\n\x05state\x18\x06 \x01(\x0e\x32$.wattlane.api.identity.v1.User.State\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\t \x01(\t\"E\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x0b\n\x07INVITED\x10\x01\x12\n\n\x06\x41\x43TIVE\x10\x02\x12\x0c\n\x08\x44ISABLED\x10\x03\"\x1e\n\x0eGetUserRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"l\n\x10ListUsersRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x11\n\trecursive\x18\x05 \x01(\x08\"[\n\x11ListUsersResponse\x12-\n\x05users\x18\x01 \x03(\x0b\x32\x1e.wattlane.api.identity.v1.User\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"e\n\x11\x43reateUserRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12,\n\x04user\x18\x02 \x01(\x0b\x32\x1e.wattlane.api.identity.v1.User\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"\x86\x01\n\x11UpdateUserRequest\x12,\n\x04user\x18\x01 \x01(\x0b\x32\x1e.wattlane.api.identity.v1.User\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"5\n\x11\x44\x65leteUserRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"\'\n\x17\x43reateInvitationRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\"Z\n\nInvitation\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\r\n\x05token\x18\x02 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\":\n\x17\x41\x63\x63\x65ptInvitationRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"*\n\x1a\x43reatePasswordResetRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\"]\n\rPasswordReset\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\r\n\x05token\x18\x02 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\";\n\x14ResetPasswordRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x14\n\x0cnew_password\x18\x02 \x01(\t\"G\n\x15\x43hangePasswordRequest\x12\x18\n\x10\x63urrent_password\x18\x01 \x01(\t\x12\x14\n\x0cnew_password\x18\x02 \x01(\t\"\xb3\x01\n\x15\x43reateEmployeeRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12,\n\x04user\x18\x02 \x01(\x0b\x32\x1e.wattlane.api.identity.v1.User\x12 \n\x18\x63reate_home_organization\x18\x03 \x01(\x08\x12&\n\x1ehome_organization_display_name\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"u\n\x08\x45mployee\x12,\n\x04user\x18\x01 \x01(\x0b\x32\x1e.wattlane.api.identity.v1.User\x12;\n\x11home_organization\x18\x02 \x01(\x0b\x32 .wattlane.api.identity.v1.Tenant2\xb6\x08\n\x0bUserService\x12S\n\x07GetUser\x12(.wattlane.api.identity.v1.GetUserRequest\x1a\x1e.wattlane.api.identity.v1.User\x12\x64\n\tListUsers\x12*.wattlane.api.identity.v1.ListUsersRequest\x1a+.wattlane.api.identity.v1.ListUsersResponse\x12Y\n\nCreateUser\x12+.wattlane.api.identity.v1.CreateUserRequest\x1a\x1e.wattlane.api.identity.v1.User\x12Y\n\nUpdateUser\x12+.wattlane.api.identity.v1.UpdateUserRequest\x1a\x1e.wattlane.api.identity.v1.User\x12Q\n\nDeleteUser\x12+.wattlane.api.identity.v1.DeleteUserRequest\x1a\x16.google.protobuf.Empty\x12k\n\x10\x43reateInvitation\x12\x31.wattlane.api.identity.v1.CreateInvitationRequest\x1a$.wattlane.api.identity.v1.Invitation\x12\x65\n\x10\x41\x63\x63\x65ptInvitation\x12\x31.wattlane.api.identity.v1.AcceptInvitationRequest\x1a\x1e.wattlane.api.identity.v1.User\x12t\n\x13\x43reatePasswordReset\x12\x34.wattlane.api.identity.v1.CreatePasswordResetRequest\x1a\'.wattlane.api.identity.v1.PasswordReset\x12W\n\rResetPassword\x12..wattlane.api.identity.v1.ResetPasswordRequest\x1a\x16.google.protobuf.Empty\x12Y\n\x0e\x43hangePassword\x12/.wattlane.api.identity.v1.ChangePasswordRequest\x1a\x16.google.protobuf.Empty\x12\x65\n\x0e\x43reateEmployee\x12/.wattlane.api.identity.v1.CreateEmployeeRequest\x1a\".wattlane.api.identity.v1.Employeeb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$wattlane/api/identity/v1/users.proto\x12\x18wattlane.api.identity.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a&wattlane/api/identity/v1/tenants.proto\"%\n\x15SendInvitationRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\",\n\x1bRequestPasswordResetRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\"\xc5\x02\n\x04User\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\x12\x0e\n\x06locale\x18\x05 \x01(\t\x12\x33\n\x05state\x18\x06 \x01(\x0e\x32$.wattlane.api.identity.v1.User.State\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\t \x01(\t\"E\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x0b\n\x07INVITED\x10\x01\x12\n\n\x06\x41\x43TIVE\x10\x02\x12\x0c\n\x08\x44ISABLED\x10\x03\"\x1e\n\x0eGetUserRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"l\n\x10ListUsersRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x11\n\trecursive\x18\x05 \x01(\x08\"[\n\x11ListUsersResponse\x12-\n\x05users\x18\x01 \x03(\x0b\x32\x1e.wattlane.api.identity.v1.User\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"e\n\x11\x43reateUserRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12,\n\x04user\x18\x02 \x01(\x0b\x32\x1e.wattlane.api.identity.v1.User\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"\x86\x01\n\x11UpdateUserRequest\x12,\n\x04user\x18\x01 \x01(\x0b\x32\x1e.wattlane.api.identity.v1.User\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"5\n\x11\x44\x65leteUserRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"\'\n\x17\x43reateInvitationRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\"Z\n\nInvitation\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\r\n\x05token\x18\x02 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\":\n\x17\x41\x63\x63\x65ptInvitationRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"*\n\x1a\x43reatePasswordResetRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\"]\n\rPasswordReset\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\r\n\x05token\x18\x02 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\";\n\x14ResetPasswordRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x14\n\x0cnew_password\x18\x02 \x01(\t\"G\n\x15\x43hangePasswordRequest\x12\x18\n\x10\x63urrent_password\x18\x01 \x01(\t\x12\x14\n\x0cnew_password\x18\x02 \x01(\t\"\xb3\x01\n\x15\x43reateEmployeeRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12,\n\x04user\x18\x02 \x01(\x0b\x32\x1e.wattlane.api.identity.v1.User\x12 \n\x18\x63reate_home_organization\x18\x03 \x01(\x08\x12&\n\x1ehome_organization_display_name\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"u\n\x08\x45mployee\x12,\n\x04user\x18\x01 \x01(\x0b\x32\x1e.wattlane.api.identity.v1.User\x12;\n\x11home_organization\x18\x02 \x01(\x0b\x32 .wattlane.api.identity.v1.Tenant2\xf8\t\n\x0bUserService\x12S\n\x07GetUser\x12(.wattlane.api.identity.v1.GetUserRequest\x1a\x1e.wattlane.api.identity.v1.User\x12\x64\n\tListUsers\x12*.wattlane.api.identity.v1.ListUsersRequest\x1a+.wattlane.api.identity.v1.ListUsersResponse\x12Y\n\nCreateUser\x12+.wattlane.api.identity.v1.CreateUserRequest\x1a\x1e.wattlane.api.identity.v1.User\x12Y\n\nUpdateUser\x12+.wattlane.api.identity.v1.UpdateUserRequest\x1a\x1e.wattlane.api.identity.v1.User\x12Q\n\nDeleteUser\x12+.wattlane.api.identity.v1.DeleteUserRequest\x1a\x16.google.protobuf.Empty\x12k\n\x10\x43reateInvitation\x12\x31.wattlane.api.identity.v1.CreateInvitationRequest\x1a$.wattlane.api.identity.v1.Invitation\x12\x65\n\x10\x41\x63\x63\x65ptInvitation\x12\x31.wattlane.api.identity.v1.AcceptInvitationRequest\x1a\x1e.wattlane.api.identity.v1.User\x12t\n\x13\x43reatePasswordReset\x12\x34.wattlane.api.identity.v1.CreatePasswordResetRequest\x1a\'.wattlane.api.identity.v1.PasswordReset\x12W\n\rResetPassword\x12..wattlane.api.identity.v1.ResetPasswordRequest\x1a\x16.google.protobuf.Empty\x12Y\n\x0e\x43hangePassword\x12/.wattlane.api.identity.v1.ChangePasswordRequest\x1a\x16.google.protobuf.Empty\x12\x65\n\x0e\x43reateEmployee\x12/.wattlane.api.identity.v1.CreateEmployeeRequest\x1a\".wattlane.api.identity.v1.Employee\x12Y\n\x0eSendInvitation\x12/.wattlane.api.identity.v1.SendInvitationRequest\x1a\x16.google.protobuf.Empty\x12\x65\n\x14RequestPasswordReset\x12\x35.wattlane.api.identity.v1.RequestPasswordResetRequest\x1a\x16.google.protobuf.Emptyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'wattlane.api.identity.v1.users_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_USER']._serialized_start=203
-  _globals['_USER']._serialized_end=528
-  _globals['_USER_STATE']._serialized_start=459
-  _globals['_USER_STATE']._serialized_end=528
-  _globals['_GETUSERREQUEST']._serialized_start=530
-  _globals['_GETUSERREQUEST']._serialized_end=560
-  _globals['_LISTUSERSREQUEST']._serialized_start=562
-  _globals['_LISTUSERSREQUEST']._serialized_end=670
-  _globals['_LISTUSERSRESPONSE']._serialized_start=672
-  _globals['_LISTUSERSRESPONSE']._serialized_end=763
-  _globals['_CREATEUSERREQUEST']._serialized_start=765
-  _globals['_CREATEUSERREQUEST']._serialized_end=866
-  _globals['_UPDATEUSERREQUEST']._serialized_start=869
-  _globals['_UPDATEUSERREQUEST']._serialized_end=1003
-  _globals['_DELETEUSERREQUEST']._serialized_start=1005
-  _globals['_DELETEUSERREQUEST']._serialized_end=1058
-  _globals['_CREATEINVITATIONREQUEST']._serialized_start=1060
-  _globals['_CREATEINVITATIONREQUEST']._serialized_end=1099
-  _globals['_INVITATION']._serialized_start=1101
-  _globals['_INVITATION']._serialized_end=1191
-  _globals['_ACCEPTINVITATIONREQUEST']._serialized_start=1193
-  _globals['_ACCEPTINVITATIONREQUEST']._serialized_end=1251
-  _globals['_CREATEPASSWORDRESETREQUEST']._serialized_start=1253
-  _globals['_CREATEPASSWORDRESETREQUEST']._serialized_end=1295
-  _globals['_PASSWORDRESET']._serialized_start=1297
-  _globals['_PASSWORDRESET']._serialized_end=1390
-  _globals['_RESETPASSWORDREQUEST']._serialized_start=1392
-  _globals['_RESETPASSWORDREQUEST']._serialized_end=1451
-  _globals['_CHANGEPASSWORDREQUEST']._serialized_start=1453
-  _globals['_CHANGEPASSWORDREQUEST']._serialized_end=1524
-  _globals['_CREATEEMPLOYEEREQUEST']._serialized_start=1527
-  _globals['_CREATEEMPLOYEEREQUEST']._serialized_end=1706
-  _globals['_EMPLOYEE']._serialized_start=1708
-  _globals['_EMPLOYEE']._serialized_end=1825
-  _globals['_USERSERVICE']._serialized_start=1828
-  _globals['_USERSERVICE']._serialized_end=2906
+  _globals['_SENDINVITATIONREQUEST']._serialized_start=202
+  _globals['_SENDINVITATIONREQUEST']._serialized_end=239
+  _globals['_REQUESTPASSWORDRESETREQUEST']._serialized_start=241
+  _globals['_REQUESTPASSWORDRESETREQUEST']._serialized_end=285
+  _globals['_USER']._serialized_start=288
+  _globals['_USER']._serialized_end=613
+  _globals['_USER_STATE']._serialized_start=544
+  _globals['_USER_STATE']._serialized_end=613
+  _globals['_GETUSERREQUEST']._serialized_start=615
+  _globals['_GETUSERREQUEST']._serialized_end=645
+  _globals['_LISTUSERSREQUEST']._serialized_start=647
+  _globals['_LISTUSERSREQUEST']._serialized_end=755
+  _globals['_LISTUSERSRESPONSE']._serialized_start=757
+  _globals['_LISTUSERSRESPONSE']._serialized_end=848
+  _globals['_CREATEUSERREQUEST']._serialized_start=850
+  _globals['_CREATEUSERREQUEST']._serialized_end=951
+  _globals['_UPDATEUSERREQUEST']._serialized_start=954
+  _globals['_UPDATEUSERREQUEST']._serialized_end=1088
+  _globals['_DELETEUSERREQUEST']._serialized_start=1090
+  _globals['_DELETEUSERREQUEST']._serialized_end=1143
+  _globals['_CREATEINVITATIONREQUEST']._serialized_start=1145
+  _globals['_CREATEINVITATIONREQUEST']._serialized_end=1184
+  _globals['_INVITATION']._serialized_start=1186
+  _globals['_INVITATION']._serialized_end=1276
+  _globals['_ACCEPTINVITATIONREQUEST']._serialized_start=1278
+  _globals['_ACCEPTINVITATIONREQUEST']._serialized_end=1336
+  _globals['_CREATEPASSWORDRESETREQUEST']._serialized_start=1338
+  _globals['_CREATEPASSWORDRESETREQUEST']._serialized_end=1380
+  _globals['_PASSWORDRESET']._serialized_start=1382
+  _globals['_PASSWORDRESET']._serialized_end=1475
+  _globals['_RESETPASSWORDREQUEST']._serialized_start=1477
+  _globals['_RESETPASSWORDREQUEST']._serialized_end=1536
+  _globals['_CHANGEPASSWORDREQUEST']._serialized_start=1538
+  _globals['_CHANGEPASSWORDREQUEST']._serialized_end=1609
+  _globals['_CREATEEMPLOYEEREQUEST']._serialized_start=1612
+  _globals['_CREATEEMPLOYEEREQUEST']._serialized_end=1791
+  _globals['_EMPLOYEE']._serialized_start=1793
+  _globals['_EMPLOYEE']._serialized_end=1910
+  _globals['_USERSERVICE']._serialized_start=1913
+  _globals['_USERSERVICE']._serialized_end=3185
 # @@protoc_insertion_point(module_scope)

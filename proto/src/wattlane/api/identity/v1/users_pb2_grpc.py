@@ -91,6 +91,16 @@ class UserServiceStub:
                 request_serializer=wattlane_dot_api_dot_identity_dot_v1_dot_users__pb2.CreateEmployeeRequest.SerializeToString,
                 response_deserializer=wattlane_dot_api_dot_identity_dot_v1_dot_users__pb2.Employee.FromString,
                 _registered_method=True)
+        self.SendInvitation = channel.unary_unary(
+                '/wattlane.api.identity.v1.UserService/SendInvitation',
+                request_serializer=wattlane_dot_api_dot_identity_dot_v1_dot_users__pb2.SendInvitationRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.RequestPasswordReset = channel.unary_unary(
+                '/wattlane.api.identity.v1.UserService/RequestPasswordReset',
+                request_serializer=wattlane_dot_api_dot_identity_dot_v1_dot_users__pb2.RequestPasswordResetRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
 
 
 class UserServiceServicer:
@@ -176,6 +186,22 @@ class UserServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SendInvitation(self, request, context):
+        """Mails an INVITED user a fresh invitation link, in their locale under their partner's brand
+        (`users.manage`); the token is only in the mail and earlier ones stop working.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RequestPasswordReset(self, request, context):
+        """"Forgot password": mails a reset link when the e-mail belongs to an active user. Public. The
+        answer is the same for unknown e-mails, and a user gets at most one such mail a minute.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_UserServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -233,6 +259,16 @@ def add_UserServiceServicer_to_server(servicer, server):
                     servicer.CreateEmployee,
                     request_deserializer=wattlane_dot_api_dot_identity_dot_v1_dot_users__pb2.CreateEmployeeRequest.FromString,
                     response_serializer=wattlane_dot_api_dot_identity_dot_v1_dot_users__pb2.Employee.SerializeToString,
+            ),
+            'SendInvitation': grpc.unary_unary_rpc_method_handler(
+                    servicer.SendInvitation,
+                    request_deserializer=wattlane_dot_api_dot_identity_dot_v1_dot_users__pb2.SendInvitationRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'RequestPasswordReset': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestPasswordReset,
+                    request_deserializer=wattlane_dot_api_dot_identity_dot_v1_dot_users__pb2.RequestPasswordResetRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -533,6 +569,60 @@ class UserService:
             '/wattlane.api.identity.v1.UserService/CreateEmployee',
             wattlane_dot_api_dot_identity_dot_v1_dot_users__pb2.CreateEmployeeRequest.SerializeToString,
             wattlane_dot_api_dot_identity_dot_v1_dot_users__pb2.Employee.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SendInvitation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wattlane.api.identity.v1.UserService/SendInvitation',
+            wattlane_dot_api_dot_identity_dot_v1_dot_users__pb2.SendInvitationRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestPasswordReset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wattlane.api.identity.v1.UserService/RequestPasswordReset',
+            wattlane_dot_api_dot_identity_dot_v1_dot_users__pb2.RequestPasswordResetRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,

@@ -60,6 +60,14 @@ class UserServiceStub:
     """Creates an employee of a company organization: a user with the employee role there,
     optionally with a home sub-organization they own (`users.manage`).
     """
+    SendInvitation: _grpc.UnaryUnaryMultiCallable[_users_pb2.SendInvitationRequest, _empty_pb2.Empty]
+    """Mails an INVITED user a fresh invitation link, in their locale under their partner's brand
+    (`users.manage`); the token is only in the mail and earlier ones stop working.
+    """
+    RequestPasswordReset: _grpc.UnaryUnaryMultiCallable[_users_pb2.RequestPasswordResetRequest, _empty_pb2.Empty]
+    """"Forgot password": mails a reset link when the e-mail belongs to an active user. Public. The
+    answer is the same for unknown e-mails, and a user gets at most one such mail a minute.
+    """
 
 @_typing.type_check_only
 class UserServiceAsyncStub(UserServiceStub):
@@ -91,6 +99,14 @@ class UserServiceAsyncStub(UserServiceStub):
     CreateEmployee: _aio.UnaryUnaryMultiCallable[_users_pb2.CreateEmployeeRequest, _users_pb2.Employee]  # type: ignore[assignment]
     """Creates an employee of a company organization: a user with the employee role there,
     optionally with a home sub-organization they own (`users.manage`).
+    """
+    SendInvitation: _aio.UnaryUnaryMultiCallable[_users_pb2.SendInvitationRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    """Mails an INVITED user a fresh invitation link, in their locale under their partner's brand
+    (`users.manage`); the token is only in the mail and earlier ones stop working.
+    """
+    RequestPasswordReset: _aio.UnaryUnaryMultiCallable[_users_pb2.RequestPasswordResetRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    """"Forgot password": mails a reset link when the e-mail belongs to an active user. Public. The
+    answer is the same for unknown e-mails, and a user gets at most one such mail a minute.
     """
 
 class UserServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -186,6 +202,26 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_users_pb2.Employee, _abc.Awaitable[_users_pb2.Employee]]:
         """Creates an employee of a company organization: a user with the employee role there,
         optionally with a home sub-organization they own (`users.manage`).
+        """
+
+    @_abc_1.abstractmethod
+    def SendInvitation(
+        self,
+        request: _users_pb2.SendInvitationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
+        """Mails an INVITED user a fresh invitation link, in their locale under their partner's brand
+        (`users.manage`); the token is only in the mail and earlier ones stop working.
+        """
+
+    @_abc_1.abstractmethod
+    def RequestPasswordReset(
+        self,
+        request: _users_pb2.RequestPasswordResetRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
+        """"Forgot password": mails a reset link when the e-mail belongs to an active user. Public. The
+        answer is the same for unknown e-mails, and a user gets at most one such mail a minute.
         """
 
 def add_UserServiceServicer_to_server(servicer: UserServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,3 @@
+from wattlane.assets.main import cli
+
+cli()

@@ -1,0 +1,1 @@
+"""gRPC servicers of assets: proto <-> domain, nothing else."""

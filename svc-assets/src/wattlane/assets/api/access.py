@@ -1,0 +1,33 @@
+"""AccessService: support's "why doesn't the station accept my card?"."""
+
+from __future__ import annotations
+
+import grpc
+
+from wattlane.api.assets.v1 import access_pb2, access_pb2_grpc, internal_pb2
+from wattlane.assets import charging_points
+from wattlane.assets.runtime import Runtime
+from wattlane.core.caller import current_caller
+from wattlane.core.names import parse_name
+
+
+class AccessServicer(access_pb2_grpc.AccessServiceServicer):
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    async def ExplainAccess(
+        self, request: access_pb2.ExplainAccessRequest, context: grpc.aio.ServicerContext
+    ) -> internal_pb2.AccessDecision:
+        """DecideAccess's answer for a card at a point the caller can read (`stations.read`);
+        the card's details are left out unless the caller may read that card."""
+        point_id = parse_name(request.charging_point, "chargingPoints", "charging_point")
+        scope = await current_caller().scope()
+        async with self.rt.db.reader() as session:
+            await charging_points.get_in_scope(session, scope, point_id, "stations.read")
+        decision = await self.rt.decider.explain(point_id, request.id_token)
+        if decision.card and not scope.can("cards.read", decision.card_owner_path):
+            # Another branch's card: say what happens and why, not whose card it is.
+            for field in ("card", "card_owner", "card_owner_path", "cardholder"):
+                decision.ClearField(field)  # type: ignore[arg-type]
+            decision.ClearField("card_expire_time")
+        return decision

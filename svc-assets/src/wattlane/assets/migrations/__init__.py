@@ -1,0 +1,1 @@
+"""Alembic revisions of the assets database (env and template live in wattlane.core)."""

@@ -1,0 +1,44 @@
+"""Assets configuration: `WATTLANE_ASSETS_<FIELD>` variables with these defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from wattlane.core import settings as core_settings
+
+
+@dataclass(frozen=True)
+class AssetsSettings:
+    """Everything assets reads from the environment, once, in main."""
+
+    database_url: str = field(
+        default="sqlite+aiosqlite:///data/assets.db", metadata={"help": "SQLAlchemy URL"}
+    )
+    host: str = field(default="127.0.0.1", metadata={"help": "gRPC listen address"})
+    port: int = field(default=50052, metadata={"help": "gRPC port (0 = any free port)"})
+    metrics_port: int = field(default=9152, metadata={"help": "Prometheus /metrics port (-1 = off)"})
+    log_level: str = "info"
+    log_json: bool = True
+    otlp_endpoint: str = field(default="", metadata={"help": "OTLP gRPC endpoint for traces (empty = off)"})
+    migrate_on_start: bool = True
+    identity_address: str = field(default="127.0.0.1:50051", metadata={"help": "identity gRPC endpoint"})
+    client_id: str = field(default="assets", metadata={"help": "service account of assets at identity"})
+    client_secret: str = field(default="", metadata={"help": "its secret"})
+    csms_address: str = field(
+        default="", metadata={"help": "CSMS gRPC endpoint for connected onboarding (empty: unavailable)"}
+    )
+    scope_cache_seconds: float = field(default=10.0, metadata={"help": "how long a caller's scope is cached"})
+    point_cache_seconds: float = field(
+        default=5.0, metadata={"help": "how long DecideAccess keeps a charging point's settings (0 = off)"}
+    )
+    reconcile_seconds: float = field(
+        default=30.0, metadata={"help": "how often half-done point creations/removals are finished"}
+    )
+    reconcile_after_seconds: float = field(
+        default=60.0, metadata={"help": "age after which a half-done creation is rolled back"}
+    )
+
+
+def load(**overrides: Any) -> AssetsSettings:
+    return core_settings.load(AssetsSettings, "assets", **overrides)

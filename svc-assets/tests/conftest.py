@@ -1,0 +1,30 @@
+"""Fixtures of assets' own tests (the shared ones come from wattlane.assets.testing)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from wattlane.assets.testing import AssetsStack, Org, organization
+from wattlane.identity.testing import Client, TreeBuilder
+
+
+@pytest.fixture
+async def org(tree: TreeBuilder, assets_stack: AssetsStack) -> Org:
+    """A fresh organization covered by an approved 20-datapoint account, with licenses."""
+    return await organization(tree, assets_stack)
+
+
+@pytest.fixture(scope="module")
+async def tree_builder(admin: Client) -> AsyncIterator[TreeBuilder]:
+    """A tree builder shared by a module's tests (hypothesis examples cannot take per-test fixtures)."""
+    builder = TreeBuilder(admin)
+    yield builder
+    await builder.close()
+
+
+@pytest.fixture(scope="module")
+async def organization_fixture(tree_builder: TreeBuilder, assets_stack: AssetsStack) -> Org:
+    """One organization with an account for a whole module (property tests)."""
+    return await organization(tree_builder, assets_stack)

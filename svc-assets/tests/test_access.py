@@ -1,0 +1,187 @@
+"""Access decisions: every access mode against every kind of card, with who pays and why;
+DecideAccess for the CSMS and ExplainAccess for support, within scope."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import grpc
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from wattlane.api.assets.v1 import access_pb2, cards_pb2, charging_points_pb2, internal_pb2, settings_pb2
+from wattlane.assets.client import AssetsClient
+from wattlane.assets.testing import AssetsStack, Org, organization
+from wattlane.identity.testing import TreeBuilder
+
+from .helpers import location, point, uid
+
+D = internal_pb2.AccessDecision
+C = cards_pb2.Card
+
+
+def ts(value: dt.datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+@dataclass
+class World:
+    org: Org
+    site_name: str
+    stations: dict[str, str]  # access mode -> OCPP identity
+    cards: dict[str, cards_pb2.Card]
+    csms: AssetsClient
+
+
+@pytest.fixture(scope="module")
+async def world(tree_builder: TreeBuilder, assets_stack: AssetsStack) -> World:
+    org = await organization(tree_builder, assets_stack)
+    client = assets_stack.client(org.admin)
+    site = await location(
+        client, org.org.name, display_name="Amsterdam HQ", access_mode=settings_pb2.WHITELIST
+    )
+    stations = {}
+    for mode in ("OPEN", "WHITELIST", "ROAMING", "ROAMING_WHITELIST"):
+        station = await point(
+            client,
+            site.name,
+            access_mode=settings_pb2.AccessMode.Value(mode),
+            access_mode_override=mode != "WHITELIST",
+        )
+        stations[mode] = station.ocpp_identity
+    listed_user = await tree_builder.member(org.org.name)
+    other_user = await tree_builder.member(org.org.name)
+    now = dt.datetime.now(dt.UTC)
+    cards = {
+        "listed": await client.cards.CreateCard(
+            cards_pb2.CreateCardRequest(parent=listed_user.user.name, card=C(uid=uid()))
+        ),
+        "private": await client.cards.CreateCard(
+            cards_pb2.CreateCardRequest(parent=other_user.user.name, card=C(uid=uid()))
+        ),
+        "blocked": await client.cards.CreateCard(
+            cards_pb2.CreateCardRequest(parent=listed_user.user.name, card=C(uid=uid(), blocked=True))
+        ),
+        "expired": await client.cards.CreateCard(
+            cards_pb2.CreateCardRequest(
+                parent=listed_user.user.name, card=C(uid=uid(), valid_to=ts(now - dt.timedelta(days=1)))
+            )
+        ),
+        "own_whitelist": await client.cards.CreateCard(
+            cards_pb2.CreateCardRequest(parent=org.customer.name, card=C(uid=uid(), public_mode=C.WHITELIST))
+        ),
+        "own_roaming_free": await client.cards.CreateCard(
+            cards_pb2.CreateCardRequest(
+                parent=org.customer.name, card=C(uid=uid(), public_mode=C.ROAMING_FREE)
+            )
+        ),
+    }
+    other = await organization(tree_builder, assets_stack)
+    cards["foreign_public"] = await assets_stack.client(other.admin).cards.CreateCard(
+        cards_pb2.CreateCardRequest(parent=other.customer.name, card=C(uid=uid(), public_mode=C.WHITELIST))
+    )
+    await client.cards.CreateWhitelistEntry(
+        cards_pb2.CreateWhitelistEntryRequest(
+            parent=org.org.name, whitelist_entry=cards_pb2.WhitelistEntry(user=listed_user.user.name)
+        )
+    )
+    return World(org, site.name, stations, cards, assets_stack.client(assets_stack.csms_token))
+
+
+CASES = [
+    ("OPEN", "unknown", D.ACCEPTED, D.FREE, "access mode Open: any card accepted"),
+    ("OPEN", "private", D.ACCEPTED, D.FREE, "access mode Open"),
+    ("OPEN", "blocked", D.BLOCKED, D.PAYER_UNSPECIFIED, "blocked"),
+    ("OPEN", "expired", D.EXPIRED, D.PAYER_UNSPECIFIED, "expired"),
+    ("WHITELIST", "listed", D.ACCEPTED, D.FREE, "on the whitelist of location Amsterdam HQ"),
+    ("WHITELIST", "own_whitelist", D.ACCEPTED, D.FREE, "whitelist"),
+    (
+        "WHITELIST",
+        "private",
+        D.INVALID,
+        D.PAYER_UNSPECIFIED,
+        "card not on the whitelist of location Amsterdam HQ",
+    ),
+    ("WHITELIST", "foreign_public", D.INVALID, D.PAYER_UNSPECIFIED, "not on the whitelist"),
+    ("WHITELIST", "unknown", D.INVALID, D.PAYER_UNSPECIFIED, "unknown card"),
+    ("WHITELIST", "blocked", D.BLOCKED, D.PAYER_UNSPECIFIED, "blocked"),
+    ("ROAMING", "foreign_public", D.ACCEPTED, D.ROAMING, "roaming card accepted"),
+    ("ROAMING", "own_roaming_free", D.ACCEPTED, D.FREE, "charges free"),
+    ("ROAMING", "private", D.ACCEPTED, D.CARDHOLDER, "the cardholder pays"),
+    ("ROAMING", "listed", D.ACCEPTED, D.CARDHOLDER, "the cardholder pays"),
+    ("ROAMING", "unknown", D.INVALID, D.PAYER_UNSPECIFIED, "unknown card"),
+    ("ROAMING_WHITELIST", "listed", D.ACCEPTED, D.FREE, "whitelist"),
+    ("ROAMING_WHITELIST", "foreign_public", D.ACCEPTED, D.ROAMING, "Roaming + Whitelist"),
+    ("ROAMING_WHITELIST", "expired", D.EXPIRED, D.PAYER_UNSPECIFIED, "expired"),
+]
+
+
+@pytest.mark.parametrize(("mode", "which", "status", "payer", "reason"), CASES)
+async def test_decisions(world: World, mode: str, which: str, status: int, payer: int, reason: str) -> None:
+    card = world.cards.get(which)
+    token = card.uid.lower() if card else "DEADBEEF00"  # UIDs compare case-insensitively
+    decision = await world.csms.internal.DecideAccess(
+        internal_pb2.DecideAccessRequest(identity=world.stations[mode], id_token=token)
+    )
+    assert (decision.status, decision.payer) == (status, payer), decision.reason
+    assert reason in decision.reason
+    assert decision.access_mode == mode and decision.owner_path == world.org.org.path
+    if card is not None:
+        assert (decision.card, decision.card_owner, decision.card_owner_path) == (
+            card.name,
+            card.owner,
+            card.owner_path,
+        )
+        assert decision.cardholder == card.cardholder
+        assert decision.HasField("card_expire_time") == card.HasField("valid_to")
+    else:
+        assert not decision.card
+
+
+async def test_bad_tokens_and_unknown_stations(world: World, assets_stack: AssetsStack) -> None:
+    decision = await world.csms.internal.DecideAccess(
+        internal_pb2.DecideAccessRequest(identity=world.stations["OPEN"], id_token="no spaces allowed")
+    )
+    assert decision.status == D.INVALID and "not a valid card token" in decision.reason
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await world.csms.internal.DecideAccess(
+            internal_pb2.DecideAccessRequest(identity="NOBODY", id_token="AB")
+        )
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await assets_stack.client(world.org.admin).internal.DecideAccess(
+            internal_pb2.DecideAccessRequest(identity=world.stations["OPEN"], id_token="AB")
+        )
+    assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_explain_access_within_scope(
+    world: World, assets_stack: AssetsStack, tree_builder: TreeBuilder
+) -> None:
+    admin = assets_stack.client(world.org.admin)
+    points = await admin.charging_points.ListChargingPoints(
+        charging_points_pb2.ListChargingPointsRequest(
+            parent=world.site_name, filter=f'ocpp_identity = "{world.stations["WHITELIST"]}"'
+        )
+    )
+    station = points.charging_points[0].name
+    mine = await admin.access.ExplainAccess(
+        access_pb2.ExplainAccessRequest(charging_point=station, id_token=world.cards["private"].uid)
+    )
+    assert mine.status == D.INVALID and "card not on the whitelist of location Amsterdam HQ" in mine.reason
+    assert mine.card == world.cards["private"].name
+    foreign = await admin.access.ExplainAccess(
+        access_pb2.ExplainAccessRequest(charging_point=station, id_token=world.cards["foreign_public"].uid)
+    )
+    assert (
+        foreign.status == D.INVALID and not foreign.card and not foreign.card_owner_path
+    )  # not theirs to see
+    stranger = await tree_builder.member(world.org.partner.name)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await assets_stack.client(stranger).access.ExplainAccess(
+            access_pb2.ExplainAccessRequest(charging_point=station, id_token="AB")
+        )
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
