@@ -78,7 +78,7 @@ class AssetsStations:
         self._ttl = ttl
         self._stale_ttl = stale_ttl
         self._unknown_ttl = unknown_ttl
-        self._refetch_interval = refetch_interval
+        self.refetch_interval = refetch_interval  # seconds between refetches after failed checks
         self._timeout = timeout
         self._max_entries = max_entries
         self._clock = clock
@@ -122,7 +122,7 @@ class AssetsStations:
 
     async def _recheck(self, identity: str, entry: _Cached) -> internal_pb2.StationCredential | None:
         """After a failed check: fetch again (a rotation), at most once per `refetch_interval`."""
-        if self._clock() - entry.fetched_at < self._refetch_interval:
+        if self._clock() - entry.fetched_at < self.refetch_interval:
             return None
         try:
             return (await self._fetch(identity)).credential

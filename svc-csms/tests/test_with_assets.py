@@ -1,0 +1,113 @@
+"""The CSMS with the real assets service (and identity): a charging point created in assets
+connects with the key assets issued, is recorded with assets' owner, location and charging point,
+keeps working across a key rotation, and is authorized by assets' access decisions."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+
+import pytest
+
+from wattlane.api.assets.v1 import charging_points_pb2 as cp_pb2
+from wattlane.api.assets.v1 import internal_pb2 as assets_internal
+from wattlane.api.assets.v1 import locations_pb2
+from wattlane.api.csms.v1 import stations_pb2
+from wattlane.assets.testing import CSMS_SCOPES, AssetsStack, Org, organization, service_token
+from wattlane.core.testing.databases import DatabaseFactory
+from wattlane.csms.assets import AssetsStations
+from wattlane.csms.client import CsmsClient
+from wattlane.csms.service import CsmsService
+from wattlane.csms.settings import CsmsSettings
+from wattlane.identity.main import IdentityService
+from wattlane.identity.testing import Client, TreeBuilder
+from wattlane.simulator.station import SimStation
+
+
+@pytest.fixture
+async def csms(
+    databases: DatabaseFactory, identity: IdentityService, admin: Client, assets_stack: AssetsStack
+) -> AsyncIterator[CsmsService]:
+    client_id, secret, _ = await service_token(admin, CSMS_SCOPES, "csms")
+    service = CsmsService(
+        CsmsSettings(
+            port=0,
+            grpc_port=0,
+            database_url=await databases.create("csmsassets"),
+            identity_address=f"127.0.0.1:{identity.port}",
+            client_id=client_id,
+            client_secret=secret,
+            assets_address=assets_stack.target,
+        )
+    )
+    await service.start()
+    yield service
+    await service.stop()
+
+
+async def test_a_charging_point_from_assets_connects_and_is_scoped_by_its_owner(
+    csms: CsmsService, assets_stack: AssetsStack, tree: TreeBuilder
+) -> None:
+    org: Org = await organization(tree, assets_stack)
+    client = assets_stack.client(org.admin)
+    site = await client.locations.CreateLocation(
+        locations_pb2.CreateLocationRequest(
+            parent=org.org.name, location=locations_pb2.Location(display_name="HQ")
+        )
+    )
+    identity = f"CSMS-{secrets.token_hex(4)}"
+    point = await client.charging_points.CreateChargingPoint(
+        cp_pb2.CreateChargingPointRequest(
+            parent=site.name,
+            charging_point=cp_pb2.ChargingPoint(ocpp_identity=identity, current_type=cp_pb2.ChargingPoint.AC),
+        )
+    )
+    key = (
+        await client.charging_points.RotateAuthorizationKey(
+            cp_pb2.RotateAuthorizationKeyRequest(name=point.name)
+        )
+    ).authorization_key
+    url = f"ws://127.0.0.1:{csms.port}/ocpp"
+
+    station = SimStation(identity, url, protocol="ocpp2.0.1", password=key)
+    await station.connect()
+    assert (await station.boot())["status"] == "Accepted"
+    card = "04A1B2C3D4E5F6"
+    expected = await assets_stack.client(assets_stack.csms_token).internal.DecideAccess(
+        assets_internal.DecideAccessRequest(identity=identity, id_token=card, token_type="ISO14443")
+    )
+    answer = await station.authorize(card)
+    assert (
+        answer["idTokenInfo"]["status"] == assets_internal.AccessDecision.Status.Name(expected.status).title()
+    )
+    assert csms.storage is not None
+    await csms.storage.registry.writer.flush()
+    await station.close()
+
+    viewer = CsmsClient(f"127.0.0.1:{csms.grpc_port}", org.admin.client.token)
+    try:
+        seen = await viewer.stations.GetStation(stations_pb2.GetStationRequest(name=f"stations/{identity}"))
+        assert seen.owner == org.org.name and seen.boot.accepted
+    finally:
+        await viewer.close()
+
+    # A rotation: the new key gets in at once (the cached verifier is refreshed), the old is refused.
+    new_key = (
+        await client.charging_points.RotateAuthorizationKey(
+            cp_pb2.RotateAuthorizationKeyRequest(name=point.name)
+        )
+    ).authorization_key
+    credentials = csms.csms.providers.credentials if csms.csms else None
+    inner = getattr(credentials, "inner", None)
+    assert isinstance(inner, AssetsStations)
+    inner.refetch_interval = 0.0  # the fetch just happened; by default a second passes between refetches
+    rotated = SimStation(identity, url, protocol="ocpp2.0.1", password=new_key)
+    await rotated.connect()
+    await rotated.close()
+    stale = SimStation(identity, url, protocol="ocpp2.0.1", password=key)
+    with pytest.raises(Exception, match="401"):
+        await stale.connect()
+
+    stranger = SimStation(f"NEW-{secrets.token_hex(3)}", url, password=key)
+    with pytest.raises(Exception, match="404"):
+        await stranger.connect()
