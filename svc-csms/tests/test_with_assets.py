@@ -13,6 +13,7 @@ from wattlane.api.assets.v1 import charging_points_pb2 as cp_pb2
 from wattlane.api.assets.v1 import internal_pb2 as assets_internal
 from wattlane.api.assets.v1 import locations_pb2
 from wattlane.api.csms.v1 import stations_pb2
+from wattlane.assets.onboarding import GrpcCsmsLink
 from wattlane.assets.testing import CSMS_SCOPES, AssetsStack, Org, organization, service_token
 from wattlane.core.testing.databases import DatabaseFactory
 from wattlane.csms.assets import AssetsStations
@@ -111,3 +112,30 @@ async def test_a_charging_point_from_assets_connects_and_is_scoped_by_its_owner(
     stranger = SimStation(f"NEW-{secrets.token_hex(3)}", url, password=key)
     with pytest.raises(Exception, match="404"):
         await stranger.connect()
+
+
+async def test_assets_link_reads_the_unclaimed_attempts_the_csms_records(
+    csms: CsmsService, admin: Client
+) -> None:
+    identity = f"WILD-{secrets.token_hex(3)}"
+    stranger = SimStation(
+        identity, f"ws://127.0.0.1:{csms.port}/ocpp", protocol="ocpp2.0.1", password="x" * 16
+    )
+    for _ in range(2):
+        with pytest.raises(Exception, match="404"):
+            await stranger.connect()
+    assert csms.storage is not None
+    await csms.storage.registry.writer.flush()
+    _, _, token = await service_token(admin, ["csms.unclaimed"], "assets")
+
+    async def bearer() -> str:
+        return token
+
+    link = GrpcCsmsLink(f"127.0.0.1:{csms.grpc_port}", bearer)  # assets' own client of the contract
+    try:
+        attempt = await link.unclaimed_connection(identity)
+        assert attempt is not None and (attempt.identity, attempt.attempts) == (identity, 2)
+        assert attempt.first_attempt_time <= attempt.last_attempt_time
+        assert await link.unclaimed_connection("NEVER-SEEN-1") is None
+    finally:
+        await link.close()
