@@ -15,6 +15,8 @@ import datetime as dt
 import logging
 from pathlib import Path
 
+import grpc
+
 from wattlane.api.assets.v1 import internal_pb2_grpc as assets_grpc
 from wattlane.api.csms.v1 import internal_pb2, internal_pb2_grpc, stations_pb2, stations_pb2_grpc
 from wattlane.core.client import channel
@@ -49,7 +51,7 @@ class CsmsService:
         self.identity: IdentityLink | None = None
         self.port = 0  # the WebSocket port
         self.scheme = "ws"
-        self._assets_channel: object | None = None
+        self._assets_channel: grpc.aio.Channel | None = None
         self._housekeeping: asyncio.Task[None] | None = None
 
     @property
@@ -201,6 +203,6 @@ class CsmsService:
         if self.db is not None:
             await self.db.dispose()
         if self._assets_channel is not None:
-            await self._assets_channel.close(None)  # type: ignore[attr-defined]
+            await self._assets_channel.close(None)
         if self.identity is not None:
             await self.identity.close()
