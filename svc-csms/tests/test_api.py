@@ -123,6 +123,7 @@ async def test_stations_are_read_within_scope(world: World) -> None:
     b1 = await _booted(world.url(world.b), "B-1")
     await _flush(world)
     member_a, member_b = world.clients["member_a"], world.clients["member_b"]
+    assert sorted(identity for identity, _ in world.a.open_connections()) == ["A-1", "A-2"]
 
     assert await _list(member_a) == ["A-1", "A-2"]
     assert await _list(member_b) == ["B-1"]

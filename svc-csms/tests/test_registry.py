@@ -4,6 +4,7 @@ unclaimed attempts and notices land in the database (SQLite, or PostgreSQL in CI
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from wattlane.core.db import Database
 from wattlane.core.testing.databases import DatabaseFactory
 from wattlane.csms import repository
+from wattlane.csms.clock import utc_now
 from wattlane.csms.memory import MemoryProviders, memory_providers
 from wattlane.csms.models import ConnectorStatus, Station, StationNotice, UnclaimedConnection
 from wattlane.csms.providers import StationOwner
@@ -149,4 +151,20 @@ async def test_silent_stations_and_a_restarted_process_are_marked_offline(stored
     assert await registry.mark_silent(-1) == 1  # nothing is recent enough for a negative allowance
     row = await _station(registry.db, "CS001")
     assert row is not None and not row.online and row.disconnect_reason == "silent"
+    await station.close()
+
+
+async def test_open_connections_are_touched_so_a_sweep_keeps_them_online(stored: RunningCsms) -> None:
+    assert stored.storage is not None
+    registry = stored.storage.registry
+    station = SimStation("CS001", stored.url, password=DEFAULT_PASSWORD)
+    await station.connect()
+    await station.boot()
+    await registry.writer.flush()
+    later = utc_now() + timedelta(hours=1)  # as if the station sent frames (not heartbeats) until now
+    registry.touch([("CS001", later)])
+    await registry.writer.flush()
+    assert await registry.mark_silent(1800) == 0  # seen "an hour from now": not silent
+    row = await _station(registry.db, "CS001")
+    assert row is not None and row.online and row.last_seen_time == later
     await station.close()

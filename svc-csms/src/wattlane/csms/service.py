@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 from pathlib import Path
 
 import grpc
@@ -175,6 +176,8 @@ class CsmsService:
         while True:
             try:
                 purged = await purge_messages(self.storage.db, dt.timedelta(days=s.log_retention_days))
+                self.storage.registry.touch(self.open_connections())
+                await self.storage.registry.writer.flush()
                 silent = await self.storage.registry.mark_silent(silence)
                 if purged or silent:
                     logger.info(
@@ -183,6 +186,13 @@ class CsmsService:
             except Exception:
                 logger.exception("housekeeping failed")
             await asyncio.sleep(s.housekeeping_interval)
+
+    def open_connections(self) -> list[tuple[str, dt.datetime]]:
+        """(identity, wall-clock time of its last frame) of every station connected here."""
+        if self.csms is None:
+            return []
+        now, wall = time.monotonic(), dt.datetime.now(dt.UTC)
+        return [(c.identity, wall - dt.timedelta(seconds=now - c.last_seen)) for c in self.csms.registry]
 
     async def stop(self) -> None:
         """Close every station socket (1001, so stations reconnect elsewhere), stop the gRPC

@@ -15,7 +15,7 @@ longer than the heartbeat allowance offline, and a restarting process first clea
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -201,6 +201,13 @@ class StationRegistry:
     async def close(self) -> None:
         """Write what is queued (the server has closed its sockets: they are offline now)."""
         await self.writer.close()
+
+    def touch(self, seen: Iterable[tuple[str, datetime]]) -> None:
+        """Queue `last seen` for stations whose sockets are open here. Heartbeats only update it
+        when stations send them; a station busy with other messages may skip them (OCPP allows
+        it), so the process touches its open connections before `mark_silent` runs."""
+        for identity, at in seen:
+            self.writer.record(Seen(identity, at))
 
     async def mark_silent(self, max_silence: float) -> int:
         """Stations online without a sign of life for `max_silence` seconds become offline."""
