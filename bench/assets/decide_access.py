@@ -121,7 +121,7 @@ async def _serve(kind: str, url: str, jwks: list[dict[str, str]], conn: Connecti
         idempotency=Idempotency(db, IDEMPOTENCY),
         directory=_NoIdentity(),
         quota=_NoIdentity(),
-        decider=AccessDecider(db, load(database_url=url).point_cache_seconds),
+        decider=AccessDecider(db),
     )
 
     async def keys() -> list[dict[str, str]]:
@@ -146,6 +146,7 @@ async def _serve(kind: str, url: str, jwks: list[dict[str, str]], conn: Connecti
     conn.send(await server.start())
     await asyncio.to_thread(conn.recv)
     await server.stop()
+    await rt.decider.close()
     await db.dispose()
 
 

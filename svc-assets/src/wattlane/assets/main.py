@@ -107,7 +107,8 @@ class AssetsService:
             grpc_csms = GrpcCsmsLink(s.csms_address, link.service_token)
             self._closers.append(grpc_csms.close)
             csms = grpc_csms
-        self._closers += [upstream.close, link.close]
+        decider = AccessDecider(self.db)
+        self._closers += [upstream.close, link.close, decider.close]
         self.link = link
         return Runtime(
             settings=s,
@@ -116,7 +117,7 @@ class AssetsService:
             idempotency=Idempotency(self.db, IDEMPOTENCY),
             directory=upstream,
             quota=upstream,
-            decider=AccessDecider(self.db, s.point_cache_seconds),
+            decider=decider,
             csms=csms,
         )
 

@@ -18,13 +18,14 @@ from wattlane.assets.main import AssetsService
 from wattlane.assets.onboarding import CsmsLink
 from wattlane.assets.provisioning import StepHook
 from wattlane.assets.settings import load
+from wattlane.assets.upstream import IDENTITY_SCOPES
 from wattlane.core.client import channel
 from wattlane.core.testing.databases import DatabaseFactory
 from wattlane.identity.main import IdentityService
 from wattlane.identity.testing import Client, Member, TreeBuilder, unique
 
 # What assets' own service account may do at identity (as `wattlane up` configures it).
-ASSETS_SCOPES = ["identity.datapoints", "identity.licenses", "identity.directory"]
+ASSETS_SCOPES = list(IDENTITY_SCOPES)
 # What the CSMS may ask assets.
 CSMS_SCOPES = ["assets.stations", "assets.access"]
 

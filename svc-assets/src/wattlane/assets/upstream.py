@@ -24,6 +24,9 @@ from wattlane.core.errors import (
     error_info,
 )
 
+# The internal scopes assets' service account needs at identity.
+IDENTITY_SCOPES = ("identity.datapoints", "identity.licenses", "identity.directory")
+
 
 @dataclass(frozen=True)
 class Owner:
