@@ -22,7 +22,8 @@ from pathlib import Path
 
 import grpc
 
-from wattlane.cli import demo
+from wattlane.assets.upstream import IDENTITY_SCOPES as ASSETS_SCOPES
+from wattlane.cli import demo, demo_assets
 from wattlane.cli.output import table
 from wattlane.cli.stack import Child, Stack, StackError, port_is_free, python, scripts_dir
 from wattlane.identity.client import IdentityClient
@@ -30,6 +31,7 @@ from wattlane.identity.client import IdentityClient
 # Internal service accounts of the local stack and the fixed scopes their tokens carry.
 SERVICE_SCOPES: dict[str, list[str]] = {
     "worker": ["identity.applications", "identity.datapoints", "identity.licenses"],
+    "assets": list(ASSETS_SCOPES),
 }
 
 
@@ -40,11 +42,19 @@ class Ports:
     identity: int = 50051
     identity_metrics: int = 9151
     smtp: int = 1025
+    assets: int = 50052
+    assets_metrics: int = 9152
 
     @classmethod
     def from_base(cls, base: int) -> Ports:
         return cls(
-            temporal=base, temporal_ui=base + 1, identity=base + 2, identity_metrics=base + 3, smtp=base + 4
+            temporal=base,
+            temporal_ui=base + 1,
+            identity=base + 2,
+            identity_metrics=base + 3,
+            smtp=base + 4,
+            assets=base + 5,
+            assets_metrics=base + 6,
         )
 
     def named(self) -> list[tuple[str, int]]:
@@ -54,6 +64,8 @@ class Ports:
             ("identity", self.identity),
             ("identity metrics", self.identity_metrics),
             ("SMTP sink", self.smtp),
+            ("assets", self.assets),
+            ("assets metrics", self.assets_metrics),
         ]
 
 
@@ -145,6 +157,22 @@ async def _start(
     await stack.start(identity)
     await stack.wait_grpc_healthy(identity, ports.identity)
 
+    assets = Child(
+        "assets",
+        [python(), "-m", "wattlane.assets"],
+        {
+            "WATTLANE_ASSETS_DATABASE_URL": f"sqlite+aiosqlite:///{data / 'assets.db'}",
+            "WATTLANE_ASSETS_PORT": str(ports.assets),
+            "WATTLANE_ASSETS_METRICS_PORT": str(ports.assets_metrics),
+            "WATTLANE_ASSETS_IDENTITY_ADDRESS": f"127.0.0.1:{ports.identity}",
+            "WATTLANE_ASSETS_CLIENT_ID": "assets",
+            "WATTLANE_ASSETS_CLIENT_SECRET": secrets_by_service["assets"],
+        },
+        logs / "assets.log",
+    )
+    await stack.start(assets)
+    await stack.wait_grpc_healthy(assets, ports.assets)
+
     worker = Child(
         "worker",
         [python(), "-m", "wattlane.workflows"],
@@ -160,12 +188,19 @@ async def _start(
     await stack.start(worker)
 
 
-def _banner(data: Path, ports: Ports, headless: bool, seeded: demo.Seeded | None) -> str:
+def _banner(
+    data: Path,
+    ports: Ports,
+    headless: bool,
+    seeded: demo.Seeded | None,
+    seeded_assets: demo_assets.SeededAssets | None = None,
+) -> str:
     where = [
         ("Temporal", f"127.0.0.1:{ports.temporal}"),
         ("Temporal web UI", "(headless)" if headless else f"http://127.0.0.1:{ports.temporal_ui}"),
         ("identity gRPC", f"127.0.0.1:{ports.identity}  (health, reflection: grpcurl -plaintext ...)"),
         ("identity metrics", f"http://127.0.0.1:{ports.identity_metrics}/metrics"),
+        ("assets gRPC", f"127.0.0.1:{ports.assets}"),
         ("mail (SMTP sink)", f"127.0.0.1:{ports.smtp} -> {data / 'mail'}/*.eml"),
         ("data and logs", f"{data}  (logs/*.log)"),
     ]
@@ -183,6 +218,8 @@ def _banner(data: Path, ports: Ports, headless: bool, seeded: demo.Seeded | None
             lines.append(f"   wattlane applications approve {seeded.pending_application}")
             lines.append("   (the requester's mail shows up below and in the mail directory)")
         lines += ["   wattlane tenants list", "   wattlane whoami", ""]
+    if seeded_assets is not None:
+        lines += demo_assets.banner(seeded_assets)
     lines.append("Press Ctrl-C to stop everything.")
     return "\n".join(lines)
 
@@ -220,17 +257,20 @@ async def _run(args: argparse.Namespace, data: Path, secrets_by_service: dict[st
     try:
         print(f"Starting Wattlane (data in {data}) ...", flush=True)
         await _start(stack, data, ports, args.headless, secrets_by_service)
-        seeded = None
+        seeded = seeded_assets = None
         if not args.no_demo:
             try:
                 seeded = await demo.seed(
                     IdentityClient(f"127.0.0.1:{ports.identity}", max_attempts=4), _admin_password(data)
                 )
+                seeded_assets = await demo_assets.seed(
+                    f"127.0.0.1:{ports.identity}", f"127.0.0.1:{ports.assets}", data, _admin_password(data)
+                )
             except grpc.aio.AioRpcError as error:
                 raise StackError(
                     f"seeding the demo failed: {error.code().name}: {error.details()} (see {data / 'logs'})"
                 ) from None
-        print(_banner(data, ports, args.headless, seeded), flush=True)
+        print(_banner(data, ports, args.headless, seeded, seeded_assets), flush=True)
         seen: set[str] = set()
         _announce_new_mail(data / "mail", seen)
         if args.exit_after_start:
@@ -259,6 +299,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--headless", action="store_true", help="no Temporal web UI")
     p.add_argument("--exit-after-start", action="store_true", help="start, seed, print, stop (smoke test)")
     p.add_argument(
-        "--base-port", type=int, help="use ports N..N+4 instead of the standard ones (tests, two stacks)"
+        "--base-port", type=int, help="use ports N..N+6 instead of the standard ones (tests, two stacks)"
     )
     p.set_defaults(run=run_up)
