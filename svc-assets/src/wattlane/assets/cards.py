@@ -173,9 +173,7 @@ async def list_in_scope(
         query = query.where(Card.owner_path >= parent_path, Card.owner_path < parent_path + PATH_END)
     if holder_id is not None:
         query = query.where(Card.holder_id == holder_id)
-    if (keyset := page.keyset([Card.id])) is not None:
-        query = query.where(keyset)
-    return list((await session.execute(query.order_by(Card.id).limit(page.size + 1))).scalars())
+    return list((await session.execute(page.window(query, [Card.id]))).scalars())
 
 
 def valid_at(row: Card | Any, now: dt.datetime) -> str:

@@ -221,6 +221,4 @@ async def list_in_scope(
         query = query.where(
             ChargingPoint.owner_path >= parent_path, ChargingPoint.owner_path < parent_path + PATH_END
         )
-    if (keyset := page.keyset([ChargingPoint.id])) is not None:
-        query = query.where(keyset)
-    return list((await session.execute(query.order_by(ChargingPoint.id).limit(page.size + 1))).scalars())
+    return list((await session.execute(page.window(query, [ChargingPoint.id]))).scalars())

@@ -83,8 +83,7 @@ async def list_of_point(
     session: AsyncSession, scope: EffectiveScope, point_id: str, page: Page
 ) -> list[Connector]:
     await charging_points.get_in_scope(session, scope, point_id, "stations.read")
-    key = [Connector.evse_id, Connector.connector_id]
     query = select(Connector).where(Connector.charging_point_id == point_id)
-    if (keyset := page.keyset(key)) is not None:
-        query = query.where(keyset)
-    return list((await session.execute(query.order_by(*key).limit(page.size + 1))).scalars())
+    return list(
+        (await session.execute(page.window(query, [Connector.evse_id, Connector.connector_id]))).scalars()
+    )

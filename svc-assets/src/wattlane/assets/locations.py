@@ -174,6 +174,4 @@ async def list_in_scope(
     )
     if parent_path is not None:
         query = query.where(Location.owner_path >= parent_path, Location.owner_path < parent_path + PATH_END)
-    if (keyset := page.keyset([Location.id])) is not None:
-        query = query.where(keyset)
-    return list((await session.execute(query.order_by(Location.id).limit(page.size + 1))).scalars())
+    return list((await session.execute(page.window(query, [Location.id]))).scalars())

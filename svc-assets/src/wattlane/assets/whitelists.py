@@ -77,9 +77,7 @@ async def list_of(
 ) -> list[WhitelistEntry]:
     scope.require("cards.read", organization.path, organization.name)
     query = select(WhitelistEntry).where(WhitelistEntry.organization_id == organization.tenant_id)
-    if (keyset := page.keyset([WhitelistEntry.id])) is not None:
-        query = query.where(keyset)
-    return list((await session.execute(query.order_by(WhitelistEntry.id).limit(page.size + 1))).scalars())
+    return list((await session.execute(page.window(query, [WhitelistEntry.id]))).scalars())
 
 
 async def delete(session: AsyncSession, scope: EffectiveScope, entry_id: str) -> WhitelistEntry:
