@@ -175,6 +175,7 @@ class PointContext:
 
     @classmethod
     def of(cls, point: PointRow, org_settings: Sequence[SettingsRow]) -> PointContext:
+        """The context of a point row and its organizations' settings rows."""
         ids = inheritance.path_ids(point.owner_path)
         location = _LocationLevels(
             point.location_id, point.location_rate_plan, point.location_rate_plan_override
@@ -360,5 +361,6 @@ class AccessDecider:
         return PointContext.of(point, settings), cards
 
     async def close(self) -> None:
+        """Close the driver pool (PostgreSQL)."""
         if self._pool is not None:
             await self._pool.close()

@@ -72,6 +72,7 @@ class OwnerPaths:
         self.rt = rt
 
     async def path_of(self, tenant_name: str) -> str:
+        """The path of a tenant the caller can see (NOT_FOUND otherwise)."""
         parse_name(tenant_name, "tenants", "parent")
         scope = await current_caller().scope()
         return (await owner_visible(self.rt.directory, scope, tenant_name)).path
@@ -122,6 +123,7 @@ class AssetsService:
         )
 
     async def start(self) -> int:
+        """Migrate, connect to identity, serve; returns the bound port."""
         s = self.settings
         self.rt = rt = self._wire()
         self.provisioning = Provisioning(rt, self._step_hook)
@@ -198,9 +200,11 @@ class AssetsService:
 
     @property
     def port(self) -> int:
+        """The bound gRPC port (0 before start)."""
         return self.server.port if self.server else 0
 
     async def stop(self) -> None:
+        """Stop serving and the reconciler, close every channel and the database."""
         if self._reconciler is not None:
             self._reconciler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -213,6 +217,7 @@ class AssetsService:
 
 
 def cli(argv: list[str] | None = None) -> None:
+    """`wattlane-assets [serve|migrate|settings]`."""
     parser = argparse.ArgumentParser(prog="wattlane-assets", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate", "settings"])
     args = parser.parse_args(argv)

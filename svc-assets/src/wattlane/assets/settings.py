@@ -38,4 +38,5 @@ class AssetsSettings:
 
 
 def load(**overrides: Any) -> AssetsSettings:
+    """Settings from the environment; `overrides` win."""
     return core_settings.load(AssetsSettings, "assets", **overrides)

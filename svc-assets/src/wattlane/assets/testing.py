@@ -55,6 +55,7 @@ async def start_assets(
     step_hook: StepHook | None = None,
     **overrides: Any,
 ) -> AssetsService:
+    """A started assets service on a free port next to the identity at `identity_port`."""
     settings = load(
         database_url=database_url,
         port=0,
