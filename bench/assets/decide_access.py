@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import random
 import statistics
 import tempfile
-from array import array
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -29,7 +27,6 @@ import grpc
 from bench.common import (
     Stats,
     Target,
-    cpu_seconds,
     load_concurrent,
     load_note,
     load_sequential,
@@ -38,6 +35,7 @@ from bench.common import (
     table,
     us,
 )
+from bench.rounds import Load, Side, run_rounds
 from bench.scratch import DEFAULT_SERVER_URL, ScratchDatabase
 
 TARGET = 3.0
@@ -121,7 +119,7 @@ async def _serve(kind: str, url: str, jwks: list[dict[str, str]], conn: Connecti
         idempotency=Idempotency(db, IDEMPOTENCY),
         directory=_NoIdentity(),
         quota=_NoIdentity(),
-        decider=AccessDecider(db, load(database_url=url).point_cache_seconds),
+        decider=AccessDecider(db),
     )
 
     async def keys() -> list[dict[str, str]]:
@@ -146,6 +144,7 @@ async def _serve(kind: str, url: str, jwks: list[dict[str, str]], conn: Connecti
     conn.send(await server.start())
     await asyncio.to_thread(conn.recv)
     await server.stop()
+    await rt.decider.close()
     await db.dispose()
 
 
@@ -195,20 +194,6 @@ def client(conn: Connection, token: str, requests: list[bytes]) -> None:
 
 
 # -- orchestration (parent process) ----------------------------------------------------------------
-
-
-@dataclass
-class Side:
-    label: str
-    kind: str
-    method: str
-    process: Any = None
-    conn: Connection | None = None
-    port: int = 0
-    rps: list[float] = field(default_factory=list)
-    cpu_per_call: list[float] = field(default_factory=list)
-    concurrent: array[float] = field(default_factory=lambda: array("d"))
-    sequential: array[float] = field(default_factory=lambda: array("d"))
 
 
 def _service_token() -> tuple[list[dict[str, str]], str]:
@@ -264,58 +249,19 @@ def run(opts: Options) -> list[Target]:
 
 
 def _measure(opts: Options, url: str, requests: list[bytes]) -> list[Target]:
-    ctx = multiprocessing.get_context("spawn")
     jwks, token = _service_token()
-    sides = [Side("no-op RPC (bare grpc.aio)", "noop", NOOP), Side("DecideAccess (assets)", "assets", DECIDE)]
-    client_conn, child_conn = ctx.Pipe()
-    client_proc = ctx.Process(target=client, args=(child_conn, token, requests), daemon=True)
-    try:
-        for side in sides:
-            side.conn, server_conn = ctx.Pipe()
-            side.process = ctx.Process(target=serve, args=(side.kind, url, jwks, server_conn), daemon=True)
-            side.process.start()
-        client_proc.start()
-        for side in sides:
-            assert side.conn is not None
-            if not side.conn.poll(120):
-                raise TimeoutError(f"{side.kind} server did not start")
-            side.port = side.conn.recv()
-
-        def ask(side: Side, command: dict[str, Any]) -> tuple[dict[str, Any], float]:
-            cpu0 = cpu_seconds(side.process.pid)
-            client_conn.send({**command, "target": f"127.0.0.1:{side.port}", "method": side.method})
-            result: dict[str, Any] = client_conn.recv()
-            return result, cpu_seconds(side.process.pid) - cpu0
-
-        load = {"op": "concurrent", "seconds": opts.seconds, "concurrency": opts.concurrency}
-        for side in sides:  # warm up: connections, token cache, database caches
-            ask(side, {**load, "seconds": min(1.0, opts.seconds)})
-        for round_ in range(opts.rounds):
-            order = sides if round_ % 2 == 0 else sides[::-1]  # alternate who goes first
-            for side in order:
-                result, cpu = ask(side, load)
-                side.rps.append(result["calls"] / result["elapsed"])
-                side.cpu_per_call.append(cpu / result["calls"])
-                side.concurrent.frombytes(result["latencies"])
-            for side in order:
-                result, _ = ask(side, {"op": "sequential", "calls": opts.sequential_calls})
-                side.sequential.frombytes(result["latencies"])
-        client_conn.send({"op": "stop"})
-        client_proc.join(10)
-    finally:
-        for side in sides:
-            if side.conn is not None:
-                side.conn.send("stop")
-            if side.process is not None:
-                side.process.join(10)
-                if side.process.is_alive():
-                    side.process.terminate()
-        if client_proc.is_alive():
-            client_proc.terminate()
+    sides = [
+        Side("no-op RPC (bare grpc.aio)", ("noop", url, jwks), {"method": NOOP}),
+        Side("DecideAccess (assets)", ("assets", url, jwks), {"method": DECIDE}),
+    ]
+    load = Load(
+        opts.seconds, opts.rounds, opts.concurrency, opts.sequential_calls, min(1.0, opts.seconds), 120
+    )
+    run_rounds(sides, load, serve=serve, client=client, client_args=(token, requests))
     return _report(sides, opts)
 
 
-def _report(sides: list[Side], opts: Options) -> list[Target]:
+def _report(sides: Sequence[Side], opts: Options) -> list[Target]:
     noop, decide = sides
     rows: list[tuple[str, ...]] = []
     for side in sides:

@@ -12,18 +12,17 @@ from /proc, which is the overhead measure that does not depend on who saturates 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import statistics
 import time
-from array import array
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
 import grpc
 
-from bench.common import Stats, Target, cpu_seconds, load_concurrent, load_sequential, percentile, table, us
+from bench.common import Stats, Target, load_concurrent, load_sequential, percentile, table, us
+from bench.rounds import Load, Side, run_rounds
 from wattlane.core.caller import current_caller
 from wattlane.core.scope import EffectiveScope, Grant, ScopeCache
 from wattlane.core.server import ServerOptions, ServiceServer
@@ -151,27 +150,6 @@ def client(conn: Connection) -> None:
 # -- orchestration (parent process) ----------------------------------------------------------------
 
 
-@dataclass
-class Side:
-    """One server under test and what was measured against it."""
-
-    label: str
-    kind: str
-    process: Any = None
-    conn: Connection | None = None
-    port: int = 0
-    rps: list[float] = field(default_factory=list)
-    cpu_per_call: list[float] = field(default_factory=list)  # server CPU seconds per call
-    server_busy: list[float] = field(default_factory=list)  # server CPU seconds per second
-    client_busy: list[float] = field(default_factory=list)
-    concurrent: array[float] = field(default_factory=lambda: array("d"))
-    sequential: array[float] = field(default_factory=lambda: array("d"))
-
-    @property
-    def target(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-
 def _tokens(n: int) -> tuple[list[dict[str, str]], list[str]]:
     """A signing key's JWKS and `n` user tokens signed with it, as identity issues them."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -188,56 +166,13 @@ def _tokens(n: int) -> tuple[list[dict[str, str]], list[str]]:
 
 
 def run(opts: Options) -> list[Target]:
-    ctx = multiprocessing.get_context("spawn")
     jwks, tokens = _tokens(opts.tokens)
-    sides = [Side("bare grpc.aio (no interceptors)", "bare"), Side("ServiceServer + auth + scope", "service")]
-    client_conn, child_conn = ctx.Pipe()
-    client_proc = ctx.Process(target=client, args=(child_conn,), daemon=True)
-    try:
-        for side in sides:  # start all three processes at once (each imports grpc and wattlane)
-            side.conn, server_conn = ctx.Pipe()
-            side.process = ctx.Process(target=serve, args=(side.kind, jwks, server_conn), daemon=True)
-            side.process.start()
-        client_proc.start()
-        for side in sides:
-            assert side.conn is not None
-            if not side.conn.poll(60):
-                raise TimeoutError(f"{side.kind} server did not start")
-            side.port = side.conn.recv()
-
-        def ask(side: Side, command: dict[str, Any]) -> tuple[dict[str, Any], float]:
-            cpu0 = cpu_seconds(side.process.pid)
-            client_conn.send({**command, "target": side.target, "tokens": tokens})
-            result: dict[str, Any] = client_conn.recv()
-            return result, cpu_seconds(side.process.pid) - cpu0
-
-        load = {"op": "concurrent", "seconds": opts.seconds, "concurrency": opts.concurrency}
-        for side in sides:  # warm up: every token verified and scoped once, connections made
-            ask(side, {**load, "seconds": opts.warmup_seconds})
-        for round_ in range(opts.rounds):
-            order = sides if round_ % 2 == 0 else sides[::-1]  # alternate who goes first
-            for side in order:
-                result, cpu = ask(side, load)
-                side.rps.append(result["calls"] / result["elapsed"])
-                side.cpu_per_call.append(cpu / result["calls"])
-                side.server_busy.append(cpu / result["elapsed"])
-                side.client_busy.append(result["client_cpu"] / result["elapsed"])
-                side.concurrent.frombytes(result["latencies"])
-            for side in order:
-                result, _ = ask(side, {"op": "sequential", "calls": opts.sequential_calls})
-                side.sequential.frombytes(result["latencies"])
-        client_conn.send({"op": "stop"})
-        client_proc.join(10)
-    finally:
-        for side in sides:
-            if side.conn is not None:
-                side.conn.send("stop")
-            if side.process is not None:
-                side.process.join(10)
-                if side.process.is_alive():
-                    side.process.terminate()
-        if client_proc.is_alive():
-            client_proc.terminate()
+    sides = [
+        Side("bare grpc.aio (no interceptors)", ("bare", jwks), {"tokens": tokens}),
+        Side("ServiceServer + auth + scope", ("service", jwks), {"tokens": tokens}),
+    ]
+    load = Load(opts.seconds, opts.rounds, opts.concurrency, opts.sequential_calls, opts.warmup_seconds)
+    run_rounds(sides, load, serve=serve, client=client)  # warm-up: every token verified and scoped once
     return _report(sides, opts)
 
 

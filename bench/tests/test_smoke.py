@@ -8,11 +8,12 @@ import os
 from pathlib import Path
 
 from bench.__main__ import discover
+from bench.assets import main as assets_main
 from bench.identity import main
 
 
 def test_every_benchmark_is_found() -> None:
-    assert "identity" in discover()
+    assert {"identity", "assets"} <= set(discover())
 
 
 def test_identity_benchmarks_at_tiny_size(tmp_path: Path) -> None:
@@ -29,5 +30,22 @@ def test_identity_benchmarks_at_tiny_size(tmp_path: Path) -> None:
         "identity.list_users",
         "identity.auth_path throughput",
         "identity.auth_path sequential latency p50",
+    ]
+    assert all(t.ratio > 0 for t in targets)
+
+
+def test_assets_benchmark_at_tiny_size(tmp_path: Path) -> None:
+    server = os.environ.get("WATTLANE_TEST_DATABASE_URL", "")
+    database = (
+        ["--server-url", server]
+        if server.startswith("postgres")
+        else ["--sqlite", "--sqlite-dir", str(tmp_path)]
+    )
+    tiny = ["--points", "60", "--cards", "600", "--seconds", "0.3", "--rounds", "1", "--concurrency", "4"]
+    targets = assets_main([*database, *tiny, "--sequential-calls", "20"])
+    assert [t.name for t in targets] == [
+        "assets.decide_access throughput",
+        "assets.decide_access p99 under load",
+        "assets.decide_access sequential latency p99",
     ]
     assert all(t.ratio > 0 for t in targets)

@@ -22,7 +22,7 @@ from wattlane.cli.stack import port_is_free
 WATTLANE = str(Path(sys.executable).parent / "wattlane")
 
 
-def free_base_port(span: int = 7) -> int:
+def free_base_port(span: int = 9) -> int:
     """A base port with `span` free ports after it, below Linux's ephemeral range (32768+), so
     that ports other processes get from the kernel (Temporal's internal services, test servers)
     cannot land in it between this check and the stack binding it."""
@@ -87,6 +87,8 @@ def test_up_starts_seeds_prints_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         ):
             assert login in text
         assert not port_is_free(base + 2)  # identity is listening
+        assert re.search(r"ACME-AMS-01\s+\S{32}", text), text  # a demo station with its key
+        assert "04A1B2C3D4E5F6" in text  # a demo card
 
         # The CLI works against the running stack.
         env = {
@@ -149,7 +151,7 @@ def test_up_starts_seeds_prints_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         accounts = subprocess.run(
             [WATTLANE, "accounts", "list"], env=env, check=True, capture_output=True, text=True
         )
-        assert "0/60" in accounts.stdout  # the datapoint change is in force
+        assert "4/60" in accounts.stdout  # the datapoint change is in force (4 demo stations in use)
 
         # "Forgot password" from the CLI: the reset mail arrives through the worker.
         forgot = subprocess.run(
@@ -165,7 +167,7 @@ def test_up_starts_seeds_prints_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         lines.wait_for(lambda line: "Stopped." in line, 60)
         proc.wait(timeout=30)
         assert proc.returncode == 0
-        for offset in range(7):
+        for offset in range(9):
             assert port_is_free(base + offset), f"port {base + offset} still in use after Ctrl-C"
     finally:
         if proc.poll() is None:

@@ -249,12 +249,10 @@ async def list_all(
     token = ""
     for _ in range(len(ROWS) + 2):
         page = parse_page(size, token, caller="user:u1", method="ListRows", query=query)
-        statement = select(rows_table).order_by(*columns).limit(page.size + 1)
+        statement = select(rows_table)
         if where is not None:
             statement = statement.where(where)
-        keyset = page.keyset(columns)
-        if keyset is not None:
-            statement = statement.where(keyset)
+        statement = page.window(statement, columns)
         async with db.reader() as session:
             rows = (await session.execute(statement)).all()
         assert len(rows) <= page.size + 1

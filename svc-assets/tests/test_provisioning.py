@@ -14,6 +14,7 @@ import pytest
 from google.rpc import error_details_pb2
 
 from wattlane.api.assets.v1 import charging_points_pb2 as pb
+from wattlane.api.assets.v1 import locations_pb2
 from wattlane.api.identity.v1 import accounts_pb2
 from wattlane.assets.testing import (
     ASSETS_SCOPES,
@@ -199,5 +200,34 @@ async def test_identity_dying_half_way_leaves_nothing_half_done(private: tuple[P
         # The identity is free again, and a clean add works.
         again = await point(client, site.name, ocpp_identity="HALFWAY-1", charging_enabled=True)
         assert await usage(org) == (2, sorted([kept.name, again.name]))
+    finally:
+        await restarted.stop()
+
+
+async def test_identity_down_during_a_removal_is_finished_later(private: tuple[Private, AssetsStack]) -> None:
+    world, stack = private
+    org = await organization(TreeBuilder(world.admin), stack)
+    client = stack.client(org.admin)
+    site = await location(client, org.org.name)
+    doomed = await point(client, site.name, charging_enabled=True)
+    assert await usage(org) == (1, [doomed.name])
+    await world.identity.stop()
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await client.charging_points.DeleteChargingPoint(pb.DeleteChargingPointRequest(name=doomed.name))
+    assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+    # Already invisible: its removal is under way; its allocations still count.
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await client.charging_points.GetChargingPoint(pb.GetChargingPointRequest(name=doomed.name))
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    restarted = IdentityService(dataclasses.replace(world.identity.settings, port=world.identity.port))
+    await restarted.start()
+    try:
+        for _ in range(50):
+            if await stack.service.provisioning.reconcile(older_than=0):
+                break
+            await asyncio.sleep(0.2)
+        assert await usage(org) == (0, [])
+        # The location has no charging points left: it can go.
+        await client.locations.DeleteLocation(locations_pb2.DeleteLocationRequest(name=site.name))
     finally:
         await restarted.stop()

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import grpc
 
-from wattlane.cli import charging, demo
+from wattlane.assets.upstream import IDENTITY_SCOPES as ASSETS_SCOPES
+from wattlane.cli import charging, demo, demo_assets
 from wattlane.cli.output import table
 from wattlane.cli.stack import Child, Stack, StackError, port_is_free, python, scripts_dir
 from wattlane.identity.client import IdentityClient
@@ -31,6 +32,7 @@ from wattlane.identity.client import IdentityClient
 # Internal service accounts of the local stack and the fixed scopes their tokens carry.
 SERVICE_SCOPES: dict[str, list[str]] = {
     "worker": ["identity.applications", "identity.datapoints", "identity.licenses", "identity.mail"],
+    "assets": list(ASSETS_SCOPES),
 }
 
 
@@ -43,6 +45,8 @@ class Ports:
     smtp: int = 1025
     csms: int = 9000
     csms_grpc: int = 50061
+    assets: int = 50052
+    assets_metrics: int = 9152
 
     @classmethod
     def from_base(cls, base: int) -> Ports:
@@ -54,6 +58,8 @@ class Ports:
             smtp=base + 4,
             csms=base + 5,
             csms_grpc=base + 6,
+            assets=base + 7,
+            assets_metrics=base + 8,
         )
 
     def named(self) -> list[tuple[str, int]]:
@@ -65,6 +71,8 @@ class Ports:
             ("SMTP sink", self.smtp),
             ("CSMS", self.csms),
             ("CSMS gRPC", self.csms_grpc),
+            ("assets", self.assets),
+            ("assets metrics", self.assets_metrics),
         ]
 
 
@@ -156,6 +164,22 @@ async def _start(
     await stack.start(identity)
     await stack.wait_grpc_healthy(identity, ports.identity)
 
+    assets = Child(
+        "assets",
+        [python(), "-m", "wattlane.assets"],
+        {
+            "WATTLANE_ASSETS_DATABASE_URL": f"sqlite+aiosqlite:///{data / 'assets.db'}",
+            "WATTLANE_ASSETS_PORT": str(ports.assets),
+            "WATTLANE_ASSETS_METRICS_PORT": str(ports.assets_metrics),
+            "WATTLANE_ASSETS_IDENTITY_ADDRESS": f"127.0.0.1:{ports.identity}",
+            "WATTLANE_ASSETS_CLIENT_ID": "assets",
+            "WATTLANE_ASSETS_CLIENT_SECRET": secrets_by_service["assets"],
+        },
+        logs / "assets.log",
+    )
+    await stack.start(assets)
+    await stack.wait_grpc_healthy(assets, ports.assets)
+
     worker = Child(
         "worker",
         [python(), "-m", "wattlane.workflows"],
@@ -171,12 +195,19 @@ async def _start(
     await stack.start(worker)
 
 
-def _banner(data: Path, ports: Ports, headless: bool, seeded: demo.Seeded | None) -> str:
+def _banner(
+    data: Path,
+    ports: Ports,
+    headless: bool,
+    seeded: demo.Seeded | None,
+    seeded_assets: demo_assets.SeededAssets | None = None,
+) -> str:
     where = [
         ("Temporal", f"127.0.0.1:{ports.temporal}"),
         ("Temporal web UI", "(headless)" if headless else f"http://127.0.0.1:{ports.temporal_ui}"),
         ("identity gRPC", f"127.0.0.1:{ports.identity}  (health, reflection: grpcurl -plaintext ...)"),
         ("identity metrics", f"http://127.0.0.1:{ports.identity_metrics}/metrics"),
+        ("assets gRPC", f"127.0.0.1:{ports.assets}"),
         ("mail (SMTP sink)", f"127.0.0.1:{ports.smtp} -> {data / 'mail'}/*.eml"),
         *charging.banner(ports.csms, ports.csms_grpc),
         ("data and logs", f"{data}  (logs/*.log)"),
@@ -202,6 +233,8 @@ def _banner(data: Path, ports: Ports, headless: bool, seeded: demo.Seeded | None
             "   wattlane stations log DEMO-1",
             "",
         ]
+    if seeded_assets is not None:
+        lines += demo_assets.banner(seeded_assets)
     lines.append("Press Ctrl-C to stop everything.")
     return "\n".join(lines)
 
@@ -239,11 +272,14 @@ async def _run(args: argparse.Namespace, data: Path, secrets_by_service: dict[st
     try:
         print(f"Starting Wattlane (data in {data}) ...", flush=True)
         await _start(stack, data, ports, args.headless, secrets_by_service)
-        seeded = None
+        seeded = seeded_assets = None
         if not args.no_demo:
             try:
                 seeded = await demo.seed(
                     IdentityClient(f"127.0.0.1:{ports.identity}", max_attempts=4), _admin_password(data)
+                )
+                seeded_assets = await demo_assets.seed(
+                    f"127.0.0.1:{ports.identity}", f"127.0.0.1:{ports.assets}", data, _admin_password(data)
                 )
             except grpc.aio.AioRpcError as error:
                 raise StackError(
@@ -259,7 +295,7 @@ async def _run(args: argparse.Namespace, data: Path, secrets_by_service: dict[st
         )
         if seeded is not None:
             await charging.start_stations(stack, data, csms_port=ports.csms)
-        print(_banner(data, ports, args.headless, seeded), flush=True)
+        print(_banner(data, ports, args.headless, seeded, seeded_assets), flush=True)
         seen: set[str] = set()
         _announce_new_mail(data / "mail", seen)
         if args.exit_after_start:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 from sqlalchemy import Column, LargeBinary, MetaData, String, Table, delete, insert, select, update
@@ -77,13 +77,7 @@ class Idempotency:
         for _ in range(3):
             try:
                 async with self._db.transaction() as session:
-                    row = (
-                        await session.execute(
-                            select(t.c.request_hash, t.c.response).where(
-                                t.c.caller == caller, t.c.method == method, t.c.request_id == request_id
-                            )
-                        )
-                    ).one_or_none()
+                    row = await self._stored(session, caller, method, request_id)
                     if row is not None:
                         return self._replay(row.request_hash, row.response, digest, response_type)
                     await session.execute(insert(t).values(**key, request_hash=digest, create_time=utcnow()))
@@ -126,18 +120,19 @@ class Idempotency:
         if not request_id:
             return None
         validate_request_id(request_id)
-        t = self._table
         async with self._db.reader() as session:
-            row = (
-                await session.execute(
-                    select(t.c.request_hash, t.c.response).where(
-                        t.c.caller == caller, t.c.method == method, t.c.request_id == request_id
-                    )
-                )
-            ).one_or_none()
+            row = await self._stored(session, caller, method, request_id)
         if row is None:
             return None
         return self._replay(row.request_hash, row.response, request_digest(request), response_type)
+
+    async def _stored(self, session: AsyncSession, caller: str, method: str, request_id: str) -> Any:
+        """The stored (request_hash, response) of a key, or None."""
+        t = self._table
+        query = select(t.c.request_hash, t.c.response).where(
+            t.c.caller == caller, t.c.method == method, t.c.request_id == request_id
+        )
+        return (await session.execute(query)).one_or_none()
 
     @staticmethod
     def _replay(stored_hash: str, response: bytes | None, digest: str, response_type: type[M]) -> M:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import TypeDecorator, literal, tuple_
+from sqlalchemy import Select, TypeDecorator, literal, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
 from wattlane.core.errors import InvalidArgument
@@ -58,6 +58,13 @@ class Page:
             return columns[0] > after[0]  # type: ignore[no-any-return]
         bound = [literal(value, column.type) for value, column in zip(after, columns, strict=True)]
         return tuple_(*columns) > tuple_(*bound)
+
+    def window(self, query: Select[Any], key: Sequence[SqlColumn]) -> Select[Any]:
+        """`query` from after this page's key, ordered by `key`, with one row more than the page
+        (so `next_token` can tell whether another page follows)."""
+        if (keyset := self.keyset(key)) is not None:
+            query = query.where(keyset)
+        return query.order_by(*key).limit(self.size + 1)
 
 
 def _foreign_token() -> InvalidArgument:

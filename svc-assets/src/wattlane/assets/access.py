@@ -16,15 +16,15 @@ the transaction."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
+import asyncpg
+import orjson
 from sqlalchemy import Table, and_, bindparam, exists, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from wattlane.api.assets.v1 import internal_pb2
 from wattlane.assets import inheritance
@@ -43,7 +43,7 @@ def _table(model: Any) -> Table:
     return model.__table__  # type: ignore[no-any-return]
 
 
-# Core statements built once (no ORM layer on the charging hot path).
+# The portable statements (SQLite; and the reference for the PostgreSQL statement below).
 _CP = _table(ChargingPoint)
 _LOC = _table(Location)
 _ORG = _table(OrganizationSettings)
@@ -66,13 +66,15 @@ _POINT = (
     .join(_LOC, _LOC.c.id == _CP.c.location_id)
     .where(_CP.c.delete_time.is_(None), _CP.c.state == "ACTIVE")
 )
-_POINT_BY_IDENTITY = _POINT.where(_CP.c.ocpp_identity == bindparam("identity"))
-_POINT_BY_ID = _POINT.where(_CP.c.id == bindparam("point_id"))
+_POINT_BY = {
+    "identity": _POINT.where(_CP.c.ocpp_identity == bindparam("key")),
+    "id": _POINT.where(_CP.c.id == bindparam("key")),
+}
 _ORG_SETTINGS = select(_ORG.c.tenant_id, _ORG.c.rate_plan, _ORG.c.rate_plan_override).where(
     _ORG.c.tenant_id.in_(bindparam("ids", expanding=True))
 )
 # Every live card with the UID, and whether it (or its holder) is on the whitelist of the
-# point's organization or an ancestor organization: one round trip.
+# point's organization or an ancestor organization.
 _CARDS = select(
     _CARD.c.id,
     _CARD.c.kind,
@@ -88,24 +90,119 @@ _CARDS = select(
     .where(
         _WL.c.organization_id.in_(bindparam("ids", expanding=True)),
         or_(
-            _WL.c.card_id == _CARD.c.id, and_(_WL.c.user_id.is_not(None), _WL.c.user_id == _CARD.c.holder_id)
+            _WL.c.card_id == _CARD.c.id,
+            and_(_WL.c.user_id.is_not(None), _WL.c.user_id == _CARD.c.holder_id),
         ),
     )
     .label("whitelisted"),
 ).where(_CARD.c.uid == bindparam("uid"), _CARD.c.delete_time.is_(None))
 
+# PostgreSQL: the same reads as _POINT_BY, _ORG_SETTINGS and _CARDS in one statement (one round
+# trip; organization settings as JSON), run on the driver: DecideAccess is on every Authorize,
+# and SQLAlchemy's async execution layer costs ~0.3 ms of CPU per statement on top of the
+# driver's ~0.08 ms (measured with bench/assets). One row per matching card, or one row with
+# NULL card columns; none when the point does not exist.
+_DECISION_SQL = """
+WITH p AS (
+    SELECT cp.id, cp.owner_path, cp.rate_plan, cp.rate_plan_override, cp.access_mode,
+           cp.access_mode_override, l.id AS location_id, l.display_name AS location_name,
+           l.access_mode AS location_access_mode, l.rate_plan AS location_rate_plan,
+           l.rate_plan_override AS location_rate_plan_override,
+           string_to_array(btrim(cp.owner_path, '/'), '/') AS ids
+    FROM charging_points cp JOIN locations l ON l.id = cp.location_id
+    WHERE cp.{key} = $1 AND cp.delete_time IS NULL AND cp.state = 'ACTIVE'
+)
+SELECT p.id, p.owner_path, p.rate_plan, p.rate_plan_override, p.access_mode, p.access_mode_override,
+       p.location_id, p.location_name, p.location_access_mode, p.location_rate_plan,
+       p.location_rate_plan_override,
+       (SELECT coalesce(json_agg(json_build_array(os.tenant_id, os.rate_plan, os.rate_plan_override)), '[]')
+        FROM organization_settings os WHERE os.tenant_id = ANY(p.ids))::text AS org_settings,
+       c.id, c.kind, c.holder_id, c.owner_id, c.owner_path, c.customer_path, c.valid_from, c.valid_to,
+       c.blocked, c.public_mode,
+       EXISTS (SELECT 1 FROM whitelist_entries w WHERE w.organization_id = ANY(p.ids)
+               AND (w.card_id = c.id OR (w.user_id IS NOT NULL AND w.user_id = c.holder_id)))
+FROM p LEFT JOIN cards c ON c.uid = $2 AND c.delete_time IS NULL
+"""
+_DECISION_BY = {"identity": _DECISION_SQL.format(key="ocpp_identity"), "id": _DECISION_SQL.format(key="id")}
+_POINT_COLUMNS = 11
+
+
+class SettingsRow(NamedTuple):
+    tenant_id: str
+    rate_plan: str
+    rate_plan_override: bool
+
+
+class PointRow(NamedTuple):
+    id: str
+    owner_path: str
+    rate_plan: str
+    rate_plan_override: bool
+    access_mode: str
+    access_mode_override: bool
+    location_id: str
+    location_name: str
+    location_access_mode: str
+    location_rate_plan: str
+    location_rate_plan_override: bool
+
+
+class CardRow(NamedTuple):
+    id: str
+    kind: str
+    holder_id: str | None
+    owner_id: str
+    owner_path: str
+    customer_path: str
+    valid_from: dt.datetime | None
+    valid_to: dt.datetime | None
+    blocked: bool
+    public_mode: str
+    whitelisted: bool
+
 
 @dataclass(frozen=True)
 class PointContext:
-    """What a decision needs of a charging point, with its settings already resolved."""
+    """What a decision needs of a charging point, with its settings resolved."""
 
     point_id: str
     owner_path: str
-    ids: tuple[str, ...]  # node ids of the owner path (for whitelists up the tree)
+    ids: list[str]  # node ids of the owner path (whitelists up the tree)
     customer_path: str
     location_name: str
     access_mode: str
     rate_plan: str
+
+    @classmethod
+    def of(cls, point: PointRow, org_settings: Sequence[SettingsRow]) -> PointContext:
+        """The context of a point row and its organizations' settings rows."""
+        ids = inheritance.path_ids(point.owner_path)
+        location = _LocationLevels(
+            point.location_id, point.location_rate_plan, point.location_rate_plan_override
+        )
+        rate_plan = inheritance.resolve(
+            inheritance.rate_plan_levels(
+                inheritance.organization_levels_of(ids, org_settings), location, point
+            )
+        )
+        mode = inheritance.resolve(
+            inheritance.access_mode_levels(point.location_id, point.location_access_mode, point)
+        )
+        return cls(
+            point_id=point.id,
+            owner_path=point.owner_path,
+            ids=ids,
+            customer_path=Owner("", "", point.owner_path, "", "").customer_path,
+            location_name=point.location_name,
+            access_mode=mode.value,
+            rate_plan=rate_plan.value,
+        )
+
+
+class _LocationLevels(NamedTuple):
+    id: str
+    rate_plan: str
+    rate_plan_override: bool
 
 
 @dataclass(frozen=True)
@@ -166,109 +263,104 @@ def _label(mode: str) -> str:
 
 
 class AccessDecider:
-    """DecideAccess's lookups. A charging point's context (its location, access mode and rate
-    plan in force) is cached per OCPP identity for `ttl` seconds, so a decision costs one round
-    trip (the card with its whitelist flag); a settings change reaches decisions within `ttl`.
-    Cards are never cached: blocking a card takes effect at the next decision."""
+    """Reads what a decision needs (the point with its location and organization settings, the
+    cards with the UID) and decides. PostgreSQL: one statement on an asyncpg pool of its own;
+    SQLite (the local stack): the portable statements through SQLAlchemy."""
 
-    def __init__(self, db: Database, ttl: float = 5.0, max_entries: int = 200_000) -> None:
+    def __init__(self, db: Database, pool_size: int = 10) -> None:
         self._db = db
-        self._ttl = ttl
-        self._max = max_entries
-        self._contexts: dict[str, tuple[float, PointContext]] = {}
+        self._pool_size = pool_size
+        self._pool: asyncpg.Pool | None = None
+        self._lock = asyncio.Lock()
 
     async def decide(
         self, identity: str, id_token: str, *, now: dt.datetime | None = None
     ) -> internal_pb2.AccessDecision:
         """The decision for `id_token` at the point with OCPP `identity` (NOT_FOUND: no such point)."""
-        async with self._db.reader(snapshot=False) as session:
-            context = self._cached(identity)
-            if context is None:
-                context = await _context(session, _POINT_BY_IDENTITY, {"identity": identity})
-                if context is None:
-                    raise NotFound(f"charging point with OCPP identity {identity[:64]!r}")
-                self._remember(identity, context)
-            return await _decide(session, context, id_token, now or utcnow())
+        return await self._decision("identity", identity, id_token, now or utcnow())
 
     async def explain(self, point_id: str, id_token: str) -> internal_pb2.AccessDecision:
-        """The decision at a point by id, from fresh reads (support asks after changing something)."""
-        async with self._db.reader(snapshot=False) as session:
-            context = await _context(session, _POINT_BY_ID, {"point_id": point_id})
-            if context is None:
-                raise NotFound(f"chargingPoints/{point_id}")
-            return await _decide(session, context, id_token, utcnow())
+        """The decision at a point by id (ExplainAccess)."""
+        return await self._decision("id", point_id, id_token, utcnow())
 
-    def _cached(self, identity: str) -> PointContext | None:
-        if self._ttl <= 0:
-            return None
-        entry = self._contexts.get(identity)
-        return entry[1] if entry is not None and entry[0] > time.monotonic() else None
-
-    def _remember(self, identity: str, context: PointContext) -> None:
-        if self._ttl <= 0:
-            return
-        if len(self._contexts) >= self._max:
-            self._contexts.clear()
-        self._contexts[identity] = (time.monotonic() + self._ttl, context)
-
-
-async def _context(session: AsyncSession, statement: Any, params: dict[str, str]) -> PointContext | None:
-    point = (await session.execute(statement, params)).one_or_none()
-    if point is None:
-        return None
-    ids = inheritance.path_ids(point.owner_path)
-    org_rows = (await session.execute(_ORG_SETTINGS, {"ids": ids})).all()
-    location = SimpleNamespace(
-        id=point.location_id,
-        rate_plan=point.location_rate_plan,
-        rate_plan_override=point.location_rate_plan_override,
-    )
-    rate_plan = inheritance.resolve(
-        inheritance.rate_plan_levels(inheritance.organization_levels_of(ids, org_rows), location, point)
-    )
-    mode = inheritance.resolve(
-        inheritance.access_mode_levels(point.location_id, point.location_access_mode, point)
-    )
-    return PointContext(
-        point_id=point.id,
-        owner_path=point.owner_path,
-        ids=tuple(ids),
-        customer_path=Owner("", "", point.owner_path, "", "").customer_path,
-        location_name=point.location_name,
-        access_mode=mode.value,
-        rate_plan=rate_plan.value,
-    )
-
-
-async def _decide(
-    session: AsyncSession, context: PointContext, id_token: str, now: dt.datetime
-) -> internal_pb2.AccessDecision:
-    decision = D(
-        charging_point=f"chargingPoints/{context.point_id}",
-        owner_path=context.owner_path,
-        rate_plan=context.rate_plan,
-        access_mode=context.access_mode,
-    )
-    uid = ocpp.normalize_id_token(id_token)
-    if uid is None:
-        decision.status, decision.reason = D.INVALID, "not a valid card token"
+    async def _decision(
+        self, key: str, value: str, id_token: str, now: dt.datetime
+    ) -> internal_pb2.AccessDecision:
+        uid = ocpp.normalize_id_token(id_token)
+        read = self._read_portable if self._db.is_sqlite else self._read_postgres
+        found = await read(key, value, uid or "")
+        if found is None:
+            raise NotFound(
+                f"chargingPoints/{value}"
+                if key == "id"
+                else f"charging point with OCPP identity {value[:64]!r}"
+            )
+        context, cards = found
+        decision = D(
+            charging_point=f"chargingPoints/{context.point_id}",
+            owner_path=context.owner_path,
+            rate_plan=context.rate_plan,
+            access_mode=context.access_mode,
+        )
+        if uid is None:
+            decision.status, decision.reason = D.INVALID, "not a valid card token"
+            return decision
+        card = pick_card(cards, context.customer_path)
+        outcome = judge(
+            context.access_mode,
+            card,
+            bool(card is not None and card.whitelisted),
+            context.customer_path,
+            context.location_name,
+            now,
+        )
+        decision.status, decision.payer, decision.reason = outcome.status, outcome.payer, outcome.reason
+        if card is not None:
+            decision.card = f"cards/{card.id}"
+            decision.card_owner = f"tenants/{card.owner_id}"
+            decision.card_owner_path = card.owner_path
+            decision.cardholder = f"users/{card.holder_id}" if card.holder_id else ""
+            if card.valid_to is not None:
+                decision.card_expire_time.FromDatetime(card.valid_to)
         return decision
-    rows = (await session.execute(_CARDS, {"uid": uid, "ids": list(context.ids)})).all()
-    card = pick_card(rows, context.customer_path)
-    outcome = judge(
-        context.access_mode,
-        card,
-        bool(card is not None and card.whitelisted),
-        context.customer_path,
-        context.location_name,
-        now,
-    )
-    decision.status, decision.payer, decision.reason = outcome.status, outcome.payer, outcome.reason
-    if card is not None:
-        decision.card = f"cards/{card.id}"
-        decision.card_owner = f"tenants/{card.owner_id}"
-        decision.card_owner_path = card.owner_path
-        decision.cardholder = f"users/{card.holder_id}" if card.holder_id else ""
-        if card.valid_to is not None:
-            decision.card_expire_time.FromDatetime(card.valid_to)
-    return decision
+
+    async def _read_portable(
+        self, key: str, value: str, uid: str
+    ) -> tuple[PointContext, list[CardRow]] | None:
+        async with self._db.reader(snapshot=False) as session:
+            point = (await session.execute(_POINT_BY[key], {"key": value})).one_or_none()
+            if point is None:
+                return None
+            ids = inheritance.path_ids(point.owner_path)
+            settings = [SettingsRow(*row) for row in await session.execute(_ORG_SETTINGS, {"ids": ids})]
+            cards = (
+                [CardRow(*row) for row in await session.execute(_CARDS, {"uid": uid, "ids": ids})]
+                if uid
+                else []
+            )
+        return PointContext.of(PointRow(*point), settings), cards
+
+    async def _read_postgres(
+        self, key: str, value: str, uid: str
+    ) -> tuple[PointContext, list[CardRow]] | None:
+        if self._pool is None:
+            async with self._lock:
+                if self._pool is None:
+                    dsn = self._db.url.set(drivername="postgresql").render_as_string(hide_password=False)
+                    self._pool = await asyncpg.create_pool(dsn, min_size=1, max_size=self._pool_size)
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(_DECISION_BY[key], value, uid)
+        if not rows:
+            return None
+        first = tuple(rows[0])
+        point = PointRow(*first[:_POINT_COLUMNS])
+        settings = [SettingsRow(*item) for item in orjson.loads(first[_POINT_COLUMNS])]
+        cards = [
+            CardRow(*tuple(row)[_POINT_COLUMNS + 1 :]) for row in rows if row[_POINT_COLUMNS + 1] is not None
+        ]
+        return PointContext.of(point, settings), cards
+
+    async def close(self) -> None:
+        """Close the driver pool (PostgreSQL)."""
+        if self._pool is not None:
+            await self._pool.close()

@@ -35,6 +35,7 @@ UPDATABLE = ("label", "valid_from", "valid_to", "blocked", "public_mode", "issue
 
 
 def card_name(card_id: str) -> str:
+    """`cards/{id}`."""
     return f"cards/{card_id}"
 
 
@@ -46,6 +47,8 @@ def visible_filter(scope: EffectiveScope, permission: str) -> ColumnElement[bool
 async def get_in_scope(
     session: AsyncSession, scope: EffectiveScope, card_id: str, permission: str, *, for_update: bool = False
 ) -> Card:
+    """A live card the caller may act on with `permission` (the cardholder may read it); NOT_FOUND when
+    invisible, PERMISSION_DENIED without the permission."""
     query = select(Card).where(Card.id == card_id, Card.delete_time.is_(None))
     if for_update:
         query = query.with_for_update()
@@ -98,6 +101,7 @@ async def _check_unique(session: AsyncSession, customer_path: str, uid: str) -> 
 
 
 def uid_taken(uid: str) -> AlreadyExists:
+    """ALREADY_EXISTS for a UID the customer already has."""
     return AlreadyExists(f"this customer already has a card with UID {uid}", reason="CARD_UID_TAKEN")
 
 
@@ -140,6 +144,7 @@ async def create(
 async def update(
     session: AsyncSession, scope: EffectiveScope, card_id: str, changes: Mapping[str, Any], etag: str = ""
 ) -> Card:
+    """Apply validated changes (`cards.manage`), checking the etag."""
     row = await get_in_scope(session, scope, card_id, "cards.manage", for_update=True)
     check_etag(row.version, etag, card_name(card_id))
     _apply(row, changes)
@@ -150,6 +155,7 @@ async def update(
 
 
 async def delete(session: AsyncSession, scope: EffectiveScope, card_id: str, etag: str = "") -> Card:
+    """Soft-delete a card (`cards.manage`), checking the etag."""
     row = await get_in_scope(session, scope, card_id, "cards.manage", for_update=True)
     check_etag(row.version, etag, card_name(card_id))
     row.delete_time = utcnow()
@@ -173,9 +179,7 @@ async def list_in_scope(
         query = query.where(Card.owner_path >= parent_path, Card.owner_path < parent_path + PATH_END)
     if holder_id is not None:
         query = query.where(Card.holder_id == holder_id)
-    if (keyset := page.keyset([Card.id])) is not None:
-        query = query.where(keyset)
-    return list((await session.execute(query.order_by(Card.id).limit(page.size + 1))).scalars())
+    return list((await session.execute(page.window(query, [Card.id]))).scalars())
 
 
 def valid_at(row: Card | Any, now: dt.datetime) -> str:

@@ -45,6 +45,7 @@ F = "charging_point"
 
 
 def point_name(point_id: str) -> str:
+    """`chargingPoints/{id}`."""
     return f"chargingPoints/{point_id}"
 
 
@@ -67,6 +68,8 @@ async def get_in_scope(
     for_update: bool = False,
     states: tuple[str, ...] = ("ACTIVE",),
 ) -> ChargingPoint:
+    """A live charging point (in one of `states`) the caller holds `permission` on; NOT_FOUND when
+    invisible, PERMISSION_DENIED without the permission."""
     query = select(ChargingPoint).where(
         ChargingPoint.id == point_id, ChargingPoint.delete_time.is_(None), ChargingPoint.state.in_(states)
     )
@@ -135,6 +138,7 @@ def _check_consistent(row: ChargingPoint) -> None:
 
 
 async def check_identity_free(session: AsyncSession, identity: str) -> None:
+    """ALREADY_EXISTS when a live charging point anywhere on the platform has the identity."""
     taken = await session.scalar(
         select(exists().where(ChargingPoint.ocpp_identity == identity, ChargingPoint.delete_time.is_(None)))
     )
@@ -143,6 +147,7 @@ async def check_identity_free(session: AsyncSession, identity: str) -> None:
 
 
 def identity_taken(identity: str) -> AlreadyExists:
+    """ALREADY_EXISTS for a taken OCPP identity."""
     return AlreadyExists(
         f"a charging point with OCPP identity {identity!r} already exists", reason="OCPP_IDENTITY_TAKEN"
     )
@@ -188,6 +193,7 @@ def new_point(scope: EffectiveScope, location: Location, fields: Mapping[str, An
 async def update(
     session: AsyncSession, scope: EffectiveScope, point_id: str, changes: Mapping[str, Any], etag: str = ""
 ) -> ChargingPoint:
+    """Apply validated changes (`stations.manage`), checking the etag."""
     row = await get_in_scope(session, scope, point_id, "stations.manage", for_update=True)
     check_etag(row.version, etag, point_name(point_id))
     apply(row, changes)
@@ -221,6 +227,4 @@ async def list_in_scope(
         query = query.where(
             ChargingPoint.owner_path >= parent_path, ChargingPoint.owner_path < parent_path + PATH_END
         )
-    if (keyset := page.keyset([ChargingPoint.id])) is not None:
-        query = query.where(keyset)
-    return list((await session.execute(query.order_by(ChargingPoint.id).limit(page.size + 1))).scalars())
+    return list((await session.execute(page.window(query, [ChargingPoint.id]))).scalars())

@@ -38,4 +38,5 @@ class AssetsClient:
         self.audit = audit_pb2_grpc.AuditServiceStub(self.channel)
 
     async def close(self) -> None:
+        """Close the channel."""
         await self.channel.close(None)

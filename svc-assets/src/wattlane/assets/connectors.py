@@ -21,12 +21,15 @@ MAX_ID = 1000
 
 
 def connector_name(connector_id: str) -> str:
+    """`connectors/{id}`."""
     return f"connectors/{connector_id}"
 
 
 async def create(
     session: AsyncSession, scope: EffectiveScope, point_id: str, fields: Mapping[str, Any]
 ) -> Connector:
+    """A connector on a charging point (`stations.manage`); its EVSE and connector ids are unique on the
+    point."""
     point = await charging_points.get_in_scope(session, scope, point_id, "stations.manage")
     evse_id, connector_id = fields["evse_id"], fields["connector_id"]
     for field, value in (("evse_id", evse_id), ("connector_id", connector_id)):
@@ -69,6 +72,7 @@ async def create(
 async def get_in_scope(
     session: AsyncSession, scope: EffectiveScope, connector_id: str, permission: str
 ) -> tuple[Connector, ChargingPoint]:
+    """A connector and its charging point, scoped like the point (NOT_FOUND names the connector)."""
     row = await session.get(Connector, connector_id)
     if row is None:
         raise NotFound(connector_name(connector_id))
@@ -82,9 +86,9 @@ async def get_in_scope(
 async def list_of_point(
     session: AsyncSession, scope: EffectiveScope, point_id: str, page: Page
 ) -> list[Connector]:
+    """A charging point's connectors by EVSE and connector id (`stations.read`)."""
     await charging_points.get_in_scope(session, scope, point_id, "stations.read")
-    key = [Connector.evse_id, Connector.connector_id]
     query = select(Connector).where(Connector.charging_point_id == point_id)
-    if (keyset := page.keyset(key)) is not None:
-        query = query.where(keyset)
-    return list((await session.execute(query.order_by(*key).limit(page.size + 1))).scalars())
+    return list(
+        (await session.execute(page.window(query, [Connector.evse_id, Connector.connector_id]))).scalars()
+    )

@@ -35,6 +35,7 @@ ALLOW_COLUMNS = {"locations": Location.id}
 
 
 def location_name(location_id: str) -> str:
+    """`locations/{id}`."""
     return f"locations/{location_id}"
 
 
@@ -59,6 +60,7 @@ async def get_in_scope(
 
 
 def check_etag(version: int, etag: str, name: str) -> None:
+    """ABORTED when `etag` is set and no longer the row's version."""
     if etag and etag != str(version):
         raise Aborted(
             f"{name} was changed by someone else (etag {etag} is stale); read it again",
@@ -127,6 +129,7 @@ async def create(
 async def update(
     session: AsyncSession, scope: EffectiveScope, location_id: str, changes: Mapping[str, Any], etag: str = ""
 ) -> Location:
+    """Apply validated changes (`locations.manage`), checking the etag."""
     row = await get_in_scope(session, scope, location_id, "locations.manage", for_update=True)
     check_etag(row.version, etag, location_name(location_id))
     _apply(row, changes)
@@ -174,6 +177,4 @@ async def list_in_scope(
     )
     if parent_path is not None:
         query = query.where(Location.owner_path >= parent_path, Location.owner_path < parent_path + PATH_END)
-    if (keyset := page.keyset([Location.id])) is not None:
-        query = query.where(keyset)
-    return list((await session.execute(query.order_by(Location.id).limit(page.size + 1))).scalars())
+    return list((await session.execute(page.window(query, [Location.id]))).scalars())

@@ -72,6 +72,7 @@ class OwnerPaths:
         self.rt = rt
 
     async def path_of(self, tenant_name: str) -> str:
+        """The path of a tenant the caller can see (NOT_FOUND otherwise)."""
         parse_name(tenant_name, "tenants", "parent")
         scope = await current_caller().scope()
         return (await owner_visible(self.rt.directory, scope, tenant_name)).path
@@ -107,7 +108,8 @@ class AssetsService:
             grpc_csms = GrpcCsmsLink(s.csms_address, link.service_token)
             self._closers.append(grpc_csms.close)
             csms = grpc_csms
-        self._closers += [upstream.close, link.close]
+        decider = AccessDecider(self.db)
+        self._closers += [upstream.close, link.close, decider.close]
         self.link = link
         return Runtime(
             settings=s,
@@ -116,11 +118,12 @@ class AssetsService:
             idempotency=Idempotency(self.db, IDEMPOTENCY),
             directory=upstream,
             quota=upstream,
-            decider=AccessDecider(self.db, s.point_cache_seconds),
+            decider=decider,
             csms=csms,
         )
 
     async def start(self) -> int:
+        """Migrate, connect to identity, serve; returns the bound port."""
         s = self.settings
         self.rt = rt = self._wire()
         self.provisioning = Provisioning(rt, self._step_hook)
@@ -197,9 +200,11 @@ class AssetsService:
 
     @property
     def port(self) -> int:
+        """The bound gRPC port (0 before start)."""
         return self.server.port if self.server else 0
 
     async def stop(self) -> None:
+        """Stop serving and the reconciler, close every channel and the database."""
         if self._reconciler is not None:
             self._reconciler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -212,6 +217,7 @@ class AssetsService:
 
 
 def cli(argv: list[str] | None = None) -> None:
+    """`wattlane-assets [serve|migrate|settings]`."""
     parser = argparse.ArgumentParser(prog="wattlane-assets", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate", "settings"])
     args = parser.parse_args(argv)

@@ -10,10 +10,12 @@ CP = charging_points_pb2.ChargingPoint
 
 
 def access_mode(value: str) -> settings_pb2.AccessMode.ValueType:
+    """An AccessMode enum value from its stored name ('' is unspecified)."""
     return settings_pb2.AccessMode.Value(value) if value else settings_pb2.ACCESS_MODE_UNSPECIFIED
 
 
 def location(row: Location) -> locations_pb2.Location:
+    """A location row as the API shows it."""
     return locations_pb2.Location(
         name=f"locations/{row.id}",
         parent=f"tenants/{row.owner_id}",
@@ -36,6 +38,7 @@ def location(row: Location) -> locations_pb2.Location:
 
 
 def charging_point(row: ChargingPoint) -> charging_points_pb2.ChargingPoint:
+    """A charging point row as the API shows it (never the key, only whether one is set)."""
     return CP(
         name=f"chargingPoints/{row.id}",
         location=f"locations/{row.location_id}",
@@ -69,6 +72,7 @@ def charging_point(row: ChargingPoint) -> charging_points_pb2.ChargingPoint:
 
 
 def connector(row: Connector) -> charging_points_pb2.Connector:
+    """A connector row as the API shows it."""
     return charging_points_pb2.Connector(
         name=f"connectors/{row.id}",
         charging_point=f"chargingPoints/{row.charging_point_id}",

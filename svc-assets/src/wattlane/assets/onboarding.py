@@ -39,6 +39,7 @@ class GrpcCsmsLink:
         self._stub = internal_pb2_grpc.CsmsInternalServiceStub(self._channel)
 
     async def unclaimed_connection(self, identity: str) -> ConnectionAttempt | None:
+        """The CSMS's record of `identity` trying to connect, or None (NOT_FOUND there)."""
         try:
             reply = await self._stub.GetUnclaimedConnection(
                 internal_pb2.GetUnclaimedConnectionRequest(identity=identity)
@@ -57,6 +58,7 @@ class GrpcCsmsLink:
         )
 
     async def close(self) -> None:
+        """Close the channel."""
         await self._channel.close(None)
 
 

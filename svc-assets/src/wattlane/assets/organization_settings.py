@@ -18,6 +18,7 @@ UPDATABLE = ("rate_plan", "rate_plan_override")
 
 
 def settings_name(tenant_id: str) -> str:
+    """`tenants/{id}/assetSettings`."""
     return f"tenants/{tenant_id}/assetSettings"
 
 

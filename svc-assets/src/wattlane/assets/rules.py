@@ -14,6 +14,7 @@ MAX_POWER_W = 10_000_000  # 10 MW: no charging point or grid connection we manag
 
 
 def ocpp_identity(value: str, field: str) -> str:
+    """A valid OCPP station identity (see wattlane.core.ocpp)."""
     if not value:
         raise InvalidArgument.field(field, "is required")
     if len(value) > ocpp.MAX_IDENTITY_LENGTH:
@@ -24,6 +25,7 @@ def ocpp_identity(value: str, field: str) -> str:
 
 
 def id_token(value: str, field: str) -> str:
+    """A card UID / idTag in its canonical upper-case form."""
     normalized = ocpp.normalize_id_token(value)
     if normalized is None:
         raise InvalidArgument.field(
@@ -33,6 +35,7 @@ def id_token(value: str, field: str) -> str:
 
 
 def power(value: int, field: str) -> int:
+    """A power in W: not negative, at most MAX_POWER_W."""
     if value < 0:
         raise InvalidArgument.field(field, "must not be negative")
     if value > MAX_POWER_W:
@@ -41,24 +44,28 @@ def power(value: int, field: str) -> int:
 
 
 def rate_plan(value: str, field: str) -> str:
+    """A rate plan reference `ratePlans/{id}`, or empty for none."""
     if value and not _RATE_PLAN.fullmatch(value):
         raise InvalidArgument.field(field, f"must look like ratePlans/{{id}}, got {value[:80]!r}")
     return value
 
 
 def access_mode(value: str, field: str) -> str:
+    """One of the access mode names."""
     if value not in ACCESS_MODES:
         raise InvalidArgument.field(field, f"must be one of {', '.join(ACCESS_MODES)}")
     return value
 
 
 def currency(value: str, field: str) -> str:
+    """An ISO 4217 currency code."""
     if not _CURRENCY.fullmatch(value):
         raise InvalidArgument.field(field, "must be an ISO 4217 code like EUR")
     return value
 
 
 def coordinate(value: float, field: str, limit: float) -> float:
+    """A latitude or longitude within +-`limit` degrees."""
     if not -limit <= value <= limit:
         raise InvalidArgument.field(field, f"must be between -{limit:g} and {limit:g}")
     return value

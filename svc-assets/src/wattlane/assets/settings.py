@@ -29,9 +29,6 @@ class AssetsSettings:
         default="", metadata={"help": "CSMS gRPC endpoint for connected onboarding (empty: unavailable)"}
     )
     scope_cache_seconds: float = field(default=10.0, metadata={"help": "how long a caller's scope is cached"})
-    point_cache_seconds: float = field(
-        default=5.0, metadata={"help": "how long DecideAccess keeps a charging point's settings (0 = off)"}
-    )
     reconcile_seconds: float = field(
         default=30.0, metadata={"help": "how often half-done point creations/removals are finished"}
     )
@@ -41,4 +38,5 @@ class AssetsSettings:
 
 
 def load(**overrides: Any) -> AssetsSettings:
+    """Settings from the environment; `overrides` win."""
     return core_settings.load(AssetsSettings, "assets", **overrides)

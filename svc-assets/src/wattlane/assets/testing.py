@@ -18,13 +18,14 @@ from wattlane.assets.main import AssetsService
 from wattlane.assets.onboarding import CsmsLink
 from wattlane.assets.provisioning import StepHook
 from wattlane.assets.settings import load
+from wattlane.assets.upstream import IDENTITY_SCOPES
 from wattlane.core.client import channel
 from wattlane.core.testing.databases import DatabaseFactory
 from wattlane.identity.main import IdentityService
 from wattlane.identity.testing import Client, Member, TreeBuilder, unique
 
 # What assets' own service account may do at identity (as `wattlane up` configures it).
-ASSETS_SCOPES = ["identity.datapoints", "identity.licenses", "identity.directory"]
+ASSETS_SCOPES = list(IDENTITY_SCOPES)
 # What the CSMS may ask assets.
 CSMS_SCOPES = ["assets.stations", "assets.access"]
 
@@ -54,6 +55,7 @@ async def start_assets(
     step_hook: StepHook | None = None,
     **overrides: Any,
 ) -> AssetsService:
+    """A started assets service on a free port next to the identity at `identity_port`."""
     settings = load(
         database_url=database_url,
         port=0,

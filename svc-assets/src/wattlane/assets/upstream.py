@@ -24,6 +24,9 @@ from wattlane.core.errors import (
     error_info,
 )
 
+# The internal scopes assets' service account needs at identity.
+IDENTITY_SCOPES = ("identity.datapoints", "identity.licenses", "identity.directory")
+
 
 @dataclass(frozen=True)
 class Owner:
@@ -91,6 +94,7 @@ class IdentityUpstream:
         self._owners: dict[str, tuple[float, Owner]] = {}
 
     async def owner(self, name: str) -> Owner:
+        """The owner of `tenants/{id}` or `users/{id}` (cached); NOT_FOUND when absent or deleted."""
         now = time.monotonic()
         cached = self._owners.get(name)
         if cached is not None and cached[0] > now:
@@ -147,4 +151,5 @@ class IdentityUpstream:
             raise _domain_error(error) from None
 
     async def close(self) -> None:
+        """Close the channel."""
         await self._channel.close(None)

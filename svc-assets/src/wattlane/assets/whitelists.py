@@ -17,6 +17,7 @@ from wattlane.core.scope import EffectiveScope
 
 
 def entry_name(entry_id: str) -> str:
+    """`whitelistEntries/{id}`."""
     return f"whitelistEntries/{entry_id}"
 
 
@@ -75,14 +76,14 @@ async def create(
 async def list_of(
     session: AsyncSession, scope: EffectiveScope, organization: Owner, page: Page
 ) -> list[WhitelistEntry]:
+    """An organization's whitelist, oldest first (`cards.read`)."""
     scope.require("cards.read", organization.path, organization.name)
     query = select(WhitelistEntry).where(WhitelistEntry.organization_id == organization.tenant_id)
-    if (keyset := page.keyset([WhitelistEntry.id])) is not None:
-        query = query.where(keyset)
-    return list((await session.execute(query.order_by(WhitelistEntry.id).limit(page.size + 1))).scalars())
+    return list((await session.execute(page.window(query, [WhitelistEntry.id]))).scalars())
 
 
 async def delete(session: AsyncSession, scope: EffectiveScope, entry_id: str) -> WhitelistEntry:
+    """Take an entry off its whitelist (`cards.manage`)."""
     row = await session.get(WhitelistEntry, entry_id)
     if row is None:
         raise NotFound(entry_name(entry_id))

@@ -45,6 +45,7 @@ def _fields(message: cards_pb2.Card, paths: Iterable[str]) -> dict[str, Any]:
 
 
 def card_message(row: Card) -> cards_pb2.Card:
+    """A card row as the API shows it."""
     return C(
         name=cards.card_name(row.id),
         kind=C.Kind.Value(row.kind),
@@ -65,6 +66,7 @@ def card_message(row: Card) -> cards_pb2.Card:
 
 
 def entry_message(row: WhitelistEntry) -> cards_pb2.WhitelistEntry:
+    """A whitelist entry row as the API shows it."""
     return cards_pb2.WhitelistEntry(
         name=whitelists.entry_name(row.id),
         organization=f"tenants/{row.organization_id}",
