@@ -105,7 +105,8 @@ def test_up_starts_seeds_prints_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         assert "Voltera Installers" in tenants.stdout and "Acme Logistics" in tenants.stdout
         assert "ChargeCo" not in tenants.stdout and "Globex" not in tenants.stdout  # a sibling partner's tree
 
-        # The simulated stations boot and heartbeat; their partner sees them online in the CSMS.
+        # The stations seeded in assets connect with the keys assets issued, boot and heartbeat;
+        # their partner sees them online in the CSMS, and not the other partner's (GLOBEX-LON-01).
         assert f"ws://127.0.0.1:{base + 5}/ocpp/<identity>" in text
         env["WATTLANE_CSMS_ADDRESS"] = f"127.0.0.1:{base + 6}"
         deadline = time.monotonic() + 60
@@ -113,24 +114,30 @@ def test_up_starts_seeds_prints_and_stops_on_ctrl_c(tmp_path: Path) -> None:
             listed = subprocess.run(
                 [WATTLANE, "stations", "list"], env=env, check=True, capture_output=True, text=True
             )
-            online = re.findall(r"^(DEMO-\d+)\s+online\s+available\s", listed.stdout, re.MULTILINE)
-            if sorted(online) == [f"DEMO-{n}" for n in range(1, 6)]:
+            online = re.findall(r"^([A-Z0-9-]+)\s+online\s+available\s", listed.stdout, re.MULTILINE)
+            if sorted(online) == ["ACME-AMS-01", "ACME-AMS-02", "ACME-AMS-DC1", "ACME-UTR-01"]:
                 break
             assert time.monotonic() < deadline, listed.stdout
             time.sleep(0.5)
         shown = subprocess.run(
-            [WATTLANE, "stations", "show", "DEMO-4"], env=env, check=True, capture_output=True, text=True
-        )
-        assert "DEMO-4: online, available, ocpp2.0.1" in shown.stdout and "Wattlane Sim-1" in shown.stdout
-        logged = subprocess.run(
-            [WATTLANE, "stations", "log", "DEMO-1", "--action", "BootNotification"],
+            [WATTLANE, "stations", "show", "ACME-AMS-DC1"],
             env=env,
             check=True,
             capture_output=True,
             text=True,
         )
-        assert re.search(r"DEMO-1\s+out\s+result\s+BootNotification", logged.stdout), logged.stdout
-        assert re.search(r"DEMO-1\s+in\s+call\s+BootNotification", logged.stdout), logged.stdout
+        assert "ACME-AMS-DC1: online, available, ocpp2.0.1" in shown.stdout, shown.stdout
+        assert "Wattlane Sim-1" in shown.stdout
+        assert "GLOBEX" not in listed.stdout
+        logged = subprocess.run(
+            [WATTLANE, "stations", "log", "ACME-AMS-01", "--action", "BootNotification"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        assert re.search(r"ACME-AMS-01\s+out\s+result\s+BootNotification", logged.stdout), logged.stdout
+        assert re.search(r"ACME-AMS-01\s+in\s+call\s+BootNotification", logged.stdout), logged.stdout
 
         # Customer Success approves the seeded pending application from the CLI; the mail arrives.
         pending = re.search(r"wattlane applications approve (applications/\S+)", text)

@@ -32,7 +32,8 @@ from wattlane.identity.client import IdentityClient
 # Internal service accounts of the local stack and the fixed scopes their tokens carry.
 SERVICE_SCOPES: dict[str, list[str]] = {
     "worker": ["identity.applications", "identity.datapoints", "identity.licenses", "identity.mail"],
-    "assets": list(ASSETS_SCOPES),
+    "assets": [*ASSETS_SCOPES, "csms.unclaimed"],
+    "csms": charging.CSMS_SCOPES,
 }
 
 
@@ -174,6 +175,8 @@ async def _start(
             "WATTLANE_ASSETS_IDENTITY_ADDRESS": f"127.0.0.1:{ports.identity}",
             "WATTLANE_ASSETS_CLIENT_ID": "assets",
             "WATTLANE_ASSETS_CLIENT_SECRET": secrets_by_service["assets"],
+            # Connected onboarding asks the CSMS (started later) about unclaimed stations.
+            "WATTLANE_ASSETS_CSMS_ADDRESS": f"127.0.0.1:{ports.csms_grpc}",
         },
         logs / "assets.log",
     )
@@ -227,10 +230,10 @@ def _banner(
             lines.append("   (the requester's mail shows up below and in the mail directory)")
         lines += ["   wattlane tenants list", "   wattlane whoami", ""]
         lines += [
-            "Charging stations (as admin@acme.example, whose Acme HQ owns them):",
+            "Charging stations (as admin@acme.example: Acme's, not Globex's):",
             "   wattlane stations list",
-            "   wattlane stations show DEMO-1",
-            "   wattlane stations log DEMO-1",
+            "   wattlane stations show ACME-AMS-01",
+            "   wattlane stations log ACME-AMS-01",
             "",
         ]
     if seeded_assets is not None:
@@ -291,10 +294,12 @@ async def _run(args: argparse.Namespace, data: Path, secrets_by_service: dict[st
             port=ports.csms,
             grpc_port=ports.csms_grpc,
             identity_port=ports.identity,
-            owner=seeded.tenants["acme_hq"] if seeded is not None else None,
+            assets_port=ports.assets,
+            client_secret=secrets_by_service["csms"],
         )
-        if seeded is not None:
-            await charging.start_stations(stack, data, csms_port=ports.csms)
+        if seeded_assets is not None:
+            identities = [s.identity for s in seeded_assets.stations]
+            await charging.start_stations(stack, data, identities, csms_port=ports.csms)
         print(_banner(data, ports, args.headless, seeded, seeded_assets), flush=True)
         seen: set[str] = set()
         _announce_new_mail(data / "mail", seen)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import signal
 import sys
 from pathlib import Path
@@ -26,6 +27,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--prefix", default="SIM-", help="identities are <prefix><n>")
     parser.add_argument("--start", type=int, default=1, help="first n")
     parser.add_argument("--password", default=None, help="Basic auth password (profiles 1, 2)")
+    parser.add_argument(
+        "--keys-file",
+        type=Path,
+        default=None,
+        help="JSON {identity: AuthorizationKey}: run these stations, each with its key (not --count)",
+    )
+    parser.add_argument("--identity", action="append", help="with --keys-file: only these identities")
     parser.add_argument("--ca", type=Path, default=None, help="CA file to trust for wss://")
     parser.add_argument("--cert", type=Path, default=None, help="client certificate (profile 3)")
     parser.add_argument("--key", type=Path, default=None, help="client certificate key (profile 3)")
@@ -44,6 +52,13 @@ async def run(ns: argparse.Namespace) -> int:
             return 2
         client = Issued(ns.cert, ns.key) if ns.cert is not None and ns.key is not None else None
         ssl_context = client_ssl_context(ns.ca, client)
+    keys = None
+    if ns.keys_file is not None:
+        keys = {
+            i: k
+            for i, k in json.loads(ns.keys_file.read_text()).items()
+            if not ns.identity or i in ns.identity
+        }
     fleet = Fleet(
         ns.url,
         ns.count,
@@ -52,6 +67,7 @@ async def run(ns: argparse.Namespace) -> int:
         start=ns.start,
         password=ns.password,
         ssl_context=ssl_context,
+        keys=keys,
     )
     report = await fleet.up(status=ns.status)
     print(

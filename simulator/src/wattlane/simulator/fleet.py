@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from wattlane.simulator import messages
@@ -37,18 +37,26 @@ class Fleet:
         password: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
         call_timeout: float = 30.0,
+        keys: Mapping[str, str] | None = None,
     ) -> None:
+        """`keys` ({identity: AuthorizationKey}) names the stations instead of prefix/start/count,
+        each with its own key (stations provisioned one by one, as in the demo)."""
+        credentials = (
+            dict(keys)
+            if keys is not None
+            else {f"{prefix}{n}": password for n in range(start, start + count)}
+        )
         self.stations = [
             SimStation(
-                f"{prefix}{n}",
+                identity,
                 url,
                 protocol=protocol,
-                password=password,
+                password=key,
                 ssl_context=ssl_context,
                 call_timeout=call_timeout,
                 handlers=default_handlers(protocol),
             )
-            for n in range(start, start + count)
+            for identity, key in credentials.items()
         ]
 
     def __iter__(self) -> Iterator[SimStation]:
