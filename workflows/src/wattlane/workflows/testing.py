@@ -10,6 +10,7 @@ import secrets
 import sysconfig
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -33,8 +34,13 @@ def _bin(name: str) -> str:
 
 async def start_dev_server() -> WorkflowEnvironment:
     """The Temporal dev server from pip (no download)."""
+    # The SDK gives the server a few seconds to come up; on a loaded 2-core machine (the whole
+    # suite in parallel) that is not enough.
     return await WorkflowEnvironment.start_local(
-        dev_server_existing_path=_bin("temporal"), dev_server_log_level="error", ui=False
+        dev_server_existing_path=_bin("temporal"),
+        dev_server_log_level="error",
+        ui=False,
+        dev_server_startup_timeout=timedelta(seconds=60),
     )
 
 
