@@ -14,7 +14,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Subprotocol
 
-from wattlane.csms.identity import validate_identity
+from wattlane.core.ocpp import validate_identity
 from wattlane.csms.testing import DEFAULT_PASSWORD, RunningCsms, eventually, running_csms
 from wattlane.simulator.station import SimCallError, SimStation, basic_auth_header
 

@@ -4,7 +4,7 @@ they are parsed here rather than with core's id pattern)."""
 from __future__ import annotations
 
 from wattlane.core.errors import InvalidArgument
-from wattlane.csms.identity import validate_identity
+from wattlane.core.ocpp import validate_identity
 
 STATIONS = "stations/"
 ANY_STATION = "stations/-"  # AIP-159: every station the caller may read

@@ -31,12 +31,12 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from wattlane.core.ocpp import validate_identity
 from wattlane.csms.access_cache import CachingAccessDecider
 from wattlane.csms.clock import utc_now
 from wattlane.csms.connection import StationConnection
 from wattlane.csms.errors import OcppVersion
 from wattlane.csms.handlers import DataTransferHandler, Handler, HandlerContext, Session, dispatch_table
-from wattlane.csms.identity import validate_identity
 from wattlane.csms.options import CsmsOptions
 from wattlane.csms.providers import ConnectionAttempt, Providers
 from wattlane.csms.registry import ConnectionRegistry
