@@ -101,7 +101,7 @@ class CsmsService:
         else:
             self.memory.message_log.start()
             providers = Providers(
-                credentials, access, self.memory.events, self.memory.message_log, self.memory.transaction_ids
+                credentials, access, self.memory.events, self.memory.message_log, self.memory.transactions
             )
         self.csms = Csms(
             providers,
