@@ -19,13 +19,21 @@ from pathlib import Path
 import grpc
 
 from wattlane.api.assets.v1 import internal_pb2_grpc as assets_grpc
-from wattlane.api.csms.v1 import internal_pb2, internal_pb2_grpc, stations_pb2, stations_pb2_grpc
+from wattlane.api.csms.v1 import (
+    internal_pb2,
+    internal_pb2_grpc,
+    stations_pb2,
+    stations_pb2_grpc,
+    transactions_pb2,
+    transactions_pb2_grpc,
+)
 from wattlane.core.client import channel
 from wattlane.core.db import Database
 from wattlane.core.identity_link import IdentityLink
 from wattlane.core.server import Registrar, ServerOptions, ServiceServer
 from wattlane.csms.api.internal import CsmsInternalServicer
 from wattlane.csms.api.stations import StationServicer
+from wattlane.csms.api.transactions import TransactionServicer
 from wattlane.csms.assets import AssetsAccess, AssetsStations
 from wattlane.csms.logstore import purge_messages
 from wattlane.csms.memory import MemoryProviders, memory_providers
@@ -144,6 +152,12 @@ class CsmsService:
                     stations_pb2.DESCRIPTOR.services_by_name["StationService"].full_name,
                     lambda srv: stations_pb2_grpc.add_StationServiceServicer_to_server(
                         StationServicer(db), srv
+                    ),
+                ),
+                (
+                    transactions_pb2.DESCRIPTOR.services_by_name["TransactionService"].full_name,
+                    lambda srv: transactions_pb2_grpc.add_TransactionServiceServicer_to_server(
+                        TransactionServicer(db), srv
                     ),
                 ),
                 (

@@ -127,8 +127,9 @@ async def get_transaction(session: AsyncSession, transaction_id: int) -> Transac
 async def list_transactions(
     session: AsyncSession, where: ColumnElement[bool], limit: int
 ) -> list[Transaction]:
-    """Transactions matching `where` (visibility, filter, page key), newest start first."""
-    stmt = select(Transaction).where(where).order_by(Transaction.start_time.desc(), Transaction.id.desc())
+    """Transactions matching `where` (visibility, filter, page key), newest first (by id: ids
+    are handed out as transactions start, and the id is the page key)."""
+    stmt = select(Transaction).where(where).order_by(Transaction.id.desc())
     return list(await session.scalars(stmt.limit(limit)))
 
 
