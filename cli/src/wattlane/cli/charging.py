@@ -31,14 +31,17 @@ async def start_csms(
     grpc_port: int,
     identity_port: int,
     owner: tenants_pb2.Tenant | None,
+    temporal_port: int | None = None,
 ) -> None:
-    """Start the CSMS on a SQLite file, its API trusting identity; wait until it is healthy."""
+    """Start the CSMS on a SQLite file, its API trusting identity, completed transactions handed
+    on through Temporal (when given); wait until it is healthy."""
     env = {
         "WATTLANE_CSMS_DATABASE_URL": f"sqlite+aiosqlite:///{data / 'csms.db'}",
         "WATTLANE_CSMS_PORT": str(port),
         "WATTLANE_CSMS_GRPC_PORT": str(grpc_port),
         "WATTLANE_CSMS_IDENTITY_ADDRESS": f"127.0.0.1:{identity_port}",
         "WATTLANE_CSMS_PROCESS_ID": "csms-local",
+        "WATTLANE_CSMS_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}" if temporal_port else "",
         "WATTLANE_CSMS_HEARTBEAT_INTERVAL": str(HEARTBEAT_SECONDS),
         "WATTLANE_CSMS_DEMO_PATTERN": DEMO_STATION_PATTERN,
         "WATTLANE_CSMS_DEMO_PASSWORD": DEMO_STATION_PASSWORD,

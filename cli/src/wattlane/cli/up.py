@@ -31,7 +31,13 @@ from wattlane.identity.client import IdentityClient
 
 # Internal service accounts of the local stack and the fixed scopes their tokens carry.
 SERVICE_SCOPES: dict[str, list[str]] = {
-    "worker": ["identity.applications", "identity.datapoints", "identity.licenses", "identity.mail"],
+    "worker": [
+        "identity.applications",
+        "identity.datapoints",
+        "identity.licenses",
+        "identity.mail",
+        "csms.handoff",
+    ],
     "assets": list(ASSETS_SCOPES),
 }
 
@@ -189,6 +195,7 @@ async def _start(
             "WATTLANE_WORKER_CLIENT_ID": "worker",
             "WATTLANE_WORKER_CLIENT_SECRET": secrets_by_service["worker"],
             "WATTLANE_WORKER_SMTP_PORT": str(ports.smtp),
+            "WATTLANE_WORKER_CSMS_ADDRESS": f"127.0.0.1:{ports.csms_grpc}",
         },
         logs / "worker.log",
     )
@@ -292,6 +299,7 @@ async def _run(args: argparse.Namespace, data: Path, secrets_by_service: dict[st
             grpc_port=ports.csms_grpc,
             identity_port=ports.identity,
             owner=seeded.tenants["acme_hq"] if seeded is not None else None,
+            temporal_port=ports.temporal,
         )
         if seeded is not None:
             await charging.start_stations(stack, data, csms_port=ports.csms)

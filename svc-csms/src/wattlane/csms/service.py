@@ -31,10 +31,12 @@ from wattlane.core.client import channel
 from wattlane.core.db import Database
 from wattlane.core.identity_link import IdentityLink
 from wattlane.core.server import Registrar, ServerOptions, ServiceServer
+from wattlane.core.temporal import LazyClient
 from wattlane.csms.api.internal import CsmsInternalServicer
 from wattlane.csms.api.stations import StationServicer
 from wattlane.csms.api.transactions import TransactionServicer
 from wattlane.csms.assets import AssetsAccess, AssetsStations
+from wattlane.csms.handoff import HandoffRelay
 from wattlane.csms.logstore import purge_messages
 from wattlane.csms.memory import MemoryProviders, memory_providers
 from wattlane.csms.options import CsmsOptions
@@ -62,6 +64,7 @@ class CsmsService:
         self.scheme = "ws"
         self._assets_channel: grpc.aio.Channel | None = None
         self._housekeeping: asyncio.Task[None] | None = None
+        self.handoff: HandoffRelay | None = None
 
     @property
     def grpc_port(self) -> int:
@@ -106,6 +109,15 @@ class CsmsService:
             self.storage = Storage.build(self.db, credentials, access, process=s.process_id)
             await self.storage.start(migrate=s.migrate_on_start)
             providers = self.storage.providers
+            self.handoff = HandoffRelay(
+                self.db,
+                LazyClient(s.temporal_address, s.temporal_namespace),
+                s.billing_task_queue,
+                interval=s.handoff_interval,
+            )
+            # A completed transaction is handed on at once, not at the next tick.
+            self.storage.transactions.on_completed = self.handoff.relay.kick
+            self.handoff.relay.start()
         else:
             self.memory.message_log.start()
             providers = Providers(
@@ -211,6 +223,8 @@ class CsmsService:
     async def stop(self) -> None:
         """Close every station socket (1001, so stations reconnect elsewhere), stop the gRPC
         server, then flush the registry and log."""
+        if self.handoff is not None:
+            await self.handoff.relay.stop()  # rows it did not mark wait for the next start
         if self._housekeeping is not None:
             self._housekeeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -103,8 +103,8 @@ async def mark_relayed(session: AsyncSession, ids: Sequence[int], at: dt.datetim
 
 async def record_handoff(
     session: AsyncSession, transaction_id: int, workflow_id: str, at: dt.datetime
-) -> int:
-    """Record one delivery of a transaction (an upsert); returns how many deliveries it had."""
+) -> TransactionHandoff:
+    """Record one delivery of a transaction (an upsert); returns the handoff as it is now."""
     stmt = dialect_insert(session, HANDOFFS).values(
         transaction_id=transaction_id, workflow_id=workflow_id, first_time=at, deliveries=1
     )
@@ -113,10 +113,9 @@ async def record_handoff(
             index_elements=["transaction_id"], set_={"deliveries": HANDOFFS.c.deliveries + 1}
         )
     )
-    value = await session.scalar(
-        select(HANDOFFS.c.deliveries).where(HANDOFFS.c.transaction_id == transaction_id)
-    )
-    return int(value or 0)
+    row = await session.get(TransactionHandoff, transaction_id, populate_existing=True)
+    assert row is not None
+    return row
 
 
 async def get_transaction(session: AsyncSession, transaction_id: int) -> Transaction | None:
