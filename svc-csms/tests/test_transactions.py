@@ -288,3 +288,22 @@ async def test_the_in_memory_store_answers_like_the_database(csms: RunningCsms) 
     assert await station.stop_transaction(first, 10) == {}
     await station.close()
     assert csms.memory.transactions.completed == [first]
+
+
+async def test_a_201_session_authorized_after_it_started_gets_its_payer_then(
+    stored: RunningCsms, db: Database
+) -> None:
+    station = await _station(stored, "CS201", messages.V201)
+    assert await station.transaction_event("Started", "tx-plug", evse_id=1, trigger="CablePluggedIn") == {}
+    authorized = await station.transaction_event("Updated", "tx-plug", id_token="CARD7")
+    assert authorized == {"idTokenInfo": {"status": "Accepted"}}
+    await station.transaction_event("Ended", "tx-plug", id_token="CARD7", stopped_reason="Local")
+    await station.close()
+    (row,), _, outbox = await _rows(db)
+    assert (row.id_token, row.authorization_status, row.card_owner_path, row.payer) == (
+        "CARD7",
+        "accepted",
+        "/op/p2/c5/org9/",
+        "cardholder",
+    )
+    assert len(outbox) == 1

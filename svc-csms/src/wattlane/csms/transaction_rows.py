@@ -29,6 +29,8 @@ async def find_or_create(session: AsyncSession, row: Mapping[str, Any]) -> int:
         select(c.id).where(c.identity == row["identity"], c.start_key == row["start_key"])
     )
     if found is not None:
+        if row["id_token"]:
+            await _authorize_late(session, int(found), row)
         return int(found)
     stmt = dialect_insert(session, TRANSACTIONS).values(dict(row)).on_conflict_do_nothing()
     await session.execute(stmt)
@@ -37,6 +39,30 @@ async def find_or_create(session: AsyncSession, row: Mapping[str, Any]) -> int:
     )
     assert found is not None
     return int(found)
+
+
+# Who may see and who pays, taken from the first event that names a token (2.0.1: a session may
+# start on plug-in and be authorized later).
+TENANCY_COLUMNS = (
+    "id_token",
+    "token_type",
+    "authorization_status",
+    "card_id",
+    "card_owner_id",
+    "card_owner_path",
+    "cardholder_id",
+    "payer",
+    "rate_plan",
+)
+
+
+async def _authorize_late(session: AsyncSession, transaction_id: int, row: Mapping[str, Any]) -> None:
+    c = TRANSACTIONS.c
+    await session.execute(
+        update(TRANSACTIONS)
+        .where(c.id == transaction_id, c.id_token == "")
+        .values({name: row[name] for name in TENANCY_COLUMNS})
+    )
 
 
 async def states(session: AsyncSession, ids: Sequence[int]) -> dict[int, tuple[str, bool, int | None]]:
