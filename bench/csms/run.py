@@ -7,7 +7,9 @@ the same lean clients (raw websockets + orjson; `SimStation` where a boot is nee
    for the in-memory CSMS and for the CSMS with its stored registry and message log;
 2. RSS per idle station with 1,000 and 5,000 stations connected (CSMS: booted) (target <= 2x echo);
 3. 10,000 stations connected to one CSMS process;
-4. a storm: 5,000 stations connect and boot at once (target: all online within 10 s, none lost).
+4. a storm: 5,000 stations connect and boot at once (target: all online within 10 s, none lost);
+5. transactions (`bench/csms/transactions.py`): persisted MeterValues round trips and a
+   compressed 1,000-station charging day with its count check.
 
 Results are printed and written to .bench/csms.json. `--quick`: the round trips only.
 """
@@ -444,4 +446,8 @@ def main(argv: Sequence[str] | None = None) -> list[Target]:
     out = ROOT / ".bench" / "csms.json"
     out.parent.mkdir(exist_ok=True)
     out.write_bytes(orjson.dumps({"results": results, "report": lines}, option=orjson.OPT_INDENT_2))
-    return targets(results)
+    if args.quick:
+        return targets(results)
+    from bench.csms.transactions import main as transactions_main
+
+    return targets(results) + transactions_main([])

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bench.__main__ import discover
 from bench.assets import main as assets_main
+from bench.csms.transactions import main as transactions_main
 from bench.identity import main
 
 
@@ -49,3 +50,17 @@ def test_assets_benchmark_at_tiny_size(tmp_path: Path) -> None:
         "assets.decide_access sequential latency p99",
     ]
     assert all(t.ratio > 0 for t in targets)
+
+
+def test_csms_transactions_benchmark_at_tiny_size() -> None:
+    """MeterValues round trips on the stored CSMS and a tiny charging day whose count check
+    (stored, completed, outbox, relayed into a real Temporal dev server) must hold."""
+    # Two seconds of round trips: the first stored commits can take a while on a loaded machine.
+    tiny = ["--rounds", "1", "--seconds", "2", "--stations", "12", "--sessions", "2", "--samples", "2"]
+    targets = transactions_main(tiny)
+    assert [t.name.split(" ")[0] for t in targets] == [
+        "csms.meter_values_round_trips_stored",
+        "csms.charging_day_count_check",
+    ]
+    assert targets[0].ratio > 0
+    assert targets[1].ok, targets[1].detail

@@ -52,6 +52,14 @@ class StubCsms(internal_pb2_grpc.CsmsInternalServiceServicer):
         reply.last_attempt_time.FromDatetime(SEEN + dt.timedelta(minutes=5))
         return reply
 
+    async def RecordHandoff(
+        self,
+        request: internal_pb2.RecordHandoffRequest,
+        context: grpc.aio.ServicerContext[internal_pb2.RecordHandoffRequest, internal_pb2.Handoff],
+    ) -> internal_pb2.Handoff:
+        """Not used by assets."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not part of this stub")
+
 
 @pytest.fixture
 async def connected_assets(

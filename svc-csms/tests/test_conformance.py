@@ -275,11 +275,13 @@ async def test_v16_transactions_answer_what_the_schema_requires(csms: RunningCsm
     station = await _station(csms, V16)
     start = {"connectorId": 1, "idTag": "CARD-T", "meterStart": 0, "timestamp": messages.now()}
     first = await station.call("StartTransaction", start)
-    second = await station.call("StartTransaction", start)
+    repeated = await station.call("StartTransaction", start)
+    second = await station.call("StartTransaction", {**start, "meterStart": 5})
     _check_response(V16, "StartTransaction", first)
     assert first["idTagInfo"]["status"] == "Accepted"
     assert isinstance(first["transactionId"], int)
-    assert second["transactionId"] == first["transactionId"] + 1
+    assert repeated["transactionId"] == first["transactionId"]  # a resent start, not a new one
+    assert second["transactionId"] != first["transactionId"]
     sample = {"timestamp": messages.now(), "sampledValue": [{"value": "10"}]}
     meter = {"connectorId": 1, "transactionId": first["transactionId"], "meterValue": [sample]}
     assert await station.call("MeterValues", meter) == {}

@@ -13,8 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
-from wattlane.csms.testing import DEFAULT_PASSWORD, RunningCsms, eventually
+from wattlane.core.db import Database
+from wattlane.core.testing.databases import DatabaseFactory
+from wattlane.csms import transaction_rows
+from wattlane.csms.memory import memory_providers
+from wattlane.csms.models import MeterValue, Transaction
+from wattlane.csms.providers import AccessDecision, AccessStatus
+from wattlane.csms.storage import Storage
+from wattlane.csms.testing import DEFAULT_PASSWORD, RunningCsms, eventually, running_csms
 
 NPM_DIR = Path(__file__).parent / "npm"
 NODE = shutil.which("node")
@@ -134,3 +142,39 @@ async def test_ocpp_rpc_answers_csms_calls(csms: RunningCsms, protocol: str) -> 
     assert await csms.csms.registry.call("CS001", "ClearCache", {}) == {"status": "Rejected"}
     out = await task
     assert out["received"] == [["Reset", reset], ["ClearCache", {}]]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_ocpp_rpc_transactions_are_stored_once_and_every_repeat_is_answered(
+    databases: DatabaseFactory, protocol: str
+) -> None:
+    db = Database(await databases.create("rpctx"))
+    memory = memory_providers()
+    memory.access.set("RPC-CARD", AccessDecision(AccessStatus.ACCEPTED))
+    storage = Storage.build(db, memory.stations, memory.access, process="rpc")
+    await storage.start()
+    try:
+        async with running_csms(memory=memory, storage=storage) as csms:
+            out = await _run(_config(csms, "transactions", protocol))
+    finally:
+        await storage.close()
+    assert out["strictValidationFailures"] == []
+    answers = out["answers"]
+    assert all(answers[i] == answers[i + 1] for i in range(0, len(answers), 2))  # repeats: same answer
+    async with db.reader() as session:
+        (row,) = (await session.execute(select(Transaction))).scalars().all()
+        samples = (await session.execute(select(MeterValue).order_by(MeterValue.time))).scalars().all()
+        assert await transaction_rows.count_rows(session, transaction_rows.OUTBOX) == 1
+    await db.dispose()
+    assert (row.meter_start_wh, row.meter_stop_wh, row.energy_wh, row.stop_reason) == (
+        100,
+        2600,
+        2500,
+        "Local",
+    )
+    if protocol == "ocpp1.6":
+        assert row.id == out["transactionId"]
+        assert [(s.energy_wh, s.power_w, s.current_a) for s in samples] == [(1500, 7400, 16.0)]
+    else:
+        assert row.station_transaction_id == "rpc-tx-1"
+        assert [(s.energy_wh, s.soc_percent) for s in samples] == [(100, 80.0), (1500, 80.0), (2600, 80.0)]

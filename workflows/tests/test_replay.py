@@ -11,6 +11,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from wattlane.workflows.approval.workflows import ApplicationApproval
+from wattlane.workflows.handoff.workflows import TransactionHandoff
 from wattlane.workflows.renewal.workflows import AccountRenewal
 from wattlane.workflows.usermail.workflows import UserMailDelivery
 
@@ -23,11 +24,12 @@ def test_fixtures_exist() -> None:
         "renewal_renewed_before_expiry",
         "renewal_full_year",
         "user_mail_invitation",
+        "transaction_handoff",
     } <= set(HISTORIES)
 
 
 @pytest.mark.parametrize("name", sorted(HISTORIES))
 async def test_history_replays(name: str) -> None:
     history = WorkflowHistory.from_json(name, HISTORIES[name])
-    replayer = Replayer(workflows=[ApplicationApproval, AccountRenewal, UserMailDelivery])
+    replayer = Replayer(workflows=[ApplicationApproval, AccountRenewal, UserMailDelivery, TransactionHandoff])
     await replayer.replay_workflow(history)

@@ -99,7 +99,61 @@ async function answerCalls() {
     return { received };
 }
 
-const scenarios = { conformance, malformed, handshake, answerCalls };
+// A charging session, sent twice over as a station replaying its offline queue would: the
+// repeats must be answered (schema-valid) and change nothing.
+async function transactions() {
+    const cli = client();
+    const failures = [];
+    cli.on('strictValidationFailure', (e) => failures.push(String(e.error)));
+    await cli.connect();
+    const out = { answers: [] };
+    const t0 = new Date(Date.now() - 60000).toISOString();
+    if (V16) {
+        await cli.call('BootNotification', { chargePointVendor: 'Wattlane', chargePointModel: 'rpc-1' });
+        const start = { connectorId: 1, idTag: 'RPC-CARD', meterStart: 100, timestamp: t0 };
+        const started = await cli.call('StartTransaction', start);
+        const id = started.transactionId;
+        const sample = { timestamp: now(), sampledValue: [
+            { value: '1.5', unit: 'kWh', measurand: 'Energy.Active.Import.Register' },
+            { value: '7.4', unit: 'kW', measurand: 'Power.Active.Import' },
+            { value: '16', unit: 'A', measurand: 'Current.Import', phase: 'L1' },
+            { value: '15', unit: 'A', measurand: 'Current.Import', phase: 'L2' },
+        ] };
+        const meter = { connectorId: 1, transactionId: id, meterValue: [sample] };
+        const stop = { transactionId: id, meterStop: 2600, timestamp: now(), idTag: 'RPC-CARD', reason: 'Local' };
+        for (const [action, params] of [['StartTransaction', start], ['MeterValues', meter], ['StopTransaction', stop]]) {
+            out.answers.push([action, await cli.call(action, params)]);
+            out.answers.push([action, await cli.call(action, params)]);
+        }
+        out.transactionId = id;
+    } else {
+        await cli.call('BootNotification', { reason: 'PowerUp', chargingStation: { vendorName: 'Wattlane', model: 'rpc-1' } });
+        const info = { transactionId: 'rpc-tx-1' };
+        const at = (seconds) => new Date(Date.now() - 60000 + seconds * 1000).toISOString();
+        const value = (wh, context, seconds) => ({ timestamp: at(seconds), sampledValue: [
+            { value: wh, context, measurand: 'Energy.Active.Import.Register', unitOfMeasure: { unit: 'Wh' } },
+            { value: 80, measurand: 'SoC', unitOfMeasure: { unit: 'Percent' } },
+        ] });
+        const events = [
+            { eventType: 'Started', timestamp: t0, triggerReason: 'Authorized', seqNo: 0, transactionInfo: info,
+              evse: { id: 1, connectorId: 1 }, idToken: { idToken: 'RPC-CARD', type: 'ISO14443' },
+              meterValue: [value(100, 'Transaction.Begin', 0)] },
+            { eventType: 'Updated', timestamp: now(), triggerReason: 'MeterValuePeriodic', seqNo: 1,
+              transactionInfo: { ...info, chargingState: 'Charging' }, meterValue: [value(1500, 'Sample.Periodic', 20)] },
+            { eventType: 'Ended', timestamp: now(), triggerReason: 'StopAuthorized', seqNo: 2,
+              transactionInfo: { ...info, stoppedReason: 'Local' }, meterValue: [value(2600, 'Transaction.End', 40)] },
+        ];
+        for (const params of events) {
+            out.answers.push(['TransactionEvent', await cli.call('TransactionEvent', params)]);
+            out.answers.push(['TransactionEvent', await cli.call('TransactionEvent', params)]);
+        }
+    }
+    out.strictValidationFailures = failures;
+    await cli.close();
+    return out;
+}
+
+const scenarios = { conformance, malformed, handshake, answerCalls, transactions };
 scenarios[config.scenario]()
     .then((out) => { process.stdout.write(JSON.stringify(out)); process.exit(0); })
     .catch((err) => {

@@ -26,8 +26,10 @@ async def start_csms(
     identity_port: int,
     assets_port: int,
     client_secret: str,
+    temporal_port: int | None = None,
 ) -> None:
-    """Start the CSMS on a SQLite file, with assets as its station directory; wait until healthy."""
+    """Start the CSMS on a SQLite file, with assets as its station directory and completed
+    transactions handed on through Temporal (when given); wait until it is healthy."""
     env = {
         "WATTLANE_CSMS_DATABASE_URL": f"sqlite+aiosqlite:///{data / 'csms.db'}",
         "WATTLANE_CSMS_PORT": str(port),
@@ -37,6 +39,7 @@ async def start_csms(
         "WATTLANE_CSMS_CLIENT_ID": "csms",
         "WATTLANE_CSMS_CLIENT_SECRET": client_secret,
         "WATTLANE_CSMS_PROCESS_ID": "csms-local",
+        "WATTLANE_CSMS_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}" if temporal_port else "",
         "WATTLANE_CSMS_HEARTBEAT_INTERVAL": str(HEARTBEAT_SECONDS),
     }
     csms = Child("csms", [python(), "-m", "wattlane.csms"], env, data / "logs" / "csms.log")

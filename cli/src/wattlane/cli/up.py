@@ -31,7 +31,13 @@ from wattlane.identity.client import IdentityClient
 
 # Internal service accounts of the local stack and the fixed scopes their tokens carry.
 SERVICE_SCOPES: dict[str, list[str]] = {
-    "worker": ["identity.applications", "identity.datapoints", "identity.licenses", "identity.mail"],
+    "worker": [
+        "identity.applications",
+        "identity.datapoints",
+        "identity.licenses",
+        "identity.mail",
+        "csms.handoff",
+    ],
     "assets": [*ASSETS_SCOPES, "csms.unclaimed"],
     "csms": charging.CSMS_SCOPES,
 }
@@ -192,6 +198,7 @@ async def _start(
             "WATTLANE_WORKER_CLIENT_ID": "worker",
             "WATTLANE_WORKER_CLIENT_SECRET": secrets_by_service["worker"],
             "WATTLANE_WORKER_SMTP_PORT": str(ports.smtp),
+            "WATTLANE_WORKER_CSMS_ADDRESS": f"127.0.0.1:{ports.csms_grpc}",
         },
         logs / "worker.log",
     )
@@ -296,6 +303,7 @@ async def _run(args: argparse.Namespace, data: Path, secrets_by_service: dict[st
             identity_port=ports.identity,
             assets_port=ports.assets,
             client_secret=secrets_by_service["csms"],
+            temporal_port=ports.temporal,
         )
         if seeded_assets is not None:
             identities = [s.identity for s in seeded_assets.stations]

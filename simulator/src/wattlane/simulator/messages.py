@@ -76,3 +76,104 @@ def security_event(event_type: str, tech_info: str | None = None) -> dict[str, A
     if tech_info is not None:
         payload["techInfo"] = tech_info
     return payload
+
+
+def sampled_meter_value(
+    protocol: str,
+    energy_wh: int,
+    *,
+    power_w: int | None = None,
+    soc: int | None = None,
+    timestamp: str | None = None,
+    context: str = "Sample.Periodic",
+) -> dict[str, Any]:
+    """One MeterValue: the energy register, and power and state of charge when given."""
+    values: list[tuple[str, float, str]] = [("Energy.Active.Import.Register", energy_wh, "Wh")]
+    if power_w is not None:
+        values.append(("Power.Active.Import", power_w, "W"))
+    if soc is not None:
+        values.append(("SoC", soc, "Percent"))
+    sampled: list[dict[str, Any]]
+    if protocol == V16:
+        sampled = [{"value": str(v), "measurand": m, "unit": u, "context": context} for m, v, u in values]
+    else:
+        sampled = [
+            {"value": v, "measurand": m, "unitOfMeasure": {"unit": u}, "context": context}
+            for m, v, u in values
+        ]
+    return {"timestamp": timestamp or now(), "sampledValue": sampled}
+
+
+def start_transaction(
+    connector_id: int, id_tag: str, meter_start: int, timestamp: str | None = None
+) -> dict[str, Any]:
+    """1.6 StartTransaction.req."""
+    return {
+        "connectorId": connector_id,
+        "idTag": id_tag,
+        "meterStart": meter_start,
+        "timestamp": timestamp or now(),
+    }
+
+
+def stop_transaction(
+    transaction_id: int,
+    meter_stop: int,
+    *,
+    id_tag: str | None = None,
+    reason: str | None = None,
+    timestamp: str | None = None,
+) -> dict[str, Any]:
+    """1.6 StopTransaction.req."""
+    payload: dict[str, Any] = {
+        "transactionId": transaction_id,
+        "meterStop": meter_stop,
+        "timestamp": timestamp or now(),
+    }
+    if id_tag is not None:
+        payload["idTag"] = id_tag
+    if reason is not None:
+        payload["reason"] = reason
+    return payload
+
+
+def meter_values_16(
+    connector_id: int, transaction_id: int | None, values: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """1.6 MeterValues.req."""
+    payload: dict[str, Any] = {"connectorId": connector_id, "meterValue": values}
+    if transaction_id is not None:
+        payload["transactionId"] = transaction_id
+    return payload
+
+
+def transaction_event(
+    event_type: str,
+    transaction_id: str,
+    seq_no: int,
+    *,
+    trigger: str = "Authorized",
+    evse_id: int | None = None,
+    id_token: str | None = None,
+    meter_values: list[dict[str, Any]] | None = None,
+    stopped_reason: str | None = None,
+    timestamp: str | None = None,
+) -> dict[str, Any]:
+    """2.0.1 TransactionEvent.req (Started / Updated / Ended)."""
+    info: dict[str, Any] = {"transactionId": transaction_id}
+    if stopped_reason is not None:
+        info["stoppedReason"] = stopped_reason
+    payload: dict[str, Any] = {
+        "eventType": event_type,
+        "timestamp": timestamp or now(),
+        "triggerReason": trigger,
+        "seqNo": seq_no,
+        "transactionInfo": info,
+    }
+    if evse_id is not None:
+        payload["evse"] = {"id": evse_id, "connectorId": 1}
+    if id_token is not None:
+        payload["idToken"] = {"idToken": id_token, "type": "ISO14443"}
+    if meter_values:
+        payload["meterValue"] = meter_values
+    return payload

@@ -76,6 +76,13 @@ class SimStation:
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
+        # Transaction messages sent while offline (or unanswered when the link dropped), resent
+        # in order by `replay_queue` as OCPP asks; 1.6 transactions started offline get a local
+        # negative id until the CSMS's StartTransaction answer gives the real one.
+        self.offline_queue: list[tuple[str, dict[str, Any]]] = []
+        self._local_ids = itertools.count(-1, -1)
+        self._real_ids: dict[int, int] = {}
+        self._seq_no = -1  # 2.0.1 TransactionEvent seqNo, per station
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -223,6 +230,79 @@ class SimStation:
     async def authorize(self, id_token: str, token_type: str = "ISO14443") -> dict[str, Any]:
         """Authorize a card; returns the whole response."""
         return await self.call("Authorize", messages.authorize(self.protocol, id_token, token_type))
+
+    # -- transactions (queued while offline) ---------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """True while the WebSocket is open."""
+        return self.ws is not None and self.ws.close_code is None and self.ws.state.name == "OPEN"
+
+    async def transaction_message(self, action: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """Send a transaction message, or queue it (None) while offline or behind queued ones."""
+        if self.offline_queue or not self.connected:
+            self.offline_queue.append((action, payload))
+            return None
+        try:
+            return await self.call(action, self._resolve(payload))
+        except (ConnectionError, TimeoutError, ConnectionClosed):
+            self.offline_queue.append((action, payload))  # unanswered: it may or may not be stored
+            return None
+
+    def _resolve(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The payload as sent: the real transaction id for a local one, no local bookkeeping."""
+        payload = {k: v for k, v in payload.items() if k != "localId"}
+        local = payload.get("transactionId")
+        if isinstance(local, int) and local < 0:
+            payload["transactionId"] = self._real_ids.get(local, local)
+        return payload
+
+    async def replay_queue(self) -> list[dict[str, Any]]:
+        """Resend every queued transaction message in order; returns the answers."""
+        answers = []
+        while self.offline_queue:
+            action, payload = self.offline_queue[0]
+            answer = await self.call(action, self._resolve(payload))
+            if action == "StartTransaction" and "localId" in payload:
+                self._real_ids[payload["localId"]] = answer["transactionId"]
+            answers.append(answer)
+            self.offline_queue.pop(0)
+        return answers
+
+    async def start_transaction(self, connector_id: int, id_tag: str, meter_start: int) -> int:
+        """1.6 StartTransaction; the CSMS's transactionId, or a local (negative) id when queued."""
+        payload = messages.start_transaction(connector_id, id_tag, meter_start)
+        answer = await self.transaction_message("StartTransaction", payload)
+        if answer is not None:
+            return int(answer["transactionId"])
+        local = next(self._local_ids)
+        self.offline_queue[-1] = ("StartTransaction", {**payload, "localId": local})
+        return local
+
+    async def meter_values(
+        self, connector_id: int, transaction_id: int, energy_wh: int, *, power_w: int | None = None
+    ) -> dict[str, Any] | None:
+        """1.6 MeterValues of a transaction (energy, and power when given)."""
+        value = messages.sampled_meter_value(messages.V16, energy_wh, power_w=power_w)
+        return await self.transaction_message(
+            "MeterValues", messages.meter_values_16(connector_id, transaction_id, [value])
+        )
+
+    async def stop_transaction(
+        self, transaction_id: int, meter_stop: int, *, reason: str | None = None
+    ) -> dict[str, Any] | None:
+        """1.6 StopTransaction."""
+        return await self.transaction_message(
+            "StopTransaction", messages.stop_transaction(transaction_id, meter_stop, reason=reason)
+        )
+
+    async def transaction_event(
+        self, event_type: str, transaction_id: str, **kwargs: Any
+    ) -> dict[str, Any] | None:
+        """2.0.1 TransactionEvent with the next seqNo of this station."""
+        self._seq_no += 1
+        payload = messages.transaction_event(event_type, transaction_id, self._seq_no, **kwargs)
+        return await self.transaction_message("TransactionEvent", payload)
 
     def start_heartbeats(self, interval: float | None = None) -> None:
         """Send Heartbeat every `interval` seconds (default: the boot response's interval)."""

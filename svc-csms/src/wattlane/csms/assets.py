@@ -35,6 +35,11 @@ from wattlane.csms.providers import (
 
 logger = logging.getLogger(__name__)
 
+_PAYER = {
+    internal_pb2.AccessDecision.FREE: "free",
+    internal_pb2.AccessDecision.CARDHOLDER: "cardholder",
+    internal_pb2.AccessDecision.ROAMING: "roaming",
+}
 _STATUS = {
     internal_pb2.AccessDecision.ACCEPTED: AccessStatus.ACCEPTED,
     internal_pb2.AccessDecision.BLOCKED: AccessStatus.BLOCKED,
@@ -208,4 +213,10 @@ class AssetsAccess:
             _STATUS.get(reply.status, AccessStatus.INVALID),
             reason=reply.reason or None,
             expires_at=from_timestamp(reply.card_expire_time) if reply.HasField("card_expire_time") else None,
+            payer=_PAYER.get(reply.payer, ""),
+            card=reply.card,
+            card_owner=reply.card_owner,
+            card_owner_path=reply.card_owner_path,
+            cardholder=reply.cardholder,
+            rate_plan=reply.rate_plan,
         )

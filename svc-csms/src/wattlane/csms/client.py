@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from wattlane.api.csms.v1 import internal_pb2_grpc, stations_pb2_grpc
+from wattlane.api.csms.v1 import internal_pb2_grpc, stations_pb2_grpc, transactions_pb2_grpc
 from wattlane.core.client import channel
 
 
@@ -22,6 +22,7 @@ class CsmsClient:
     def __post_init__(self) -> None:
         self.channel = channel(self.target, token=lambda: self.token, max_attempts=self.max_attempts)
         self.stations = stations_pb2_grpc.StationServiceStub(self.channel)
+        self.transactions = transactions_pb2_grpc.TransactionServiceStub(self.channel)
         self.internal = internal_pb2_grpc.CsmsInternalServiceStub(self.channel)
 
     async def close(self) -> None:

@@ -20,11 +20,15 @@ from wattlane.csms.providers import (
     BootInfo,
     ConnectionAttempt,
     LogEntry,
+    MeterSample,
     Providers,
     ProviderUnavailable,
     StationNotice,
     StationOwner,
     StatusChange,
+    TransactionChange,
+    TransactionEnd,
+    TransactionStart,
 )
 
 
@@ -194,15 +198,46 @@ class MemoryLogSink:
         self.batches += 1
 
 
-class CounterTransactionIds:
-    """`TransactionIds` from an in-process counter (a later issue replaces it with the database)."""
+@dataclass
+class MemoryTransaction:
+    """A transaction as the in-memory store keeps it."""
 
-    def __init__(self, start: int = 1) -> None:
-        self._counter = itertools.count(start)
+    id: int
+    start: TransactionStart
+    samples: dict[datetime, MeterSample]
+    end: TransactionEnd | None = None
 
-    async def next_id(self, identity: str) -> int:
-        """Return the next integer."""
-        return next(self._counter)
+
+class InMemoryTransactions:
+    """A `TransactionStore` in dicts (tests, the bench without a database): same answers as the
+    database store, nothing survives the process."""
+
+    def __init__(self) -> None:
+        self._ids = itertools.count(1)
+        self.by_id: dict[int, MemoryTransaction] = {}
+        self._by_key: dict[tuple[str, str], int] = {}
+        self.completed: list[int] = []  # ids in the order they ended (the handoff's outbox)
+
+    async def record(self, change: TransactionChange) -> int | None:
+        """Find or create the transaction, add new samples, end it once."""
+        if change.start is not None:
+            key = (change.identity, change.start.key)
+            transaction_id = self._by_key.get(key)
+            if transaction_id is None:
+                transaction_id = next(self._ids)
+                self._by_key[key] = transaction_id
+                self.by_id[transaction_id] = MemoryTransaction(transaction_id, change.start, {})
+        else:
+            transaction_id = change.transaction_id
+        found = self.by_id.get(transaction_id) if transaction_id is not None else None
+        if found is None or found.start.identity != change.identity:
+            return None
+        for sample in change.samples:
+            found.samples.setdefault(sample.at, sample)
+        if change.end is not None and found.end is None:
+            found.end = change.end
+            self.completed.append(found.id)
+        return found.id
 
 
 @dataclass
@@ -214,7 +249,7 @@ class MemoryProviders:
     events: InMemoryEvents
     log_sink: MemoryLogSink
     message_log: BatchingMessageLog
-    transaction_ids: CounterTransactionIds
+    transactions: InMemoryTransactions
 
     def providers(self) -> Providers:
         """The bundle the CSMS takes."""
@@ -223,7 +258,7 @@ class MemoryProviders:
             access=self.access,
             events=self.events,
             message_log=self.message_log,
-            transaction_ids=self.transaction_ids,
+            transactions=self.transactions,
         )
 
 
@@ -245,5 +280,5 @@ def memory_providers(
         events=InMemoryEvents(),
         log_sink=sink,
         message_log=BatchingMessageLog(sink, flush_interval=log_flush_interval),
-        transaction_ids=CounterTransactionIds(),
+        transactions=InMemoryTransactions(),
     )

@@ -1,4 +1,5 @@
-"""The CSMS's tables (ORM): the persistent station registry and the station message log.
+"""The CSMS's tables (ORM): the persistent station registry, the station message log, and
+transactions with their meter values and handoff outbox.
 
 Station rows carry a copy of the owning tenant's id and path (from the credential provider) so
 every read is scoped in SQL; connector statuses, notices and log lines belong to a station and
@@ -10,7 +11,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, SmallInteger, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wattlane.core.orm import BaseModel, JsonType, TreePath, new_metadata
@@ -122,3 +134,97 @@ class Message(Base):
     error: Mapped[bool] = mapped_column(Boolean)  # a CALLERROR or an unparsable frame
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_description: Mapped[str | None] = mapped_column(Text)
+
+
+class Transaction(Base):
+    """A charging session, whatever the OCPP version: started, metered, ended.
+
+    `id` is the CSMS's own transaction id (also the integer OCPP 1.6 transactionId, handed out by
+    the database so it is unique across processes and restarts); a 2.0.1 station brings its own
+    id (`station_transaction_id`). `start_key` tells a repeated start from a new one. Who may see
+    the row and who pays are recorded at the start from the access decision: the station owner's
+    path, the card owner's organization and path, the cardholder."""
+
+    __tablename__ = "transactions"
+    __table_args__ = (
+        UniqueConstraint("identity", "start_key"),
+        Index("ix_transactions_owner_path_start_time", "owner_path", "start_time"),
+        Index("ix_transactions_card_owner_path_start_time", "card_owner_path", "start_time"),
+        Index("ix_transactions_cardholder_id_start_time", "cardholder_id", "start_time"),
+        Index("ix_transactions_identity_start_time", "identity", "start_time"),
+    )
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    identity: Mapped[str] = mapped_column(Identity)
+    protocol: Mapped[str] = mapped_column(String(16))
+    start_key: Mapped[str] = mapped_column(String(200))
+    station_transaction_id: Mapped[str] = mapped_column(String(36), default="", server_default="")
+    evse_id: Mapped[int] = mapped_column(Integer)
+    connector_id: Mapped[int] = mapped_column(Integer)
+    id_token: Mapped[str] = mapped_column(String(36))
+    token_type: Mapped[str] = mapped_column(String(20))
+    authorization_status: Mapped[str] = mapped_column(String(16))  # AccessStatus at the start
+    start_time: Mapped[dt.datetime]
+    stop_time: Mapped[dt.datetime | None]
+    meter_start_wh: Mapped[int | None] = mapped_column(BigInteger)
+    meter_stop_wh: Mapped[int | None] = mapped_column(BigInteger)
+    energy_wh: Mapped[int | None] = mapped_column(BigInteger)
+    stop_reason: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    # Tenancy and payer, copied at the start (ARCHITECTURE.md: tenancy of transactions).
+    owner_id: Mapped[str] = mapped_column(String(64))
+    owner_path: Mapped[TreePath]
+    location_id: Mapped[str] = mapped_column(String(64))
+    charging_point_id: Mapped[str] = mapped_column(String(64))
+    card_id: Mapped[str] = mapped_column(String(64))
+    card_owner_id: Mapped[str] = mapped_column(String(64))
+    card_owner_path: Mapped[TreePath]
+    cardholder_id: Mapped[str] = mapped_column(String(64))
+    payer: Mapped[str] = mapped_column(String(16))
+    rate_plan: Mapped[str] = mapped_column(String(128))
+    create_time: Mapped[dt.datetime]
+    update_time: Mapped[dt.datetime]
+
+
+class MeterValue(Base):
+    """One sampled moment of a transaction's meter (a repeated sample is the same row)."""
+
+    __tablename__ = "meter_values"
+
+    transaction_id: Mapped[int] = mapped_column(
+        AutoId, ForeignKey("transactions.id", ondelete="CASCADE"), primary_key=True
+    )
+    time: Mapped[dt.datetime] = mapped_column(primary_key=True)
+    energy_wh: Mapped[int | None] = mapped_column(BigInteger)
+    power_w: Mapped[int | None] = mapped_column(BigInteger)
+    current_a: Mapped[float | None] = mapped_column(Float)
+    soc_percent: Mapped[float | None] = mapped_column(Float)
+
+
+class TransactionOutbox(Base):
+    """Completed transactions waiting to be handed on to billing: written in the database
+    transaction that ends the transaction; `relay_time` is set once its workflow is started."""
+
+    __tablename__ = "transaction_outbox"
+    __table_args__ = (
+        Index("ix_transaction_outbox_relay_time_transaction_id", "relay_time", "transaction_id"),
+    )
+
+    transaction_id: Mapped[int] = mapped_column(
+        AutoId, ForeignKey("transactions.id", ondelete="CASCADE"), primary_key=True
+    )
+    create_time: Mapped[dt.datetime]
+    relay_time: Mapped[dt.datetime | None]
+
+
+class TransactionHandoff(Base):
+    """The consumer side of the handoff until billing exists: one row per transaction handed
+    on (an upsert, so a repeated delivery counts in `deliveries`, never as a second row)."""
+
+    __tablename__ = "transaction_handoffs"
+
+    transaction_id: Mapped[int] = mapped_column(
+        AutoId, ForeignKey("transactions.id", ondelete="CASCADE"), primary_key=True
+    )
+    workflow_id: Mapped[str] = mapped_column(String(64))
+    first_time: Mapped[dt.datetime]
+    deliveries: Mapped[int] = mapped_column(Integer)

@@ -124,6 +124,13 @@ class AccessDecision:
     reason: str | None = None
     expires_at: datetime | None = None  # the card's own expiry, when known
     group_id: str | None = None  # parentIdTag (1.6) / groupIdToken (2.0.1)
+    # Who may see and who pays for a transaction started with this token (recorded at start).
+    payer: str = ""  # free | cardholder | roaming ("" when not accepted or not known)
+    card: str = ""  # cards/{id}
+    card_owner: str = ""  # tenants/{id} owning the card
+    card_owner_path: str = ""
+    cardholder: str = ""  # users/{id} holding a private card
+    rate_plan: str = ""  # the effective rate plan reference at the charging point
 
 
 class LogEntry(NamedTuple):
@@ -220,11 +227,66 @@ class MessageLog(Protocol):
         ...
 
 
-class TransactionIds(Protocol):
-    """Integer transaction ids for OCPP 1.6 StartTransaction."""
+@dataclass(frozen=True, slots=True)
+class MeterSample:
+    """One sampled moment of a transaction's meter, in the platform's units."""
 
-    async def next_id(self, identity: str) -> int:
-        """Return a new transaction id for a transaction started at `identity`."""
+    at: datetime
+    energy_wh: int | None = None  # the energy register (Energy.Active.Import.Register)
+    power_w: int | None = None
+    current_a: float | None = None
+    soc_percent: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionStart:
+    """What a transaction's start says (1.6 StartTransaction, 2.0.1 the first event seen).
+
+    `key` tells a repeated start from a new one at the same station: the 2.0.1 station's
+    transactionId, or for 1.6 (connector, idTag, timestamp, meterStart)."""
+
+    identity: str
+    version: OcppVersion
+    key: str
+    evse_id: int
+    connector_id: int
+    id_token: str
+    token_type: str
+    at: datetime
+    meter_start_wh: int | None
+    decision: AccessDecision
+    station_transaction_id: str = ""  # 2.0.1 only
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionEnd:
+    """How a transaction ended (1.6 StopTransaction, 2.0.1 TransactionEvent Ended)."""
+
+    at: datetime
+    meter_stop_wh: int | None
+    reason: str  # the OCPP stop reason as sent ("Local", "EVDisconnected", ...); "" when none
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionChange:
+    """One transaction message: a start (found or created by its key) or a reference to the
+    CSMS's transaction id, with the meter samples it carries and its end, if it ends."""
+
+    identity: str
+    start: TransactionStart | None = None
+    transaction_id: int | None = None
+    samples: tuple[MeterSample, ...] = ()
+    end: TransactionEnd | None = None
+    seq_no: int | None = None  # 2.0.1
+
+
+class TransactionStore(Protocol):
+    """Transactions and their meter values. `record` returns after the change is durable."""
+
+    async def record(self, change: TransactionChange) -> int | None:
+        """Store `change` and return the CSMS's transaction id (the 1.6 transactionId), or None
+        when `transaction_id` names no transaction of this station. Repeats change nothing.
+        Raise `ProviderUnavailable` when the store cannot commit now."""
         ...
 
 
@@ -236,4 +298,4 @@ class Providers:
     access: AccessDecider
     events: StationEvents
     message_log: MessageLog
-    transaction_ids: TransactionIds
+    transactions: TransactionStore

@@ -20,7 +20,7 @@ MESSAGES: Table = Message.__table__  # type: ignore[assignment]
 NOTICES: Table = StationNotice.__table__  # type: ignore[assignment]
 
 
-def _insert(session: AsyncSession, table: Table) -> Any:
+def dialect_insert(session: AsyncSession, table: Table) -> Any:
     """INSERT with ON CONFLICT support for the session's dialect (PostgreSQL or SQLite)."""
     name = session.get_bind().dialect.name
     return postgresql.insert(table) if name == "postgresql" else sqlite.insert(table)
@@ -37,7 +37,7 @@ async def upsert(
     (take the new row's value) or a mapping of column → SQL expression over `excluded`."""
     if not rows:
         return
-    stmt = _insert(session, table)
+    stmt = dialect_insert(session, table)
     excluded = stmt.excluded
     if isinstance(updates, Mapping):
         set_ = {name: value(excluded) if callable(value) else value for name, value in updates.items()}

@@ -19,14 +19,24 @@ from pathlib import Path
 import grpc
 
 from wattlane.api.assets.v1 import internal_pb2_grpc as assets_grpc
-from wattlane.api.csms.v1 import internal_pb2, internal_pb2_grpc, stations_pb2, stations_pb2_grpc
+from wattlane.api.csms.v1 import (
+    internal_pb2,
+    internal_pb2_grpc,
+    stations_pb2,
+    stations_pb2_grpc,
+    transactions_pb2,
+    transactions_pb2_grpc,
+)
 from wattlane.core.client import channel
 from wattlane.core.db import Database
 from wattlane.core.identity_link import IdentityLink
 from wattlane.core.server import Registrar, ServerOptions, ServiceServer
+from wattlane.core.temporal import LazyClient
 from wattlane.csms.api.internal import CsmsInternalServicer
 from wattlane.csms.api.stations import StationServicer
+from wattlane.csms.api.transactions import TransactionServicer
 from wattlane.csms.assets import AssetsAccess, AssetsStations
+from wattlane.csms.handoff import HandoffRelay
 from wattlane.csms.logstore import purge_messages
 from wattlane.csms.memory import MemoryProviders, memory_providers
 from wattlane.csms.options import CsmsOptions
@@ -54,6 +64,7 @@ class CsmsService:
         self.scheme = "ws"
         self._assets_channel: grpc.aio.Channel | None = None
         self._housekeeping: asyncio.Task[None] | None = None
+        self.handoff: HandoffRelay | None = None
 
     @property
     def grpc_port(self) -> int:
@@ -98,10 +109,19 @@ class CsmsService:
             self.storage = Storage.build(self.db, credentials, access, process=s.process_id)
             await self.storage.start(migrate=s.migrate_on_start)
             providers = self.storage.providers
+            self.handoff = HandoffRelay(
+                self.db,
+                LazyClient(s.temporal_address, s.temporal_namespace),
+                s.billing_task_queue,
+                interval=s.handoff_interval,
+            )
+            # A completed transaction is handed on at once, not at the next tick.
+            self.storage.transactions.on_completed = self.handoff.relay.kick
+            self.handoff.relay.start()
         else:
             self.memory.message_log.start()
             providers = Providers(
-                credentials, access, self.memory.events, self.memory.message_log, self.memory.transaction_ids
+                credentials, access, self.memory.events, self.memory.message_log, self.memory.transactions
             )
         self.csms = Csms(
             providers,
@@ -144,6 +164,12 @@ class CsmsService:
                     stations_pb2.DESCRIPTOR.services_by_name["StationService"].full_name,
                     lambda srv: stations_pb2_grpc.add_StationServiceServicer_to_server(
                         StationServicer(db), srv
+                    ),
+                ),
+                (
+                    transactions_pb2.DESCRIPTOR.services_by_name["TransactionService"].full_name,
+                    lambda srv: transactions_pb2_grpc.add_TransactionServiceServicer_to_server(
+                        TransactionServicer(db), srv
                     ),
                 ),
                 (
@@ -197,6 +223,8 @@ class CsmsService:
     async def stop(self) -> None:
         """Close every station socket (1001, so stations reconnect elsewhere), stop the gRPC
         server, then flush the registry and log."""
+        if self.handoff is not None:
+            await self.handoff.relay.stop()  # rows it did not mark wait for the next start
         if self._housekeeping is not None:
             self._housekeeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):

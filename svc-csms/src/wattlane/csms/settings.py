@@ -26,6 +26,10 @@
 | WATTLANE_CSMS_CLIENT_ID / _CLIENT_SECRET | csms / - | this service's account at identity (for assets) |
 | WATTLANE_CSMS_ASSETS_ADDRESS | - | assets' gRPC address: station credentials and access decisions |
 | WATTLANE_CSMS_DEMO_OWNER / _DEMO_OWNER_PATH | - | owner tenant id and path of static and demo stations |
+| WATTLANE_CSMS_TEMPORAL_ADDRESS | - | Temporal for the transaction handoff; empty: the outbox waits |
+| WATTLANE_CSMS_TEMPORAL_NAMESPACE | default | Temporal namespace |
+| WATTLANE_CSMS_BILLING_TASK_QUEUE | billing | task queue of the handoff workflows |
+| WATTLANE_CSMS_HANDOFF_INTERVAL | 2 | seconds between outbox passes (an ended transaction kicks one) |
 """
 
 from __future__ import annotations
@@ -71,6 +75,10 @@ class CsmsSettings:
     assets_address: str = ""
     demo_owner: str = ""
     demo_owner_path: str = ""
+    temporal_address: str = ""
+    temporal_namespace: str = "default"
+    billing_task_queue: str = "billing"
+    handoff_interval: int = 2
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> CsmsSettings:
@@ -133,4 +141,8 @@ class CsmsSettings:
             assets_address=get("ASSETS_ADDRESS") or "",
             demo_owner=get("DEMO_OWNER") or "",
             demo_owner_path=get("DEMO_OWNER_PATH") or "",
+            temporal_address=get("TEMPORAL_ADDRESS") or "",
+            temporal_namespace=get("TEMPORAL_NAMESPACE") or cls.temporal_namespace,
+            billing_task_queue=get("BILLING_TASK_QUEUE") or cls.billing_task_queue,
+            handoff_interval=integer("HANDOFF_INTERVAL", cls.handoff_interval),
         )

@@ -1,5 +1,5 @@
-"""The CSMS's database-backed providers: the station registry and the message log around a
-credential provider and an access decider (static/in-memory or assets)."""
+"""The CSMS's database-backed providers: the station registry, the message log and the
+transactions around a credential provider and an access decider (static/in-memory or assets)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from wattlane.core.db import Database
 from wattlane.core.migrations import upgrade_async
 from wattlane.csms.logstore import DatabaseMessageSink
-from wattlane.csms.memory import CounterTransactionIds
 from wattlane.csms.messagelog import BatchingMessageLog
 from wattlane.csms.providers import AccessDecider, Providers, StationCredentials
 from wattlane.csms.schema import MIGRATIONS
 from wattlane.csms.stations import RegisteredCredentials, StationRegistry
+from wattlane.csms.transactions import StoredTransactions
 
 
 @dataclass
@@ -22,6 +22,7 @@ class Storage:
     db: Database
     registry: StationRegistry
     message_log: BatchingMessageLog
+    transactions: StoredTransactions
     providers: Providers
 
     @classmethod
@@ -41,14 +42,15 @@ class Storage:
         log = BatchingMessageLog(
             DatabaseMessageSink(db), batch_size=2000, flush_interval=log_flush_interval, max_pending=200_000
         )
+        transactions = StoredTransactions(db, credentials)
         providers = Providers(
             credentials=RegisteredCredentials(credentials, registry),
             access=access,
             events=registry,
             message_log=log,
-            transaction_ids=CounterTransactionIds(),
+            transactions=transactions,
         )
-        return cls(db, registry, log, providers)
+        return cls(db, registry, log, transactions, providers)
 
     async def start(self, *, migrate: bool = True) -> None:
         """Migrate (when asked), then start the writers."""
@@ -56,8 +58,10 @@ class Storage:
             await upgrade_async(self.db.url.render_as_string(hide_password=False), MIGRATIONS)
         await self.registry.start()
         self.message_log.start()
+        self.transactions.start()
 
     async def close(self) -> None:
         """Flush and stop the writers (call after the listeners have closed their sockets)."""
+        await self.transactions.close()
         await self.message_log.close()
         await self.registry.close()

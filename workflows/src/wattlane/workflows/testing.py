@@ -25,7 +25,13 @@ from wattlane.workflows.mail.sink import MailSink
 from wattlane.workflows.mail.smtp import SmtpSender
 from wattlane.workflows.worker import Dependencies, task_queues
 
-WORKER_SCOPES = ["identity.applications", "identity.datapoints", "identity.licenses", "identity.mail"]
+WORKER_SCOPES = [
+    "identity.applications",
+    "identity.datapoints",
+    "identity.licenses",
+    "identity.mail",
+    "csms.handoff",
+]
 
 
 def _bin(name: str) -> str:
@@ -89,7 +95,7 @@ async def start_worker(
     link = IdentityLink(identity_target, client_id="worker", client_secret=worker_secret)
     identity = IdentityInternal(link, identity_target)
     deps = Dependencies(client, identity, Mailer(SmtpSender("127.0.0.1", smtp_port), identity))
-    (queue,) = task_queues(deps, task_queue)
+    (queue,) = [q for q in task_queues(deps, task_queue) if q.name == task_queue]
     worker = Worker(
         client,
         task_queue=queue.name,

@@ -19,6 +19,10 @@ from wattlane.core.temporal import connect
 from wattlane.workflows.approval.activities import ApprovalActivities
 from wattlane.workflows.approval.types import TASK_QUEUE as ACCOUNTS_QUEUE
 from wattlane.workflows.approval.workflows import ApplicationApproval
+from wattlane.workflows.csms import CsmsInternal
+from wattlane.workflows.handoff.activities import HandoffActivities
+from wattlane.workflows.handoff.types import TASK_QUEUE as BILLING_QUEUE
+from wattlane.workflows.handoff.workflows import TransactionHandoff
 from wattlane.workflows.identity import IdentityInternal
 from wattlane.workflows.mail.mailer import Mailer
 from wattlane.workflows.mail.smtp import SmtpSender
@@ -48,14 +52,18 @@ class Dependencies:
     identity: IdentityInternal
     mailer: Mailer
     app_url: str = "http://localhost:8080"  # where links in mails point
+    csms: CsmsInternal | None = None  # the transaction handoff's consumer (until billing exists)
 
 
-def task_queues(deps: Dependencies, accounts_queue: str = ACCOUNTS_QUEUE) -> list[TaskQueue]:
-    """Every task queue this worker serves, with its workflows and activities."""
+def task_queues(
+    deps: Dependencies, accounts_queue: str = ACCOUNTS_QUEUE, billing_queue: str = BILLING_QUEUE
+) -> list[TaskQueue]:
+    """Every task queue this worker serves, with its workflows and activities (billing only
+    when the CSMS is configured)."""
     approval = ApprovalActivities(deps.identity, deps.mailer, deps.temporal)
     renewal = RenewalActivities(deps.identity, deps.mailer)
     user_mail = UserMailActivities(deps.identity, deps.mailer, deps.app_url)
-    return [
+    queues = [
         TaskQueue(
             accounts_queue,
             workflows=[ApplicationApproval, AccountRenewal, UserMailDelivery],
@@ -70,6 +78,10 @@ def task_queues(deps: Dependencies, accounts_queue: str = ACCOUNTS_QUEUE) -> lis
             ],
         )
     ]
+    if deps.csms is not None:
+        handoff = HandoffActivities(deps.csms)
+        queues.append(TaskQueue(billing_queue, workflows=[TransactionHandoff], activities=[handoff.record]))
+    return queues
 
 
 @dataclass
@@ -78,6 +90,7 @@ class WorkerProcess:
     client: Client | None = None
     _link: IdentityLink | None = None
     _identity: IdentityInternal | None = None
+    _csms: CsmsInternal | None = None
     _workers: list[Worker] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -86,13 +99,15 @@ class WorkerProcess:
         self.client = await connect(s.temporal_address, s.temporal_namespace)
         self._link = IdentityLink(s.identity_address, client_id=s.client_id, client_secret=s.client_secret)
         self._identity = IdentityInternal(self._link, s.identity_address)
+        self._csms = CsmsInternal(self._link, s.csms_address) if s.csms_address else None
         deps = Dependencies(
             self.client,
             self._identity,
             Mailer(SmtpSender(s.smtp_host, s.smtp_port), self._identity),
             app_url=s.app_url,
+            csms=self._csms,
         )
-        for queue in task_queues(deps, s.accounts_task_queue):
+        for queue in task_queues(deps, s.accounts_task_queue, s.billing_task_queue):
             worker = Worker(
                 self.client,
                 task_queue=queue.name,
@@ -110,6 +125,8 @@ class WorkerProcess:
             await task
         if self._identity is not None:
             await self._identity.close()
+        if self._csms is not None:
+            await self._csms.close()
         if self._link is not None:
             await self._link.close()
 

@@ -7,12 +7,16 @@ import grpc
 from wattlane.api.csms.v1 import internal_pb2, internal_pb2_grpc
 from wattlane.core.caller import current_caller
 from wattlane.core.db import Database
-from wattlane.core.errors import NotFound
-from wattlane.csms import repository
+from wattlane.core.errors import FailedPrecondition, InvalidArgument, NotFound
+from wattlane.core.names import parse_name
+from wattlane.core.orm import utcnow
+from wattlane.core.timestamps import to_timestamp
+from wattlane.csms import repository, transaction_rows
 from wattlane.csms.api import convert
 from wattlane.csms.names import parse_identity
 
 UNCLAIMED_SCOPE = "csms.unclaimed"
+HANDOFF_SCOPE = "csms.handoff"
 
 
 class CsmsInternalServicer(internal_pb2_grpc.CsmsInternalServiceServicer):
@@ -32,3 +36,27 @@ class CsmsInternalServicer(internal_pb2_grpc.CsmsInternalServiceServicer):
         if row is None:
             raise NotFound(f"unclaimedConnections/{identity}")
         return convert.unclaimed_internal(row)
+
+    async def RecordHandoff(
+        self, request: internal_pb2.RecordHandoffRequest, context: grpc.aio.ServicerContext
+    ) -> internal_pb2.Handoff:
+        """Record a completed transaction's handoff once (`csms.handoff`); repeats are counted."""
+        current_caller().require_service_scope(HANDOFF_SCOPE)
+        raw = parse_name(request.transaction, "transactions", "transaction")
+        if not raw.isdigit() or len(raw) > 18:
+            raise InvalidArgument.field("transaction", "must look like transactions/{number}")
+        if not request.workflow_id or len(request.workflow_id) > 64:
+            raise InvalidArgument.field("workflow_id", "is required (at most 64 characters)")
+        async with self.db.transaction() as session:
+            transaction = await transaction_rows.get_transaction(session, int(raw))
+            if transaction is None:
+                raise NotFound(request.transaction)
+            if transaction.stop_time is None:
+                raise FailedPrecondition(f"{request.transaction} has not ended")
+            row = await transaction_rows.record_handoff(session, int(raw), request.workflow_id, utcnow())
+        return internal_pb2.Handoff(
+            transaction=request.transaction,
+            workflow_id=row.workflow_id,
+            deliveries=row.deliveries,
+            first_time=to_timestamp(row.first_time),
+        )

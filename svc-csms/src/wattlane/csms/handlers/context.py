@@ -17,6 +17,7 @@ from wattlane.csms.providers import (
     Providers,
     ProviderUnavailable,
     StationNotice,
+    TransactionChange,
 )
 
 
@@ -63,6 +64,15 @@ async def decide(ctx: HandlerContext, session: Session, id_token: str, token_typ
         return await ctx.access.decide(session.identity, id_token, token_type)
     except ProviderUnavailable:
         raise OcppError(ErrorKind.INTERNAL, "authorization is temporarily unavailable") from None
+
+
+async def record(ctx: HandlerContext, change: TransactionChange) -> int | None:
+    """Store a transaction change and wait for its commit; a store that cannot commit becomes an
+    InternalError CALLERROR, so the station keeps the message queued and sends it again."""
+    try:
+        return await ctx.providers.transactions.record(change)
+    except ProviderUnavailable:
+        raise OcppError(ErrorKind.INTERNAL, "transactions cannot be stored right now") from None
 
 
 async def data_transfer(ctx: HandlerContext, session: Session, payload: dict[str, Any]) -> dict[str, Any]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from wattlane.csms import meter
 from wattlane.csms.clock import ocpp_now, ocpp_time, parse_ocpp_time, utc_now
 from wattlane.csms.errors import OcppVersion
 from wattlane.csms.handlers.context import (
@@ -11,13 +13,23 @@ from wattlane.csms.handlers.context import (
     Handler,
     HandlerContext,
     Session,
-    acknowledge,
     data_transfer,
     decide,
     notice,
+    record,
 )
-from wattlane.csms.providers import AccessDecision, BootInfo, NoticeKind, StatusChange
+from wattlane.csms.providers import (
+    AccessDecision,
+    BootInfo,
+    NoticeKind,
+    StatusChange,
+    TransactionChange,
+    TransactionEnd,
+    TransactionStart,
+)
 from wattlane.csms.statuses import STATUS_16
+
+logger = logging.getLogger(__name__)
 
 
 def id_tag_info(decision: AccessDecision) -> dict[str, Any]:
@@ -90,11 +102,57 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
         return {"idTagInfo": id_tag_info(decision)}
 
     async def start_transaction(session: Session, p: dict[str, Any]) -> dict[str, Any]:
-        """Authorize and hand out a transaction id (stored by a later issue)."""
-        # Transactions are stored by a later issue; answer what the schema requires.
+        """Authorize, store the transaction (a repeat finds the stored one) and answer its id."""
         decision = await decide(ctx, session, p["idTag"], "")
-        transaction_id = await ctx.providers.transaction_ids.next_id(session.identity)
+        connector = p["connectorId"]
+        # 1.6 has no id of the station's own: a resent start repeats all of these.
+        key = f"{connector}|{p['idTag']}|{p['timestamp']}|{p['meterStart']}"
+        start = TransactionStart(
+            identity=session.identity,
+            version=OcppVersion.V16,
+            key=key,
+            evse_id=connector,
+            connector_id=1 if connector > 0 else 0,
+            id_token=p["idTag"],
+            token_type="",
+            at=parse_ocpp_time(p["timestamp"], utc_now()),
+            meter_start_wh=p["meterStart"],
+            decision=decision,
+        )
+        transaction_id = await record(ctx, TransactionChange(session.identity, start=start))
         return {"idTagInfo": id_tag_info(decision), "transactionId": transaction_id}
+
+    async def stop_transaction(session: Session, p: dict[str, Any]) -> dict[str, Any]:
+        """End the transaction (once: a resent stop changes nothing) with its transaction data."""
+        now = utc_now()
+        change = TransactionChange(
+            session.identity,
+            transaction_id=p["transactionId"],
+            samples=meter.samples(p.get("transactionData"), v201=False, default_time=now),
+            end=TransactionEnd(
+                at=parse_ocpp_time(p["timestamp"], now),
+                meter_stop_wh=p["meterStop"],
+                reason=p.get("reason", "Local"),  # 1.6: an absent reason means Local
+            ),
+        )
+        if await record(ctx, change) is None:
+            logger.info(
+                "%s: StopTransaction for unknown transaction %s", session.identity, p["transactionId"]
+            )
+        if "idTag" not in p:
+            return {}
+        return {"idTagInfo": id_tag_info(await decide(ctx, session, p["idTag"], ""))}
+
+    async def meter_values(session: Session, p: dict[str, Any]) -> dict[str, Any]:
+        """Store a transaction's samples (waiting for the commit); others are only logged."""
+        transaction_id = p.get("transactionId")
+        if transaction_id is not None:
+            found = meter.samples(p["meterValue"], v201=False, default_time=utc_now())
+            if found:
+                await record(
+                    ctx, TransactionChange(session.identity, transaction_id=transaction_id, samples=found)
+                )
+        return {}
 
     async def transfer(session: Session, p: dict[str, Any]) -> dict[str, Any]:
         """Vendor-specific DataTransfer."""
@@ -112,6 +170,6 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
         "SecurityEventNotification": notice(ctx, NoticeKind.SECURITY_EVENT, "type"),
         "DataTransfer": transfer,
         "StartTransaction": start_transaction,
-        "StopTransaction": acknowledge,
-        "MeterValues": acknowledge,
+        "StopTransaction": stop_transaction,
+        "MeterValues": meter_values,
     }

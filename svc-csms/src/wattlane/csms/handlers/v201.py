@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from wattlane.csms import meter
 from wattlane.csms.clock import ocpp_now, ocpp_time, parse_ocpp_time, utc_now
 from wattlane.csms.errors import OcppVersion
 from wattlane.csms.handlers.context import (
@@ -15,8 +16,18 @@ from wattlane.csms.handlers.context import (
     data_transfer,
     decide,
     notice,
+    record,
 )
-from wattlane.csms.providers import AccessDecision, BootInfo, NoticeKind, StatusChange
+from wattlane.csms.providers import (
+    AccessDecision,
+    AccessStatus,
+    BootInfo,
+    NoticeKind,
+    StatusChange,
+    TransactionChange,
+    TransactionEnd,
+    TransactionStart,
+)
 from wattlane.csms.statuses import STATUS_201
 
 
@@ -89,6 +100,42 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
         decision = await decide(ctx, session, token["idToken"], token["type"])
         return {"idTokenInfo": id_token_info(decision)}
 
+    async def transaction_event(session: Session, p: dict[str, Any]) -> dict[str, Any]:
+        """Store a Started / Updated / Ended event (a repeat changes nothing) after its commit.
+
+        Every event names the station's transactionId, so any of them finds or creates the
+        transaction: a station whose Started was lost still gets its session stored."""
+        now = utc_now()
+        at = parse_ocpp_time(p["timestamp"], now)
+        info = p["transactionInfo"]
+        evse = p.get("evse") or {}
+        token = p.get("idToken")
+        if token is not None and token.get("type") != "NoAuthorization":
+            decision = await decide(ctx, session, token["idToken"], token["type"])
+        else:
+            decision = AccessDecision(AccessStatus.INVALID, reason="no token")
+        found = meter.samples(p.get("meterValue"), v201=True, default_time=now)
+        start = TransactionStart(
+            identity=session.identity,
+            version=OcppVersion.V201,
+            key=info["transactionId"],
+            evse_id=evse.get("id", 0),
+            connector_id=evse.get("connectorId", 1 if evse else 0),
+            id_token=token["idToken"] if token is not None else "",
+            token_type=token["type"] if token is not None else "",
+            at=at,
+            meter_start_wh=meter.first_energy(found) if p["eventType"] == "Started" else None,
+            decision=decision,
+            station_transaction_id=info["transactionId"],
+        )
+        end = None
+        if p["eventType"] == "Ended":
+            end = TransactionEnd(at=at, meter_stop_wh=None, reason=info.get("stoppedReason", ""))
+        await record(
+            ctx, TransactionChange(session.identity, start=start, samples=found, end=end, seq_no=p["seqNo"])
+        )
+        return {} if token is None else {"idTokenInfo": id_token_info(decision)}
+
     async def transfer(session: Session, p: dict[str, Any]) -> dict[str, Any]:
         """Vendor-specific DataTransfer."""
         return await data_transfer(ctx, session, p)
@@ -102,9 +149,9 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
         "LogStatusNotification": notice(ctx, NoticeKind.LOG_STATUS, "status"),
         "SecurityEventNotification": notice(ctx, NoticeKind.SECURITY_EVENT, "type"),
         "DataTransfer": transfer,
-        # Transactions, meter values and reports are stored by later issues; until then they are
-        # acknowledged (their responses have no required field) so stations keep going.
-        "TransactionEvent": acknowledge,
+        # Meter values outside transactions and reports are stored by later issues; until then
+        # they are acknowledged (their responses have no required field) so stations keep going.
+        "TransactionEvent": transaction_event,
         "MeterValues": acknowledge,
         "NotifyEvent": acknowledge,
         "NotifyReport": acknowledge,

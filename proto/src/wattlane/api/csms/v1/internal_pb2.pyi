@@ -18,6 +18,68 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
+class RecordHandoffRequest(_message.Message):
+    """Request for RecordHandoff."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRANSACTION_FIELD_NUMBER: _builtins.int
+    WORKFLOW_ID_FIELD_NUMBER: _builtins.int
+    transaction: _builtins.str
+    """`transactions/{id}`."""
+    workflow_id: _builtins.str
+    """The workflow that delivered it (`transaction-{id}`)."""
+    def __init__(
+        self,
+        *,
+        transaction: _builtins.str = ...,
+        workflow_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["transaction", b"transaction", "workflow_id", b"workflow_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordHandoffRequest: _TypeAlias = RecordHandoffRequest  # noqa: Y015
+
+@_typing.final
+class Handoff(_message.Message):
+    """A transaction's handoff as recorded."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRANSACTION_FIELD_NUMBER: _builtins.int
+    WORKFLOW_ID_FIELD_NUMBER: _builtins.int
+    DELIVERIES_FIELD_NUMBER: _builtins.int
+    FIRST_TIME_FIELD_NUMBER: _builtins.int
+    transaction: _builtins.str
+    """`transactions/{id}`."""
+    workflow_id: _builtins.str
+    """The workflow that first delivered it."""
+    deliveries: _builtins.int
+    """How many deliveries arrived (1 unless an activity was retried after recording)."""
+    @_builtins.property
+    def first_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was first recorded."""
+
+    def __init__(
+        self,
+        *,
+        transaction: _builtins.str = ...,
+        workflow_id: _builtins.str = ...,
+        deliveries: _builtins.int = ...,
+        first_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["first_time", b"first_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deliveries", b"deliveries", "first_time", b"first_time", "transaction", b"transaction", "workflow_id", b"workflow_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Handoff: _TypeAlias = Handoff  # noqa: Y015
+
+@_typing.final
 class GetUnclaimedConnectionRequest(_message.Message):
     """Request for GetUnclaimedConnection."""
 

@@ -40,6 +40,11 @@ class CsmsInternalServiceStub:
                 request_serializer=wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.GetUnclaimedConnectionRequest.SerializeToString,
                 response_deserializer=wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.UnclaimedConnection.FromString,
                 _registered_method=True)
+        self.RecordHandoff = channel.unary_unary(
+                '/wattlane.api.csms.v1.CsmsInternalService/RecordHandoff',
+                request_serializer=wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.RecordHandoffRequest.SerializeToString,
+                response_deserializer=wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.Handoff.FromString,
+                _registered_method=True)
 
 
 class CsmsInternalServiceServicer:
@@ -55,6 +60,16 @@ class CsmsInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordHandoff(self, request, context):
+        """Records that a completed transaction was handed on (`csms.handoff`): the consumer side of
+        the exactly-once handoff until billing exists. Idempotent per transaction: a repeated
+        delivery (a retried activity) counts in `deliveries`, never as a second handoff.
+        NOT_FOUND for an unknown transaction, FAILED_PRECONDITION for one that has not ended.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CsmsInternalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -62,6 +77,11 @@ def add_CsmsInternalServiceServicer_to_server(servicer, server):
                     servicer.GetUnclaimedConnection,
                     request_deserializer=wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.GetUnclaimedConnectionRequest.FromString,
                     response_serializer=wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.UnclaimedConnection.SerializeToString,
+            ),
+            'RecordHandoff': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordHandoff,
+                    request_deserializer=wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.RecordHandoffRequest.FromString,
+                    response_serializer=wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.Handoff.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -92,6 +112,33 @@ class CsmsInternalService:
             '/wattlane.api.csms.v1.CsmsInternalService/GetUnclaimedConnection',
             wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.GetUnclaimedConnectionRequest.SerializeToString,
             wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.UnclaimedConnection.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordHandoff(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wattlane.api.csms.v1.CsmsInternalService/RecordHandoff',
+            wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.RecordHandoffRequest.SerializeToString,
+            wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.Handoff.FromString,
             options,
             channel_credentials,
             insecure,

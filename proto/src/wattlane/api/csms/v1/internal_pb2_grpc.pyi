@@ -38,6 +38,12 @@ class CsmsInternalServiceStub:
     (`csms.unclaimed`). Assets uses it for "connected" onboarding: the platform confirms the
     station is really trying to connect. NOT_FOUND when the identity never tried.
     """
+    RecordHandoff: _grpc.UnaryUnaryMultiCallable[_internal_pb2.RecordHandoffRequest, _internal_pb2.Handoff]
+    """Records that a completed transaction was handed on (`csms.handoff`): the consumer side of
+    the exactly-once handoff until billing exists. Idempotent per transaction: a repeated
+    delivery (a retried activity) counts in `deliveries`, never as a second handoff.
+    NOT_FOUND for an unknown transaction, FAILED_PRECONDITION for one that has not ended.
+    """
 
 @_typing.type_check_only
 class CsmsInternalServiceAsyncStub(CsmsInternalServiceStub):
@@ -48,6 +54,12 @@ class CsmsInternalServiceAsyncStub(CsmsInternalServiceStub):
     """Connection attempts by an OCPP identity that no charging point claims yet
     (`csms.unclaimed`). Assets uses it for "connected" onboarding: the platform confirms the
     station is really trying to connect. NOT_FOUND when the identity never tried.
+    """
+    RecordHandoff: _aio.UnaryUnaryMultiCallable[_internal_pb2.RecordHandoffRequest, _internal_pb2.Handoff]  # type: ignore[assignment]
+    """Records that a completed transaction was handed on (`csms.handoff`): the consumer side of
+    the exactly-once handoff until billing exists. Idempotent per transaction: a repeated
+    delivery (a retried activity) counts in `deliveries`, never as a second handoff.
+    NOT_FOUND for an unknown transaction, FAILED_PRECONDITION for one that has not ended.
     """
 
 class CsmsInternalServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -62,6 +74,18 @@ class CsmsInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         """Connection attempts by an OCPP identity that no charging point claims yet
         (`csms.unclaimed`). Assets uses it for "connected" onboarding: the platform confirms the
         station is really trying to connect. NOT_FOUND when the identity never tried.
+        """
+
+    @_abc_1.abstractmethod
+    def RecordHandoff(
+        self,
+        request: _internal_pb2.RecordHandoffRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_internal_pb2.Handoff, _abc.Awaitable[_internal_pb2.Handoff]]:
+        """Records that a completed transaction was handed on (`csms.handoff`): the consumer side of
+        the exactly-once handoff until billing exists. Idempotent per transaction: a repeated
+        delivery (a retried activity) counts in `deliveries`, never as a second handoff.
+        NOT_FOUND for an unknown transaction, FAILED_PRECONDITION for one that has not ended.
         """
 
 def add_CsmsInternalServiceServicer_to_server(servicer: CsmsInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,1 @@
+"""Completed transactions handed on to billing, exactly once (one workflow per transaction)."""
