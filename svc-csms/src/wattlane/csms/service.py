@@ -19,14 +19,24 @@ from pathlib import Path
 import grpc
 
 from wattlane.api.assets.v1 import internal_pb2_grpc as assets_grpc
-from wattlane.api.csms.v1 import internal_pb2, internal_pb2_grpc, stations_pb2, stations_pb2_grpc
+from wattlane.api.csms.v1 import (
+    commands_pb2,
+    commands_pb2_grpc,
+    internal_pb2,
+    internal_pb2_grpc,
+    stations_pb2,
+    stations_pb2_grpc,
+)
 from wattlane.core.client import channel
 from wattlane.core.db import Database
 from wattlane.core.identity_link import IdentityLink
 from wattlane.core.server import Registrar, ServerOptions, ServiceServer
+from wattlane.csms.api.commands import CommandServicer
 from wattlane.csms.api.internal import CsmsInternalServicer
 from wattlane.csms.api.stations import StationServicer
 from wattlane.csms.assets import AssetsAccess, AssetsStations
+from wattlane.csms.commands import CommandRunner, Peers
+from wattlane.csms.leases import Lease
 from wattlane.csms.logstore import purge_messages
 from wattlane.csms.memory import MemoryProviders, memory_providers
 from wattlane.csms.options import CsmsOptions
@@ -54,6 +64,8 @@ class CsmsService:
         self.scheme = "ws"
         self._assets_channel: grpc.aio.Channel | None = None
         self._housekeeping: asyncio.Task[None] | None = None
+        self.lease: Lease | None = None
+        self.peers: Peers | None = None
 
     @property
     def grpc_port(self) -> int:
@@ -105,7 +117,11 @@ class CsmsService:
             )
         self.csms = Csms(
             providers,
-            CsmsOptions(heartbeat_interval=s.heartbeat_interval, validate_responses=s.validate_responses),
+            CsmsOptions(
+                heartbeat_interval=s.heartbeat_interval,
+                validate_responses=s.validate_responses,
+                call_timeout=s.call_timeout,
+            ),
         )
         tls = None
         if s.security_profile is not SecurityProfile.BASIC:
@@ -128,6 +144,11 @@ class CsmsService:
         self.scheme = "wss" if tls is not None else "ws"
         if s.grpc_port >= 0:
             await self._start_grpc()
+        if self.db is not None and self.server is not None:
+            # Other processes forward remote actions for our stations to this address.
+            address = s.grpc_advertise or f"{s.host}:{self.server.port}"
+            self.lease = Lease(self.db, s.process_id, address, ttl=s.lease_seconds)
+            await self.lease.start()
         if self.storage is not None:
             self._housekeeping = asyncio.get_running_loop().create_task(
                 self._housekeep(), name="csms-housekeeping"
@@ -137,8 +158,12 @@ class CsmsService:
     async def _start_grpc(self) -> None:
         s = self.settings
         services: list[tuple[str, Registrar]] = []
-        if self.db is not None:
+        if self.db is not None and self.csms is not None:
             db = self.db
+            runner = CommandRunner(db, s.process_id, self.csms.registry)
+            token = self.identity.service_token if self.identity is not None else None
+            # A forwarded command waits for the station's answer on the other process.
+            peers = self.peers = Peers(token, timeout=s.call_timeout + 10)
             services = [
                 (
                     stations_pb2.DESCRIPTOR.services_by_name["StationService"].full_name,
@@ -149,7 +174,13 @@ class CsmsService:
                 (
                     internal_pb2.DESCRIPTOR.services_by_name["CsmsInternalService"].full_name,
                     lambda srv: internal_pb2_grpc.add_CsmsInternalServiceServicer_to_server(
-                        CsmsInternalServicer(db), srv
+                        CsmsInternalServicer(db, runner), srv
+                    ),
+                ),
+                (
+                    commands_pb2.DESCRIPTOR.services_by_name["CommandService"].full_name,
+                    lambda srv: commands_pb2_grpc.add_CommandServiceServicer_to_server(
+                        CommandServicer(db, runner, peers), srv
                     ),
                 ),
             ]
@@ -196,7 +227,7 @@ class CsmsService:
 
     async def stop(self) -> None:
         """Close every station socket (1001, so stations reconnect elsewhere), stop the gRPC
-        server, then flush the registry and log."""
+        server, flush the registry and log, then release the process lease."""
         if self._housekeeping is not None:
             self._housekeeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -210,6 +241,11 @@ class CsmsService:
             await self.storage.close()
         elif self.memory is not None:
             await self.memory.message_log.close()
+        if self.lease is not None:
+            # After the sockets closed and the registry flushed: stations reconnect elsewhere.
+            await self.lease.release()
+        if self.peers is not None:
+            await self.peers.close()
         if self.db is not None:
             await self.db.dispose()
         if self._assets_channel is not None:

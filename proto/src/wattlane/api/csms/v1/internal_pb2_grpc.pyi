@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from grpc import aio as _aio
+from wattlane.api.csms.v1 import commands_pb2 as _commands_pb2
 from wattlane.api.csms.v1 import internal_pb2 as _internal_pb2
 import abc as _abc_1
 import grpc as _grpc
@@ -38,6 +39,12 @@ class CsmsInternalServiceStub:
     (`csms.unclaimed`). Assets uses it for "connected" onboarding: the platform confirms the
     station is really trying to connect. NOT_FOUND when the identity never tried.
     """
+    ExecuteCommand: _grpc.UnaryUnaryMultiCallable[_internal_pb2.ExecuteCommandRequest, _commands_pb2.Command]
+    """Sends a stored, queued command to its station (`csms.commands`): called by the CSMS process
+    that received CreateCommand on the process holding the station's socket (found through the
+    process lease table). Returns the command in its final state; FAILED_PRECONDITION when the
+    station is not connected to this process.
+    """
 
 @_typing.type_check_only
 class CsmsInternalServiceAsyncStub(CsmsInternalServiceStub):
@@ -48,6 +55,12 @@ class CsmsInternalServiceAsyncStub(CsmsInternalServiceStub):
     """Connection attempts by an OCPP identity that no charging point claims yet
     (`csms.unclaimed`). Assets uses it for "connected" onboarding: the platform confirms the
     station is really trying to connect. NOT_FOUND when the identity never tried.
+    """
+    ExecuteCommand: _aio.UnaryUnaryMultiCallable[_internal_pb2.ExecuteCommandRequest, _commands_pb2.Command]  # type: ignore[assignment]
+    """Sends a stored, queued command to its station (`csms.commands`): called by the CSMS process
+    that received CreateCommand on the process holding the station's socket (found through the
+    process lease table). Returns the command in its final state; FAILED_PRECONDITION when the
+    station is not connected to this process.
     """
 
 class CsmsInternalServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -62,6 +75,18 @@ class CsmsInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         """Connection attempts by an OCPP identity that no charging point claims yet
         (`csms.unclaimed`). Assets uses it for "connected" onboarding: the platform confirms the
         station is really trying to connect. NOT_FOUND when the identity never tried.
+        """
+
+    @_abc_1.abstractmethod
+    def ExecuteCommand(
+        self,
+        request: _internal_pb2.ExecuteCommandRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_commands_pb2.Command, _abc.Awaitable[_commands_pb2.Command]]:
+        """Sends a stored, queued command to its station (`csms.commands`): called by the CSMS process
+        that received CreateCommand on the process holding the station's socket (found through the
+        process lease table). Returns the command in its final state; FAILED_PRECONDITION when the
+        station is not connected to this process.
         """
 
 def add_CsmsInternalServiceServicer_to_server(servicer: CsmsInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
