@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
@@ -88,11 +89,20 @@ class Lease:
     """This process's lease: acquired on start, renewed (and sweeping) periodically, released on
     shutdown."""
 
-    def __init__(self, db: Database, process: str, grpc_address: str, *, ttl: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        process: str,
+        grpc_address: str,
+        *,
+        ttl: float,
+        on_retaken: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.db = db
         self.process = process
         self.grpc_address = grpc_address
         self.ttl = ttl
+        self._on_retaken = on_retaken
         self._periodic = Periodic("csms-lease", self.renew, interval=max(0.2, ttl / 3))
 
     async def start(self) -> None:
@@ -131,9 +141,10 @@ class Lease:
                 .where(ProcessLease.process == self.process)
                 .values(expire_time=now + dt.timedelta(seconds=self.ttl))
             )
-            if not result.rowcount:  # type: ignore[attr-defined]
-                # We were too slow and another process swept us: our stations were marked
-                # offline; the registry writes them back as they send frames.
+            retaken = not result.rowcount  # type: ignore[attr-defined]
+            if retaken:
+                # We stalled past the lease and another process swept us: our stations were
+                # marked offline although their sockets are open here (`on_retaken` says so again).
                 logger.warning("lease of %s had expired; taking it again", self.process)
                 await upsert(
                     session,
@@ -143,6 +154,8 @@ class Lease:
                     ["grpc_address", "start_time", "expire_time"],
                 )
             stations, commands = await sweep_expired(session, now)
+        if retaken and self._on_retaken is not None:
+            await self._on_retaken()
         if stations or commands:
             logger.info("expired leases: %d stations offline, %d commands failed", stations, commands)
 

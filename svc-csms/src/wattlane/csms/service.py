@@ -35,6 +35,7 @@ from wattlane.csms.api.commands import CommandServicer
 from wattlane.csms.api.internal import CsmsInternalServicer
 from wattlane.csms.api.stations import StationServicer
 from wattlane.csms.assets import AssetsAccess, AssetsStations
+from wattlane.csms.clock import utc_now
 from wattlane.csms.commands import CommandRunner, Peers
 from wattlane.csms.leases import Lease
 from wattlane.csms.logstore import purge_messages
@@ -147,7 +148,9 @@ class CsmsService:
         if self.db is not None and self.server is not None:
             # Other processes forward remote actions for our stations to this address.
             address = s.grpc_advertise or f"{s.host}:{self.server.port}"
-            self.lease = Lease(self.db, s.process_id, address, ttl=s.lease_seconds)
+            self.lease = Lease(
+                self.db, s.process_id, address, ttl=s.lease_seconds, on_retaken=self._announce_connections
+            )
             await self.lease.start()
         if self.storage is not None:
             self._housekeeping = asyncio.get_running_loop().create_task(
@@ -217,6 +220,15 @@ class CsmsService:
             except Exception:
                 logger.exception("housekeeping failed")
             await asyncio.sleep(s.housekeeping_interval)
+
+    async def _announce_connections(self) -> None:
+        """Record every socket open here as online again (after our lease was swept)."""
+        if self.csms is None or self.storage is None:
+            return
+        for connection in self.csms.registry:
+            await self.storage.registry.station_online(
+                connection.identity, connection.version, connection.session.remote_address, utc_now()
+            )
 
     def open_connections(self) -> list[tuple[str, dt.datetime]]:
         """(identity, wall-clock time of its last frame) of every station connected here."""
