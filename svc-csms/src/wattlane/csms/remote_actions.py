@@ -13,6 +13,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from wattlane.api.assets.v1 import internal_pb2 as assets_internal_pb2
 from wattlane.api.csms.v1 import commands_pb2
 from wattlane.core.errors import FailedPrecondition, InvalidArgument
 from wattlane.csms.errors import OcppVersion
@@ -135,16 +136,27 @@ def _evse(evse: int, connector: int) -> dict[str, Any]:
     return {"id": evse, "connectorId": connector} if connector else {"id": evse}
 
 
-def ocpp_request(command: commands_pb2.Command, protocol: str, remote_start_id: int) -> OcppRequest:
+def ocpp_request(
+    command: commands_pb2.Command,
+    protocol: str,
+    remote_start_id: int,
+    local_list: assets_internal_pb2.LocalAuthorizationList | None = None,
+    list_version: int = 1,
+) -> OcppRequest:
     """The OCPP call for `command` on a station speaking `protocol`.
 
     `remote_start_id` numbers a 2.0.1 RequestStartTransaction (the station echoes it in its
-    TransactionEvent). Raises InvalidArgument naming the field, or FailedPrecondition for an
-    action the station's OCPP version does not have."""
+    TransactionEvent) and other requestIds; `local_list` (from assets) and `list_version` (higher
+    than any earlier one) make a SendLocalList. Raises InvalidArgument naming the field, or
+    FailedPrecondition for an action the station's OCPP version does not have."""
     kind = command.WhichOneof("action")
     if kind is None:
         raise InvalidArgument.field("command.action", "one action is required (reset, remote_start...)")
     version = _version(protocol)
+    if kind == "send_local_list":
+        if local_list is None:
+            raise FailedPrecondition("no local authorization list source (assets) is configured")
+        return send_local_list(local_list, version, list_version)
     built: OcppRequest = _BUILDERS[kind](getattr(command, kind), version, remote_start_id)
     return built
 
@@ -326,6 +338,50 @@ def _clear_limit(m: commands_pb2.ClearChargingLimit, v: OcppVersion, _: int) -> 
     if v is V16:
         return OcppRequest("ClearChargingProfile", {"id": profile_id})
     return OcppRequest("ClearChargingProfile", {"chargingProfileId": profile_id})
+
+
+_LIST_STATUS = {
+    assets_internal_pb2.AccessDecision.ACCEPTED: "Accepted",
+    assets_internal_pb2.AccessDecision.BLOCKED: "Blocked",
+    assets_internal_pb2.AccessDecision.EXPIRED: "Expired",
+    assets_internal_pb2.AccessDecision.INVALID: "Invalid",
+}
+
+
+def send_local_list(
+    cards: assets_internal_pb2.LocalAuthorizationList, v: OcppVersion, list_version: int
+) -> OcppRequest:
+    """A full SendLocalList of the cards assets lists for the station (1.6 idTags are at most 20
+    characters: longer UIDs cannot be listed there and stay online decisions)."""
+    entries: list[dict[str, Any]] = []
+    for card in cards.entries:
+        status = _LIST_STATUS.get(card.status, "Invalid")
+        expiry = (
+            card.expire_time.ToDatetime(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            if card.HasField("expire_time")
+            else None
+        )
+        if v is V16:
+            if len(card.id_token) > 20:
+                continue
+            info: dict[str, Any] = {"status": status}
+            if expiry:
+                info["expiryDate"] = expiry
+            entries.append({"idTag": card.id_token, "idTagInfo": info})
+        else:
+            info = {"status": status}
+            if expiry:
+                info["cacheExpiryDateTime"] = expiry
+            entries.append({"idToken": {"idToken": card.id_token, "type": "ISO14443"}, "idTokenInfo": info})
+    if v is V16:
+        return OcppRequest(
+            "SendLocalList",
+            {"listVersion": list_version, "updateType": "Full", "localAuthorizationList": entries},
+        )
+    payload: dict[str, Any] = {"versionNumber": list_version, "updateType": "Full"}
+    if entries:  # 2.0.1 wants at least one item when the list is given; none = an empty list
+        payload["localAuthorizationList"] = entries
+    return OcppRequest("SendLocalList", payload)
 
 
 _BUILDERS: dict[str, Any] = {

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import grpc
 
+from wattlane.api.assets.v1 import internal_pb2 as assets_internal_pb2
 from wattlane.api.assets.v1 import internal_pb2_grpc as assets_grpc
 from wattlane.api.csms.v1 import (
     commands_pb2,
@@ -31,7 +32,7 @@ from wattlane.core.client import channel
 from wattlane.core.db import Database
 from wattlane.core.identity_link import IdentityLink
 from wattlane.core.server import Registrar, ServerOptions, ServiceServer
-from wattlane.csms.api.commands import CommandServicer
+from wattlane.csms.api.commands import CommandServicer, LocalLists
 from wattlane.csms.api.internal import CsmsInternalServicer
 from wattlane.csms.api.stations import StationServicer
 from wattlane.csms.assets import AssetsAccess, AssetsStations
@@ -64,6 +65,7 @@ class CsmsService:
         self.port = 0  # the WebSocket port
         self.scheme = "ws"
         self._assets_channel: grpc.aio.Channel | None = None
+        self._assets_stub: assets_grpc.AssetsInternalServiceAsyncStub | None = None
         self._housekeeping: asyncio.Task[None] | None = None
         self.lease: Lease | None = None
         self.peers: Peers | None = None
@@ -91,6 +93,7 @@ class CsmsService:
         assets_channel = channel(s.assets_address, token=token, max_attempts=3)
         self._assets_channel = assets_channel
         stub = assets_grpc.AssetsInternalServiceStub(assets_channel)
+        self._assets_stub = stub
         logger.info("station credentials and access decisions from assets at %s", s.assets_address)
         return AssetsStations(stub), AssetsAccess(stub)
 
@@ -183,7 +186,7 @@ class CsmsService:
                 (
                     commands_pb2.DESCRIPTOR.services_by_name["CommandService"].full_name,
                     lambda srv: commands_pb2_grpc.add_CommandServiceServicer_to_server(
-                        CommandServicer(db, runner, peers), srv
+                        CommandServicer(db, runner, peers, self._local_lists()), srv
                     ),
                 ),
             ]
@@ -220,6 +223,19 @@ class CsmsService:
             except Exception:
                 logger.exception("housekeeping failed")
             await asyncio.sleep(s.housekeeping_interval)
+
+    def _local_lists(self) -> LocalLists | None:
+        """SendLocalList's source: assets' list for a station (none without assets)."""
+        stub = self._assets_stub
+        if stub is None:
+            return None
+
+        async def fetch(identity: str) -> assets_internal_pb2.LocalAuthorizationList:
+            request = assets_internal_pb2.ListLocalAuthorizationsRequest(identity=identity)
+            reply: assets_internal_pb2.LocalAuthorizationList = await stub.ListLocalAuthorizations(request)
+            return reply
+
+        return fetch
 
     async def _announce_connections(self) -> None:
         """Record every socket open here as online again (after our lease was swept)."""

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Awaitable, Callable
+
 import grpc
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from wattlane.api.assets.v1 import internal_pb2 as assets_internal_pb2
 from wattlane.api.csms.v1 import commands_pb2, commands_pb2_grpc
 from wattlane.core.caller import current_caller
 from wattlane.core.db import Database
@@ -36,6 +40,8 @@ from wattlane.csms.names import parse_station_name, parse_station_parent
 from wattlane.csms.remote_actions import ocpp_request
 
 PERMISSION = "stations.remote_action"
+# The cards a station may accept offline, from assets (by OCPP identity).
+LocalLists = Callable[[str], Awaitable[assets_internal_pb2.LocalAuthorizationList]]
 ALLOW_COLUMNS = {"locations": Command.location_id, "chargingPoints": Command.charging_point_id}
 _STATE_NAMES = [commands_pb2.Command.State.Name(v) for v in STATE.values()]
 COMMAND_FILTERS = {
@@ -53,10 +59,13 @@ def _requested_by() -> str:
 class CommandServicer(commands_pb2_grpc.CommandServiceServicer):
     """Stores, dispatches and reads remote action commands."""
 
-    def __init__(self, db: Database, runner: CommandRunner, peers: Peers) -> None:
+    def __init__(
+        self, db: Database, runner: CommandRunner, peers: Peers, local_lists: LocalLists | None = None
+    ) -> None:
         self.db = db
         self.runner = runner
         self.peers = peers
+        self.local_lists = local_lists
         self.idempotency = Idempotency(db, IDEMPOTENCY_KEYS)
 
     async def _station(self, scope: EffectiveScope, identity: str) -> Station:
@@ -86,7 +95,13 @@ class CommandServicer(commands_pb2_grpc.CommandServiceServicer):
         replayed = await self.idempotency.replay(request, commands_pb2.Command)
         if replayed is not None:
             return await self._current(replayed.name)
-        ocpp = ocpp_request(request.command, station.protocol, new_request_number())
+        local_list = None
+        if request.command.HasField("send_local_list") and self.local_lists is not None:
+            local_list = await self.local_lists(identity)
+        # Local list versions only grow: seconds since the epoch fit OCPP's integer until 2038.
+        ocpp = ocpp_request(
+            request.command, station.protocol, new_request_number(), local_list, int(time.time())
+        )
         owner = await self._owner(station)
         requested_by = _requested_by()
         fresh: list[Command] = []

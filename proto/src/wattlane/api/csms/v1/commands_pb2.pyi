@@ -212,6 +212,7 @@ class Command(_message.Message):
     GET_DIAGNOSTICS_FIELD_NUMBER: _builtins.int
     SET_CHARGING_LIMIT_FIELD_NUMBER: _builtins.int
     CLEAR_CHARGING_LIMIT_FIELD_NUMBER: _builtins.int
+    SEND_LOCAL_LIST_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """`stations/{identity}/commands/{id}`."""
     state: Global___Command.State.ValueType
@@ -302,6 +303,12 @@ class Command(_message.Message):
     def clear_charging_limit(self) -> Global___ClearChargingLimit:
         """Remove a limit set with set_charging_limit (ClearChargingProfile)."""
 
+    @_builtins.property
+    def send_local_list(self) -> Global___SendLocalList:
+        """Replace the station's local authorization list with the one assets gives for its
+        charging point (SendLocalList, a full update): whitelist sync.
+        """
+
     def __init__(
         self,
         *,
@@ -331,12 +338,13 @@ class Command(_message.Message):
         get_diagnostics: Global___GetDiagnostics | None = ...,
         set_charging_limit: Global___SetChargingLimit | None = ...,
         clear_charging_limit: Global___ClearChargingLimit | None = ...,
+        send_local_list: Global___SendLocalList | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "change_availability", b"change_availability", "change_configuration", b"change_configuration", "clear_charging_limit", b"clear_charging_limit", "create_time", b"create_time", "finish_time", b"finish_time", "get_configuration", b"get_configuration", "get_diagnostics", b"get_diagnostics", "get_variables", b"get_variables", "ocpp_request", b"ocpp_request", "remote_start", b"remote_start", "remote_stop", b"remote_stop", "reset", b"reset", "send_time", b"send_time", "set_charging_limit", b"set_charging_limit", "set_variables", b"set_variables", "station_answer", b"station_answer", "trigger_message", b"trigger_message", "unlock_connector", b"unlock_connector", "update_firmware", b"update_firmware"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "change_availability", b"change_availability", "change_configuration", b"change_configuration", "clear_charging_limit", b"clear_charging_limit", "create_time", b"create_time", "finish_time", b"finish_time", "get_configuration", b"get_configuration", "get_diagnostics", b"get_diagnostics", "get_variables", b"get_variables", "ocpp_request", b"ocpp_request", "remote_start", b"remote_start", "remote_stop", b"remote_stop", "reset", b"reset", "send_local_list", b"send_local_list", "send_time", b"send_time", "set_charging_limit", b"set_charging_limit", "set_variables", b"set_variables", "station_answer", b"station_answer", "trigger_message", b"trigger_message", "unlock_connector", b"unlock_connector", "update_firmware", b"update_firmware"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "change_availability", b"change_availability", "change_configuration", b"change_configuration", "clear_charging_limit", b"clear_charging_limit", "create_time", b"create_time", "error", b"error", "finish_time", b"finish_time", "get_configuration", b"get_configuration", "get_diagnostics", b"get_diagnostics", "get_variables", b"get_variables", "name", b"name", "ocpp_action", b"ocpp_action", "ocpp_request", b"ocpp_request", "protocol", b"protocol", "remote_start", b"remote_start", "remote_stop", b"remote_stop", "requested_by", b"requested_by", "reset", b"reset", "send_time", b"send_time", "set_charging_limit", b"set_charging_limit", "set_variables", b"set_variables", "state", b"state", "station_answer", b"station_answer", "station_status", b"station_status", "trigger_message", b"trigger_message", "unlock_connector", b"unlock_connector", "update_firmware", b"update_firmware"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "change_availability", b"change_availability", "change_configuration", b"change_configuration", "clear_charging_limit", b"clear_charging_limit", "create_time", b"create_time", "error", b"error", "finish_time", b"finish_time", "get_configuration", b"get_configuration", "get_diagnostics", b"get_diagnostics", "get_variables", b"get_variables", "name", b"name", "ocpp_action", b"ocpp_action", "ocpp_request", b"ocpp_request", "protocol", b"protocol", "remote_start", b"remote_start", "remote_stop", b"remote_stop", "requested_by", b"requested_by", "reset", b"reset", "send_local_list", b"send_local_list", "send_time", b"send_time", "set_charging_limit", b"set_charging_limit", "set_variables", b"set_variables", "state", b"state", "station_answer", b"station_answer", "station_status", b"station_status", "trigger_message", b"trigger_message", "unlock_connector", b"unlock_connector", "update_firmware", b"update_firmware"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_action: _TypeAlias = _typing.Literal["trigger_message", "change_availability", "reset", "remote_start", "remote_stop", "unlock_connector", "get_configuration", "change_configuration", "get_variables", "set_variables", "update_firmware", "get_diagnostics", "set_charging_limit", "clear_charging_limit"]  # noqa: Y015
+    _WhichOneofReturnType_action: _TypeAlias = _typing.Literal["trigger_message", "change_availability", "reset", "remote_start", "remote_stop", "unlock_connector", "get_configuration", "change_configuration", "get_variables", "set_variables", "update_firmware", "get_diagnostics", "set_charging_limit", "clear_charging_limit", "send_local_list"]  # noqa: Y015
     _WhichOneofArgType_action: _TypeAlias = _typing.Literal["action", b"action"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_action) -> _WhichOneofReturnType_action | None: ...
 
@@ -730,6 +738,23 @@ class GetDiagnostics(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetDiagnostics: _TypeAlias = GetDiagnostics  # noqa: Y015
+
+@_typing.final
+class SendLocalList(_message.Message):
+    """SendLocalList (the list itself comes from assets; see Command.send_local_list)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SendLocalList: _TypeAlias = SendLocalList  # noqa: Y015
 
 @_typing.final
 class SetChargingLimit(_message.Message):
