@@ -23,6 +23,8 @@ from wattlane.identity.client import IdentityClient
 S = stations_pb2
 C = commands_pb2
 DEFAULT_CSMS = "127.0.0.1:50061"
+# CreateCommand waits for the station's answer (the CSMS gives up after 30 s by default).
+ACTION_DEADLINE = 60.0
 _PAYLOAD_WIDTH = 90
 
 
@@ -248,7 +250,8 @@ async def remote_action(args: argparse.Namespace, client: IdentityClient, sessio
         done = await csms.commands.CreateCommand(
             C.CreateCommandRequest(
                 parent=_station_name(args.identity), command=command, request_id=args.request_id or ""
-            )
+            ),
+            timeout=ACTION_DEADLINE,
         )
     finally:
         await csms.close()
