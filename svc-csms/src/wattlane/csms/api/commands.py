@@ -109,13 +109,14 @@ class CommandServicer(commands_pb2_grpc.CommandServiceServicer):
         async def write(session: AsyncSession) -> commands_pb2.Command:
             row = new_command(station, request.command, ocpp, requested_by, owner)
             session.add(row)
-            fresh.append(row)
+            fresh[:] = [row]  # only the attempt that commits counts
             return command(row)
 
         stored = await self.idempotency.once(request, commands_pb2.Command, write)
-        if not fresh:  # a concurrent retry stored it first: report, never send twice
+        mine = fresh[0] if fresh and command_name(identity, fresh[0].id) == stored.name else None
+        if mine is None:  # a concurrent retry stored it first: report, never send twice
             return await self._current(stored.name)
-        return command(await self._dispatch(fresh[0], owner))
+        return command(await self._dispatch(mine, owner))
 
     async def _owner(self, station: Station) -> Owner:
         """The process to send through: this one when the socket is here (the registry row may
