@@ -30,6 +30,7 @@ from wattlane.api.csms.v1 import (
 )
 from wattlane.core.client import channel
 from wattlane.core.db import Database
+from wattlane.core.errors import FailedPrecondition, Unavailable
 from wattlane.core.identity_link import IdentityLink
 from wattlane.core.server import Registrar, ServerOptions, ServiceServer
 from wattlane.csms.api.commands import CommandServicer, LocalLists
@@ -232,7 +233,18 @@ class CsmsService:
 
         async def fetch(identity: str) -> assets_internal_pb2.LocalAuthorizationList:
             request = assets_internal_pb2.ListLocalAuthorizationsRequest(identity=identity)
-            reply: assets_internal_pb2.LocalAuthorizationList = await stub.ListLocalAuthorizations(request)
+            try:
+                reply: assets_internal_pb2.LocalAuthorizationList = await stub.ListLocalAuthorizations(
+                    request
+                )
+            except grpc.aio.AioRpcError as exc:
+                # Said to the caller as what it means for them, never as an internal error.
+                if exc.code() == grpc.StatusCode.NOT_FOUND:
+                    raise FailedPrecondition(
+                        f"assets has no charging point with OCPP identity {identity}",
+                        reason="NO_CHARGING_POINT",
+                    ) from None
+                raise Unavailable(f"assets could not give the local list ({exc.code().name})") from None
             return reply
 
         return fetch
