@@ -16,7 +16,7 @@ from wattlane.csms.service import CsmsService
 from wattlane.csms.settings import CsmsSettings
 from wattlane.identity.main import IdentityService
 from wattlane.identity.testing import ADMIN_EMAIL, ADMIN_PASSWORD, TreeBuilder
-from wattlane.simulator.station import SimStation
+from wattlane.simulator.station import SimStation, default_handlers
 
 PASSWORD = "cli-station-password-01"
 WATTLANE = str(Path(sys.executable).parent / "wattlane")
@@ -86,3 +86,38 @@ async def test_stations_list_show_and_log(
     _, _, bad = await wl(env, "stations", "log", "--since", "yesterday", ok=False)
     assert "INVALID_ARGUMENT" in bad and "filter" in bad
     await station.close()
+
+
+async def test_remote_actions_from_the_cli(
+    csms: CsmsService, identity: IdentityService, tmp_path: Path
+) -> None:
+    station = SimStation(
+        "CLI-2", f"ws://127.0.0.1:{csms.port}/ocpp", password=PASSWORD, handlers=default_handlers("ocpp1.6")
+    )
+    await station.connect()
+    await station.boot()
+    assert csms.storage is not None
+    await csms.storage.registry.writer.flush()
+    env = {
+        **os.environ,
+        "WATTLANE_HOME": str(tmp_path),
+        "WATTLANE_IDENTITY_ADDRESS": f"127.0.0.1:{identity.port}",
+        "WATTLANE_CSMS_ADDRESS": f"127.0.0.1:{csms.grpc_port}",
+    }
+    await wl(env, "login", ADMIN_EMAIL, "--password", ADMIN_PASSWORD)
+    _, reset, _ = await wl(env, "stations", "reset", "CLI-2", "--hard")
+    assert "Reset accepted (Accepted)" in reset
+    assert station.received_calls[-1] == ("Reset", {"type": "Hard"})
+    _, config, _ = await wl(env, "stations", "config", "CLI-2", "HeartbeatInterval")
+    assert "GetConfiguration accepted" in config and '"HeartbeatInterval"' in config
+    station.script("UnlockConnector", "Rejected")
+    code, unlock, _ = await wl(env, "stations", "unlock", "CLI-2", "--connector", "1", ok=False)
+    assert code == 2 and "UnlockConnector rejected (UnlockFailed)" in unlock
+    code, _, bad = await wl(env, "stations", "unlock", "CLI-2", ok=False)
+    assert code == 1 and "INVALID_ARGUMENT" in bad and "command.unlock_connector.target.connector_id" in bad
+    _, listed, _ = await wl(env, "stations", "commands", "CLI-2")
+    assert listed.count("CLI-2") == 3 and "rejected" in listed
+    await station.close()
+    await csms.storage.registry.writer.flush()
+    code, _, offline = await wl(env, "stations", "status", "CLI-2", ok=False)
+    assert code == 1 and "FAILED_PRECONDITION" in offline

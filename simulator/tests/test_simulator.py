@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -16,7 +17,7 @@ from wattlane.csms.testing import DEFAULT_PASSWORD, eventually, running_csms
 from wattlane.simulator import messages
 from wattlane.simulator.certs import CertificateAuthority, DevPki
 from wattlane.simulator.fleet import Fleet
-from wattlane.simulator.station import SimCallError, SimStation, default_handlers
+from wattlane.simulator.station import SimCallError, SimStation, default_handlers, scripted_answer
 
 PROTOCOLS = [messages.V16, messages.V201]
 
@@ -31,12 +32,29 @@ def test_payload_builders_match_the_official_schemas(protocol: str) -> None:
     schemas.validate_request("SecurityEventNotification", messages.security_event("ResetOrReboot", "x"))
 
 
+# Requests whose answer repeats parts of them (2.0.1 device model variables).
+_VARIABLE = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}
+SAMPLE_REQUESTS: dict[str, dict[str, Any]] = {
+    "GetVariables": {"getVariableData": [_VARIABLE]},
+    "SetVariables": {"setVariableData": [{**_VARIABLE, "attributeValue": "60"}]},
+}
+
+
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_default_handlers_answer_with_valid_responses(protocol: str) -> None:
     schemas = schema_set(OcppVersion(protocol))
     station = SimStation("X", "ws://unused", protocol=protocol)
     for action, handler in default_handlers(protocol).items():
-        schemas.validate_response(action, await handler(station, {}))
+        schemas.validate_response(action, await handler(station, SAMPLE_REQUESTS.get(action, {})))
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("answer", ["Accepted", "Rejected"])
+async def test_scripted_answers_are_valid_responses(protocol: str, answer: str) -> None:
+    schemas = schema_set(OcppVersion(protocol))
+    for action in default_handlers(protocol):
+        reply = scripted_answer(action, answer, protocol, SAMPLE_REQUESTS.get(action, {}))
+        schemas.validate_response(action, reply)
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)

@@ -13,6 +13,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from wattlane.api.assets.v1 import access_pb2, cards_pb2, charging_points_pb2, internal_pb2, settings_pb2
 from wattlane.assets.client import AssetsClient
 from wattlane.assets.testing import AssetsStack, Org, organization
+from wattlane.core.errors import field_violations
 from wattlane.identity.testing import TreeBuilder
 
 from .helpers import location, point, uid
@@ -185,3 +186,46 @@ async def test_explain_access_within_scope(
             access_pb2.ExplainAccessRequest(charging_point=station, id_token="AB")
         )
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_local_authorization_lists(world: World, assets_stack: AssetsStack) -> None:
+    listed = await world.csms.internal.ListLocalAuthorizations(
+        internal_pb2.ListLocalAuthorizationsRequest(identity=world.stations["WHITELIST"])
+    )
+    assert listed.access_mode == "WHITELIST" and not listed.truncated
+    entries = {e.id_token: e for e in listed.entries}
+    # The whitelisted holder's cards (accepted, blocked, expired) and the customer's own
+    # whitelist card; not the private card of an unlisted member nor another customer's card.
+    expected = {
+        world.cards["listed"].uid: D.ACCEPTED,
+        world.cards["blocked"].uid: D.BLOCKED,
+        world.cards["expired"].uid: D.EXPIRED,
+        world.cards["own_whitelist"].uid: D.ACCEPTED,
+    }
+    assert {uid: e.status for uid, e in entries.items()} == expected
+    assert entries[world.cards["expired"].uid].HasField("expire_time")
+    assert [e.id_token for e in listed.entries] == sorted(expected)
+    cut = await world.csms.internal.ListLocalAuthorizations(
+        internal_pb2.ListLocalAuthorizationsRequest(identity=world.stations["WHITELIST"], max_entries=2)
+    )
+    assert len(cut.entries) == 2 and cut.truncated
+    for mode in ("OPEN", "ROAMING"):
+        empty = await world.csms.internal.ListLocalAuthorizations(
+            internal_pb2.ListLocalAuthorizationsRequest(identity=world.stations[mode])
+        )
+        assert (empty.access_mode, list(empty.entries)) == (mode, [])
+    with pytest.raises(grpc.aio.AioRpcError) as unknown:
+        await world.csms.internal.ListLocalAuthorizations(
+            internal_pb2.ListLocalAuthorizationsRequest(identity="NOBODY")
+        )
+    assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.aio.AioRpcError) as negative:
+        await world.csms.internal.ListLocalAuthorizations(
+            internal_pb2.ListLocalAuthorizationsRequest(identity=world.stations["OPEN"], max_entries=-1)
+        )
+    assert [v.field for v in field_violations(negative.value)] == ["max_entries"]
+    with pytest.raises(grpc.aio.AioRpcError) as users:
+        await assets_stack.client(world.org.admin).internal.ListLocalAuthorizations(
+            internal_pb2.ListLocalAuthorizationsRequest(identity=world.stations["WHITELIST"])
+        )
+    assert users.value.code() == grpc.StatusCode.PERMISSION_DENIED

@@ -11,7 +11,7 @@ import grpc
 import pytest
 
 from wattlane.api.assets.v1 import charging_points_pb2 as pb
-from wattlane.api.csms.v1 import internal_pb2, internal_pb2_grpc
+from wattlane.api.csms.v1 import commands_pb2, internal_pb2, internal_pb2_grpc
 from wattlane.assets.client import AssetsClient
 from wattlane.assets.main import AssetsService
 from wattlane.assets.testing import ASSETS_SCOPES, AssetsStack, Org, service_token, start_assets
@@ -59,6 +59,16 @@ class StubCsms(internal_pb2_grpc.CsmsInternalServiceServicer):
     ) -> internal_pb2.Handoff:
         """Not used by assets."""
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not part of this stub")
+        raise AssertionError("unreachable")
+
+    async def ExecuteCommand(
+        self,
+        request: internal_pb2.ExecuteCommandRequest,
+        context: grpc.aio.ServicerContext[internal_pb2.ExecuteCommandRequest, commands_pb2.Command],
+    ) -> commands_pb2.Command:
+        """Not used by assets."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not part of this stub")
+        raise AssertionError("unreachable")
 
 
 @pytest.fixture

@@ -81,6 +81,15 @@ class FakeAssets(internal_pb2_grpc.AssetsInternalServiceServicer):
             request.id_token, internal_pb2.AccessDecision(status=internal_pb2.AccessDecision.INVALID)
         )
 
+    async def ListLocalAuthorizations(
+        self,
+        request: internal_pb2.ListLocalAuthorizationsRequest,
+        context: grpc.aio.ServicerContext,  # type: ignore[type-arg]
+    ) -> internal_pb2.LocalAuthorizationList:
+        """Not used by these tests."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not part of this fake")
+        raise AssertionError("unreachable")
+
 
 @dataclass
 class AssetsServer:

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from wattlane.api.assets.v1 import cards_pb2, locations_pb2, settings_pb2
 from wattlane.api.assets.v1 import charging_points_pb2 as cp_pb2
 from wattlane.api.assets.v1 import internal_pb2 as assets_internal
-from wattlane.api.assets.v1 import locations_pb2
-from wattlane.api.csms.v1 import stations_pb2
+from wattlane.api.csms.v1 import commands_pb2, stations_pb2
 from wattlane.assets.onboarding import GrpcCsmsLink
 from wattlane.assets.testing import CSMS_SCOPES, AssetsStack, Org, organization, service_token
 from wattlane.core.testing.databases import DatabaseFactory
@@ -22,7 +22,7 @@ from wattlane.csms.service import CsmsService
 from wattlane.csms.settings import CsmsSettings
 from wattlane.identity.main import IdentityService
 from wattlane.identity.testing import Client, TreeBuilder
-from wattlane.simulator.station import SimStation
+from wattlane.simulator.station import SimStation, default_handlers
 
 
 @pytest.fixture
@@ -139,3 +139,56 @@ async def test_assets_link_reads_the_unclaimed_attempts_the_csms_records(
         assert await link.unclaimed_connection("NEVER-SEEN-1") is None
     finally:
         await link.close()
+
+
+async def test_send_local_list_syncs_the_whitelist_from_assets(
+    csms: CsmsService, assets_stack: AssetsStack, tree: TreeBuilder
+) -> None:
+    org: Org = await organization(tree, assets_stack)
+    client = assets_stack.client(org.admin)
+    site = await client.locations.CreateLocation(
+        locations_pb2.CreateLocationRequest(
+            parent=org.org.name,
+            location=locations_pb2.Location(display_name="Depot", access_mode=settings_pb2.WHITELIST),
+        )
+    )
+    identity = f"LL-{secrets.token_hex(4)}"
+    point = await client.charging_points.CreateChargingPoint(
+        cp_pb2.CreateChargingPointRequest(
+            parent=site.name,
+            charging_point=cp_pb2.ChargingPoint(ocpp_identity=identity, current_type=cp_pb2.ChargingPoint.AC),
+        )
+    )
+    key = (
+        await client.charging_points.RotateAuthorizationKey(
+            cp_pb2.RotateAuthorizationKeyRequest(name=point.name)
+        )
+    ).authorization_key
+    uid = secrets.token_hex(7).upper()
+    await client.cards.CreateCard(
+        cards_pb2.CreateCardRequest(
+            parent=org.customer.name, card=cards_pb2.Card(uid=uid, public_mode=cards_pb2.Card.WHITELIST)
+        )
+    )
+    station = SimStation(
+        identity, f"ws://127.0.0.1:{csms.port}/ocpp", password=key, handlers=default_handlers("ocpp1.6")
+    )
+    await station.connect()
+    await station.boot()
+    assert csms.storage is not None
+    await csms.storage.registry.writer.flush()
+    owner = CsmsClient(f"127.0.0.1:{csms.grpc_port}", org.admin.client.token)
+    try:
+        sent = await owner.commands.CreateCommand(
+            commands_pb2.CreateCommandRequest(
+                parent=f"stations/{identity}",
+                command=commands_pb2.Command(send_local_list=commands_pb2.SendLocalList()),
+            )
+        )
+    finally:
+        await owner.close()
+        await station.close()
+    assert sent.state == commands_pb2.Command.ACCEPTED
+    action, payload = station.received_calls[-1]
+    assert action == "SendLocalList" and payload["updateType"] == "Full" and payload["listVersion"] > 0
+    assert payload["localAuthorizationList"] == [{"idTag": uid, "idTagInfo": {"status": "Accepted"}}]

@@ -6,7 +6,9 @@ the simulator can drive benchmarks without becoming the bottleneck.
 Frames the station cannot match to a pending call (a CALLERROR for id "-1", an answer to a frame
 sent with `send_raw`, anything unparsable) land in `unmatched`, which malformed-frame tests read.
 CSMS→station CALLs are answered from `handlers` (action → coroutine returning the payload);
-an action without a handler gets a `NotImplemented` CALLERROR.
+an action without a handler gets a `NotImplemented` CALLERROR. `script(action, answer)` overrides
+one action: "Accepted", "Rejected" (the action's own refusal, e.g. UnlockFailed) or None (the
+station never answers: the CSMS's call times out).
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ class SimStation:
         self.unmatched: asyncio.Queue[Any] = asyncio.Queue()
         self.received_calls: list[tuple[str, dict[str, Any]]] = []
         self.boot_response: dict[str, Any] | None = None
+        self.scripted: dict[str, str | None] = {}
         self._ids = itertools.count(1)
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._reader: asyncio.Task[None] | None = None
@@ -199,7 +202,12 @@ class SimStation:
         assert self.ws is not None
         self.received_calls.append((action, payload))
         handler = self.handlers.get(action)
-        if handler is None:
+        if action in self.scripted:
+            answer = self.scripted[action]
+            if answer is None:
+                return  # silence: the CSMS's call times out
+            reply: list[Any] = [3, message_id, scripted_answer(action, answer, self.protocol, payload)]
+        elif handler is None:
             reply = [4, message_id, "NotImplemented", f"simulator has no handler for {action}", {}]
         else:
             try:
@@ -209,6 +217,10 @@ class SimStation:
         await self.ws.send(orjson.dumps(reply), text=True)
 
     # -- scripted behaviour ---------------------------------------------------------------------
+
+    def script(self, action: str, answer: str | None) -> None:
+        """Answer `action` with "Accepted" or "Rejected" from now on, or (None) never answer it."""
+        self.scripted[action] = answer
 
     async def boot(self, **kwargs: Any) -> dict[str, Any]:
         """BootNotification; remembers the answer (status, interval)."""
@@ -330,14 +342,84 @@ def default_handlers(protocol: str) -> dict[str, CallHandler]:
     async def unlocked(station: SimStation, payload: dict[str, Any]) -> dict[str, Any]:
         return {"status": "Unlocked"}  # a valid UnlockStatus in both versions
 
+    async def empty(station: SimStation, payload: dict[str, Any]) -> dict[str, Any]:
+        return {}  # 1.6 UpdateFirmware.conf has no fields
+
+    async def diagnostics(station: SimStation, payload: dict[str, Any]) -> dict[str, Any]:
+        return {"fileName": f"{station.identity}-diagnostics.zip"}
+
+    async def get_variables(station: SimStation, payload: dict[str, Any]) -> dict[str, Any]:
+        results = []
+        for item in payload.get("getVariableData", []):
+            known = item["variable"]["name"] == "HeartbeatInterval"
+            result = {
+                "attributeStatus": "Accepted" if known else "UnknownVariable",
+                "component": item["component"],
+                "variable": item["variable"],
+            }
+            if known:
+                result["attributeValue"] = "300"
+            results.append(result)
+        return {"getVariableResult": results}
+
+    async def set_variables(station: SimStation, payload: dict[str, Any]) -> dict[str, Any]:
+        return scripted_answer("SetVariables", "Accepted", station.protocol, payload)
+
     table: dict[str, CallHandler] = {
         "Reset": accepted,
         "ChangeAvailability": accepted,
         "TriggerMessage": accepted,
         "ClearCache": accepted,
         "UnlockConnector": unlocked,
+        "SendLocalList": accepted,
+        "SetChargingProfile": accepted,
+        "ClearChargingProfile": accepted,
     }
     if protocol == messages.V16:
-        table["ChangeConfiguration"] = accepted
-        table["GetConfiguration"] = get_configuration
+        table.update(
+            ChangeConfiguration=accepted,
+            GetConfiguration=get_configuration,
+            RemoteStartTransaction=accepted,
+            RemoteStopTransaction=accepted,
+            UpdateFirmware=empty,
+            GetDiagnostics=diagnostics,
+        )
+    else:
+        table.update(
+            GetVariables=get_variables,
+            SetVariables=set_variables,
+            RequestStartTransaction=accepted,
+            RequestStopTransaction=accepted,
+            UpdateFirmware=accepted,
+            GetLog=accepted,
+        )
     return table
+
+
+def scripted_answer(action: str, answer: str, protocol: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """A schema-valid CALLRESULT for `action` meaning `answer` ("Accepted" or "Rejected")."""
+    accepted = answer == "Accepted"
+    if action == "UnlockConnector":
+        return {"status": "Unlocked" if accepted else "UnlockFailed"}
+    if action in ("SetVariables", "GetVariables"):
+        key = "setVariableResult" if action == "SetVariables" else "getVariableResult"
+        items = payload.get("setVariableData" if action == "SetVariables" else "getVariableData", [])
+        return {
+            key: [
+                {
+                    "attributeStatus": "Accepted" if accepted else "Rejected",
+                    "component": item["component"],
+                    "variable": item["variable"],
+                }
+                for item in items
+            ]
+        }
+    if action == "GetConfiguration":
+        keys = payload.get("key", [])
+        if accepted:
+            return {"configurationKey": [{"key": k, "readonly": False, "value": "0"} for k in keys]}
+        return {"unknownKey": keys} if keys else {}
+    if action in ("GetDiagnostics", "UpdateFirmware") and protocol == messages.V16:
+        return {}  # 1.6 has no status in these answers
+    refusal = {"SendLocalList": "Failed", "ClearChargingProfile": "Unknown"}.get(action, "Rejected")
+    return {"status": "Accepted" if accepted else refusal}

@@ -6,7 +6,12 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from wattlane.api.csms.v1 import internal_pb2_grpc, stations_pb2_grpc, transactions_pb2_grpc
+from wattlane.api.csms.v1 import (
+    commands_pb2_grpc,
+    internal_pb2_grpc,
+    stations_pb2_grpc,
+    transactions_pb2_grpc,
+)
 from wattlane.core.client import channel
 
 
@@ -24,6 +29,7 @@ class CsmsClient:
         self.stations = stations_pb2_grpc.StationServiceStub(self.channel)
         self.transactions = transactions_pb2_grpc.TransactionServiceStub(self.channel)
         self.internal = internal_pb2_grpc.CsmsInternalServiceStub(self.channel)
+        self.commands = commands_pb2_grpc.CommandServiceStub(self.channel)
 
     async def close(self) -> None:
         """Close the channel."""

@@ -1,5 +1,6 @@
-"""The CSMS's tables (ORM): the persistent station registry, the station message log, and
-transactions with their meter values and handoff outbox.
+"""The CSMS's tables (ORM): the persistent station registry, the station message log,
+transactions with their meter values and handoff outbox, remote action commands and the process
+leases of the connection registry.
 
 Station rows carry a copy of the owning tenant's id and path (from the credential provider) so
 every read is scoped in SQL; connector statuses, notices and log lines belong to a station and
@@ -18,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
     Text,
@@ -25,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from wattlane.core.idempotency import idempotency_table
 from wattlane.core.orm import BaseModel, JsonType, TreePath, new_metadata
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY (its rowid); PostgreSQL gets a bigint.
@@ -53,6 +56,9 @@ class Station(Base):
     online: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     # Which CSMS process holds the socket (a pod name): remote actions are forwarded there.
     connected_process: Mapped[str] = mapped_column(String(128), default="", server_default="")
+    # Incremented by every connection (in whichever process): the latest one owns the row, so a
+    # process that lost the station (or died) cannot mark it offline or answer for it.
+    connection_epoch: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     remote_address: Mapped[str] = mapped_column(String(64), default="", server_default="")
     connect_time: Mapped[dt.datetime | None]
     disconnect_time: Mapped[dt.datetime | None]
@@ -228,3 +234,50 @@ class TransactionHandoff(Base):
     workflow_id: Mapped[str] = mapped_column(String(64))
     first_time: Mapped[dt.datetime]
     deliveries: Mapped[int] = mapped_column(Integer)
+
+
+class Command(Base):
+    """A remote action sent (or to be sent) to a station, with its state and the answer."""
+
+    __tablename__ = "commands"
+    __table_args__ = (
+        Index("ix_commands_identity_create", "identity", "create_time", "id"),
+        Index("ix_commands_state_process", "state", "process"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # a ULID: sorts by creation
+    identity: Mapped[str] = mapped_column(Identity)
+    # Copies of the station's owner at creation, so lists are scoped in SQL like stations.
+    owner_path: Mapped[TreePath]
+    location_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    charging_point_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    protocol: Mapped[str] = mapped_column(String(16))
+    ocpp_action: Mapped[str] = mapped_column(String(64))
+    request: Mapped[dict[str, Any]]  # the OCPP payload
+    spec: Mapped[bytes] = mapped_column(LargeBinary)  # the API's Command (the action oneof) as asked
+    state: Mapped[str] = mapped_column(String(16))  # CommandState
+    answer: Mapped[dict[str, Any] | None]
+    station_status: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    error: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    requested_by: Mapped[str] = mapped_column(String(160))
+    # The process that sent it and the station connection it went out on.
+    process: Mapped[str] = mapped_column(String(128), default="", server_default="")
+    connection_epoch: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    create_time: Mapped[dt.datetime]
+    send_time: Mapped[dt.datetime | None]
+    finish_time: Mapped[dt.datetime | None]
+
+
+class ProcessLease(Base):
+    """A running CSMS process: its gRPC address (for forwarded commands) and its lease. Stations
+    whose `connected_process` has no unexpired lease are not reachable."""
+
+    __tablename__ = "process_leases"
+
+    process: Mapped[str] = mapped_column(String(128), primary_key=True)
+    grpc_address: Mapped[str] = mapped_column(String(256))
+    start_time: Mapped[dt.datetime]
+    expire_time: Mapped[dt.datetime]
+
+
+IDEMPOTENCY_KEYS = idempotency_table(Base.metadata)

@@ -73,8 +73,11 @@ BOOT_COLUMNS = (
 
 
 async def stations_connected(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Mark stations online in a process (rows: identity, create_time and CONNECTION_COLUMNS)."""
-    await upsert(session, STATIONS, rows, ["identity"], CONNECTION_COLUMNS)
+    """Mark stations online in a process (rows: identity, create_time, connection_epoch = 1 and
+    CONNECTION_COLUMNS); an existing row's connection epoch goes up by one."""
+    updates: dict[str, Any] = {name: (lambda ex, n=name: ex[n]) for name in CONNECTION_COLUMNS}
+    updates["connection_epoch"] = lambda ex: STATIONS.c.connection_epoch + 1
+    await upsert(session, STATIONS, rows, ["identity"], updates)
 
 
 async def stations_seen(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -18,8 +18,11 @@ from pathlib import Path
 
 import grpc
 
+from wattlane.api.assets.v1 import internal_pb2 as assets_internal_pb2
 from wattlane.api.assets.v1 import internal_pb2_grpc as assets_grpc
 from wattlane.api.csms.v1 import (
+    commands_pb2,
+    commands_pb2_grpc,
     internal_pb2,
     internal_pb2_grpc,
     stations_pb2,
@@ -29,14 +32,19 @@ from wattlane.api.csms.v1 import (
 )
 from wattlane.core.client import channel
 from wattlane.core.db import Database
+from wattlane.core.errors import FailedPrecondition, Unavailable
 from wattlane.core.identity_link import IdentityLink
 from wattlane.core.server import Registrar, ServerOptions, ServiceServer
 from wattlane.core.temporal import LazyClient
+from wattlane.csms.api.commands import CommandServicer, LocalLists
 from wattlane.csms.api.internal import CsmsInternalServicer
 from wattlane.csms.api.stations import StationServicer
 from wattlane.csms.api.transactions import TransactionServicer
 from wattlane.csms.assets import AssetsAccess, AssetsStations
+from wattlane.csms.clock import utc_now
+from wattlane.csms.commands import CommandRunner, Peers
 from wattlane.csms.handoff import HandoffRelay
+from wattlane.csms.leases import Lease
 from wattlane.csms.logstore import purge_messages
 from wattlane.csms.memory import MemoryProviders, memory_providers
 from wattlane.csms.options import CsmsOptions
@@ -63,8 +71,11 @@ class CsmsService:
         self.port = 0  # the WebSocket port
         self.scheme = "ws"
         self._assets_channel: grpc.aio.Channel | None = None
+        self._assets_stub: assets_grpc.AssetsInternalServiceAsyncStub | None = None
         self._housekeeping: asyncio.Task[None] | None = None
         self.handoff: HandoffRelay | None = None
+        self.lease: Lease | None = None
+        self.peers: Peers | None = None
 
     @property
     def grpc_port(self) -> int:
@@ -89,6 +100,7 @@ class CsmsService:
         assets_channel = channel(s.assets_address, token=token, max_attempts=3)
         self._assets_channel = assets_channel
         stub = assets_grpc.AssetsInternalServiceStub(assets_channel)
+        self._assets_stub = stub
         logger.info("station credentials and access decisions from assets at %s", s.assets_address)
         return AssetsStations(stub), AssetsAccess(stub)
 
@@ -125,7 +137,11 @@ class CsmsService:
             )
         self.csms = Csms(
             providers,
-            CsmsOptions(heartbeat_interval=s.heartbeat_interval, validate_responses=s.validate_responses),
+            CsmsOptions(
+                heartbeat_interval=s.heartbeat_interval,
+                validate_responses=s.validate_responses,
+                call_timeout=s.call_timeout,
+            ),
         )
         tls = None
         if s.security_profile is not SecurityProfile.BASIC:
@@ -148,6 +164,13 @@ class CsmsService:
         self.scheme = "wss" if tls is not None else "ws"
         if s.grpc_port >= 0:
             await self._start_grpc()
+        if self.db is not None and self.server is not None:
+            # Other processes forward remote actions for our stations to this address.
+            address = s.grpc_advertise or f"{s.host}:{self.server.port}"
+            self.lease = Lease(
+                self.db, s.process_id, address, ttl=s.lease_seconds, on_retaken=self._announce_connections
+            )
+            await self.lease.start()
         if self.storage is not None:
             self._housekeeping = asyncio.get_running_loop().create_task(
                 self._housekeep(), name="csms-housekeeping"
@@ -157,8 +180,12 @@ class CsmsService:
     async def _start_grpc(self) -> None:
         s = self.settings
         services: list[tuple[str, Registrar]] = []
-        if self.db is not None:
+        if self.db is not None and self.csms is not None:
             db = self.db
+            runner = CommandRunner(db, s.process_id, self.csms.registry)
+            token = self.identity.service_token if self.identity is not None else None
+            # A forwarded command waits for the station's answer on the other process.
+            peers = self.peers = Peers(token, timeout=s.call_timeout + 10)
             services = [
                 (
                     stations_pb2.DESCRIPTOR.services_by_name["StationService"].full_name,
@@ -175,7 +202,13 @@ class CsmsService:
                 (
                     internal_pb2.DESCRIPTOR.services_by_name["CsmsInternalService"].full_name,
                     lambda srv: internal_pb2_grpc.add_CsmsInternalServiceServicer_to_server(
-                        CsmsInternalServicer(db), srv
+                        CsmsInternalServicer(db, runner), srv
+                    ),
+                ),
+                (
+                    commands_pb2.DESCRIPTOR.services_by_name["CommandService"].full_name,
+                    lambda srv: commands_pb2_grpc.add_CommandServiceServicer_to_server(
+                        CommandServicer(db, runner, peers, self._local_lists()), srv
                     ),
                 ),
             ]
@@ -213,6 +246,39 @@ class CsmsService:
                 logger.exception("housekeeping failed")
             await asyncio.sleep(s.housekeeping_interval)
 
+    def _local_lists(self) -> LocalLists | None:
+        """SendLocalList's source: assets' list for a station (none without assets)."""
+        stub = self._assets_stub
+        if stub is None:
+            return None
+
+        async def fetch(identity: str) -> assets_internal_pb2.LocalAuthorizationList:
+            request = assets_internal_pb2.ListLocalAuthorizationsRequest(identity=identity)
+            try:
+                reply: assets_internal_pb2.LocalAuthorizationList = await stub.ListLocalAuthorizations(
+                    request
+                )
+            except grpc.aio.AioRpcError as exc:
+                # Said to the caller as what it means for them, never as an internal error.
+                if exc.code() == grpc.StatusCode.NOT_FOUND:
+                    raise FailedPrecondition(
+                        f"assets has no charging point with OCPP identity {identity}",
+                        reason="NO_CHARGING_POINT",
+                    ) from None
+                raise Unavailable(f"assets could not give the local list ({exc.code().name})") from None
+            return reply
+
+        return fetch
+
+    async def _announce_connections(self) -> None:
+        """Record every socket open here as online again (after our lease was swept)."""
+        if self.csms is None or self.storage is None:
+            return
+        for connection in self.csms.registry:
+            await self.storage.registry.station_online(
+                connection.identity, connection.version, connection.session.remote_address, utc_now()
+            )
+
     def open_connections(self) -> list[tuple[str, dt.datetime]]:
         """(identity, wall-clock time of its last frame) of every station connected here."""
         if self.csms is None:
@@ -222,7 +288,7 @@ class CsmsService:
 
     async def stop(self) -> None:
         """Close every station socket (1001, so stations reconnect elsewhere), stop the gRPC
-        server, then flush the registry and log."""
+        server, flush the registry and log, then release the process lease."""
         if self.handoff is not None:
             await self.handoff.relay.stop()  # rows it did not mark wait for the next start
         if self._housekeeping is not None:
@@ -238,6 +304,11 @@ class CsmsService:
             await self.storage.close()
         elif self.memory is not None:
             await self.memory.message_log.close()
+        if self.lease is not None:
+            # After the sockets closed and the registry flushed: stations reconnect elsewhere.
+            await self.lease.release()
+        if self.peers is not None:
+            await self.peers.close()
         if self.db is not None:
             await self.db.dispose()
         if self._assets_channel is not None:

@@ -21,6 +21,9 @@
 | WATTLANE_CSMS_LOG_RETENTION_DAYS | 30 | message log lines older than this are purged |
 | WATTLANE_CSMS_HOUSEKEEPING_INTERVAL | 300 | seconds between purges and silent-station sweeps |
 | WATTLANE_CSMS_GRPC_PORT | 50061 | gRPC API port (health, reflection, StationService); 0 = any, -1 = off |
+| WATTLANE_CSMS_GRPC_ADVERTISE | host:grpc port | address other CSMS processes reach this one's gRPC at |
+| WATTLANE_CSMS_LEASE_SECONDS | 30 | process lease: renewed every third; a process silent longer is gone |
+| WATTLANE_CSMS_CALL_TIMEOUT | 30 | seconds a remote action waits for the station's answer |
 | WATTLANE_CSMS_METRICS_PORT | -1 | Prometheus /metrics port; -1 = off |
 | WATTLANE_CSMS_IDENTITY_ADDRESS | - | identity's gRPC address (token keys, callers' scopes, service token) |
 | WATTLANE_CSMS_CLIENT_ID / _CLIENT_SECRET | csms / - | this service's account at identity (for assets) |
@@ -68,6 +71,9 @@ class CsmsSettings:
     log_retention_days: int = 30
     housekeeping_interval: int = 300
     grpc_port: int = 50061
+    grpc_advertise: str = ""
+    lease_seconds: float = 30.0
+    call_timeout: float = 30.0
     metrics_port: int = -1
     identity_address: str = ""
     client_id: str = "csms"
@@ -97,6 +103,18 @@ class CsmsSettings:
                 return int(raw)
             except ValueError:
                 raise ValueError(f"WATTLANE_CSMS_{name} must be an integer, not {raw!r}") from None
+
+        def number(name: str, default: float) -> float:
+            raw = get(name)
+            if raw is None:
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ValueError(f"WATTLANE_CSMS_{name} must be a number, not {raw!r}") from None
+            if value <= 0:
+                raise ValueError(f"WATTLANE_CSMS_{name} must be positive")
+            return value
 
         def flag(name: str, default: bool = False) -> bool:
             raw = get(name)
@@ -134,6 +152,9 @@ class CsmsSettings:
             log_retention_days=integer("LOG_RETENTION_DAYS", cls.log_retention_days),
             housekeeping_interval=integer("HOUSEKEEPING_INTERVAL", cls.housekeeping_interval),
             grpc_port=integer("GRPC_PORT", cls.grpc_port),
+            grpc_advertise=get("GRPC_ADVERTISE") or "",
+            lease_seconds=number("LEASE_SECONDS", cls.lease_seconds),
+            call_timeout=number("CALL_TIMEOUT", cls.call_timeout),
             metrics_port=integer("METRICS_PORT", cls.metrics_port),
             identity_address=get("IDENTITY_ADDRESS") or "",
             client_id=get("CLIENT_ID") or cls.client_id,

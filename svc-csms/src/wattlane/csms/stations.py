@@ -100,6 +100,7 @@ class RegistryWriter:
                     "protocol": item.version.value,
                     "online": True,
                     "connected_process": self._process,
+                    "connection_epoch": 1,
                     "remote_address": item.remote_address[:64],
                     "connect_time": item.at,
                     "last_seen_time": item.at,

@@ -6,6 +6,7 @@ import grpc
 from sqlalchemy import select
 
 from wattlane.api.assets.v1 import internal_pb2, internal_pb2_grpc
+from wattlane.assets.local_lists import local_authorizations
 from wattlane.assets.models import ChargingPoint
 from wattlane.assets.runtime import Runtime
 from wattlane.core.caller import current_caller
@@ -64,3 +65,10 @@ class AssetsInternalServicer(internal_pb2_grpc.AssetsInternalServiceServicer):
         """Whether a card may charge at a station, who pays and why (`assets.access`)."""
         current_caller().require_service_scope("assets.access")
         return await self.rt.decider.decide(request.identity, request.id_token)
+
+    async def ListLocalAuthorizations(
+        self, request: internal_pb2.ListLocalAuthorizationsRequest, context: grpc.aio.ServicerContext
+    ) -> internal_pb2.LocalAuthorizationList:
+        """The cards a charging point may accept offline, for SendLocalList (`assets.access`)."""
+        current_caller().require_service_scope("assets.access")
+        return await local_authorizations(self.rt.db, request.identity, request.max_entries)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 
-from wattlane.api.csms.v1 import internal_pb2, internal_pb2_grpc
+from wattlane.api.csms.v1 import commands_pb2, internal_pb2, internal_pb2_grpc
 from wattlane.core.caller import current_caller
 from wattlane.core.db import Database
 from wattlane.core.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -13,17 +13,21 @@ from wattlane.core.orm import utcnow
 from wattlane.core.timestamps import to_timestamp
 from wattlane.csms import repository, transaction_rows
 from wattlane.csms.api import convert
+from wattlane.csms.api.command_convert import command, parse_command_name
+from wattlane.csms.commands import CommandRunner
 from wattlane.csms.names import parse_identity
 
 UNCLAIMED_SCOPE = "csms.unclaimed"
 HANDOFF_SCOPE = "csms.handoff"
+COMMANDS_SCOPE = "csms.commands"
 
 
 class CsmsInternalServicer(internal_pb2_grpc.CsmsInternalServiceServicer):
     """Internal reads for other services."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, runner: CommandRunner | None = None) -> None:
         self.db = db
+        self.runner = runner
 
     async def GetUnclaimedConnection(
         self, request: internal_pb2.GetUnclaimedConnectionRequest, context: grpc.aio.ServicerContext
@@ -60,3 +64,16 @@ class CsmsInternalServicer(internal_pb2_grpc.CsmsInternalServiceServicer):
             deliveries=row.deliveries,
             first_time=to_timestamp(row.first_time),
         )
+
+    async def ExecuteCommand(
+        self, request: internal_pb2.ExecuteCommandRequest, context: grpc.aio.ServicerContext
+    ) -> commands_pb2.Command:
+        """Sends a queued command to its station, connected to this process (`csms.commands`);
+        returns it in its final state. FAILED_PRECONDITION when the station is not here."""
+        current_caller().require_service_scope(COMMANDS_SCOPE)
+        identity, command_id = parse_command_name(request.name)
+        if self.runner is None:
+            raise FailedPrecondition(
+                "this CSMS process holds no station connections", reason="STATION_OFFLINE"
+            )
+        return command(await self.runner.execute(command_id, identity))

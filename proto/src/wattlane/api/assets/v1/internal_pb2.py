@@ -25,25 +25,31 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%wattlane/api/assets/v1/internal.proto\x12\x16wattlane.api.assets.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"/\n\x1bGetStationCredentialRequest\x12\x10\n\x08identity\x18\x01 \x01(\t\"\xe7\x01\n\x11StationCredential\x12\x10\n\x08identity\x18\x01 \x01(\t\x12\x16\n\x0e\x63harging_point\x18\x02 \x01(\t\x12\x10\n\x08location\x18\x03 \x01(\t\x12\r\n\x05owner\x18\x04 \x01(\t\x12\x12\n\nowner_path\x18\x05 \x01(\t\x12\x10\n\x08key_salt\x18\x06 \x01(\x0c\x12\x12\n\nkey_digest\x18\x07 \x01(\x0c\x12\x1b\n\x13\x63\x65rtificate_subject\x18\x08 \x01(\t\x12\x1a\n\x12\x63redential_version\x18\t \x01(\x03\x12\x14\n\x0cocpp_version\x18\n \x01(\t\"M\n\x13\x44\x65\x63ideAccessRequest\x12\x10\n\x08identity\x18\x01 \x01(\t\x12\x10\n\x08id_token\x18\x02 \x01(\t\x12\x12\n\ntoken_type\x18\x03 \x01(\t\"\x93\x04\n\x0e\x41\x63\x63\x65ssDecision\x12=\n\x06status\x18\x01 \x01(\x0e\x32-.wattlane.api.assets.v1.AccessDecision.Status\x12;\n\x05payer\x18\x02 \x01(\x0e\x32,.wattlane.api.assets.v1.AccessDecision.Payer\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x16\n\x0e\x63harging_point\x18\x04 \x01(\t\x12\x12\n\nowner_path\x18\x05 \x01(\t\x12\x12\n\ncard_owner\x18\x06 \x01(\t\x12\x17\n\x0f\x63\x61rd_owner_path\x18\x07 \x01(\t\x12\x12\n\ncardholder\x18\x08 \x01(\t\x12\x0c\n\x04\x63\x61rd\x18\t \x01(\t\x12\x11\n\trate_plan\x18\n \x01(\t\x12\x34\n\x10\x63\x61rd_expire_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x61\x63\x63\x65ss_mode\x18\x0c \x01(\t\"U\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x0c\n\x08\x41\x43\x43\x45PTED\x10\x01\x12\x0b\n\x07\x42LOCKED\x10\x02\x12\x0b\n\x07INVALID\x10\x03\x12\x0b\n\x07\x45XPIRED\x10\x04\"E\n\x05Payer\x12\x15\n\x11PAYER_UNSPECIFIED\x10\x00\x12\x08\n\x04\x46REE\x10\x01\x12\x0e\n\nCARDHOLDER\x10\x02\x12\x0b\n\x07ROAMING\x10\x03\x32\xf4\x01\n\x15\x41ssetsInternalService\x12v\n\x14GetStationCredential\x12\x33.wattlane.api.assets.v1.GetStationCredentialRequest\x1a).wattlane.api.assets.v1.StationCredential\x12\x63\n\x0c\x44\x65\x63ideAccess\x12+.wattlane.api.assets.v1.DecideAccessRequest\x1a&.wattlane.api.assets.v1.AccessDecisionb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%wattlane/api/assets/v1/internal.proto\x12\x16wattlane.api.assets.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"G\n\x1eListLocalAuthorizationsRequest\x12\x10\n\x08identity\x18\x01 \x01(\t\x12\x13\n\x0bmax_entries\x18\x02 \x01(\x05\"\x96\x01\n\x12LocalAuthorization\x12\x10\n\x08id_token\x18\x01 \x01(\t\x12=\n\x06status\x18\x02 \x01(\x0e\x32-.wattlane.api.assets.v1.AccessDecision.Status\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x95\x01\n\x16LocalAuthorizationList\x12\x16\n\x0e\x63harging_point\x18\x01 \x01(\t\x12\x13\n\x0b\x61\x63\x63\x65ss_mode\x18\x02 \x01(\t\x12;\n\x07\x65ntries\x18\x03 \x03(\x0b\x32*.wattlane.api.assets.v1.LocalAuthorization\x12\x11\n\ttruncated\x18\x04 \x01(\x08\"/\n\x1bGetStationCredentialRequest\x12\x10\n\x08identity\x18\x01 \x01(\t\"\xe7\x01\n\x11StationCredential\x12\x10\n\x08identity\x18\x01 \x01(\t\x12\x16\n\x0e\x63harging_point\x18\x02 \x01(\t\x12\x10\n\x08location\x18\x03 \x01(\t\x12\r\n\x05owner\x18\x04 \x01(\t\x12\x12\n\nowner_path\x18\x05 \x01(\t\x12\x10\n\x08key_salt\x18\x06 \x01(\x0c\x12\x12\n\nkey_digest\x18\x07 \x01(\x0c\x12\x1b\n\x13\x63\x65rtificate_subject\x18\x08 \x01(\t\x12\x1a\n\x12\x63redential_version\x18\t \x01(\x03\x12\x14\n\x0cocpp_version\x18\n \x01(\t\"M\n\x13\x44\x65\x63ideAccessRequest\x12\x10\n\x08identity\x18\x01 \x01(\t\x12\x10\n\x08id_token\x18\x02 \x01(\t\x12\x12\n\ntoken_type\x18\x03 \x01(\t\"\x93\x04\n\x0e\x41\x63\x63\x65ssDecision\x12=\n\x06status\x18\x01 \x01(\x0e\x32-.wattlane.api.assets.v1.AccessDecision.Status\x12;\n\x05payer\x18\x02 \x01(\x0e\x32,.wattlane.api.assets.v1.AccessDecision.Payer\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x16\n\x0e\x63harging_point\x18\x04 \x01(\t\x12\x12\n\nowner_path\x18\x05 \x01(\t\x12\x12\n\ncard_owner\x18\x06 \x01(\t\x12\x17\n\x0f\x63\x61rd_owner_path\x18\x07 \x01(\t\x12\x12\n\ncardholder\x18\x08 \x01(\t\x12\x0c\n\x04\x63\x61rd\x18\t \x01(\t\x12\x11\n\trate_plan\x18\n \x01(\t\x12\x34\n\x10\x63\x61rd_expire_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x61\x63\x63\x65ss_mode\x18\x0c \x01(\t\"U\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x0c\n\x08\x41\x43\x43\x45PTED\x10\x01\x12\x0b\n\x07\x42LOCKED\x10\x02\x12\x0b\n\x07INVALID\x10\x03\x12\x0b\n\x07\x45XPIRED\x10\x04\"E\n\x05Payer\x12\x15\n\x11PAYER_UNSPECIFIED\x10\x00\x12\x08\n\x04\x46REE\x10\x01\x12\x0e\n\nCARDHOLDER\x10\x02\x12\x0b\n\x07ROAMING\x10\x03\x32\xf8\x02\n\x15\x41ssetsInternalService\x12v\n\x14GetStationCredential\x12\x33.wattlane.api.assets.v1.GetStationCredentialRequest\x1a).wattlane.api.assets.v1.StationCredential\x12\x63\n\x0c\x44\x65\x63ideAccess\x12+.wattlane.api.assets.v1.DecideAccessRequest\x1a&.wattlane.api.assets.v1.AccessDecision\x12\x81\x01\n\x17ListLocalAuthorizations\x12\x36.wattlane.api.assets.v1.ListLocalAuthorizationsRequest\x1a..wattlane.api.assets.v1.LocalAuthorizationListb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'wattlane.api.assets.v1.internal_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETSTATIONCREDENTIALREQUEST']._serialized_start=98
-  _globals['_GETSTATIONCREDENTIALREQUEST']._serialized_end=145
-  _globals['_STATIONCREDENTIAL']._serialized_start=148
-  _globals['_STATIONCREDENTIAL']._serialized_end=379
-  _globals['_DECIDEACCESSREQUEST']._serialized_start=381
-  _globals['_DECIDEACCESSREQUEST']._serialized_end=458
-  _globals['_ACCESSDECISION']._serialized_start=461
-  _globals['_ACCESSDECISION']._serialized_end=992
-  _globals['_ACCESSDECISION_STATUS']._serialized_start=836
-  _globals['_ACCESSDECISION_STATUS']._serialized_end=921
-  _globals['_ACCESSDECISION_PAYER']._serialized_start=923
-  _globals['_ACCESSDECISION_PAYER']._serialized_end=992
-  _globals['_ASSETSINTERNALSERVICE']._serialized_start=995
-  _globals['_ASSETSINTERNALSERVICE']._serialized_end=1239
+  _globals['_LISTLOCALAUTHORIZATIONSREQUEST']._serialized_start=98
+  _globals['_LISTLOCALAUTHORIZATIONSREQUEST']._serialized_end=169
+  _globals['_LOCALAUTHORIZATION']._serialized_start=172
+  _globals['_LOCALAUTHORIZATION']._serialized_end=322
+  _globals['_LOCALAUTHORIZATIONLIST']._serialized_start=325
+  _globals['_LOCALAUTHORIZATIONLIST']._serialized_end=474
+  _globals['_GETSTATIONCREDENTIALREQUEST']._serialized_start=476
+  _globals['_GETSTATIONCREDENTIALREQUEST']._serialized_end=523
+  _globals['_STATIONCREDENTIAL']._serialized_start=526
+  _globals['_STATIONCREDENTIAL']._serialized_end=757
+  _globals['_DECIDEACCESSREQUEST']._serialized_start=759
+  _globals['_DECIDEACCESSREQUEST']._serialized_end=836
+  _globals['_ACCESSDECISION']._serialized_start=839
+  _globals['_ACCESSDECISION']._serialized_end=1370
+  _globals['_ACCESSDECISION_STATUS']._serialized_start=1214
+  _globals['_ACCESSDECISION_STATUS']._serialized_end=1299
+  _globals['_ACCESSDECISION_PAYER']._serialized_start=1301
+  _globals['_ACCESSDECISION_PAYER']._serialized_end=1370
+  _globals['_ASSETSINTERNALSERVICE']._serialized_start=1373
+  _globals['_ASSETSINTERNALSERVICE']._serialized_end=1749
 # @@protoc_insertion_point(module_scope)

@@ -3,9 +3,11 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
@@ -17,6 +19,100 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+@_typing.final
+class ListLocalAuthorizationsRequest(_message.Message):
+    """Request for ListLocalAuthorizations."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDENTITY_FIELD_NUMBER: _builtins.int
+    MAX_ENTRIES_FIELD_NUMBER: _builtins.int
+    identity: _builtins.str
+    """The station's OCPP identity."""
+    max_entries: _builtins.int
+    """At most this many entries (0 = 10,000); the list is cut (`truncated`) beyond it."""
+    def __init__(
+        self,
+        *,
+        identity: _builtins.str = ...,
+        max_entries: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["identity", b"identity", "max_entries", b"max_entries"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLocalAuthorizationsRequest: _TypeAlias = ListLocalAuthorizationsRequest  # noqa: Y015
+
+@_typing.final
+class LocalAuthorization(_message.Message):
+    """One card on a local authorization list."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_TOKEN_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    id_token: _builtins.str
+    """The card UID (idTag / idToken), as stored (upper-case hex)."""
+    status: Global___AccessDecision.Status.ValueType
+    """ACCEPTED, BLOCKED or EXPIRED (AccessDecision.Status)."""
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """The card's end of validity, when it has one."""
+
+    def __init__(
+        self,
+        *,
+        id_token: _builtins.str = ...,
+        status: Global___AccessDecision.Status.ValueType = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time", "id_token", b"id_token", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LocalAuthorization: _TypeAlias = LocalAuthorization  # noqa: Y015
+
+@_typing.final
+class LocalAuthorizationList(_message.Message):
+    """The local authorization list of a charging point."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHARGING_POINT_FIELD_NUMBER: _builtins.int
+    ACCESS_MODE_FIELD_NUMBER: _builtins.int
+    ENTRIES_FIELD_NUMBER: _builtins.int
+    TRUNCATED_FIELD_NUMBER: _builtins.int
+    charging_point: _builtins.str
+    """`chargingPoints/{id}`."""
+    access_mode: _builtins.str
+    """The access mode in force."""
+    truncated: _builtins.bool
+    """More cards qualify than `max_entries`."""
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___LocalAuthorization]:
+        """The cards, by UID."""
+
+    def __init__(
+        self,
+        *,
+        charging_point: _builtins.str = ...,
+        access_mode: _builtins.str = ...,
+        entries: _abc.Iterable[Global___LocalAuthorization] | None = ...,
+        truncated: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_mode", b"access_mode", "charging_point", b"charging_point", "entries", b"entries", "truncated", b"truncated"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LocalAuthorizationList: _TypeAlias = LocalAuthorizationList  # noqa: Y015
 
 @_typing.final
 class GetStationCredentialRequest(_message.Message):

@@ -46,6 +46,11 @@ class AssetsInternalServiceStub:
                 request_serializer=wattlane_dot_api_dot_assets_dot_v1_dot_internal__pb2.DecideAccessRequest.SerializeToString,
                 response_deserializer=wattlane_dot_api_dot_assets_dot_v1_dot_internal__pb2.AccessDecision.FromString,
                 _registered_method=True)
+        self.ListLocalAuthorizations = channel.unary_unary(
+                '/wattlane.api.assets.v1.AssetsInternalService/ListLocalAuthorizations',
+                request_serializer=wattlane_dot_api_dot_assets_dot_v1_dot_internal__pb2.ListLocalAuthorizationsRequest.SerializeToString,
+                response_deserializer=wattlane_dot_api_dot_assets_dot_v1_dot_internal__pb2.LocalAuthorizationList.FromString,
+                _registered_method=True)
 
 
 class AssetsInternalServiceServicer:
@@ -71,6 +76,17 @@ class AssetsInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListLocalAuthorizations(self, request, context):
+        """The local authorization list of a charging point (`assets.access`): the cards a station may
+        accept offline, for SendLocalList. Under WHITELIST and ROAMING_WHITELIST the whitelisted
+        cards (accepted, or blocked / expired so the station refuses them offline too); under OPEN
+        and ROAMING the list is empty (decisions stay online). NOT_FOUND when no charging point has
+        the identity.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AssetsInternalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -83,6 +99,11 @@ def add_AssetsInternalServiceServicer_to_server(servicer, server):
                     servicer.DecideAccess,
                     request_deserializer=wattlane_dot_api_dot_assets_dot_v1_dot_internal__pb2.DecideAccessRequest.FromString,
                     response_serializer=wattlane_dot_api_dot_assets_dot_v1_dot_internal__pb2.AccessDecision.SerializeToString,
+            ),
+            'ListLocalAuthorizations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLocalAuthorizations,
+                    request_deserializer=wattlane_dot_api_dot_assets_dot_v1_dot_internal__pb2.ListLocalAuthorizationsRequest.FromString,
+                    response_serializer=wattlane_dot_api_dot_assets_dot_v1_dot_internal__pb2.LocalAuthorizationList.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -141,6 +162,33 @@ class AssetsInternalService:
             '/wattlane.api.assets.v1.AssetsInternalService/DecideAccess',
             wattlane_dot_api_dot_assets_dot_v1_dot_internal__pb2.DecideAccessRequest.SerializeToString,
             wattlane_dot_api_dot_assets_dot_v1_dot_internal__pb2.AccessDecision.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLocalAuthorizations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wattlane.api.assets.v1.AssetsInternalService/ListLocalAuthorizations',
+            wattlane_dot_api_dot_assets_dot_v1_dot_internal__pb2.ListLocalAuthorizationsRequest.SerializeToString,
+            wattlane_dot_api_dot_assets_dot_v1_dot_internal__pb2.LocalAuthorizationList.FromString,
             options,
             channel_credentials,
             insecure,

@@ -45,6 +45,13 @@ class AssetsInternalServiceStub:
     """Whether a card / token may charge at a charging point, who pays and why (`assets.access`).
     NOT_FOUND when no charging point has the identity.
     """
+    ListLocalAuthorizations: _grpc.UnaryUnaryMultiCallable[_internal_pb2.ListLocalAuthorizationsRequest, _internal_pb2.LocalAuthorizationList]
+    """The local authorization list of a charging point (`assets.access`): the cards a station may
+    accept offline, for SendLocalList. Under WHITELIST and ROAMING_WHITELIST the whitelisted
+    cards (accepted, or blocked / expired so the station refuses them offline too); under OPEN
+    and ROAMING the list is empty (decisions stay online). NOT_FOUND when no charging point has
+    the identity.
+    """
 
 @_typing.type_check_only
 class AssetsInternalServiceAsyncStub(AssetsInternalServiceStub):
@@ -62,6 +69,13 @@ class AssetsInternalServiceAsyncStub(AssetsInternalServiceStub):
     DecideAccess: _aio.UnaryUnaryMultiCallable[_internal_pb2.DecideAccessRequest, _internal_pb2.AccessDecision]  # type: ignore[assignment]
     """Whether a card / token may charge at a charging point, who pays and why (`assets.access`).
     NOT_FOUND when no charging point has the identity.
+    """
+    ListLocalAuthorizations: _aio.UnaryUnaryMultiCallable[_internal_pb2.ListLocalAuthorizationsRequest, _internal_pb2.LocalAuthorizationList]  # type: ignore[assignment]
+    """The local authorization list of a charging point (`assets.access`): the cards a station may
+    accept offline, for SendLocalList. Under WHITELIST and ROAMING_WHITELIST the whitelisted
+    cards (accepted, or blocked / expired so the station refuses them offline too); under OPEN
+    and ROAMING the list is empty (decisions stay online). NOT_FOUND when no charging point has
+    the identity.
     """
 
 class AssetsInternalServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -89,6 +103,19 @@ class AssetsInternalServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_internal_pb2.AccessDecision, _abc.Awaitable[_internal_pb2.AccessDecision]]:
         """Whether a card / token may charge at a charging point, who pays and why (`assets.access`).
         NOT_FOUND when no charging point has the identity.
+        """
+
+    @_abc_1.abstractmethod
+    def ListLocalAuthorizations(
+        self,
+        request: _internal_pb2.ListLocalAuthorizationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_internal_pb2.LocalAuthorizationList, _abc.Awaitable[_internal_pb2.LocalAuthorizationList]]:
+        """The local authorization list of a charging point (`assets.access`): the cards a station may
+        accept offline, for SendLocalList. Under WHITELIST and ROAMING_WHITELIST the whitelisted
+        cards (accepted, or blocked / expired so the station refuses them offline too); under OPEN
+        and ROAMING the list is empty (decisions stay online). NOT_FOUND when no charging point has
+        the identity.
         """
 
 def add_AssetsInternalServiceServicer_to_server(servicer: AssetsInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -23,23 +23,26 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from wattlane.api.csms.v1 import commands_pb2 as wattlane_dot_api_dot_csms_dot_v1_dot_commands__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#wattlane/api/csms/v1/internal.proto\x12\x14wattlane.api.csms.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"@\n\x14RecordHandoffRequest\x12\x13\n\x0btransaction\x18\x01 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x02 \x01(\t\"w\n\x07Handoff\x12\x13\n\x0btransaction\x18\x01 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x02 \x01(\t\x12\x12\n\ndeliveries\x18\x03 \x01(\x05\x12.\n\nfirst_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"1\n\x1dGetUnclaimedConnectionRequest\x12\x10\n\x08identity\x18\x01 \x01(\t\"\xd2\x01\n\x13UnclaimedConnection\x12\x10\n\x08identity\x18\x01 \x01(\t\x12\x36\n\x12\x66irst_attempt_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11last_attempt_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0eremote_address\x18\x04 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x05 \x01(\x05\x12\x10\n\x08protocol\x18\x06 \x01(\t2\xeb\x01\n\x13\x43smsInternalService\x12x\n\x16GetUnclaimedConnection\x12\x33.wattlane.api.csms.v1.GetUnclaimedConnectionRequest\x1a).wattlane.api.csms.v1.UnclaimedConnection\x12Z\n\rRecordHandoff\x12*.wattlane.api.csms.v1.RecordHandoffRequest\x1a\x1d.wattlane.api.csms.v1.Handoffb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#wattlane/api/csms/v1/internal.proto\x12\x14wattlane.api.csms.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#wattlane/api/csms/v1/commands.proto\"@\n\x14RecordHandoffRequest\x12\x13\n\x0btransaction\x18\x01 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x02 \x01(\t\"w\n\x07Handoff\x12\x13\n\x0btransaction\x18\x01 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x02 \x01(\t\x12\x12\n\ndeliveries\x18\x03 \x01(\x05\x12.\n\nfirst_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"%\n\x15\x45xecuteCommandRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"1\n\x1dGetUnclaimedConnectionRequest\x12\x10\n\x08identity\x18\x01 \x01(\t\"\xd2\x01\n\x13UnclaimedConnection\x12\x10\n\x08identity\x18\x01 \x01(\t\x12\x36\n\x12\x66irst_attempt_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11last_attempt_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0eremote_address\x18\x04 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x05 \x01(\x05\x12\x10\n\x08protocol\x18\x06 \x01(\t2\xc9\x02\n\x13\x43smsInternalService\x12x\n\x16GetUnclaimedConnection\x12\x33.wattlane.api.csms.v1.GetUnclaimedConnectionRequest\x1a).wattlane.api.csms.v1.UnclaimedConnection\x12Z\n\rRecordHandoff\x12*.wattlane.api.csms.v1.RecordHandoffRequest\x1a\x1d.wattlane.api.csms.v1.Handoff\x12\\\n\x0e\x45xecuteCommand\x12+.wattlane.api.csms.v1.ExecuteCommandRequest\x1a\x1d.wattlane.api.csms.v1.Commandb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'wattlane.api.csms.v1.internal_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RECORDHANDOFFREQUEST']._serialized_start=94
-  _globals['_RECORDHANDOFFREQUEST']._serialized_end=158
-  _globals['_HANDOFF']._serialized_start=160
-  _globals['_HANDOFF']._serialized_end=279
-  _globals['_GETUNCLAIMEDCONNECTIONREQUEST']._serialized_start=281
-  _globals['_GETUNCLAIMEDCONNECTIONREQUEST']._serialized_end=330
-  _globals['_UNCLAIMEDCONNECTION']._serialized_start=333
-  _globals['_UNCLAIMEDCONNECTION']._serialized_end=543
-  _globals['_CSMSINTERNALSERVICE']._serialized_start=546
-  _globals['_CSMSINTERNALSERVICE']._serialized_end=781
+  _globals['_RECORDHANDOFFREQUEST']._serialized_start=131
+  _globals['_RECORDHANDOFFREQUEST']._serialized_end=195
+  _globals['_HANDOFF']._serialized_start=197
+  _globals['_HANDOFF']._serialized_end=316
+  _globals['_EXECUTECOMMANDREQUEST']._serialized_start=318
+  _globals['_EXECUTECOMMANDREQUEST']._serialized_end=355
+  _globals['_GETUNCLAIMEDCONNECTIONREQUEST']._serialized_start=357
+  _globals['_GETUNCLAIMEDCONNECTIONREQUEST']._serialized_end=406
+  _globals['_UNCLAIMEDCONNECTION']._serialized_start=409
+  _globals['_UNCLAIMEDCONNECTION']._serialized_end=619
+  _globals['_CSMSINTERNALSERVICE']._serialized_start=622
+  _globals['_CSMSINTERNALSERVICE']._serialized_end=951
 # @@protoc_insertion_point(module_scope)

@@ -80,6 +80,28 @@ class Handoff(_message.Message):
 Global___Handoff: _TypeAlias = Handoff  # noqa: Y015
 
 @_typing.final
+class ExecuteCommandRequest(_message.Message):
+    """Request for ExecuteCommand."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`stations/{identity}/commands/{id}`."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExecuteCommandRequest: _TypeAlias = ExecuteCommandRequest  # noqa: Y015
+
+@_typing.final
 class GetUnclaimedConnectionRequest(_message.Message):
     """Request for GetUnclaimedConnection."""
 

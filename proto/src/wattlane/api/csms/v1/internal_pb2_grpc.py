@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from wattlane.api.csms.v1 import commands_pb2 as wattlane_dot_api_dot_csms_dot_v1_dot_commands__pb2
 from wattlane.api.csms.v1 import internal_pb2 as wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -45,6 +46,11 @@ class CsmsInternalServiceStub:
                 request_serializer=wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.RecordHandoffRequest.SerializeToString,
                 response_deserializer=wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.Handoff.FromString,
                 _registered_method=True)
+        self.ExecuteCommand = channel.unary_unary(
+                '/wattlane.api.csms.v1.CsmsInternalService/ExecuteCommand',
+                request_serializer=wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.ExecuteCommandRequest.SerializeToString,
+                response_deserializer=wattlane_dot_api_dot_csms_dot_v1_dot_commands__pb2.Command.FromString,
+                _registered_method=True)
 
 
 class CsmsInternalServiceServicer:
@@ -70,6 +76,16 @@ class CsmsInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExecuteCommand(self, request, context):
+        """Sends a stored, queued command to its station (`csms.commands`): called by the CSMS process
+        that received CreateCommand on the process holding the station's socket (found through the
+        process lease table). Returns the command in its final state; FAILED_PRECONDITION when the
+        station is not connected to this process.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CsmsInternalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -82,6 +98,11 @@ def add_CsmsInternalServiceServicer_to_server(servicer, server):
                     servicer.RecordHandoff,
                     request_deserializer=wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.RecordHandoffRequest.FromString,
                     response_serializer=wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.Handoff.SerializeToString,
+            ),
+            'ExecuteCommand': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExecuteCommand,
+                    request_deserializer=wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.ExecuteCommandRequest.FromString,
+                    response_serializer=wattlane_dot_api_dot_csms_dot_v1_dot_commands__pb2.Command.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -139,6 +160,33 @@ class CsmsInternalService:
             '/wattlane.api.csms.v1.CsmsInternalService/RecordHandoff',
             wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.RecordHandoffRequest.SerializeToString,
             wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.Handoff.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExecuteCommand(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wattlane.api.csms.v1.CsmsInternalService/ExecuteCommand',
+            wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.ExecuteCommandRequest.SerializeToString,
+            wattlane_dot_api_dot_csms_dot_v1_dot_commands__pb2.Command.FromString,
             options,
             channel_credentials,
             insecure,

@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from grpc import aio as _aio
+from wattlane.api.csms.v1 import commands_pb2 as _commands_pb2
 from wattlane.api.csms.v1 import internal_pb2 as _internal_pb2
 import abc as _abc_1
 import grpc as _grpc
@@ -44,6 +45,12 @@ class CsmsInternalServiceStub:
     delivery (a retried activity) counts in `deliveries`, never as a second handoff.
     NOT_FOUND for an unknown transaction, FAILED_PRECONDITION for one that has not ended.
     """
+    ExecuteCommand: _grpc.UnaryUnaryMultiCallable[_internal_pb2.ExecuteCommandRequest, _commands_pb2.Command]
+    """Sends a stored, queued command to its station (`csms.commands`): called by the CSMS process
+    that received CreateCommand on the process holding the station's socket (found through the
+    process lease table). Returns the command in its final state; FAILED_PRECONDITION when the
+    station is not connected to this process.
+    """
 
 @_typing.type_check_only
 class CsmsInternalServiceAsyncStub(CsmsInternalServiceStub):
@@ -60,6 +67,12 @@ class CsmsInternalServiceAsyncStub(CsmsInternalServiceStub):
     the exactly-once handoff until billing exists. Idempotent per transaction: a repeated
     delivery (a retried activity) counts in `deliveries`, never as a second handoff.
     NOT_FOUND for an unknown transaction, FAILED_PRECONDITION for one that has not ended.
+    """
+    ExecuteCommand: _aio.UnaryUnaryMultiCallable[_internal_pb2.ExecuteCommandRequest, _commands_pb2.Command]  # type: ignore[assignment]
+    """Sends a stored, queued command to its station (`csms.commands`): called by the CSMS process
+    that received CreateCommand on the process holding the station's socket (found through the
+    process lease table). Returns the command in its final state; FAILED_PRECONDITION when the
+    station is not connected to this process.
     """
 
 class CsmsInternalServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -86,6 +99,18 @@ class CsmsInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         the exactly-once handoff until billing exists. Idempotent per transaction: a repeated
         delivery (a retried activity) counts in `deliveries`, never as a second handoff.
         NOT_FOUND for an unknown transaction, FAILED_PRECONDITION for one that has not ended.
+        """
+
+    @_abc_1.abstractmethod
+    def ExecuteCommand(
+        self,
+        request: _internal_pb2.ExecuteCommandRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_commands_pb2.Command, _abc.Awaitable[_commands_pb2.Command]]:
+        """Sends a stored, queued command to its station (`csms.commands`): called by the CSMS process
+        that received CreateCommand on the process holding the station's socket (found through the
+        process lease table). Returns the command in its final state; FAILED_PRECONDITION when the
+        station is not connected to this process.
         """
 
 def add_CsmsInternalServiceServicer_to_server(servicer: CsmsInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
