@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -89,6 +90,9 @@ class Approvals:
                 ),
                 id=approval.workflow_id(application_id),
                 task_queue=self._task_queue,
+                # A finished approval must never start again (a relay that crashed after starting
+                # it and before marking the row would otherwise re-open a decided application).
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )
         except WorkflowAlreadyStartedError:
             pass  # started before (by us, or a retry): that one is the application's workflow

@@ -8,6 +8,7 @@ import datetime as dt
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from wattlane.core.db import Database
@@ -93,6 +94,7 @@ class UserMailRelay:
                     usermail.UserMailInput(name=mail_name(mail_id)),
                     id=usermail.workflow_id(mail_id),
                     task_queue=self._task_queue,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 )
             async with self._db.transaction() as session:
                 row = await session.get(UserMail, mail_id)
