@@ -49,6 +49,7 @@ from wattlane.csms.logstore import purge_messages
 from wattlane.csms.memory import MemoryProviders, memory_providers
 from wattlane.csms.options import CsmsOptions
 from wattlane.csms.providers import AccessDecider, Providers, StationCredentials, StationOwner
+from wattlane.csms.retention import purge_commands
 from wattlane.csms.security import SecurityProfile, server_ssl_context
 from wattlane.csms.server import Csms, ListenerConfig
 from wattlane.csms.settings import CsmsSettings
@@ -235,6 +236,13 @@ class CsmsService:
         while True:
             try:
                 purged = await purge_messages(self.storage.db, dt.timedelta(days=s.log_retention_days))
+                commands, request_ids = await purge_commands(
+                    self.storage.db,
+                    dt.timedelta(days=s.command_retention_days),
+                    dt.timedelta(days=s.idempotency_retention_days),
+                )
+                if commands or request_ids:
+                    logger.info("housekeeping: %d commands, %d request ids purged", commands, request_ids)
                 self.storage.registry.touch(self.open_connections())
                 await self.storage.registry.writer.flush()
                 silent = await self.storage.registry.mark_silent(silence)

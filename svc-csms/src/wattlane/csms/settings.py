@@ -19,6 +19,8 @@
 | WATTLANE_CSMS_MIGRATE_ON_START | true | run the Alembic migrations before serving |
 | WATTLANE_CSMS_PROCESS_ID | host name | this process's name in the registry (a pod name) |
 | WATTLANE_CSMS_LOG_RETENTION_DAYS | 30 | message log lines older than this are purged |
+| WATTLANE_CSMS_COMMAND_RETENTION_DAYS | 90 | finished remote-action commands older than this are purged |
+| WATTLANE_CSMS_IDEMPOTENCY_RETENTION_DAYS | 7 | how long a request id replays its first answer |
 | WATTLANE_CSMS_HOUSEKEEPING_INTERVAL | 300 | seconds between purges and silent-station sweeps |
 | WATTLANE_CSMS_GRPC_PORT | 50061 | gRPC API port (health, reflection, StationService); 0 = any, -1 = off |
 | WATTLANE_CSMS_GRPC_ADVERTISE | host:grpc port | address other CSMS processes reach this one's gRPC at |
@@ -69,6 +71,8 @@ class CsmsSettings:
     migrate_on_start: bool = True
     process_id: str = field(default_factory=socket.gethostname)
     log_retention_days: int = 30
+    command_retention_days: int = 90
+    idempotency_retention_days: int = 7
     housekeeping_interval: int = 300
     grpc_port: int = 50061
     grpc_advertise: str = ""
@@ -150,6 +154,8 @@ class CsmsSettings:
             migrate_on_start=flag("MIGRATE_ON_START", True),
             process_id=get("PROCESS_ID") or socket.gethostname(),
             log_retention_days=integer("LOG_RETENTION_DAYS", cls.log_retention_days),
+            command_retention_days=integer("COMMAND_RETENTION_DAYS", cls.command_retention_days),
+            idempotency_retention_days=integer("IDEMPOTENCY_RETENTION_DAYS", cls.idempotency_retention_days),
             housekeeping_interval=integer("HOUSEKEEPING_INTERVAL", cls.housekeeping_interval),
             grpc_port=integer("GRPC_PORT", cls.grpc_port),
             grpc_advertise=get("GRPC_ADVERTISE") or "",
