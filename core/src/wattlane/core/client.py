@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -102,3 +103,22 @@ def channel(
         options=options,
         interceptors=interceptors,
     )
+
+
+@dataclass
+class ApiClient:
+    """Base of each service's client (identity, assets, CSMS): one channel to `target` with our
+    conventions, sending `token` as the bearer (empty: anonymous). Subclasses add their stubs in
+    `__post_init__` after calling this one."""
+
+    target: str
+    token: str = ""
+    max_attempts: int = 1
+    channel: grpc.aio.Channel = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.channel = channel(self.target, token=lambda: self.token, max_attempts=self.max_attempts)
+
+    async def close(self) -> None:
+        """Close the channel."""
+        await self.channel.close(None)

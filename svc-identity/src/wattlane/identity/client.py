@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-import grpc
+from dataclasses import dataclass
 
 from wattlane.api.common.v1 import audit_pb2_grpc
 from wattlane.api.identity.v1 import (
@@ -15,20 +13,15 @@ from wattlane.api.identity.v1 import (
     tenants_pb2_grpc,
     users_pb2_grpc,
 )
-from wattlane.core.client import channel
+from wattlane.core.client import ApiClient
 
 
 @dataclass
-class IdentityClient:
+class IdentityClient(ApiClient):
     """Stubs of every identity API, sending `token` as the bearer (empty: anonymous)."""
 
-    target: str
-    token: str = ""
-    max_attempts: int = 1
-    channel: grpc.aio.Channel = field(init=False)
-
     def __post_init__(self) -> None:
-        self.channel = channel(self.target, token=lambda: self.token, max_attempts=self.max_attempts)
+        super().__post_init__()
         self.tenants = tenants_pb2_grpc.TenantServiceStub(self.channel)
         self.users = users_pb2_grpc.UserServiceStub(self.channel)
         self.roles = roles_pb2_grpc.RoleServiceStub(self.channel)
@@ -44,6 +37,3 @@ class IdentityClient:
         response = await self.auth.Login(auth_pb2.LoginRequest(email=email, password=password))
         self.token = response.access_token
         return self
-
-    async def close(self) -> None:
-        await self.channel.close(None)
