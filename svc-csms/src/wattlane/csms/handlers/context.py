@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from wattlane.csms.clock import parse_ocpp_time, utc_now
+from wattlane.csms.clock import ocpp_time, parse_ocpp_time, utc_now
 from wattlane.csms.errors import ErrorKind, OcppError, OcppVersion
 from wattlane.csms.options import CsmsOptions
 from wattlane.csms.providers import (
@@ -34,6 +35,15 @@ class Session:
 
 
 Handler = Callable[[Session, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+def boot_reply(session: Session, now: datetime, options: CsmsOptions) -> dict[str, Any]:
+    """The BootNotification answer, the same in 1.6 and 2.0.1: Accepted with the heartbeat
+    interval for a known station, Pending (ask again later) for one nobody has claimed yet."""
+    if session.known:
+        return {"status": "Accepted", "currentTime": ocpp_time(now), "interval": options.heartbeat_interval}
+    return {"status": "Pending", "currentTime": ocpp_time(now), "interval": options.pending_interval}
+
 
 # A DataTransfer handler gets (session, messageId or None, data or None) and returns
 # (status, data or None); status is one of Accepted / Rejected / UnknownMessageId.

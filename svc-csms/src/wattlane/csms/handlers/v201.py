@@ -13,6 +13,7 @@ from wattlane.csms.handlers.context import (
     HandlerContext,
     Session,
     acknowledge,
+    boot_reply,
     data_transfer,
     decide,
     notice,
@@ -67,13 +68,7 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
                 accepted=session.known,
             )
         )
-        if session.known:
-            return {
-                "status": "Accepted",
-                "currentTime": ocpp_time(now),
-                "interval": options.heartbeat_interval,
-            }
-        return {"status": "Pending", "currentTime": ocpp_time(now), "interval": options.pending_interval}
+        return boot_reply(session, now, options)
 
     async def heartbeat(session: Session, p: dict[str, Any]) -> dict[str, Any]:
         """Note the station's `last seen` (write-behind) and answer the current time."""
