@@ -7,7 +7,7 @@ import calendar
 import datetime as dt
 import zoneinfo
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +19,7 @@ from wattlane.core.orm import utcnow
 from wattlane.core.paging import Page
 from wattlane.core.scope import PATH_END, EffectiveScope
 from wattlane.identity import tenants
-from wattlane.identity.models import Account, AccountOrganization, DatapointAllocation, Tenant
+from wattlane.identity.models import Account, AccountOrganization, Application, DatapointAllocation, Tenant
 from wattlane.identity.plans import (
     DEFAULT_PERIOD_MONTHS,
     MAX_DATAPOINTS,
@@ -215,23 +215,26 @@ async def covering(session: AsyncSession, organization: Tenant) -> Account | Non
     return max(rows, key=lambda r: len(r[0]))[1]
 
 
-async def list_in_scope(
+# The tables whose rows belong to a customer (and carry its path).
+_OfCustomer = TypeVar("_OfCustomer", Account, Application)
+
+
+async def customer_rows_in_scope(
     session: AsyncSession,
     scope: EffectiveScope,
+    model: type[_OfCustomer],
     *,
     parent_id: str | None,
     where: ColumnElement[bool],
     page: Page,
-) -> list[Account]:
-    """Accounts of customers at or below `parent_id` (or all in scope) the caller may read."""
+) -> list[_OfCustomer]:
+    """Rows of `model` (accounts, applications) of customers at or below `parent_id`, or all in
+    scope, that the caller may read (`accounts.read`), oldest first."""
     if parent_id is None and not scope.grants_for("accounts.read"):
         raise PermissionDenied("accounts.read")
-    query = select(Account).where(scope.filter("accounts.read", Account.customer_path), where)
+    path = model.customer_path
+    query = select(model).where(scope.filter("accounts.read", path), where)
     if parent_id is not None:
         parent = await tenants.get_in_scope(session, scope, parent_id, "accounts.read")
-        query = query.where(
-            Account.customer_path >= parent.path, Account.customer_path < parent.path + PATH_END
-        )
-    if (keyset := page.keyset([Account.id])) is not None:
-        query = query.where(keyset)
-    return list((await session.execute(query.order_by(Account.id).limit(page.size + 1))).scalars())
+        query = query.where(path >= parent.path, path < parent.path + PATH_END)
+    return list((await session.execute(page.window(query, [model.id]))).scalars())

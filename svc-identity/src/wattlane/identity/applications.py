@@ -10,13 +10,11 @@ from typing import Any
 
 from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
 
-from wattlane.core.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from wattlane.core.errors import FailedPrecondition, InvalidArgument, NotFound
 from wattlane.core.ids import new_id
 from wattlane.core.orm import utcnow
-from wattlane.core.paging import Page
-from wattlane.core.scope import PATH_END, EffectiveScope
+from wattlane.core.scope import EffectiveScope
 from wattlane.identity import accounts, tenants
 from wattlane.identity.models import Account, AccountOrganization, Application, Tenant
 
@@ -177,28 +175,6 @@ async def get_in_scope(
         raise NotFound(application_name(application_id))
     scope.require(permission, application.customer_path, application_name(application_id))
     return application
-
-
-async def list_in_scope(
-    session: AsyncSession,
-    scope: EffectiveScope,
-    *,
-    parent_id: str | None,
-    where: ColumnElement[bool],
-    page: Page,
-) -> list[Application]:
-    if parent_id is None and not scope.grants_for("accounts.read"):
-        raise PermissionDenied("accounts.read")
-    query = select(Application).where(scope.filter("accounts.read", Application.customer_path), where)
-    if parent_id is not None:
-        parent = await tenants.get_in_scope(session, scope, parent_id, "accounts.read")
-        query = query.where(
-            Application.customer_path >= parent.path, Application.customer_path < parent.path + PATH_END
-        )
-    keyset = page.keyset([Application.id])
-    if keyset is not None:
-        query = query.where(keyset)
-    return list((await session.execute(query.order_by(Application.id).limit(page.size + 1))).scalars())
 
 
 @dataclass(frozen=True)

@@ -140,9 +140,7 @@ async def purchases_in_scope(
     """An organization's purchases, oldest first (`licenses.read`)."""
     await _organization(session, scope, org_id, "licenses.read")
     query = select(LicensePurchase).where(LicensePurchase.organization_id == org_id)
-    if (keyset := page.keyset([LicensePurchase.id])) is not None:
-        query = query.where(keyset)
-    return list((await session.execute(query.order_by(LicensePurchase.id).limit(page.size + 1))).scalars())
+    return list((await session.execute(page.window(query, [LicensePurchase.id]))).scalars())
 
 
 async def allocations_in_scope(
@@ -152,6 +150,4 @@ async def allocations_in_scope(
     await _organization(session, scope, org_id, "licenses.read")
     key = [LicenseAllocation.type, LicenseAllocation.resource]
     query = select(LicenseAllocation).where(LicenseAllocation.organization_id == org_id)
-    if (keyset := page.keyset(key)) is not None:
-        query = query.where(keyset)
-    return list((await session.execute(query.order_by(*key).limit(page.size + 1))).scalars())
+    return list((await session.execute(page.window(query, key))).scalars())

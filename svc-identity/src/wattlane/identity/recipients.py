@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wattlane.identity.models import Role, RoleBinding, Tenant, User
+from wattlane.identity.settings import IdentitySettings
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,43 @@ class Recipient:
     display_name: str
     locale: str
     role: str  # requester | account_admin | partner | approver
+
+
+@dataclass(frozen=True)
+class MailBrand:
+    """The brand a mail goes out under: the partner's, or the operator's defaults."""
+
+    name: str
+    mail_domain: str
+    primary_color: str
+    logo_url: str
+
+
+async def partner_of(session: AsyncSession, tenant: Tenant) -> Tenant | None:
+    """The partner a tenant belongs to (itself when it is one): whose brand its mails carry."""
+    if tenant.kind == "PARTNER":
+        return tenant
+    ids = [p for p in tenant.path.split("/") if p]
+    if len(ids) < 2:
+        return None  # the operator
+    partner = await session.get(Tenant, ids[1])
+    return partner if partner is not None and partner.kind == "PARTNER" else None
+
+
+async def brand_of(
+    session: AsyncSession, tenant: Tenant, settings: IdentitySettings, mail_domain: str = ""
+) -> MailBrand:
+    """The brand for mails about `tenant`; `mail_domain` (an account's own) wins over the
+    partner's, and the operator's settings fill what no partner sets."""
+    partner = await partner_of(session, tenant)
+    return MailBrand(
+        name=(partner.brand_name if partner else None) or settings.operator_name,
+        mail_domain=mail_domain
+        or (partner.brand_mail_domain if partner else None)
+        or settings.default_mail_domain,
+        primary_color=(partner.brand_primary_color if partner else None) or "",
+        logo_url=(partner.brand_logo_url if partner else None) or "",
+    )
 
 
 async def holders(session: AsyncSession, permission: str, tenant: Tenant) -> list[User]:

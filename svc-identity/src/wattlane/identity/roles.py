@@ -142,10 +142,7 @@ async def list_usable(session: AsyncSession, scope: EffectiveScope, tenant_id: s
     query = select(Role).where(
         Role.delete_time.is_(None), or_(Role.builtin.is_(True), Role.tenant_id.in_(ancestors))
     )
-    keyset = page.keyset([Role.id])
-    if keyset is not None:
-        query = query.where(keyset)
-    return list((await session.execute(query.order_by(Role.id).limit(page.size + 1))).scalars().all())
+    return list((await session.execute(page.window(query, [Role.id]))).scalars())
 
 
 async def create(
@@ -371,7 +368,4 @@ async def list_bindings(
         query = query.where(
             RoleBinding.tenant_path >= parent.path, RoleBinding.tenant_path < parent.path + PATH_END
         )
-    keyset = page.keyset([RoleBinding.id])
-    if keyset is not None:
-        query = query.where(keyset)
-    return list((await session.execute(query.order_by(RoleBinding.id).limit(page.size + 1))).scalars().all())
+    return list((await session.execute(page.window(query, [RoleBinding.id]))).scalars())

@@ -298,8 +298,4 @@ async def list_in_scope(
             query = query.where(Tenant.path > parent.path, Tenant.path < parent.path + PATH_END)
         else:
             query = query.where(Tenant.parent_id == parent.id)
-    keyset = page.keyset([Tenant.id])
-    if keyset is not None:
-        query = query.where(keyset)
-    rows = (await session.execute(query.order_by(Tenant.id).limit(page.size + 1))).scalars().all()
-    return list(rows)
+    return list((await session.execute(page.window(query, [Tenant.id]))).scalars())

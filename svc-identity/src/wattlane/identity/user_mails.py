@@ -16,7 +16,7 @@ from wattlane.core.ids import new_id
 from wattlane.core.orm import utcnow
 from wattlane.core.outbox import Relay
 from wattlane.core.temporal import LazyClient
-from wattlane.identity.models import Tenant, User, UserMail
+from wattlane.identity.models import User, UserMail
 from wattlane.workflows.usermail import types as usermail
 
 KINDS = ("INVITATION", "PASSWORD_RESET")
@@ -49,17 +49,6 @@ async def queue(
     row = UserMail(id=new_id(), user_id=user.id, kind=kind, create_time=now, workflow_started=False)
     session.add(row)
     return row
-
-
-async def partner_of(session: AsyncSession, tenant: Tenant) -> Tenant | None:
-    """The partner a tenant belongs to (itself when it is one): whose brand its mails carry."""
-    if tenant.kind == "PARTNER":
-        return tenant
-    ids = [p for p in tenant.path.split("/") if p]
-    if len(ids) < 2:
-        return None  # the operator
-    partner = await session.get(Tenant, ids[1])
-    return partner if partner is not None and partner.kind == "PARTNER" else None
 
 
 class UserMailRelay:

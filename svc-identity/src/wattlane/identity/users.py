@@ -175,6 +175,15 @@ async def remove(session: AsyncSession, scope: EffectiveScope, user_id: str) -> 
     return user
 
 
+async def invited_in_scope(session: AsyncSession, scope: EffectiveScope, user_id: str) -> User:
+    """An INVITED user the caller may manage, locked for the invitation being issued
+    (FAILED_PRECONDITION once the user has accepted)."""
+    user = await get_in_scope(session, scope, user_id, "users.manage", for_update=True)
+    if user.state != "INVITED":
+        raise FailedPrecondition(f"users/{user_id} has already accepted", reason="USER_NOT_INVITED")
+    return user
+
+
 async def active_by_email(session: AsyncSession, email: str) -> User | None:
     """The active, not removed user signing in with `email` (lower-cased), if any."""
     return (
@@ -262,11 +271,10 @@ async def list_in_scope(
         )
     if not inside_one_grant:
         conditions.append(scope.filter("users.read", u.tenant_path))
-    keyset = page.keyset([u.id])
-    if keyset is not None:
-        conditions.append(keyset)
-    query = select(USERS).where(*conditions).order_by(u.id).limit(page.size + 1)
-    return (await session.execute(query)).all()
+    rows: Sequence[Row[Any]] = (
+        await session.execute(page.window(select(USERS).where(*conditions), [u.id]))
+    ).all()
+    return rows
 
 
 async def company_of(session: AsyncSession, organization: Tenant) -> Tenant:

@@ -74,8 +74,8 @@ class AccountServicer(accounts_pb2_grpc.AccountServiceServicer):
         call = await list_call(request, "ListAccounts", filter_fields=ACCOUNT_FILTER)
         page = call.page
         async with self.rt.db.reader() as session:
-            rows = await accounts.list_in_scope(
-                session, call.scope, parent_id=call.parent_id, where=call.where, page=page
+            rows = await accounts.customer_rows_in_scope(
+                session, call.scope, Account, parent_id=call.parent_id, where=call.where, page=page
             )
             items = [await account_message(session, r) for r in rows[: page.size]]
         return accounts_pb2.ListAccountsResponse(
@@ -148,8 +148,8 @@ class ApplicationServicer(accounts_pb2_grpc.ApplicationServiceServicer):
         call = await list_call(request, "ListApplications", filter_fields=APPLICATION_FILTER)
         page = call.page
         async with self.rt.db.reader() as session:
-            rows = await applications.list_in_scope(
-                session, call.scope, parent_id=call.parent_id, where=call.where, page=page
+            rows = await accounts.customer_rows_in_scope(
+                session, call.scope, Application, parent_id=call.parent_id, where=call.where, page=page
             )
         return accounts_pb2.ListApplicationsResponse(
             applications=[messages.application(r) for r in rows[: page.size]],

@@ -124,13 +124,8 @@ class ServiceAccountServicer(auth_pb2_grpc.ServiceAccountServiceServicer):
             request.page_size, request.page_token, caller=caller_key, method="ListServiceAccounts"
         )
         query = select(ServiceAccount).where(ServiceAccount.delete_time.is_(None))
-        keyset = page.keyset([ServiceAccount.id])
-        if keyset is not None:
-            query = query.where(keyset)
         async with self.rt.db.reader() as session:
-            rows = list(
-                (await session.execute(query.order_by(ServiceAccount.id).limit(page.size + 1))).scalars()
-            )
+            rows = list((await session.execute(page.window(query, [ServiceAccount.id]))).scalars())
         return auth_pb2.ListServiceAccountsResponse(
             service_accounts=[messages.service_account(r) for r in rows[: page.size]],
             next_page_token=page.next_token(rows, lambda r: r.id),

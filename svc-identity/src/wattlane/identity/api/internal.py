@@ -23,7 +23,6 @@ from wattlane.identity import (
     recipients,
     scopes,
     tenants,
-    user_mails,
     users,
 )
 from wattlane.identity.api.accounts import account_message
@@ -206,13 +205,7 @@ class IdentityInternalServicer(internal_pb2_grpc.IdentityInternalServiceServicer
             if request.include_approvers:
                 root = (await session.execute(select(Tenant).where(Tenant.parent_id.is_(None)))).scalar_one()
                 people.extend(await recipients.approvers(session, root))
-            partner = await session.get(Tenant, customer.parent_id) if customer.parent_id else None
-            brand_name = (partner.brand_name if partner else None) or self.rt.settings.operator_name
-            domain = (
-                account.mail_domain
-                or (partner.brand_mail_domain if partner else None)
-                or self.rt.settings.default_mail_domain
-            )
+            brand = await recipients.brand_of(session, customer, self.rt.settings, account.mail_domain or "")
             return internal_pb2.MailContext(
                 recipients=[
                     internal_pb2.MailContext.Recipient(
@@ -220,10 +213,10 @@ class IdentityInternalServicer(internal_pb2_grpc.IdentityInternalServiceServicer
                     )
                     for p in people
                 ],
-                brand_name=brand_name,
-                mail_domain=domain,
-                primary_color=(partner.brand_primary_color if partner else None) or "",
-                logo_url=(partner.brand_logo_url if partner else None) or "",
+                brand_name=brand.name,
+                mail_domain=brand.mail_domain,
+                primary_color=brand.primary_color,
+                logo_url=brand.logo_url,
                 account=await account_message(session, account),
                 application=messages.application(application) if application else None,
                 customer_display_name=customer.display_name,
@@ -254,7 +247,7 @@ class IdentityInternalServicer(internal_pb2_grpc.IdentityInternalServiceServicer
             token, expire = await users.issue_token(session, user, mail.kind, ttl)
             tenant = await session.get(Tenant, user.tenant_id)
             assert tenant is not None
-            partner = await user_mails.partner_of(session, tenant)
+            brand = await recipients.brand_of(session, tenant, self.rt.settings)
         return internal_pb2.UserMail(
             name=request.name,
             kind=mail.kind,
@@ -263,11 +256,10 @@ class IdentityInternalServicer(internal_pb2_grpc.IdentityInternalServiceServicer
             ),
             token=token,
             expire_time=to_timestamp(expire),
-            brand_name=(partner.brand_name if partner else None) or self.rt.settings.operator_name,
-            mail_domain=(partner.brand_mail_domain if partner else None)
-            or self.rt.settings.default_mail_domain,
-            primary_color=(partner.brand_primary_color if partner else None) or "",
-            logo_url=(partner.brand_logo_url if partner else None) or "",
+            brand_name=brand.name,
+            mail_domain=brand.mail_domain,
+            primary_color=brand.primary_color,
+            logo_url=brand.logo_url,
             tenant_display_name=tenant.display_name,
         )
 

@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wattlane.api.identity.v1 import users_pb2, users_pb2_grpc
 from wattlane.core.caller import current_caller
 from wattlane.core.errors import (
-    FailedPrecondition,
     InvalidArgument,
     NotFound,
     PermissionDenied,
@@ -150,9 +149,7 @@ class UserServicer(users_pb2_grpc.UserServiceServicer):
         user_id = parse_name(request.user, "users", "user")
         scope = await current_caller().scope()
         async with self.rt.db.transaction() as session:
-            user = await users.get_in_scope(session, scope, user_id, "users.manage", for_update=True)
-            if user.state != "INVITED":
-                raise FailedPrecondition(f"users/{user_id} has already accepted", reason="USER_NOT_INVITED")
+            user = await users.invited_in_scope(session, scope, user_id)
             token, expire = await users.issue_token(
                 session, user, "INVITATION", self.rt.settings.invitation_ttl_seconds
             )
@@ -230,9 +227,7 @@ class UserServicer(users_pb2_grpc.UserServiceServicer):
         user_id = parse_name(request.user, "users", "user")
         scope = await current_caller().scope()
         async with self.rt.db.transaction() as session:
-            user = await users.get_in_scope(session, scope, user_id, "users.manage", for_update=True)
-            if user.state != "INVITED":
-                raise FailedPrecondition(f"users/{user_id} has already accepted", reason="USER_NOT_INVITED")
+            user = await users.invited_in_scope(session, scope, user_id)
             await user_mails.queue(session, user, "INVITATION")
             await self.rt.audit.record(
                 session,
