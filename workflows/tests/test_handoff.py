@@ -20,6 +20,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from wattlane.contracts.handoff import workflow_id
 from wattlane.core.db import Database
 from wattlane.core.identity_link import IdentityLink
 from wattlane.core.testing.databases import DatabaseFactory
@@ -31,7 +32,6 @@ from wattlane.identity.main import IdentityService
 from wattlane.identity.testing import start_identity
 from wattlane.simulator.station import SimStation
 from wattlane.workflows.csms import CsmsInternal
-from wattlane.workflows.handoff.types import workflow_id
 from wattlane.workflows.identity import IdentityInternal
 from wattlane.workflows.mail.mailer import Mailer
 from wattlane.workflows.mail.smtp import SmtpSender

@@ -11,9 +11,9 @@ import grpc
 import pytest
 
 from wattlane.api.identity.v1 import tenants_pb2, users_pb2
+from wattlane.contracts import user_mail as usermail
 from wattlane.identity.client import IdentityClient
 from wattlane.identity.testing import USER_PASSWORD, TreeBuilder
-from wattlane.workflows.usermail import types as usermail
 
 from .conftest import Stack, record_history
 

@@ -13,8 +13,6 @@ from wattlane.cli.stack import Child, Stack, python
 HEARTBEAT_SECONDS = 10  # short, so the registry visibly moves while you look
 # Which demo stations speak which protocol (the rest speak OCPP 1.6).
 OCPP_201 = ("ACME-AMS-DC1", "GLOBEX-LON-01")
-# Scopes of the CSMS's service account: what it may ask assets.
-CSMS_SCOPES = ["assets.stations", "assets.access", "csms.commands"]
 
 
 async def start_csms(

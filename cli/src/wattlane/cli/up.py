@@ -23,24 +23,11 @@ from pathlib import Path
 
 import grpc
 
-from wattlane.assets.upstream import IDENTITY_SCOPES as ASSETS_SCOPES
 from wattlane.cli import charging, demo, demo_assets
 from wattlane.cli.output import table
 from wattlane.cli.stack import Child, Stack, StackError, port_is_free, python, scripts_dir
+from wattlane.contracts.scopes import SERVICE_ACCOUNTS
 from wattlane.identity.client import IdentityClient
-
-# Internal service accounts of the local stack and the fixed scopes their tokens carry.
-SERVICE_SCOPES: dict[str, list[str]] = {
-    "worker": [
-        "identity.applications",
-        "identity.datapoints",
-        "identity.licenses",
-        "identity.mail",
-        "csms.handoff",
-    ],
-    "assets": [*ASSETS_SCOPES, "csms.unclaimed"],
-    "csms": charging.CSMS_SCOPES,
-}
 
 
 @dataclass(frozen=True)
@@ -85,15 +72,15 @@ class Ports:
 
 def _service_accounts(data: Path) -> tuple[Path, dict[str, str]]:
     """The service-accounts file identity reads: secrets made once per data directory, scopes
-    always as SERVICE_SCOPES says. Returns the file and each service's secret."""
+    always as the contracts' SERVICE_ACCOUNTS say. Returns the file and each service's secret."""
     path = data / "service-accounts.json"
     known: dict[str, str] = (
         {a["service"]: a["secret"] for a in json.loads(path.read_text())} if path.exists() else {}
     )
-    secrets_by_service = {s: known.get(s) or secrets.token_urlsafe(32) for s in SERVICE_SCOPES}
+    secrets_by_service = {s: known.get(s) or secrets.token_urlsafe(32) for s in SERVICE_ACCOUNTS}
     accounts = [
-        {"service": service, "secret": secrets_by_service[service], "scopes": scopes}
-        for service, scopes in SERVICE_SCOPES.items()
+        {"service": service, "secret": secrets_by_service[service], "scopes": list(scopes)}
+        for service, scopes in SERVICE_ACCOUNTS.items()
     ]
     path.write_text(json.dumps(accounts, indent=2))
     path.chmod(0o600)

@@ -18,16 +18,16 @@ from wattlane.assets.main import AssetsService
 from wattlane.assets.onboarding import CsmsLink
 from wattlane.assets.provisioning import StepHook
 from wattlane.assets.settings import load
-from wattlane.assets.upstream import IDENTITY_SCOPES
+from wattlane.contracts import scopes
 from wattlane.core.client import channel
 from wattlane.core.testing.databases import DatabaseFactory
 from wattlane.identity.main import IdentityService
 from wattlane.identity.testing import Client, Member, TreeBuilder, unique
 
 # What assets' own service account may do at identity (as `wattlane up` configures it).
-ASSETS_SCOPES = list(IDENTITY_SCOPES)
+ASSETS_SCOPES = list(scopes.SERVICE_ACCOUNTS["assets"])
 # What the CSMS may ask assets.
-CSMS_SCOPES = ["assets.stations", "assets.access"]
+CSMS_SCOPES = [scopes.ASSETS_STATIONS, scopes.ASSETS_ACCESS]
 
 
 async def service_token(admin: Client, scopes: list[str], prefix: str = "svc") -> tuple[str, str, str]:
@@ -142,7 +142,7 @@ async def assets_stack(
     """One assets service per test worker, beside the session's identity."""
     client_id, secret, _ = await service_token(admin, ASSETS_SCOPES, "assets")
     _, _, csms_token = await service_token(admin, CSMS_SCOPES, "csms")
-    _, _, workflow_token = await service_token(admin, ["identity.applications"], "worker")
+    _, _, workflow_token = await service_token(admin, [scopes.IDENTITY_APPLICATIONS], "worker")
     service = await start_assets(await databases.create("assets"), identity.port, client_id, secret)
     ch = channel(f"127.0.0.1:{identity.port}", token=workflow_token, max_attempts=1)
     yield AssetsStack(

@@ -25,7 +25,6 @@ from wattlane.core.errors import (
 )
 
 # The internal scopes assets' service account needs at identity.
-IDENTITY_SCOPES = ("identity.datapoints", "identity.licenses", "identity.directory")
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,13 @@ import contextlib
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from wattlane.contracts import handoff
 from wattlane.core.db import Database
 from wattlane.core.orm import utcnow
 from wattlane.core.outbox import Relay
 from wattlane.core.temporal import LazyClient
 from wattlane.csms import transaction_rows
 from wattlane.csms.api.transaction_views import transaction_name
-from wattlane.workflows.handoff import types as handoff
 
 
 class HandoffRelay:

@@ -15,13 +15,13 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from wattlane.contracts import approval
 from wattlane.core.db import Database
 from wattlane.core.errors import FailedPrecondition, Unavailable
 from wattlane.core.outbox import Relay
 from wattlane.core.temporal import LazyClient
 from wattlane.identity import applications
 from wattlane.identity.models import Application
-from wattlane.workflows.approval import types as approval
 
 log = logging.getLogger("wattlane.identity.approvals")
 

@@ -11,13 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from wattlane.contracts import user_mail as usermail
 from wattlane.core.db import Database
 from wattlane.core.ids import new_id
 from wattlane.core.orm import utcnow
 from wattlane.core.outbox import Relay
 from wattlane.core.temporal import LazyClient
 from wattlane.identity.models import User, UserMail
-from wattlane.workflows.usermail import types as usermail
 
 KINDS = ("INVITATION", "PASSWORD_RESET")
 

@@ -18,6 +18,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from wattlane.contracts import scopes
 from wattlane.core.identity_link import IdentityLink
 from wattlane.workflows.identity import IdentityInternal
 from wattlane.workflows.mail.mailer import Mailer
@@ -25,13 +26,7 @@ from wattlane.workflows.mail.sink import MailSink
 from wattlane.workflows.mail.smtp import SmtpSender
 from wattlane.workflows.worker import Dependencies, task_queues
 
-WORKER_SCOPES = [
-    "identity.applications",
-    "identity.datapoints",
-    "identity.licenses",
-    "identity.mail",
-    "csms.handoff",
-]
+WORKER_SCOPES = list(scopes.SERVICE_ACCOUNTS["worker"])
 
 
 def _bin(name: str) -> str:

@@ -12,16 +12,16 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from wattlane.contracts.task_queues import ACCOUNTS as ACCOUNTS_QUEUE
+from wattlane.contracts.task_queues import BILLING as BILLING_QUEUE
 from wattlane.core import logs, telemetry
 from wattlane.core.identity_link import IdentityLink
 from wattlane.core.server import run, run_until_signal
 from wattlane.core.temporal import connect
 from wattlane.workflows.approval.activities import ApprovalActivities
-from wattlane.workflows.approval.types import TASK_QUEUE as ACCOUNTS_QUEUE
 from wattlane.workflows.approval.workflows import ApplicationApproval
 from wattlane.workflows.csms import CsmsInternal
 from wattlane.workflows.handoff.activities import HandoffActivities
-from wattlane.workflows.handoff.types import TASK_QUEUE as BILLING_QUEUE
 from wattlane.workflows.handoff.workflows import TransactionHandoff
 from wattlane.workflows.identity import IdentityInternal
 from wattlane.workflows.mail.mailer import Mailer

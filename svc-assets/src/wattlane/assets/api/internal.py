@@ -9,6 +9,7 @@ from wattlane.api.assets.v1 import internal_pb2, internal_pb2_grpc
 from wattlane.assets.local_lists import local_authorizations
 from wattlane.assets.models import ChargingPoint
 from wattlane.assets.runtime import Runtime
+from wattlane.contracts import scopes
 from wattlane.core.caller import current_caller
 from wattlane.core.errors import NotFound
 
@@ -33,7 +34,7 @@ class AssetsInternalServicer(internal_pb2_grpc.AssetsInternalServiceServicer):
         self, request: internal_pb2.GetStationCredentialRequest, context: grpc.aio.ServicerContext
     ) -> internal_pb2.StationCredential:
         """The verifier (salt + HMAC digest) of a station's AuthorizationKey (`assets.stations`)."""
-        current_caller().require_service_scope("assets.stations")
+        current_caller().require_service_scope(scopes.ASSETS_STATIONS)
         async with self.rt.db.reader(snapshot=False) as session:
             row = (
                 await session.execute(
@@ -63,12 +64,12 @@ class AssetsInternalServicer(internal_pb2_grpc.AssetsInternalServiceServicer):
         self, request: internal_pb2.DecideAccessRequest, context: grpc.aio.ServicerContext
     ) -> internal_pb2.AccessDecision:
         """Whether a card may charge at a station, who pays and why (`assets.access`)."""
-        current_caller().require_service_scope("assets.access")
+        current_caller().require_service_scope(scopes.ASSETS_ACCESS)
         return await self.rt.decider.decide(request.identity, request.id_token)
 
     async def ListLocalAuthorizations(
         self, request: internal_pb2.ListLocalAuthorizationsRequest, context: grpc.aio.ServicerContext
     ) -> internal_pb2.LocalAuthorizationList:
         """The cards a charging point may accept offline, for SendLocalList (`assets.access`)."""
-        current_caller().require_service_scope("assets.access")
+        current_caller().require_service_scope(scopes.ASSETS_ACCESS)
         return await local_authorizations(self.rt.db, request.identity, request.max_entries)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 
 from wattlane.api.csms.v1 import commands_pb2, internal_pb2, internal_pb2_grpc
+from wattlane.contracts import scopes
 from wattlane.core.caller import current_caller
 from wattlane.core.db import Database
 from wattlane.core.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -16,10 +17,6 @@ from wattlane.csms.api import convert
 from wattlane.csms.api.command_convert import command, parse_command_name
 from wattlane.csms.commands import CommandRunner
 from wattlane.csms.names import parse_identity
-
-UNCLAIMED_SCOPE = "csms.unclaimed"
-HANDOFF_SCOPE = "csms.handoff"
-COMMANDS_SCOPE = "csms.commands"
 
 
 class CsmsInternalServicer(internal_pb2_grpc.CsmsInternalServiceServicer):
@@ -33,7 +30,7 @@ class CsmsInternalServicer(internal_pb2_grpc.CsmsInternalServiceServicer):
         self, request: internal_pb2.GetUnclaimedConnectionRequest, context: grpc.aio.ServicerContext
     ) -> internal_pb2.UnclaimedConnection:
         """An unknown identity's connection attempts (`csms.unclaimed`); NOT_FOUND if it never tried."""
-        current_caller().require_service_scope(UNCLAIMED_SCOPE)
+        current_caller().require_service_scope(scopes.CSMS_UNCLAIMED)
         identity = parse_identity(request.identity)
         async with self.db.reader(snapshot=False) as session:
             row = await repository.get_unclaimed(session, identity)
@@ -45,7 +42,7 @@ class CsmsInternalServicer(internal_pb2_grpc.CsmsInternalServiceServicer):
         self, request: internal_pb2.RecordHandoffRequest, context: grpc.aio.ServicerContext
     ) -> internal_pb2.Handoff:
         """Record a completed transaction's handoff once (`csms.handoff`); repeats are counted."""
-        current_caller().require_service_scope(HANDOFF_SCOPE)
+        current_caller().require_service_scope(scopes.CSMS_HANDOFF)
         raw = parse_name(request.transaction, "transactions", "transaction")
         if not raw.isdigit() or len(raw) > 18:
             raise InvalidArgument.field("transaction", "must look like transactions/{number}")
@@ -70,7 +67,7 @@ class CsmsInternalServicer(internal_pb2_grpc.CsmsInternalServiceServicer):
     ) -> commands_pb2.Command:
         """Sends a queued command to its station, connected to this process (`csms.commands`);
         returns it in its final state. FAILED_PRECONDITION when the station is not here."""
-        current_caller().require_service_scope(COMMANDS_SCOPE)
+        current_caller().require_service_scope(scopes.CSMS_COMMANDS)
         identity, command_id = parse_command_name(request.name)
         if self.runner is None:
             raise FailedPrecondition(

@@ -6,6 +6,7 @@ import grpc
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wattlane.api.identity.v1 import accounts_pb2, accounts_pb2_grpc
+from wattlane.contracts.approval import Decision
 from wattlane.core.caller import current_caller
 from wattlane.core.errors import FailedPrecondition, InvalidArgument, Unavailable
 from wattlane.core.filtering import Field
@@ -15,7 +16,6 @@ from wattlane.identity import accounts, applications, licenses, messages
 from wattlane.identity.models import Account, Application, Tenant
 from wattlane.identity.plans import PLANS
 from wattlane.identity.runtime import Runtime
-from wattlane.workflows.approval.types import Decision
 
 ACCOUNT_FILTER = {
     "state": Field(Account.state, "enum", ["PENDING", "ACTIVE", "EXPIRED", "REJECTED"]),

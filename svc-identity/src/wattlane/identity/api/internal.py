@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wattlane.api.identity.v1 import accounts_pb2, internal_pb2, internal_pb2_grpc
+from wattlane.contracts import scopes as internal_scopes
 from wattlane.core.caller import current_caller
 from wattlane.core.errors import FailedPrecondition, InvalidArgument, NotFound
 from wattlane.core.names import parse_name
@@ -55,7 +56,7 @@ class IdentityInternalServicer(internal_pb2_grpc.IdentityInternalServiceServicer
         self, request: internal_pb2.AllocateDatapointRequest, context: grpc.aio.ServicerContext
     ) -> internal_pb2.DatapointAllocation:
         """Allocates one datapoint for a resource (idempotent); RESOURCE_EXHAUSTED over quota."""
-        current_caller().require_service_scope("identity.datapoints")
+        current_caller().require_service_scope(internal_scopes.IDENTITY_DATAPOINTS)
         org_id = parse_name(request.organization, "tenants", "organization")
         resource = _resource(request.resource)
         for attempt in range(2):
@@ -77,7 +78,7 @@ class IdentityInternalServicer(internal_pb2_grpc.IdentityInternalServiceServicer
         self, request: internal_pb2.ReleaseDatapointRequest, context: grpc.aio.ServicerContext
     ) -> internal_pb2.ReleaseResponse:
         """Releases a resource's datapoint (no-op when not allocated)."""
-        current_caller().require_service_scope("identity.datapoints")
+        current_caller().require_service_scope(internal_scopes.IDENTITY_DATAPOINTS)
         resource = _resource(request.resource)
         async with self.rt.db.transaction() as session:
             return internal_pb2.ReleaseResponse(released=await datapoints.release(session, resource))
@@ -86,7 +87,7 @@ class IdentityInternalServicer(internal_pb2_grpc.IdentityInternalServiceServicer
         self, request: internal_pb2.AllocateLicenseRequest, context: grpc.aio.ServicerContext
     ) -> accounts_pb2.LicenseAllocation:
         """Allocates one license of a type for a resource (idempotent); FAILED_PRECONDITION when none left."""
-        current_caller().require_service_scope("identity.licenses")
+        current_caller().require_service_scope(internal_scopes.IDENTITY_LICENSES)
         org_id = parse_name(request.organization, "tenants", "organization")
         resource = _resource(request.resource)
         license_type = accounts_pb2.LicenseType.Name(request.type)
@@ -105,7 +106,7 @@ class IdentityInternalServicer(internal_pb2_grpc.IdentityInternalServiceServicer
         self, request: internal_pb2.ReleaseLicenseRequest, context: grpc.aio.ServicerContext
     ) -> internal_pb2.ReleaseResponse:
         """Releases a resource's license (no-op when not allocated)."""
-        current_caller().require_service_scope("identity.licenses")
+        current_caller().require_service_scope(internal_scopes.IDENTITY_LICENSES)
         resource = _resource(request.resource)
         license_type = accounts_pb2.LicenseType.Name(request.type)
         async with self.rt.db.transaction() as session:
@@ -117,7 +118,7 @@ class IdentityInternalServicer(internal_pb2_grpc.IdentityInternalServiceServicer
         self, request: internal_pb2.DecideApplicationRequest, context: grpc.aio.ServicerContext
     ) -> internal_pb2.DecideApplicationResponse:
         """Applies an approval decision (idempotent); the approval workflow's activity."""
-        current_caller().require_service_scope("identity.applications")
+        current_caller().require_service_scope(internal_scopes.IDENTITY_APPLICATIONS)
         application_id = parse_name(request.application, "applications", "application")
         actor = parse_name(request.actor, "users", "actor")
         decision = applications.Decision(
@@ -145,7 +146,7 @@ class IdentityInternalServicer(internal_pb2_grpc.IdentityInternalServiceServicer
         self, request: internal_pb2.CheckPermissionRequest, context: grpc.aio.ServicerContext
     ) -> internal_pb2.CheckPermissionResponse:
         """Whether an active user holds a permission over a resource's tenant."""
-        current_caller().require_service_scope("identity.applications")
+        current_caller().require_service_scope(internal_scopes.IDENTITY_APPLICATIONS)
         user_id = parse_name(request.user, "users", "user")
         async with self.rt.db.reader() as session:
             path = await self._path_of(session, request.resource)
@@ -175,7 +176,7 @@ class IdentityInternalServicer(internal_pb2_grpc.IdentityInternalServiceServicer
         self, request: internal_pb2.GetMailContextRequest, context: grpc.aio.ServicerContext
     ) -> internal_pb2.MailContext:
         """Recipients (with locales) and the brand to mail under."""
-        current_caller().require_service_scope("identity.applications")
+        current_caller().require_service_scope(internal_scopes.IDENTITY_APPLICATIONS)
         async with self.rt.db.reader() as session:
             application: Application | None = None
             if request.resource.startswith("applications/"):
@@ -226,7 +227,7 @@ class IdentityInternalServicer(internal_pb2_grpc.IdentityInternalServiceServicer
         self, request: internal_pb2.PrepareUserMailRequest, context: grpc.aio.ServicerContext
     ) -> internal_pb2.UserMail:
         """Issues the token of a queued invitation / reset mail and returns what to send."""
-        current_caller().require_service_scope("identity.mail")
+        current_caller().require_service_scope(internal_scopes.IDENTITY_MAIL)
         mail_id = parse_name(request.name, "userMails", "name")
         async with self.rt.db.transaction() as session:
             mail = await session.get(UserMail, mail_id)
@@ -267,7 +268,7 @@ class IdentityInternalServicer(internal_pb2_grpc.IdentityInternalServiceServicer
         self, request: internal_pb2.ExpireAccountRequest, context: grpc.aio.ServicerContext
     ) -> accounts_pb2.Account:
         """Marks an account expired for the given expiry date (no-op if it was renewed)."""
-        current_caller().require_service_scope("identity.applications")
+        current_caller().require_service_scope(internal_scopes.IDENTITY_APPLICATIONS)
         account_id = parse_name(request.account, "accounts", "account")
         expiry = _date(request.expiry_date, "expiry_date")
         async with self.rt.db.transaction() as session:
@@ -292,7 +293,7 @@ class IdentityInternalServicer(internal_pb2_grpc.IdentityInternalServiceServicer
         self, request: internal_pb2.GetNotificationRequest, context: grpc.aio.ServicerContext
     ) -> internal_pb2.Notification:
         """Whether the notification with this key was sent."""
-        current_caller().require_service_scope("identity.applications")
+        current_caller().require_service_scope(internal_scopes.IDENTITY_APPLICATIONS)
         async with self.rt.db.reader() as session:
             row = await session.get(Notification, request.key)
         return internal_pb2.Notification(key=request.key, sent=row is not None)
@@ -301,7 +302,7 @@ class IdentityInternalServicer(internal_pb2_grpc.IdentityInternalServiceServicer
         self, request: internal_pb2.CompleteNotificationRequest, context: grpc.aio.ServicerContext
     ) -> internal_pb2.Notification:
         """Records that the notification with this key was sent (idempotent)."""
-        current_caller().require_service_scope("identity.applications")
+        current_caller().require_service_scope(internal_scopes.IDENTITY_APPLICATIONS)
         if not request.key or len(request.key) > 255:
             raise InvalidArgument.field("key", "must be 1-255 characters")
         try:
@@ -318,7 +319,7 @@ class IdentityInternalServicer(internal_pb2_grpc.IdentityInternalServiceServicer
         self, request: internal_pb2.ResolveOwnerRequest, context: grpc.aio.ServicerContext
     ) -> internal_pb2.Owner:
         """The live tenant of `tenants/{id}` or `users/{id}` and its path (path copies elsewhere)."""
-        current_caller().require_service_scope("identity.directory")
+        current_caller().require_service_scope(internal_scopes.IDENTITY_DIRECTORY)
         async with self.rt.db.reader() as session:
             if request.name.startswith("users/"):
                 user = await session.get(User, parse_name(request.name, "users"))

@@ -1,43 +1,42 @@
-"""Inputs, outputs and names of the approval workflow: the contract identity and the worker share."""
+"""Inputs, outputs and names of the approval workflow and its activities (what identity needs to
+start and decide one lives in `wattlane.contracts.approval`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-TASK_QUEUE = "accounts"
-WORKFLOW = "ApplicationApproval"
-DECIDE = "decide"  # the update (from identity) and the signal (raw, from operators) share a name
-STATE_QUERY = "state"
+# The names and data identity shares with the worker are defined once, in contracts; they are
+# re-exported here so the workflow's whole vocabulary reads from one module.
+from wattlane.contracts.approval import (
+    DECIDE,
+    STATE_QUERY,
+    TASK_QUEUE,
+    WORKFLOW,
+    ApprovalInput,
+    ApprovalOutcome,
+    Decision,
+    workflow_id,
+)
 
-
-def workflow_id(application_id: str) -> str:
-    """One workflow per application: a retried start finds the running one."""
-    return f"application-{application_id}"
-
-
-@dataclass
-class ApprovalInput:
-    application: str  # applications/{id}
-    reminder_after_seconds: float = 2 * 24 * 3600  # remind Customer Success after this long
-    max_reminders: int = 10
-
-
-@dataclass
-class Decision:
-    actor: str  # users/{id}
-    approve: bool
-    reason: str = ""
-
-
-@dataclass
-class ApprovalOutcome:
-    application: str
-    state: str  # APPROVED | REJECTED
-    decided_by: str
-    reason: str = ""
-    account: str = ""
-    account_state: str = ""
-    expiry_date: str = ""
+__all__ = [
+    "DECIDE",
+    "STATE_QUERY",
+    "TASK_QUEUE",
+    "WORKFLOW",
+    "ApplyDecisionInput",
+    "ApplyDecisionResult",
+    "ApprovalInput",
+    "ApprovalOutcome",
+    "ApprovalState",
+    "CheckActorInput",
+    "CheckActorResult",
+    "Decision",
+    "NotifyInput",
+    "NotifyResult",
+    "RefusedDecision",
+    "ScheduleRenewalInput",
+    "workflow_id",
+]
 
 
 @dataclass

@@ -7,9 +7,9 @@ import grpc
 from temporalio import activity
 
 from wattlane.api.csms.v1 import internal_pb2
+from wattlane.contracts.handoff import HandoffInput, HandoffResult
 from wattlane.workflows.approval.activities import business_error
 from wattlane.workflows.csms import CsmsInternal
-from wattlane.workflows.handoff.types import HandoffInput, HandoffResult
 
 
 class HandoffActivities:

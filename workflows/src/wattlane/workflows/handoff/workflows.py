@@ -8,8 +8,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from wattlane.contracts.handoff import WORKFLOW, HandoffInput, HandoffResult
     from wattlane.workflows.handoff.activities import HandoffActivities
-    from wattlane.workflows.handoff.types import WORKFLOW, HandoffInput, HandoffResult
 
 # Billing may be down for a while: keep trying (capped backoff) rather than lose a transaction.
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))

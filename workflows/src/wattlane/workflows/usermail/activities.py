@@ -6,11 +6,11 @@ import grpc
 from temporalio import activity
 
 from wattlane.api.identity.v1 import internal_pb2
+from wattlane.contracts.user_mail import UserMailInput, UserMailResult
 from wattlane.workflows.approval.activities import business_error
 from wattlane.workflows.identity import IdentityInternal
 from wattlane.workflows.mail.mailer import Mailer
 from wattlane.workflows.mail.render import Brand
-from wattlane.workflows.usermail.types import UserMailInput, UserMailResult
 
 TEMPLATES = {"INVITATION": "invitation", "PASSWORD_RESET": "password_reset"}
 LINK_PATHS = {"INVITATION": "accept-invitation", "PASSWORD_RESET": "reset-password"}

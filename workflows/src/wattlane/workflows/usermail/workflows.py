@@ -8,8 +8,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from wattlane.contracts.user_mail import WORKFLOW, UserMailInput, UserMailResult
     from wattlane.workflows.usermail.activities import UserMailActivities
-    from wattlane.workflows.usermail.types import WORKFLOW, UserMailInput, UserMailResult
 
 # A mail older than a day is no use to anyone (the invitation may be re-sent); stop retrying.
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))

@@ -1,9 +1,12 @@
-"""The user-mail workflow's contract, shared by identity (which starts it) and the worker."""
+"""The user-mail workflow as identity sees it: one per queued invitation or reset mail."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from wattlane.contracts import task_queues
+
+TASK_QUEUE = task_queues.ACCOUNTS
 WORKFLOW = "UserMailDelivery"
 
 

@@ -1,11 +1,14 @@
-"""The handoff workflow's contract, shared by the CSMS (whose relay starts it) and the worker."""
+"""The transaction handoff as the CSMS sees it: its outbox relay starts one workflow per
+completed transaction on the billing queue."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from wattlane.contracts import task_queues
+
+TASK_QUEUE = task_queues.BILLING
 WORKFLOW = "TransactionHandoff"
-TASK_QUEUE = "billing"
 
 
 def workflow_id(transaction_id: int) -> str:

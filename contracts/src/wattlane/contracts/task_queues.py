@@ -1,0 +1,9 @@
+"""Temporal task queues: one per concern, served by the worker."""
+
+from __future__ import annotations
+
+ACCOUNTS = "accounts"
+"""Approvals, renewals and user mails (identity's workflows)."""
+
+BILLING = "billing"
+"""Completed transactions handed on to billing."""
