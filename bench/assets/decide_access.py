@@ -129,7 +129,7 @@ async def _serve(kind: str, url: str, jwks: list[dict[str, str]], conn: Connecti
     verifier.load_keys(jwks)
     name = internal_pb2.DESCRIPTOR.services_by_name["AssetsInternalService"].full_name
     server = ServiceServer(
-        ServerOptions(service="assets", metrics_port=None),
+        ServerOptions(service="assets"),
         services=[
             (
                 name,
@@ -144,13 +144,12 @@ async def _serve(kind: str, url: str, jwks: list[dict[str, str]], conn: Connecti
     conn.send(await server.start())
     await asyncio.to_thread(conn.recv)
     await server.stop()
-    await rt.decider.close()
     await db.dispose()
 
 
 def serve(kind: str, url: str, jwks: list[dict[str, str]], conn: Connection) -> None:
     """Process entry: serve `kind` ("noop" or "assets") until told to stop (uvloop)."""
-    from wattlane.core.server import run as run_loop
+    from wattlane.core.service import run as run_loop
 
     run_loop(_serve(kind, url, jwks, conn))
 
@@ -188,7 +187,7 @@ async def _client(conn: Connection, token: str, requests: list[bytes]) -> None:
 
 def client(conn: Connection, token: str, requests: list[bytes]) -> None:
     """Process entry: run load commands received on `conn` (uvloop)."""
-    from wattlane.core.server import run as run_loop
+    from wattlane.core.service import run as run_loop
 
     run_loop(_client(conn, token, requests))
 

@@ -16,9 +16,9 @@ import asyncpg
 from sqlalchemy import Table, insert
 
 from wattlane.assets.models import Card, ChargingPoint, Location, OrganizationSettings, WhitelistEntry
+from wattlane.core.clock import utcnow
 from wattlane.core.db import Database
 from wattlane.core.ids import new_id
-from wattlane.core.orm import utcnow
 
 MODES = ("OPEN", "WHITELIST", "ROAMING", "ROAMING_WHITELIST")
 POINTS_PER_LOCATION = 10

@@ -26,7 +26,7 @@ from bench.rounds import Load, Side, run_rounds
 from wattlane.core.caller import current_caller
 from wattlane.core.scope import EffectiveScope, Grant, ScopeCache
 from wattlane.core.server import ServerOptions, ServiceServer
-from wattlane.core.server import run as run_loop
+from wattlane.core.service import run as run_loop
 from wattlane.core.tokens import Principal, TokenVerifier
 from wattlane.identity.permissions import BUILTIN_ROLES
 
@@ -95,7 +95,7 @@ async def _serve(kind: str, jwks: list[dict[str, str]], conn: Connection) -> Non
         verifier = TokenVerifier(key_source)
         verifier.load_keys(jwks)
         service = ServiceServer(
-            ServerOptions(service="bench", metrics_port=None),
+            ServerOptions(service="bench"),
             services=[(SERVICE, lambda srv: srv.add_generic_rpc_handlers((_handler(_scoped_noop),)))],
             verifier=verifier,
             scopes=ScopeCache(fetch_scope, ttl=10.0),

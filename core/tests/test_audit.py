@@ -12,9 +12,10 @@ from sqlalchemy import Column, String, Table, func, insert, select
 
 from wattlane.core.audit import AuditLog, audit_table
 from wattlane.core.caller import Caller, caller_var
+from wattlane.core.clock import utcnow
 from wattlane.core.context import method_var, request_id_var
 from wattlane.core.db import Database
-from wattlane.core.orm import new_metadata, utcnow
+from wattlane.core.orm import new_metadata
 from wattlane.core.scope import EffectiveScope, Grant
 from wattlane.core.testing.databases import DatabaseFactory
 from wattlane.core.tokens import Principal

@@ -7,7 +7,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from wattlane.core.orm import utcnow
+from wattlane.core.clock import utcnow
 from wattlane.identity import housekeeping
 from wattlane.identity.main import IdentityService
 from wattlane.identity.models import IDEMPOTENCY, LoginThrottle, RevokedToken

@@ -202,7 +202,7 @@ async def test_identity_down_during_apply_is_retried_once(stack: Stack) -> None:
     c, tree, app = await _create(stack)
     await _workflow_state(stack, app)
     handle = stack.temporal.get_workflow_handle(app.workflow_id)
-    server = stack.identity.server
+    server = stack.identity.grpc
     assert server is not None
     # Stop identity's server so the decision activity fails, then bring it back on the same port.
     await server.server.stop(0)

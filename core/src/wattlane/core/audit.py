@@ -16,10 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from wattlane.core.caller import current_principal
+from wattlane.core.clock import utcnow
 from wattlane.core.context import method_var, request_id_var
 from wattlane.core.ids import new_id
 from wattlane.core.logs import current_trace_id
-from wattlane.core.orm import JsonType, PathString, UTCDateTime, utcnow
+from wattlane.core.orm import JsonType, PathString, UTCDateTime
 
 
 def audit_table(metadata: MetaData) -> Table:

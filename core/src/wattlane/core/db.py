@@ -9,10 +9,11 @@ Repositories are handed a session; the caller owns the unit of work:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -117,5 +118,52 @@ class Database:
             async with self._statement_sessions() as session:
                 yield session
 
+    @contextlib.asynccontextmanager
+    async def driver_connection(self) -> AsyncIterator[Any]:
+        """The driver's own connection (asyncpg), checked out of this database's pool, for a hot
+        read that has outgrown SQLAlchemy's per-statement cost (assets' DecideAccess). Outside a
+        transaction: each statement sees the latest commit. PostgreSQL only."""
+        if self.is_sqlite:
+            raise RuntimeError("driver_connection is for PostgreSQL; use reader() on SQLite")
+        async with self.engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            yield raw.driver_connection
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def dialect_insert(session: AsyncSession, table: Table) -> Any:
+    """INSERT with ON CONFLICT support for the session's dialect (PostgreSQL or SQLite)."""
+    name = session.get_bind().dialect.name
+    return postgresql.insert(table) if name == "postgresql" else sqlite.insert(table)
+
+
+async def insert_ignoring_conflicts(
+    session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Insert `rows`; a row whose key already exists is left as it is (repeats, replays)."""
+    if rows:
+        await session.execute(dialect_insert(session, table).on_conflict_do_nothing(), list(rows))
+
+
+async def upsert(
+    session: AsyncSession,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    keys: Sequence[str],
+    updates: Mapping[str, Any] | Sequence[str],
+) -> None:
+    """Insert `rows` (all with the same columns); on a conflict over `keys` set `updates`: column
+    names (take the new row's value) or a mapping of column -> value or `f(excluded)`."""
+    if not rows:
+        return
+    stmt = dialect_insert(session, table)
+    excluded = stmt.excluded
+    set_: dict[str, Any] = {}
+    if isinstance(updates, Mapping):
+        for name, value in updates.items():
+            set_[name] = value(excluded) if isinstance(value, Callable) else value  # type: ignore[arg-type]
+    else:
+        set_ = {name: excluded[name] for name in updates}
+    await session.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=set_), list(rows))

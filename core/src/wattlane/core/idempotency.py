@@ -16,9 +16,10 @@ from sqlalchemy import Column, LargeBinary, MetaData, String, Table, delete, ins
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wattlane.core.clock import utcnow
 from wattlane.core.db import Database
 from wattlane.core.errors import InvalidArgument
-from wattlane.core.orm import UTCDateTime, utcnow
+from wattlane.core.orm import UTCDateTime
 
 M = TypeVar("M", bound=Message)
 

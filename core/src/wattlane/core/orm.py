@@ -26,6 +26,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, QueryableAttribute, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
+from wattlane.core.clock import utcnow
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -103,11 +105,6 @@ class BaseModel(DeclarativeBase):
 
     __abstract__ = True
     type_annotation_map = TYPE_ANNOTATION_MAP
-
-
-def utcnow() -> dt.datetime:
-    """The current time, timezone-aware UTC (the only clock services should read)."""
-    return dt.datetime.now(dt.UTC)
 
 
 class Timestamps:

@@ -7,8 +7,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 log = logging.getLogger("wattlane.periodic")
+
+
+class BackgroundTask(Protocol):
+    """What a service runs from start to stop (a Periodic, an outbox relay)."""
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 class Periodic:

@@ -33,6 +33,7 @@ class ServerOptions:
     service: str
     host: str = "127.0.0.1"
     port: int = 0  # 0 = any free port (tests)
+    # Only for processes not yet on the skeleton (`wattlane.core.service` owns the side port).
     metrics_port: int | None = None  # None = no /metrics endpoint (tests); 0 = any free port
     grace_seconds: float = 5.0
     tracing: bool = False
@@ -97,9 +98,13 @@ class ServiceServer:
         )
         return self.port
 
+    async def not_serving(self) -> None:
+        """Report NOT_SERVING on the health service (draining); calls are still answered."""
+        await self.health.enter_graceful_shutdown()
+
     async def stop(self) -> None:
         """Graceful shutdown: report NOT_SERVING, let in-flight calls finish, then close."""
-        await self.health.enter_graceful_shutdown()
+        await self.not_serving()
         await self.server.stop(self.options.grace_seconds)
         if self._metrics_server is not None:
             # shutdown() waits for the serving thread's next poll; server_close() frees the port.
@@ -111,6 +116,7 @@ class ServiceServer:
         await self.server.wait_for_termination()
 
 
+# Only for processes not yet on the skeleton (`wattlane.core.service.serve`).
 async def run_until_signal(start: Callable[[], object], stop: Callable[[], object]) -> None:
     """Run a service until SIGTERM or SIGINT, then stop it gracefully (process entry points)."""
     stopping = asyncio.Event()

@@ -1,13 +1,16 @@
 """Configuration from environment variables, read once in each process's main and passed down.
 
-A service declares a frozen dataclass whose fields carry documented defaults; `load` fills it
-from `WATTLANE_<PREFIX>_<FIELD>` variables. Unknown or malformed values fail at start-up with a
-message naming the variable, never later at first use.
+A service declares a frozen dataclass (a subclass of `ProcessSettings`) whose fields carry
+documented defaults; `load` fills it from `WATTLANE_<PREFIX>_<FIELD>` variables. Malformed values
+fail at start-up with a message naming the variable, never later at first use. A field marked
+`secret` may also come from a file (`..._FILE`, e.g. a mounted Kubernetes Secret) and is never
+printed.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import os
 import types
 import typing
@@ -15,6 +18,38 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+REDACTED = "<redacted>"
+
+
+def doc(help_text: str, *, secret: bool = False) -> dict[str, Any]:
+    """Field metadata: what the variable means (printed by `settings`), and whether it is secret."""
+    return {"help": help_text, "secret": secret}
+
+
+def is_secret(field: dataclasses.Field[Any]) -> bool:
+    return bool(field.metadata.get("secret"))
+
+
+@dataclasses.dataclass(frozen=True)
+class ProcessSettings:
+    """What every Wattlane process reads; each service's settings class extends it."""
+
+    metrics_port: int = dataclasses.field(
+        default=-1, metadata=doc("HTTP side port: /metrics, /healthz, /readyz (0 = any free port, -1 = off)")
+    )
+    log_level: str = dataclasses.field(default="info", metadata=doc("debug, info, warning or error"))
+    log_json: bool = dataclasses.field(default=True, metadata=doc("JSON lines (false: plain text)"))
+    otlp_endpoint: str = dataclasses.field(
+        default="", metadata=doc("OTLP gRPC endpoint for traces (empty = tracing off)")
+    )
+    drain_seconds: float = dataclasses.field(
+        default=5.0,
+        metadata=doc("after SIGTERM: seconds not-ready before stopping, so endpoints are removed first"),
+    )
+    grace_seconds: float = dataclasses.field(
+        default=10.0, metadata=doc("after the drain: seconds in-flight calls get to finish")
+    )
 
 
 class SettingsError(ValueError):
@@ -47,6 +82,12 @@ def _convert(name: str, raw: str, kind: Any) -> Any:
             raise SettingsError(f"{name} must be a number, got {raw!r}") from None
     if origin is tuple:
         return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        for member in kind:
+            if raw.strip() in (str(member.value), member.name, member.name.lower()):
+                return member
+        allowed = ", ".join(str(m.value) for m in kind)
+        raise SettingsError(f"{name} must be one of {allowed}, got {raw!r}")
     return raw
 
 
@@ -70,15 +111,50 @@ def load(cls: type[T], prefix: str, environ: Mapping[str, str] | None = None, **
         name = env_name(prefix, field.name)
         if name in env:
             values[field.name] = _convert(name, env[name], hints[field.name])
+        elif is_secret(field) and f"{name}_FILE" in env:
+            values[field.name] = _read_secret(f"{name}_FILE", env[f"{name}_FILE"])
         elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
             raise SettingsError(f"{name} is required")
     return cls(**values)
+
+
+def _read_secret(name: str, path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read().strip()
+    except OSError as error:
+        raise SettingsError(f"{name}: cannot read {path}: {error.strerror}") from None
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def describe(cls: type[Any], prefix: str) -> list[tuple[str, str, str]]:
     """(variable, default, help) for every field: what the README and `--help` print."""
     rows = []
     for field in dataclasses.fields(cls):
-        default = field.default if field.default is not dataclasses.MISSING else "(required)"
-        rows.append((env_name(prefix, field.name), str(default), str(field.metadata.get("help", ""))))
+        if field.default is not dataclasses.MISSING:
+            default = _shown(field.default)
+        elif field.default_factory is not dataclasses.MISSING:
+            default = "(computed)"
+        else:
+            default = "(required)"
+        rows.append((env_name(prefix, field.name), default, str(field.metadata.get("help", ""))))
+    return rows
+
+
+def effective(settings: Any, prefix: str) -> list[tuple[str, str, str]]:
+    """(variable, value in force, help) for every field, secrets redacted: what `settings` prints."""
+    rows = []
+    for field in dataclasses.fields(settings):
+        value = getattr(settings, field.name)
+        shown = (REDACTED if value else "") if is_secret(field) else _shown(value)
+        rows.append((env_name(prefix, field.name), shown, str(field.metadata.get("help", ""))))
     return rows

@@ -16,13 +16,11 @@ the transaction."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import asyncpg
 import orjson
 from sqlalchemy import Table, and_, bindparam, exists, or_, select
 
@@ -32,9 +30,9 @@ from wattlane.assets.cards import valid_at
 from wattlane.assets.models import Card, ChargingPoint, Location, OrganizationSettings, WhitelistEntry
 from wattlane.assets.upstream import Owner
 from wattlane.core import ocpp
+from wattlane.core.clock import utcnow
 from wattlane.core.db import Database
 from wattlane.core.errors import NotFound
-from wattlane.core.orm import utcnow
 
 D = internal_pb2.AccessDecision
 
@@ -264,14 +262,11 @@ def _label(mode: str) -> str:
 
 class AccessDecider:
     """Reads what a decision needs (the point with its location and organization settings, the
-    cards with the UID) and decides. PostgreSQL: one statement on an asyncpg pool of its own;
-    SQLite (the local stack): the portable statements through SQLAlchemy."""
+    cards with the UID) and decides. PostgreSQL: one statement straight on the driver connection
+    of core's pool; SQLite (the local stack): the portable statements through SQLAlchemy."""
 
-    def __init__(self, db: Database, pool_size: int = 10) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
-        self._pool_size = pool_size
-        self._pool: asyncpg.Pool | None = None
-        self._lock = asyncio.Lock()
 
     async def decide(
         self, identity: str, id_token: str, *, now: dt.datetime | None = None
@@ -343,12 +338,7 @@ class AccessDecider:
     async def _read_postgres(
         self, key: str, value: str, uid: str
     ) -> tuple[PointContext, list[CardRow]] | None:
-        if self._pool is None:
-            async with self._lock:
-                if self._pool is None:
-                    dsn = self._db.url.set(drivername="postgresql").render_as_string(hide_password=False)
-                    self._pool = await asyncpg.create_pool(dsn, min_size=1, max_size=self._pool_size)
-        async with self._pool.acquire() as conn:
+        async with self._db.driver_connection() as conn:
             rows = await conn.fetch(_DECISION_BY[key], value, uid)
         if not rows:
             return None
@@ -359,8 +349,3 @@ class AccessDecider:
             CardRow(*tuple(row)[_POINT_COLUMNS + 1 :]) for row in rows if row[_POINT_COLUMNS + 1] is not None
         ]
         return PointContext.of(point, settings), cards
-
-    async def close(self) -> None:
-        """Close the driver pool (PostgreSQL)."""
-        if self._pool is not None:
-            await self._pool.close()

@@ -17,6 +17,7 @@ from wattlane.assets.locations import check_etag
 from wattlane.assets.models import Card
 from wattlane.assets.upstream import Owner
 from wattlane.core import validation
+from wattlane.core.clock import utcnow
 from wattlane.core.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -25,7 +26,6 @@ from wattlane.core.errors import (
     PermissionDenied,
 )
 from wattlane.core.ids import new_id
-from wattlane.core.orm import utcnow
 from wattlane.core.paging import Page
 from wattlane.core.scope import PATH_END, EffectiveScope
 

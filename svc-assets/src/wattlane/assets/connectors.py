@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wattlane.assets import charging_points, rules
 from wattlane.assets.models import ChargingPoint, Connector
+from wattlane.core.clock import utcnow
 from wattlane.core.errors import AlreadyExists, InvalidArgument, NotFound
 from wattlane.core.ids import new_id
-from wattlane.core.orm import utcnow
 from wattlane.core.paging import Page
 from wattlane.core.scope import EffectiveScope
 

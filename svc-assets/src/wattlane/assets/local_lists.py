@@ -26,9 +26,9 @@ from wattlane.assets.access import (
     SettingsRow,
     judge,
 )
+from wattlane.core.clock import utcnow
 from wattlane.core.db import Database
 from wattlane.core.errors import InvalidArgument, NotFound
-from wattlane.core.orm import utcnow
 
 DEFAULT_MAX_ENTRIES = 10_000
 WHITELIST_MODES = ("WHITELIST", "ROAMING_WHITELIST")

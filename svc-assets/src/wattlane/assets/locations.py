@@ -14,9 +14,9 @@ from wattlane.assets import rules
 from wattlane.assets.models import ChargingPoint, Location
 from wattlane.assets.upstream import Owner
 from wattlane.core import validation
+from wattlane.core.clock import utcnow
 from wattlane.core.errors import Aborted, FailedPrecondition, NotFound, PermissionDenied
 from wattlane.core.ids import new_id
-from wattlane.core.orm import utcnow
 from wattlane.core.paging import Page
 from wattlane.core.scope import PATH_END, EffectiveScope
 

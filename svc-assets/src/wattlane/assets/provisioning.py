@@ -30,8 +30,8 @@ from wattlane.assets import charging_points, locations, onboarding
 from wattlane.assets.charging_points import license_type, point_name
 from wattlane.assets.models import ChargingPoint, Connector
 from wattlane.assets.runtime import Runtime
+from wattlane.core.clock import utcnow
 from wattlane.core.errors import Aborted, DomainError
-from wattlane.core.orm import utcnow
 from wattlane.core.scope import EffectiveScope
 
 log = logging.getLogger("wattlane.assets.provisioning")

@@ -6,25 +6,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wattlane.core import settings as core_settings
+from wattlane.core.settings import ProcessSettings
 
 
 @dataclass(frozen=True)
-class AssetsSettings:
-    """Everything assets reads from the environment, once, in main."""
+class AssetsSettings(ProcessSettings):
+    """Everything assets reads from the environment, once, in main (the side port, logging,
+    tracing and drain settings come from `ProcessSettings`)."""
 
     database_url: str = field(
         default="sqlite+aiosqlite:///data/assets.db", metadata={"help": "SQLAlchemy URL"}
     )
     host: str = field(default="127.0.0.1", metadata={"help": "gRPC listen address"})
     port: int = field(default=50052, metadata={"help": "gRPC port (0 = any free port)"})
-    metrics_port: int = field(default=9152, metadata={"help": "Prometheus /metrics port (-1 = off)"})
-    log_level: str = "info"
-    log_json: bool = True
-    otlp_endpoint: str = field(default="", metadata={"help": "OTLP gRPC endpoint for traces (empty = off)"})
-    migrate_on_start: bool = True
+    metrics_port: int = field(
+        default=9152, metadata={"help": "HTTP side port: /metrics, /healthz, /readyz (-1 = off)"}
+    )
+    migrate_on_start: bool = field(default=True, metadata={"help": "apply migrations before serving"})
     identity_address: str = field(default="127.0.0.1:50051", metadata={"help": "identity gRPC endpoint"})
     client_id: str = field(default="assets", metadata={"help": "service account of assets at identity"})
-    client_secret: str = field(default="", metadata={"help": "its secret"})
+    client_secret: str = field(default="", metadata={"help": "its secret", "secret": True})
     csms_address: str = field(
         default="", metadata={"help": "CSMS gRPC endpoint for connected onboarding (empty: unavailable)"}
     )

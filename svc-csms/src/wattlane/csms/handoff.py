@@ -14,8 +14,8 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from wattlane.contracts import handoff
+from wattlane.core.clock import utcnow
 from wattlane.core.db import Database
-from wattlane.core.orm import utcnow
 from wattlane.core.outbox import Relay
 from wattlane.core.temporal import LazyClient
 from wattlane.csms import transaction_rows

@@ -17,8 +17,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from wattlane.core.clock import utcnow
 from wattlane.core.db import Database
-from wattlane.core.orm import utcnow
 from wattlane.csms import meter, transaction_rows
 from wattlane.csms.providers import (
     ProviderUnavailable,

@@ -19,19 +19,12 @@ import logging
 from collections.abc import Sequence
 from typing import Generic, Protocol, TypeVar
 
-from prometheus_client import Counter, Gauge
+from wattlane.core.metrics import WRITEBEHIND_DROPPED as DROPPED
+from wattlane.core.metrics import WRITEBEHIND_FAILED as FAILED
+from wattlane.core.metrics import WRITEBEHIND_PENDING as PENDING
+from wattlane.core.metrics import WRITEBEHIND_WRITTEN as WRITTEN
 
 logger = logging.getLogger(__name__)
-
-# Labelled by writer name (a handful per process): never by station or tenant.
-WRITTEN = Counter("wattlane_csms_writebehind_written", "Items written by a write-behind writer.", ["writer"])
-DROPPED = Counter(
-    "wattlane_csms_writebehind_dropped", "Items dropped because the writer fell behind.", ["writer"]
-)
-FAILED = Counter(
-    "wattlane_csms_writebehind_failed_batches", "Batches given up after their retries.", ["writer"]
-)
-PENDING = Gauge("wattlane_csms_writebehind_pending", "Items waiting to be written.", ["writer"])
 
 T = TypeVar("T")
 T_contra = TypeVar("T_contra", contravariant=True)

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from wattlane.core import validation
+from wattlane.core.clock import utcnow
 from wattlane.core.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
-from wattlane.core.orm import utcnow
 from wattlane.core.paging import Page
 from wattlane.core.scope import PATH_END, EffectiveScope
 from wattlane.identity import tenants

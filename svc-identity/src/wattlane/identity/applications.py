@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wattlane.core.clock import utcnow
 from wattlane.core.errors import FailedPrecondition, InvalidArgument, NotFound
 from wattlane.core.ids import new_id
-from wattlane.core.orm import utcnow
 from wattlane.core.scope import EffectiveScope
 from wattlane.identity import accounts, tenants
 from wattlane.identity.models import Account, AccountOrganization, Application, Tenant

@@ -1,8 +1,8 @@
 """Identity's side of the approval workflows.
 
-Creating an application commits its row with `workflow_started = false` (an outbox); the relay
-then starts the workflow (id derived from the application id, so a retry finds the running
-one) and marks the row. If Temporal is down the row waits and the relay retries, so no
+Creating an application commits its row with `workflow_started = false` (an outbox); core's
+relay then starts the workflow (id derived from the application id, so a retry finds the
+running one) and marks the row. If Temporal is down the row waits and the relay retries, so no
 application is ever without its workflow. Decisions go to the workflow as an update whose
 result is the outcome."""
 
@@ -11,23 +11,21 @@ from __future__ import annotations
 import logging
 
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from wattlane.contracts import approval
 from wattlane.core.db import Database
 from wattlane.core.errors import FailedPrecondition, Unavailable
-from wattlane.core.outbox import Relay
+from wattlane.core.outbox import OutboxTable, WorkflowRelay, WorkflowStart
 from wattlane.core.temporal import LazyClient
-from wattlane.identity import applications
 from wattlane.identity.models import Application
 
 log = logging.getLogger("wattlane.identity.approvals")
 
 
 class Approvals:
-    """Starts approval workflows (with retries) and delivers decisions to them."""
+    """Starts approval workflows (core's outbox relay) and delivers decisions to them."""
 
     def __init__(
         self,
@@ -37,11 +35,32 @@ class Approvals:
         relay_interval: float = 2.0,
         task_queue: str = approval.TASK_QUEUE,
     ) -> None:
-        self._db = db
         self._temporal_link = temporal
         self._reminder = reminder_after_seconds
         self._task_queue = task_queue
-        self._relay = Relay("approvals", self._relay_step, interval=relay_interval)
+        self.relay = WorkflowRelay(
+            db,
+            temporal,
+            OutboxTable(
+                "approvals",
+                key=Application.id,
+                created=Application.create_time,
+                waiting=Application.workflow_started.is_(False),
+                done=lambda _at: {"workflow_started": True},
+            ),
+            self._start_for,
+            interval=relay_interval,
+        )
+
+    def _start_for(self, application_id: str) -> WorkflowStart:
+        return WorkflowStart(
+            approval.WORKFLOW,
+            approval.ApprovalInput(
+                application=f"applications/{application_id}", reminder_after_seconds=self._reminder
+            ),
+            id=approval.workflow_id(application_id),
+            task_queue=self._task_queue,
+        )
 
     async def _temporal(self) -> Client:
         if not self._temporal_link.configured:
@@ -53,49 +72,19 @@ class Approvals:
         except ConnectionError as error:
             raise Unavailable(f"Temporal is unavailable: {error}") from None
 
-    def start(self) -> None:
-        self._relay.start()
-
-    async def stop(self) -> None:
-        await self._relay.stop()
-
     def kick(self) -> None:
         """Start waiting workflows now (called after an application commits)."""
-        self._relay.kick()
-
-    async def _relay_step(self) -> int:
-        return await self.relay_once() if self._temporal_link.configured else 0
+        self.relay.kick()
 
     async def relay_once(self) -> int:
         """Start every workflow still waiting; returns how many were confirmed."""
-        async with self._db.reader() as session:
-            waiting = await applications.pending_workflow_starts(session)
-        started = 0
-        for application in waiting:
-            await self.ensure_started(application.id)
-            async with self._db.transaction() as session:
-                row = await session.get(Application, application.id)
-                if row is not None:
-                    row.workflow_started = True
-            started += 1
-        return started
+        return await self.relay.relay_once()
 
     async def ensure_started(self, application_id: str) -> None:
-        client = await self._temporal()
+        """Make sure the application's workflow exists (the relay may not have got to it yet)."""
+        await self._temporal()
         try:
-            await client.start_workflow(
-                approval.WORKFLOW,
-                approval.ApprovalInput(
-                    application=f"applications/{application_id}", reminder_after_seconds=self._reminder
-                ),
-                id=approval.workflow_id(application_id),
-                task_queue=self._task_queue,
-                # A finished approval must never start again (a relay that crashed after starting
-                # it and before marking the row would otherwise re-open a decided application).
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            )
-        except WorkflowAlreadyStartedError:
-            pass  # started before (by us, or a retry): that one is the application's workflow
+            await self.relay.deliver(application_id)
         except RPCError as error:
             raise Unavailable(f"Temporal refused to start the approval workflow: {error.message}") from None
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from wattlane.core.clock import utcnow
 from wattlane.core.errors import AlreadyExists, InvalidArgument, NotFound, RateLimited, Unauthenticated
 from wattlane.core.ids import new_id
-from wattlane.core.orm import utcnow
 from wattlane.core.tokens import Principal
 from wattlane.identity.models import LoginThrottle, RevokedToken, ServiceAccount, User
 from wattlane.identity.runtime import Runtime

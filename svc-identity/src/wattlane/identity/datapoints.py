@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wattlane.core.clock import utcnow
 from wattlane.core.errors import FailedPrecondition, NotFound, ResourceExhausted
-from wattlane.core.orm import utcnow
 from wattlane.identity import accounts, tenants
 from wattlane.identity.models import Account, DatapointAllocation, Tenant
 

@@ -9,7 +9,7 @@ import logging
 
 from sqlalchemy import and_, delete, or_
 
-from wattlane.core.orm import utcnow
+from wattlane.core.clock import utcnow
 from wattlane.identity.models import ActionToken, LoginThrottle, RevokedToken, UserMail
 from wattlane.identity.runtime import Runtime
 

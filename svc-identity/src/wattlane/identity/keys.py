@@ -16,9 +16,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
+from wattlane.core.clock import utcnow
 from wattlane.core.db import Database
 from wattlane.core.ids import new_id
-from wattlane.core.orm import utcnow
 from wattlane.core.tokens import ALGORITHM, AUDIENCE, ISSUER
 from wattlane.identity.models import SigningKey
 

@@ -8,9 +8,9 @@ from collections import defaultdict
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wattlane.core.clock import utcnow
 from wattlane.core.errors import FailedPrecondition, InvalidArgument, NotFound
 from wattlane.core.ids import new_id
-from wattlane.core.orm import utcnow
 from wattlane.core.paging import Page
 from wattlane.core.scope import EffectiveScope
 from wattlane.identity import tenants

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from wattlane.core.audit import AuditLog
 from wattlane.core.db import Database
 from wattlane.core.idempotency import Idempotency
+from wattlane.core.outbox import WorkflowRelay
 from wattlane.core.scope import ScopeCache
 from wattlane.core.tokens import TokenVerifier
 from wattlane.identity.approvals import Approvals
@@ -14,7 +15,6 @@ from wattlane.identity.keys import Keys
 from wattlane.identity.passwords import Passwords
 from wattlane.identity.settings import IdentitySettings
 from wattlane.identity.tenant_paths import TenantPaths
-from wattlane.identity.user_mails import UserMailRelay
 
 
 @dataclass
@@ -29,7 +29,7 @@ class Runtime:
     verifier: TokenVerifier
     root_path: str = ""  # the operator's path, known after bootstrap
     approvals: Approvals | None = None
-    user_mails: UserMailRelay | None = None
+    user_mails: WorkflowRelay | None = None  # the user-mail outbox relay
     tenant_paths: TenantPaths = field(default_factory=TenantPaths)
 
     def forget_user(self, user_id: str) -> None:

@@ -6,22 +6,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wattlane.core import settings as core_settings
+from wattlane.core.settings import ProcessSettings
 
 
 @dataclass(frozen=True)
-class IdentitySettings:
-    """Everything identity reads from the environment, once, in main."""
+class IdentitySettings(ProcessSettings):
+    """Everything identity reads from the environment, once, in main (the side port, logging,
+    tracing and drain settings come from `ProcessSettings`)."""
 
     database_url: str = field(
         default="sqlite+aiosqlite:///data/identity.db", metadata={"help": "SQLAlchemy URL"}
     )
     host: str = field(default="127.0.0.1", metadata={"help": "gRPC listen address"})
     port: int = field(default=50051, metadata={"help": "gRPC port (0 = any free port)"})
-    metrics_port: int = field(default=9151, metadata={"help": "Prometheus /metrics port (-1 = off)"})
-    log_level: str = "info"
-    log_json: bool = True
-    otlp_endpoint: str = field(default="", metadata={"help": "OTLP gRPC endpoint for traces (empty = off)"})
-    migrate_on_start: bool = True
+    metrics_port: int = field(
+        default=9151, metadata={"help": "HTTP side port: /metrics, /healthz, /readyz (-1 = off)"}
+    )
+    migrate_on_start: bool = field(default=True, metadata={"help": "apply migrations before serving"})
     access_token_ttl_seconds: int = field(default=900, metadata={"help": "user token lifetime"})
     service_token_ttl_seconds: int = field(default=3600, metadata={"help": "service token lifetime"})
     scope_cache_seconds: float = field(default=10.0, metadata={"help": "how long a scope is cached"})
@@ -46,7 +47,7 @@ class IdentitySettings:
     signing_key_file: str = field(default="", metadata={"help": "Ed25519 PEM; empty = key kept in the DB"})
     operator_name: str = field(default="Wattlane", metadata={"help": "display name of the root tenant"})
     bootstrap_admin_email: str = field(default="", metadata={"help": "first operator admin (created once)"})
-    bootstrap_admin_password: str = ""
+    bootstrap_admin_password: str = field(default="", metadata={"help": "its first password", "secret": True})
     temporal_address: str = field(default="", metadata={"help": "Temporal frontend (empty: approvals off)"})
     temporal_namespace: str = "default"
     approval_task_queue: str = field(default="accounts", metadata={"help": "where approval workflows run"})

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from wattlane.core import validation
+from wattlane.core.clock import utcnow
 from wattlane.core.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -20,7 +21,6 @@ from wattlane.core.errors import (
     PermissionDenied,
 )
 from wattlane.core.ids import new_id
-from wattlane.core.orm import utcnow
 from wattlane.core.paging import Page
 from wattlane.core.scope import PATH_END, EffectiveScope
 from wattlane.identity.models import Tenant, User

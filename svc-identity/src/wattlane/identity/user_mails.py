@@ -3,19 +3,16 @@ a Temporal workflow by an outbox relay, and prepared (token issued) only when se
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from wattlane.contracts import user_mail as usermail
+from wattlane.core.clock import utcnow
 from wattlane.core.db import Database
 from wattlane.core.ids import new_id
-from wattlane.core.orm import utcnow
-from wattlane.core.outbox import Relay
+from wattlane.core.outbox import OutboxTable, WorkflowRelay, WorkflowStart
 from wattlane.core.temporal import LazyClient
 from wattlane.identity.models import User, UserMail
 
@@ -51,42 +48,24 @@ async def queue(
     return row
 
 
-class UserMailRelay:
-    """Starts one delivery workflow per queued mail (workflow id from the mail id)."""
-
-    def __init__(self, db: Database, temporal: LazyClient, task_queue: str, interval: float = 2.0) -> None:
-        self._db = db
-        self._temporal = temporal
-        self._task_queue = task_queue
-        self.relay = Relay("user-mails", self.relay_once, interval=interval)
-
-    async def relay_once(self) -> int:
-        """Start every waiting mail's workflow; returns how many were handed on."""
-        if not self._temporal.configured:
-            return 0
-        async with self._db.reader() as session:
-            waiting = list(
-                (
-                    await session.execute(
-                        select(UserMail.id).where(UserMail.workflow_started.is_(False)).limit(500)
-                    )
-                ).scalars()
-            )
-        if not waiting:
-            return 0
-        client = await self._temporal.get()
-        for mail_id in waiting:
-            # Already started: a previous pass started it and crashed before marking the row.
-            with contextlib.suppress(WorkflowAlreadyStartedError):
-                await client.start_workflow(
-                    usermail.WORKFLOW,
-                    usermail.UserMailInput(name=mail_name(mail_id)),
-                    id=usermail.workflow_id(mail_id),
-                    task_queue=self._task_queue,
-                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                )
-            async with self._db.transaction() as session:
-                row = await session.get(UserMail, mail_id)
-                if row is not None:
-                    row.workflow_started = True
-        return len(waiting)
+def relay(db: Database, temporal: LazyClient, task_queue: str, interval: float = 2.0) -> WorkflowRelay:
+    """Core's outbox relay over the user-mail table: one delivery workflow per queued mail
+    (workflow id from the mail id)."""
+    return WorkflowRelay(
+        db,
+        temporal,
+        OutboxTable(
+            "user-mails",
+            key=UserMail.id,
+            created=UserMail.create_time,
+            waiting=UserMail.workflow_started.is_(False),
+            done=lambda _at: {"workflow_started": True},
+        ),
+        lambda mail_id: WorkflowStart(
+            usermail.WORKFLOW,
+            usermail.UserMailInput(name=mail_name(mail_id)),
+            id=usermail.workflow_id(mail_id),
+            task_queue=task_queue,
+        ),
+        interval=interval,
+    )

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from wattlane.core import validation
+from wattlane.core.clock import utcnow
 from wattlane.core.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -23,7 +24,6 @@ from wattlane.core.errors import (
     PermissionDenied,
 )
 from wattlane.core.ids import new_id
-from wattlane.core.orm import utcnow
 from wattlane.core.paging import Page
 from wattlane.core.scope import PATH_END, EffectiveScope
 from wattlane.identity import tenants

@@ -19,7 +19,7 @@ class WorkerSettings:
         default="127.0.0.1:50061", metadata={"help": "CSMS gRPC (handoffs); empty: no billing queue"}
     )
     client_id: str = field(default="worker", metadata={"help": "service account (client id or service name)"})
-    client_secret: str = field(default="", metadata={"help": "service account secret"})
+    client_secret: str = field(default="", metadata={"help": "service account secret", "secret": True})
     smtp_host: str = field(default="127.0.0.1", metadata={"help": "SMTP relay for mail"})
     smtp_port: int = 1025
     app_url: str = field(default="http://localhost:8080", metadata={"help": "base URL of links in mails"})

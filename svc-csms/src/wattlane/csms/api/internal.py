@@ -7,10 +7,10 @@ import grpc
 from wattlane.api.csms.v1 import commands_pb2, internal_pb2, internal_pb2_grpc
 from wattlane.contracts import scopes
 from wattlane.core.caller import current_caller
+from wattlane.core.clock import utcnow
 from wattlane.core.db import Database
 from wattlane.core.errors import FailedPrecondition, InvalidArgument, NotFound
 from wattlane.core.names import parse_name
-from wattlane.core.orm import utcnow
 from wattlane.core.timestamps import to_timestamp
 from wattlane.csms import repository, transaction_rows
 from wattlane.csms.api import convert

@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wattlane.api.identity.v1 import accounts_pb2, internal_pb2, internal_pb2_grpc
 from wattlane.contracts import scopes as internal_scopes
 from wattlane.core.caller import current_caller
+from wattlane.core.clock import utcnow
 from wattlane.core.errors import FailedPrecondition, InvalidArgument, NotFound
 from wattlane.core.names import parse_name
-from wattlane.core.orm import utcnow
 from wattlane.core.timestamps import to_timestamp
 from wattlane.identity import (
     applications,

@@ -268,7 +268,7 @@ class UserServicer(users_pb2_grpc.UserServiceServicer):
 
     def _kick_mails(self) -> None:
         if self.rt.user_mails is not None:
-            self.rt.user_mails.relay.kick()
+            self.rt.user_mails.kick()
 
     async def ChangePassword(
         self, request: users_pb2.ChangePasswordRequest, context: grpc.aio.ServicerContext
