@@ -226,19 +226,25 @@ async def serve(service: Service[Any]) -> None:
     """Run `service` until SIGTERM or SIGINT, then drain and stop it (what `serve` does)."""
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for sig in signals:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stopping.set)
-    await service.start()
-    await stopping.wait()
-    # Not ready first, so load balancers and Kubernetes endpoints stop sending; then stop.
-    service.health.draining()
-    if service.grpc is not None:
-        await service.grpc.not_serving()
-    log.info("%s draining for %.1fs", service.name, service.settings.drain_seconds)
-    await asyncio.sleep(service.settings.drain_seconds)
-    await service.stop()
-    log.info("%s stopped", service.name)
+    try:
+        await service.start()
+        await stopping.wait()
+        # Not ready first, so load balancers and Kubernetes endpoints stop sending; then stop.
+        service.health.draining()
+        if service.grpc is not None:
+            await service.grpc.not_serving()
+        log.info("%s draining for %.1fs", service.name, service.settings.drain_seconds)
+        await asyncio.sleep(service.settings.drain_seconds)
+        await service.stop()
+        log.info("%s stopped", service.name)
+    finally:
+        for sig in signals:
+            with contextlib.suppress(NotImplementedError):
+                loop.remove_signal_handler(sig)
 
 
 def run(main: Awaitable[None]) -> None:

@@ -1,0 +1,34 @@
+"""promtool (Debian's `prometheus` package) in tests: lint an exposition, check rule files.
+
+CI installs it (`.ci/run`) and sets WATTLANE_REQUIRE_PROMTOOL=1, so there a missing promtool
+fails the test. A developer's `make test` without it skips these checks and says so."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+REQUIRE = "WATTLANE_REQUIRE_PROMTOOL"
+
+
+def promtool() -> str:
+    """The promtool binary; skips the test (or fails it in CI) when it is not installed."""
+    found = shutil.which("promtool")
+    if found is None:
+        message = "promtool is not installed (apt-get install prometheus): Prometheus checks not run"
+        if os.environ.get(REQUIRE):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+def check_metrics(exposition: bytes) -> None:
+    """Fail with promtool's findings when `exposition` is not clean Prometheus text."""
+    result = subprocess.run(
+        [promtool(), "check", "metrics"], input=exposition, capture_output=True, timeout=60, check=False
+    )
+    findings = (result.stdout + result.stderr).decode().strip()
+    assert result.returncode == 0 and not findings, f"promtool check metrics:\n{findings}"
