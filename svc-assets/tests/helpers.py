@@ -9,7 +9,7 @@ from google.protobuf import field_mask_pb2
 
 from wattlane.api.assets.v1 import cards_pb2, locations_pb2
 from wattlane.api.assets.v1 import charging_points_pb2 as cp_pb2
-from wattlane.assets.client import AssetsClient
+from wattlane.core.clients.assets import AssetsClient
 
 CP = cp_pb2.ChargingPoint
 _n = itertools.count()

@@ -18,10 +18,10 @@ import pytest
 from wattlane.api.assets.v1 import cards_pb2, internal_pb2
 from wattlane.api.assets.v1 import charging_points_pb2 as pb
 from wattlane.api.identity.v1 import auth_pb2, internal_pb2_grpc
-from wattlane.assets.client import AssetsClient
 from wattlane.assets.testing import AssetsStack, Org, organization
 from wattlane.cli.stack import Child, Stack, python
 from wattlane.core.client import channel
+from wattlane.core.clients.assets import AssetsClient
 from wattlane.core.testing.databases import DatabaseFactory
 from wattlane.identity.testing import ADMIN_EMAIL, ADMIN_PASSWORD, FAST_HASHING, Client, TreeBuilder
 

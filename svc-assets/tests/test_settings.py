@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from wattlane.api.assets.v1 import charging_points_pb2 as cp_pb2
 from wattlane.api.assets.v1 import internal_pb2, locations_pb2, settings_pb2
-from wattlane.assets.client import AssetsClient
 from wattlane.assets.testing import AssetsStack, Org
+from wattlane.core.clients.assets import AssetsClient
 from wattlane.core.errors import field_violations
 from wattlane.identity.testing import TreeBuilder
 

@@ -13,9 +13,9 @@ import pytest
 
 from wattlane.api.csms.v1 import internal_pb2, stations_pb2
 from wattlane.api.identity.v1 import auth_pb2, tenants_pb2
+from wattlane.core.clients.csms import CsmsClient
 from wattlane.core.errors import field_violations
 from wattlane.core.testing.databases import DatabaseFactory
-from wattlane.csms.client import CsmsClient
 from wattlane.csms.service import CsmsService
 from wattlane.csms.settings import CsmsSettings
 from wattlane.csms.testing import eventually_async

@@ -14,9 +14,9 @@ from google.protobuf import json_format
 
 from wattlane.api.csms.v1 import commands_pb2 as C
 from wattlane.api.identity.v1 import tenants_pb2
+from wattlane.core.clients.csms import CsmsClient
 from wattlane.core.errors import field_violations
 from wattlane.core.testing.databases import DatabaseFactory
-from wattlane.csms.client import CsmsClient
 from wattlane.csms.service import CsmsService
 from wattlane.csms.settings import CsmsSettings
 from wattlane.identity.main import IdentityService

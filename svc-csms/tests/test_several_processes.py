@@ -22,9 +22,9 @@ from sqlalchemy import select
 from wattlane.api.csms.v1 import commands_pb2 as C
 from wattlane.api.csms.v1 import stations_pb2 as S
 from wattlane.assets.testing import service_token
+from wattlane.core.clients.csms import CsmsClient
 from wattlane.core.db import Database
 from wattlane.core.testing.databases import DatabaseFactory
-from wattlane.csms.client import CsmsClient
 from wattlane.csms.models import ProcessLease
 from wattlane.csms.testing import eventually_async
 from wattlane.identity.main import IdentityService

@@ -13,9 +13,9 @@ import pytest
 
 from wattlane.api.csms.v1 import transactions_pb2
 from wattlane.api.identity.v1 import tenants_pb2
+from wattlane.core.clients.csms import CsmsClient
 from wattlane.core.testing.databases import DatabaseFactory
 from wattlane.core.testing.isolation import Actor, Grant, ListProbe, Probe, Target, check_isolation
-from wattlane.csms.client import CsmsClient
 from wattlane.csms.clock import utc_now
 from wattlane.csms.errors import OcppVersion
 from wattlane.csms.providers import (

@@ -16,9 +16,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from wattlane.api.identity.v1 import accounts_pb2, internal_pb2_grpc, tenants_pb2
 from wattlane.core.client import channel
+from wattlane.core.clients.identity import IdentityClient
 from wattlane.core.identity_link import IdentityLink
 from wattlane.core.testing.databases import DatabaseFactory
-from wattlane.identity.client import IdentityClient
 from wattlane.identity.main import IdentityService
 from wattlane.identity.testing import ADMIN_EMAIL, ADMIN_PASSWORD, Member, TreeBuilder, start_identity
 from wattlane.workflows.mail.sink import MailSink

@@ -12,7 +12,7 @@ import pytest
 
 from wattlane.api.identity.v1 import tenants_pb2, users_pb2
 from wattlane.contracts import user_mail as usermail
-from wattlane.identity.client import IdentityClient
+from wattlane.core.clients.identity import IdentityClient
 from wattlane.identity.testing import USER_PASSWORD, TreeBuilder
 
 from .conftest import Stack, record_history

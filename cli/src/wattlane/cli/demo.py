@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from wattlane.api.identity.v1 import accounts_pb2, roles_pb2, tenants_pb2, users_pb2
-from wattlane.identity.client import IdentityClient
+from wattlane.core.clients.identity import IdentityClient
 
 DEMO_PASSWORD = "wattlane-demo"
 T = tenants_pb2.Tenant

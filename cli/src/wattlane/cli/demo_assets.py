@@ -15,9 +15,9 @@ from pathlib import Path
 from wattlane.api.assets.v1 import cards_pb2, locations_pb2, settings_pb2
 from wattlane.api.assets.v1 import charging_points_pb2 as cp_pb2
 from wattlane.api.identity.v1 import tenants_pb2, users_pb2
-from wattlane.assets.client import AssetsClient
 from wattlane.cli.demo import DEMO_PASSWORD
-from wattlane.identity.client import IdentityClient
+from wattlane.core.clients.assets import AssetsClient
+from wattlane.core.clients.identity import IdentityClient
 
 CP = cp_pb2.ChargingPoint
 C = cards_pb2.Card

@@ -11,8 +11,8 @@ import grpc
 from wattlane.cli import up
 from wattlane.cli.commands import account, applications, roles, stations, tenants, users
 from wattlane.cli.session import Session
+from wattlane.core.clients.identity import IdentityClient
 from wattlane.core.errors import field_violations
-from wattlane.identity.client import IdentityClient
 
 
 def parser() -> argparse.ArgumentParser:

@@ -27,7 +27,7 @@ from wattlane.cli import charging, demo, demo_assets
 from wattlane.cli.output import table
 from wattlane.cli.stack import Child, Stack, StackError, port_is_free, python, scripts_dir
 from wattlane.contracts.scopes import SERVICE_ACCOUNTS
-from wattlane.identity.client import IdentityClient
+from wattlane.core.clients.identity import IdentityClient
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 
 from wattlane.api.identity.v1 import accounts_pb2, auth_pb2, internal_pb2, internal_pb2_grpc, tenants_pb2
-from wattlane.assets.client import AssetsClient
 from wattlane.assets.main import AssetsService
 from wattlane.assets.onboarding import CsmsLink
 from wattlane.assets.provisioning import StepHook
 from wattlane.assets.settings import load
 from wattlane.contracts import scopes
 from wattlane.core.client import channel
+from wattlane.core.clients.assets import AssetsClient
 from wattlane.core.testing.databases import DatabaseFactory
 from wattlane.identity.main import IdentityService
 from wattlane.identity.testing import Client, Member, TreeBuilder, unique

@@ -18,8 +18,8 @@ from wattlane.api.identity.v1 import (
     tenants_pb2,
     users_pb2,
 )
+from wattlane.core.clients.identity import IdentityClient
 from wattlane.core.testing.databases import DatabaseFactory
-from wattlane.identity.client import IdentityClient
 from wattlane.identity.main import IdentityService
 from wattlane.identity.settings import load
 

@@ -8,7 +8,7 @@ import getpass
 from wattlane.api.identity.v1 import auth_pb2, users_pb2
 from wattlane.cli.output import table
 from wattlane.cli.session import Session
-from wattlane.identity.client import IdentityClient
+from wattlane.core.clients.identity import IdentityClient
 
 
 async def login(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:

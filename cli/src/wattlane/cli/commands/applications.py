@@ -7,7 +7,7 @@ import argparse
 from wattlane.api.identity.v1 import accounts_pb2
 from wattlane.cli.output import as_json, resource, table
 from wattlane.cli.session import Session
-from wattlane.identity.client import IdentityClient
+from wattlane.core.clients.identity import IdentityClient
 
 A = accounts_pb2.Application
 

@@ -7,7 +7,7 @@ import argparse
 from wattlane.api.identity.v1 import roles_pb2
 from wattlane.cli.output import resource, table
 from wattlane.cli.session import Session
-from wattlane.identity.client import IdentityClient
+from wattlane.core.clients.identity import IdentityClient
 
 
 async def permissions(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:

@@ -17,8 +17,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from wattlane.api.csms.v1 import commands_pb2, stations_pb2
 from wattlane.cli.output import as_json, table
 from wattlane.cli.session import Session
-from wattlane.csms.client import CsmsClient
-from wattlane.identity.client import IdentityClient
+from wattlane.core.clients.csms import CsmsClient
+from wattlane.core.clients.identity import IdentityClient
 
 S = stations_pb2
 C = commands_pb2

@@ -10,7 +10,7 @@ from google.protobuf import field_mask_pb2
 from wattlane.api.identity.v1 import roles_pb2, users_pb2
 from wattlane.cli.output import as_json, resource, table
 from wattlane.cli.session import Session
-from wattlane.identity.client import IdentityClient
+from wattlane.core.clients.identity import IdentityClient
 
 U = users_pb2.User
 

@@ -1,4 +1,4 @@
-"""A client of every assets API on one channel, for other services, the CLI and tests."""
+"""The assets client: every assets API on one channel."""
 
 from __future__ import annotations
 

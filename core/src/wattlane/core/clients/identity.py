@@ -1,4 +1,4 @@
-"""A client of every identity API on one channel, for other services, the CLI and tests."""
+"""The identity client: every identity API on one channel."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A client of the CSMS APIs on one channel, for other services, the CLI and tests."""
+"""The CSMS client: the CSMS's gRPC APIs on one channel."""
 
 from __future__ import annotations
 
