@@ -16,12 +16,12 @@ PYTEST_ARGS ?=
 NPM_LOCKS := $(wildcard */tests/npm/package-lock.json)
 NPM_STAMPS := $(NPM_LOCKS:package-lock.json=node_modules/.installed)
 
-.PHONY: run test lint proto proto-check install lock lock-check bench clean help
+.PHONY: run test lint import-contracts proto proto-check install lock lock-check bench clean help
 
 help:
 	@echo "make run    - install what is missing, then start the local platform (wattlane up)"
 	@echo "make test   - install what is missing, then run every test"
-	@echo "make lint   - ruff + mypy"
+	@echo "make lint   - ruff + mypy + import contracts"
 	@echo "make proto  - regenerate gRPC code from proto/ (proto-check: fail when stale)"
 	@echo "make bench  - run the benchmarks under bench/"
 
@@ -50,6 +50,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# Who may import whom, for source and tests (contracts in pyproject.toml).
+import-contracts: $(STAMP)
+	$(BIN)/python tools/tests_as_packages.py .lint
+	PYTHONPATH=.lint $(BIN)/lint-imports --no-cache
 
 proto: $(STAMP)
 	$(BIN)/python proto/generate.py proto/src
