@@ -4,6 +4,5 @@ module) are available to every test in the monorepo."""
 pytest_plugins = [
     "wattlane.core.testing.fixtures",
     "wattlane.identity.testing",
-    "wattlane.assets.testing",
     "wattlane.workflows.testing",
 ]

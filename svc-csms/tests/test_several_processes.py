@@ -19,9 +19,9 @@ import grpc
 import pytest
 from sqlalchemy import select
 
+from tests.support.assets import service_token
 from wattlane.api.csms.v1 import commands_pb2 as C
 from wattlane.api.csms.v1 import stations_pb2 as S
-from wattlane.assets.testing import service_token
 from wattlane.core.clients.csms import CsmsClient
 from wattlane.core.db import Database
 from wattlane.core.testing.databases import DatabaseFactory

@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.support.assets import CSMS_SCOPES, AssetsStack, Org, organization, service_token
 from wattlane.api.assets.v1 import cards_pb2, locations_pb2, settings_pb2
 from wattlane.api.assets.v1 import charging_points_pb2 as cp_pb2
 from wattlane.api.assets.v1 import internal_pb2 as assets_internal
 from wattlane.api.csms.v1 import commands_pb2, stations_pb2
 from wattlane.assets.onboarding import GrpcCsmsLink
-from wattlane.assets.testing import CSMS_SCOPES, AssetsStack, Org, organization, service_token
 from wattlane.core.clients.csms import CsmsClient
 from wattlane.core.testing.databases import DatabaseFactory
 from wattlane.csms.assets import AssetsStations

@@ -2,7 +2,7 @@
 cards: a running assets service next to the session's identity, service accounts with the
 scopes each side needs, and a builder for organizations covered by an approved account.
 
-Also a pytest plugin (loaded from the root conftest) providing the `assets` fixtures."""
+The `assets_stack` fixture is registered by tests/conftest.py."""
 
 from __future__ import annotations
 

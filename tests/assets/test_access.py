@@ -10,8 +10,8 @@ import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from tests.support.assets import AssetsStack, Org, organization
 from wattlane.api.assets.v1 import access_pb2, cards_pb2, charging_points_pb2, internal_pb2, settings_pb2
-from wattlane.assets.testing import AssetsStack, Org, organization
 from wattlane.core.clients.assets import AssetsClient
 from wattlane.core.errors import field_violations
 from wattlane.identity.testing import TreeBuilder

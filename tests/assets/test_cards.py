@@ -8,8 +8,8 @@ import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from tests.support.assets import AssetsStack, Org, organization
 from wattlane.api.assets.v1 import cards_pb2
-from wattlane.assets.testing import AssetsStack, Org, organization
 from wattlane.core.errors import error_info, field_violations
 from wattlane.identity.testing import TreeBuilder
 

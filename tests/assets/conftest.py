@@ -1,4 +1,4 @@
-"""Fixtures of assets' own tests (the shared ones come from wattlane.assets.testing)."""
+"""Fixtures of assets' own tests (the shared ones come from tests.support.assets)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from wattlane.assets.testing import AssetsStack, Org, organization
+from tests.support.assets import AssetsStack, Org, organization
 from wattlane.identity.testing import Client, TreeBuilder
 
 

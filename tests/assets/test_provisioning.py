@@ -13,10 +13,7 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 
-from wattlane.api.assets.v1 import charging_points_pb2 as pb
-from wattlane.api.assets.v1 import locations_pb2
-from wattlane.api.identity.v1 import accounts_pb2
-from wattlane.assets.testing import (
+from tests.support.assets import (
     ASSETS_SCOPES,
     AssetsStack,
     Org,
@@ -24,6 +21,9 @@ from wattlane.assets.testing import (
     service_token,
     start_assets,
 )
+from wattlane.api.assets.v1 import charging_points_pb2 as pb
+from wattlane.api.assets.v1 import locations_pb2
+from wattlane.api.identity.v1 import accounts_pb2
 from wattlane.core.errors import decode_status, error_info
 from wattlane.core.testing.databases import DatabaseFactory
 from wattlane.identity.main import IdentityService

@@ -5,8 +5,8 @@ from __future__ import annotations
 import grpc
 import pytest
 
+from tests.support.assets import AssetsStack, Org
 from wattlane.api.assets.v1 import locations_pb2, settings_pb2
-from wattlane.assets.testing import AssetsStack, Org
 from wattlane.core.errors import field_violations
 from wattlane.identity.testing import TreeBuilder
 

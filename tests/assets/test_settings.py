@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.support.assets import AssetsStack, Org
 from wattlane.api.assets.v1 import charging_points_pb2 as cp_pb2
 from wattlane.api.assets.v1 import internal_pb2, locations_pb2, settings_pb2
-from wattlane.assets.testing import AssetsStack, Org
 from wattlane.core.clients.assets import AssetsClient
 from wattlane.core.errors import field_violations
 from wattlane.identity.testing import TreeBuilder

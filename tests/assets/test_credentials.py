@@ -10,11 +10,11 @@ import time
 import grpc
 import pytest
 
+from tests.support.assets import AssetsStack, Org
 from wattlane.api.assets.v1 import charging_points_pb2 as pb
 from wattlane.api.assets.v1 import internal_pb2
 from wattlane.assets import credentials
 from wattlane.assets.models import ChargingPoint
-from wattlane.assets.testing import AssetsStack, Org
 
 from .helpers import CP, location, mask, point
 

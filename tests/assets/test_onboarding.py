@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 import grpc
 import pytest
 
+from tests.support.assets import ASSETS_SCOPES, AssetsStack, Org, service_token, start_assets
 from wattlane.api.assets.v1 import charging_points_pb2 as pb
 from wattlane.api.csms.v1 import commands_pb2, internal_pb2, internal_pb2_grpc
 from wattlane.assets.main import AssetsService
-from wattlane.assets.testing import ASSETS_SCOPES, AssetsStack, Org, service_token, start_assets
 from wattlane.core.clients.assets import AssetsClient
 from wattlane.core.errors import error_info
 from wattlane.core.testing.databases import DatabaseFactory

@@ -6,10 +6,10 @@ from __future__ import annotations
 import grpc
 import pytest
 
+from tests.support.assets import AssetsStack, Org
 from wattlane.api.assets.v1 import charging_points_pb2 as pb
 from wattlane.api.assets.v1 import settings_pb2
 from wattlane.api.identity.v1 import accounts_pb2
-from wattlane.assets.testing import AssetsStack, Org
 from wattlane.core.errors import error_info, field_violations
 from wattlane.identity.testing import TreeBuilder
 
@@ -59,7 +59,7 @@ async def test_the_whole_identity_alphabet_and_48_characters(assets_stack: Asset
 
 
 async def test_identity_unique_platform_wide(assets_stack: AssetsStack, org: Org, tree: TreeBuilder) -> None:
-    from wattlane.assets.testing import organization
+    from tests.support.assets import organization
 
     client = assets_stack.client(org.admin)
     site = await location(client, org.org.name)
@@ -85,7 +85,7 @@ async def test_unknown_and_foreign_parents(assets_stack: AssetsStack, org: Org, 
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await point(client, "tenants/x")
     assert [v.field for v in field_violations(raised.value)] == ["parent"]
-    from wattlane.assets.testing import organization
+    from tests.support.assets import organization
 
     other = await organization(tree, assets_stack)
     foreign = await location(assets_stack.client(other.admin), other.org.name)

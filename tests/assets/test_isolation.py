@@ -12,11 +12,11 @@ import pytest
 from hypothesis import Phase, given, note, settings
 from hypothesis import strategies as st
 
+from tests.support.assets import AssetsStack, organization
 from wattlane.api.assets.v1 import access_pb2, cards_pb2, locations_pb2, settings_pb2
 from wattlane.api.assets.v1 import charging_points_pb2 as cp_pb2
 from wattlane.api.common.v1 import audit_pb2
 from wattlane.api.identity.v1 import tenants_pb2
-from wattlane.assets.testing import AssetsStack, organization
 from wattlane.core.clients.assets import AssetsClient
 from wattlane.core.testing.isolation import Actor, Grant, ListProbe, Probe, Target, check_isolation
 from wattlane.identity.permissions import BUILTIN_ROLES

@@ -1,0 +1,209 @@
+"""End-to-end tests on one started stack of real processes (tests/conftest.py: `real_stack`).
+
+Every process looks the same from outside (OPERATIONS.md): `serve | migrate | settings`, one
+side port with `/metrics` (promtool-clean), `/healthz` and `/readyz`, and a SIGTERM that turns
+the process not-ready before it stops. And the services work together as in production,
+configured only through the environment, talking gRPC."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from tests.assets.helpers import location, point, uid
+from tests.support.assets import AssetsStack, Org, organization
+from tests.support.processes import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    Process,
+    RealStack,
+    common_env,
+    environment_without_wattlane,
+    free_port,
+    http_get,
+    wait_ready,
+)
+from wattlane.api.assets.v1 import cards_pb2
+from wattlane.api.assets.v1 import charging_points_pb2 as cp_pb2
+from wattlane.api.assets.v1 import internal_pb2 as assets_internal_pb2
+from wattlane.api.identity.v1 import auth_pb2, internal_pb2_grpc, tenants_pb2
+from wattlane.cli.stack import Child, Stack
+from wattlane.core.client import channel
+from wattlane.core.clients.assets import AssetsClient
+from wattlane.core.clients.identity import IdentityClient
+from wattlane.core.db import Database
+from wattlane.core.testing.databases import DatabaseFactory
+from wattlane.core.testing.promtool import check_metrics
+from wattlane.identity.testing import TreeBuilder
+
+SERVICES = ["identity", "assets"]
+
+
+@pytest.mark.parametrize("name", SERVICES)
+async def test_the_side_port_answers_health_readiness_and_clean_metrics(
+    real_stack: RealStack, name: str
+) -> None:
+    process = real_stack[name]
+    assert http_get(process.side_port, "/healthz")[0] == 200
+    assert http_get(process.side_port, "/readyz") == (200, b"ready\n")
+    if name == "identity":  # one real call, so the RPC metrics have samples
+        admin = await IdentityClient(process.grpc).login(ADMIN_EMAIL, ADMIN_PASSWORD)
+        await admin.tenants.ListTenants(tenants_pb2.ListTenantsRequest())
+        await admin.close()
+    status, metrics = http_get(process.side_port, "/metrics")
+    assert status == 200
+    text = metrics.decode()
+    assert f'wattlane_process_ready{{service="{name}"}} 1.0' in text
+    assert f'wattlane_event_loop_lag_seconds_count{{service="{name}"}}' in text
+    if name == "identity":
+        assert 'grpc_method="ListTenants"' in text
+        assert 'wattlane_outbox_pending{outbox="approvals"}' in text
+    check_metrics(metrics)
+
+
+def run_command(process: Process, command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        process.argv(command),
+        env={**environment_without_wattlane(), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_settings_prints_the_configuration_in_force_with_secrets_redacted(
+    real_stack: RealStack, name: str
+) -> None:
+    process = real_stack[name]
+    result = run_command(process, "settings", process.env)
+    assert result.returncode == 0, result.stderr
+    prefix = f"WATTLANE_{name.upper()}_"
+    lines = {
+        line.split("=", 1)[0]: line.split("=", 1)[1] for line in result.stdout.splitlines() if "=" in line
+    }
+    assert lines[f"{prefix}METRICS_PORT"].startswith(str(process.side_port))
+    assert lines[f"{prefix}DRAIN_SECONDS"].startswith("0.5")
+    for variable, value in process.env.items():
+        if "SECRET" in variable or "PASSWORD" in variable:
+            assert value not in result.stdout
+            assert lines[variable].startswith("<redacted>")
+
+
+@pytest.mark.parametrize("name", SERVICES)
+async def test_a_malformed_setting_fails_naming_the_variable(real_stack: RealStack, name: str) -> None:
+    process = real_stack[name]
+    result = run_command(process, "serve", {**process.env, f"WATTLANE_{name.upper()}_PORT": "fifty"})
+    assert result.returncode == 2
+    assert f"WATTLANE_{name.upper()}_PORT must be an integer, got 'fifty'" in result.stderr
+
+
+@pytest.mark.parametrize("name", SERVICES)
+async def test_migrate_creates_the_schema_and_exits(
+    databases: DatabaseFactory, real_stack: RealStack, name: str
+) -> None:
+    process = real_stack[name]
+    url = await databases.create(f"migrate_{name}")
+    env = {f"WATTLANE_{name.upper()}_DATABASE_URL": url}
+    result = await asyncio.to_thread(run_command, process, "migrate", env)
+    assert result.returncode == 0, result.stderr
+    db = Database(url)
+    try:
+        async with db.engine.connect() as connection:
+            tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+    finally:
+        await db.dispose()
+    assert "alembic_version" in tables
+    assert "audit_log" in tables
+
+
+@pytest.mark.parametrize("name", SERVICES)
+async def test_sigterm_turns_not_ready_first_then_stops(
+    databases: DatabaseFactory, real_stack: RealStack, tmp_path: Path, name: str
+) -> None:
+    """A second instance (the shared stack keeps running): after SIGTERM it answers /readyz with
+    503 for the whole drain while still alive, then exits 0."""
+    original = real_stack[name]
+    prefix = name.upper()
+    side_port, grpc_port = free_port(), free_port()
+    env = {
+        **original.env,
+        **common_env(prefix, side_port),
+        f"WATTLANE_{prefix}_PORT": str(grpc_port),
+        f"WATTLANE_{prefix}_DATABASE_URL": await databases.create(f"sigterm_{name}"),
+        f"WATTLANE_{prefix}_DRAIN_SECONDS": "2",
+    }
+    process = Process(name, env, side_port, grpc_port)
+    stack = Stack()
+    child = Child(name, process.argv(), env, tmp_path / f"{name}.log")
+    try:
+        await stack.start(child)
+        await wait_ready(child, side_port)
+        assert child.process is not None
+        child.process.send_signal(signal.SIGTERM)
+        await asyncio.sleep(0.5)
+        assert child.alive()
+        assert http_get(side_port, "/readyz") == (503, b"draining\n")
+        assert http_get(side_port, "/healthz")[0] == 200  # alive: do not restart it
+        assert await asyncio.wait_for(child.process.wait(), 30) == 0
+        assert http_get(side_port, "/readyz")[0] == 0  # the port is closed
+    finally:
+        await stack.stop()
+
+
+async def test_station_lifecycle_across_processes(real_stack: RealStack) -> None:
+    """A station is added in assets, its key verified the way the CSMS will, and a card decided on."""
+    identity, assets = real_stack["identity"], real_stack["assets"]
+    admin = await IdentityClient(identity.grpc).login(ADMIN_EMAIL, ADMIN_PASSWORD)
+    csms_token = (
+        await admin.auth.IssueServiceToken(
+            auth_pb2.IssueServiceTokenRequest(client_id="csms", client_secret=real_stack.secrets["csms"])
+        )
+    ).access_token
+    worker_token = (
+        await admin.auth.IssueServiceToken(
+            auth_pb2.IssueServiceTokenRequest(client_id="worker", client_secret=real_stack.secrets["worker"])
+        )
+    ).access_token
+    worker = channel(identity.grpc, token=worker_token, max_attempts=1)
+    stack = AssetsStack(None, assets.grpc, csms_token, internal_pb2_grpc.IdentityInternalServiceStub(worker))  # type: ignore[arg-type]
+    tree = TreeBuilder(admin)
+    try:
+        org: Org = await organization(tree, stack)
+        client = AssetsClient(assets.grpc, org.admin.client.token)
+        site = await location(client, org.org.name, display_name="Depot")
+        station = await point(client, site.name, charging_enabled=True)
+        key = (
+            await client.charging_points.RotateAuthorizationKey(
+                cp_pb2.RotateAuthorizationKeyRequest(name=station.name)
+            )
+        ).authorization_key
+        csms = AssetsClient(assets.grpc, csms_token)
+        verifier = await csms.internal.GetStationCredential(
+            assets_internal_pb2.GetStationCredentialRequest(identity=station.ocpp_identity)
+        )
+        assert hmac.compare_digest(
+            hmac.new(verifier.key_salt, key.encode(), hashlib.sha256).digest(), verifier.key_digest
+        )
+        holder = await tree.member(org.org.name)
+        tag = await client.cards.CreateCard(
+            cards_pb2.CreateCardRequest(parent=holder.user.name, card=cards_pb2.Card(uid=uid()))
+        )
+        decision = await csms.internal.DecideAccess(
+            assets_internal_pb2.DecideAccessRequest(identity=station.ocpp_identity, id_token=tag.uid)
+        )
+        assert decision.status == assets_internal_pb2.AccessDecision.ACCEPTED and decision.card == tag.name
+        for c in (client, csms):
+            await c.close()
+    finally:
+        await tree.close()
+        await worker.close(None)
+        await admin.close()

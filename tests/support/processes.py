@@ -1,0 +1,186 @@
+"""Real Wattlane processes for cross-service tests: each started as production starts it
+(`python -m wattlane.<svc> serve`, configured only through `WATTLANE_<SVC>_*`), watched through
+its side port (`/readyz`), stopped with SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import signal
+import socket
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wattlane.cli.stack import Child, Stack, StackError, python
+from wattlane.contracts.scopes import SERVICE_ACCOUNTS
+from wattlane.core.testing.temporal import venv_bin
+
+ADMIN_EMAIL = "admin@wattlane.test"
+ADMIN_PASSWORD = "admin-password-1"
+# argon2 at its cheapest: tests create many users (production cost is the settings default).
+FAST_HASHING = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8", "ARGON2_PARALLELISM": "1"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def http_get(port: int, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    """(status, body) of GET http://127.0.0.1:port/path; (0, b"") when nothing answers."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+    except OSError:
+        return 0, b""
+
+
+def service_accounts(directory: Path) -> tuple[Path, dict[str, str]]:
+    """The file identity reads its internal service accounts from (scopes from contracts), and
+    each account's secret."""
+    secret = {name: secrets.token_urlsafe(24) for name in SERVICE_ACCOUNTS}
+    path = directory / "service-accounts.json"
+    path.write_text(
+        json.dumps(
+            [
+                {"service": name, "secret": secret[name], "scopes": list(s)}
+                for name, s in SERVICE_ACCOUNTS.items()
+            ]
+        )
+    )
+    return path, secret
+
+
+@dataclass
+class Process:
+    """One running Wattlane process and its ports."""
+
+    name: str  # identity, assets, csms, worker
+    env: dict[str, str]
+    side_port: int
+    grpc_port: int = 0
+    child: Child | None = None
+
+    @property
+    def grpc(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    def argv(self, command: str = "serve") -> list[str]:
+        return [python(), "-m", f"wattlane.{'workflows' if self.name == 'worker' else self.name}", command]
+
+    async def start(self, stack: Stack, logs: Path, timeout: float = 90.0) -> None:
+        self.child = Child(self.name, self.argv(), self.env, logs / f"{self.name}.log")
+        await stack.start(self.child)
+        await wait_ready(self.child, self.side_port, timeout)
+
+    def signal(self, sig: signal.Signals) -> None:
+        assert self.child is not None and self.child.process is not None
+        self.child.process.send_signal(sig)
+
+
+async def wait_ready(child: Child, side_port: int, timeout: float = 90.0) -> None:
+    """Poll `/readyz` until 200; fail early (with the log's tail) if the process exits."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        if not child.alive():
+            raise StackError(f"{child.name} exited during start-up; last log lines:\n{child.tail()}")
+        status, _ = await asyncio.to_thread(http_get, side_port, "/readyz", 1.0)
+        if status == 200:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise StackError(f"{child.name} not ready in {timeout:.0f}s; last log lines:\n{child.tail()}")
+        await asyncio.sleep(0.2)
+
+
+def common_env(prefix: str, side_port: int) -> dict[str, str]:
+    return {
+        f"WATTLANE_{prefix}_METRICS_PORT": str(side_port),
+        f"WATTLANE_{prefix}_LOG_JSON": "true",
+        f"WATTLANE_{prefix}_DRAIN_SECONDS": "0.5",
+    }
+
+
+@dataclass
+class RealStack:
+    """Temporal dev server, identity, assets, the CSMS and the worker as real processes."""
+
+    directory: Path
+    databases: Mapping[str, str]  # service -> database URL
+    stack: Stack = field(default_factory=Stack)
+    processes: dict[str, Process] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
+    temporal_port: int = 0
+
+    def __getitem__(self, name: str) -> Process:
+        return self.processes[name]
+
+    async def start(self) -> None:
+        logs = self.directory / "logs"
+        accounts, self.secrets = service_accounts(self.directory)
+        self.temporal_port = free_port()
+        temporal = Child(
+            "temporal",
+            [
+                venv_bin("temporal"),
+                "server",
+                "start-dev",
+                "--headless",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(self.temporal_port),
+                "--db-filename",
+                str(self.directory / "temporal.db"),
+                "--log-level",
+                "warn",
+            ],
+            {},
+            logs / "temporal.log",
+        )
+        await self.stack.start(temporal)
+        await self.stack.wait_port(temporal, self.temporal_port)
+        temporal_address = f"127.0.0.1:{self.temporal_port}"
+
+        identity = Process("identity", {}, free_port(), free_port())
+        identity.env = {
+            **common_env("IDENTITY", identity.side_port),
+            "WATTLANE_IDENTITY_DATABASE_URL": self.databases["identity"],
+            "WATTLANE_IDENTITY_PORT": str(identity.grpc_port),
+            "WATTLANE_IDENTITY_BOOTSTRAP_ADMIN_EMAIL": ADMIN_EMAIL,
+            "WATTLANE_IDENTITY_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "WATTLANE_IDENTITY_SERVICE_ACCOUNTS_FILE": str(accounts),
+            "WATTLANE_IDENTITY_TEMPORAL_ADDRESS": temporal_address,
+            **{f"WATTLANE_IDENTITY_{k}": v for k, v in FAST_HASHING.items()},
+        }
+        await self._start(identity, logs)
+
+        assets = Process("assets", {}, free_port(), free_port())
+        assets.env = {
+            **common_env("ASSETS", assets.side_port),
+            "WATTLANE_ASSETS_DATABASE_URL": self.databases["assets"],
+            "WATTLANE_ASSETS_PORT": str(assets.grpc_port),
+            "WATTLANE_ASSETS_IDENTITY_ADDRESS": identity.grpc,
+            "WATTLANE_ASSETS_CLIENT_ID": "assets",
+            "WATTLANE_ASSETS_CLIENT_SECRET": self.secrets["assets"],
+        }
+        await self._start(assets, logs)
+
+    async def _start(self, process: Process, logs: Path) -> None:
+        self.processes[process.name] = process
+        await process.start(self.stack, logs)
+
+    async def stop(self) -> None:
+        await self.stack.stop()
+
+
+def environment_without_wattlane() -> dict[str, str]:
+    """The test runner's environment minus any WATTLANE_* variable (a clean process)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("WATTLANE_")}
