@@ -5,10 +5,9 @@ from __future__ import annotations
 import grpc
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.exceptions import ApplicationError
 
 from wattlane.api.identity.v1 import accounts_pb2, internal_pb2
-from wattlane.core.errors import error_info
+from wattlane.workflows.activity_errors import business_error
 from wattlane.workflows.approval.types import (
     ApplyDecisionInput,
     ApplyDecisionResult,
@@ -20,35 +19,9 @@ from wattlane.workflows.approval.types import (
     ScheduleRenewalInput,
 )
 from wattlane.workflows.identity import IdentityInternal
+from wattlane.workflows.mail.brands import brand_of
 from wattlane.workflows.mail.mailer import Mailer
-from wattlane.workflows.mail.render import Brand
 from wattlane.workflows.renewal import types as renewal
-
-# Refusals that retrying cannot change: they end the activity as a business failure.
-_FINAL = (
-    grpc.StatusCode.FAILED_PRECONDITION,
-    grpc.StatusCode.INVALID_ARGUMENT,
-    grpc.StatusCode.NOT_FOUND,
-    grpc.StatusCode.PERMISSION_DENIED,
-)
-
-
-def business_error(error: grpc.aio.AioRpcError) -> ApplicationError | None:
-    """A non-retryable ApplicationError for a final refusal; None for transient errors."""
-    if error.code() not in _FINAL:
-        return None
-    info = error_info(error)
-    return ApplicationError(
-        error.details() or error.code().name,
-        type=info.reason if info else error.code().name,
-        non_retryable=True,
-    )
-
-
-def brand_of(context: internal_pb2.MailContext) -> Brand:
-    return Brand(
-        context.brand_name, context.mail_domain, context.primary_color or "#0b6e4f", context.logo_url
-    )
 
 
 class ApprovalActivities:
@@ -149,11 +122,9 @@ class ApprovalActivities:
     @activity.defn(name="schedule_renewal")
     async def schedule_renewal(self, input: ScheduleRenewalInput) -> None:
         """Start the account's renewal workflow, or tell the running one the new expiry date."""
-        from wattlane.workflows.renewal.workflows import AccountRenewal
-
         account_id = input.account.removeprefix("accounts/")
         await self._temporal.start_workflow(
-            AccountRenewal.run,
+            renewal.WORKFLOW,
             renewal.RenewalInput(
                 account=input.account, expiry_date=input.expiry_date, time_zone=input.time_zone
             ),
