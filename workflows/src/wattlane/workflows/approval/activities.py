@@ -17,6 +17,7 @@ from wattlane.workflows.approval.types import (
     NotifyInput,
     NotifyResult,
     ScheduleRenewalInput,
+    ScheduleRenewalResult,
 )
 from wattlane.workflows.identity import IdentityInternal
 from wattlane.workflows.mail.brands import brand_of
@@ -120,10 +121,10 @@ class ApprovalActivities:
         return NotifyResult(sent, skipped)
 
     @activity.defn(name="schedule_renewal")
-    async def schedule_renewal(self, input: ScheduleRenewalInput) -> None:
+    async def schedule_renewal(self, input: ScheduleRenewalInput) -> ScheduleRenewalResult:
         """Start the account's renewal workflow, or tell the running one the new expiry date."""
         account_id = input.account.removeprefix("accounts/")
-        await self._temporal.start_workflow(
+        handle = await self._temporal.start_workflow(
             renewal.WORKFLOW,
             renewal.RenewalInput(
                 account=input.account, expiry_date=input.expiry_date, time_zone=input.time_zone
@@ -133,3 +134,4 @@ class ApprovalActivities:
             start_signal=renewal.RENEWED,
             start_signal_args=[renewal.Renewed(input.expiry_date)],
         )
+        return ScheduleRenewalResult(workflow_id=handle.id, run_id=handle.result_run_id or "")

@@ -35,6 +35,7 @@ __all__ = [
     "NotifyResult",
     "RefusedDecision",
     "ScheduleRenewalInput",
+    "ScheduleRenewalResult",
     "workflow_id",
 ]
 
@@ -104,3 +105,12 @@ class ScheduleRenewalInput:
     account: str
     expiry_date: str
     time_zone: str
+
+
+@dataclass
+class ScheduleRenewalResult:
+    """The renewal workflow that was started or told the new expiry date. (Histories from before
+    this result existed hold a null result, which decodes as None.)"""
+
+    workflow_id: str = ""
+    run_id: str = ""
