@@ -7,6 +7,7 @@ from temporalio import activity
 from temporalio.client import Client
 
 from wattlane.api.identity.v1 import accounts_pb2, internal_pb2
+from wattlane.core.timestamps import to_timestamp
 from wattlane.workflows.activity_errors import business_error
 from wattlane.workflows.approval.types import (
     ApplyDecisionInput,
@@ -33,7 +34,8 @@ class ApprovalActivities:
 
     @activity.defn(name="apply_decision")
     async def apply_decision(self, input: ApplyDecisionInput) -> ApplyDecisionResult:
-        """Apply the decision in identity (idempotent there)."""
+        """Apply the decision in identity (idempotent there), on the customer's calendar date at
+        the workflow's `effective_time` (identity holds the customer's time zone)."""
         try:
             reply = await self._identity.stub.DecideApplication(
                 internal_pb2.DecideApplicationRequest(
@@ -41,7 +43,7 @@ class ApprovalActivities:
                     approve=input.decision.approve,
                     actor=input.decision.actor,
                     reason=input.decision.reason,
-                    effective_date=input.effective_date,
+                    effective_time=to_timestamp(input.effective_time),
                 )
             )
         except grpc.aio.AioRpcError as error:
