@@ -63,10 +63,10 @@ class World:
     cs: Member
 
 
-async def world(tree: TreeBuilder, country: str = "NL") -> World:
+async def world(tree: TreeBuilder, country: str = "NL", time_zone: str = "") -> World:
     root = await tree.root()
     partner = await tree.tenant(root.name, "PARTNER", country=country)
-    customer = await tree.tenant(partner.name, "CUSTOMER")
+    customer = await tree.tenant(partner.name, "CUSTOMER", time_zone=time_zone)
     org = await tree.tenant(customer.name, "ORGANIZATION")
     boss = await tree.member(customer.name, [("organization-admin", customer.name)])
     cs = await tree.member(root.name, [("customer-success", root.name)])
@@ -96,6 +96,20 @@ async def approved(w: World, internal: Internal, datapoints: int = 20, effective
         )
     )
     return reply.account
+
+
+async def test_a_decision_takes_effect_on_the_customers_date_at_its_instant(
+    tree: TreeBuilder, internal: Internal
+) -> None:
+    """The approval workflow sends its clock: 23:30 UTC is 00:30 the next day in Amsterdam
+    (winter), and the account's dates are the customer's."""
+    w = await world(tree, time_zone="Europe/Amsterdam")
+    app = await w.boss.client.applications.CreateApplication(create_request(w))
+    request = internal_pb2.DecideApplicationRequest(application=app.name, approve=True, actor=w.cs.user.name)
+    request.effective_time.FromDatetime(dt.datetime(2026, 1, 14, 23, 30, tzinfo=dt.UTC))
+    decided = await internal.stub.DecideApplication(request)
+    assert (decided.account.start_date, decided.account.expiry_date) == ("2026-01-15", "2027-01-15")
+    assert decided.time_zone == "Europe/Amsterdam"
 
 
 @pytest.mark.parametrize(

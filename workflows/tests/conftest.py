@@ -131,13 +131,14 @@ class Customer:
 
 
 async def make_customer(
-    stack: Stack, *, locale: str = "nl", country: str = "NL"
+    stack: Stack, *, locale: str = "nl", country: str = "NL", time_zone: str = ""
 ) -> tuple[Customer, TreeBuilder]:
+    """`time_zone`: the customer's (default: inherited from the partner's tree)."""
     tree = TreeBuilder(stack.admin)
     root = await tree.root()
     brand = tenants_pb2.Brand(name="Voltera", mail_domain="mail.voltera.example", primary_color="#0b6e4f")
     partner = await tree.tenant(root.name, "PARTNER", brand=brand, locale=locale, country=country)
-    customer = await tree.tenant(partner.name, "CUSTOMER")
+    customer = await tree.tenant(partner.name, "CUSTOMER", time_zone=time_zone)
     org = await tree.tenant(customer.name, "ORGANIZATION")
     requester = await tree.member(customer.name, [("organization-admin", customer.name)])
     cs = await tree.member(root.name, [("customer-success", root.name)])

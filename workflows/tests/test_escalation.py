@@ -52,7 +52,7 @@ async def test_reminders_after_days_then_a_signal_decides(
     await handle.signal(approval.DECIDE, approval.Decision(actor=c.cs.user.name, approve=True))
     outcome = await handle.result()
     assert outcome.state == "APPROVED"
-    await record_history(stack.temporal, handle.id, "approval_reminded_then_signalled")
+    await record_history(stack.temporal, handle.id, "approval_reminded_then_signalled_v2")
     # Approval started the account's renewal schedule (with the skipped clock it may be done).
     renewal_handle = stack.temporal.get_workflow_handle(
         renewal.workflow_id(app.account.removeprefix("accounts/"))

@@ -77,7 +77,7 @@ async def test_a_year_with_reminders_and_expiry(
     expiry = dt.date.fromisoformat(account.expiry_date)
     assert (nxt.date, nxt.offset_days) == ((expiry - dt.timedelta(days=30)).isoformat(), 30)
     await handle.result()  # the test server skips the whole year
-    await record_history(stack.temporal, handle.id, "renewal_full_year")
+    await record_history(stack.temporal, handle.id, "renewal_full_year_v2")
     for email in (c.requester.user.email, partner_admin.user.email):
         assert subjects(stack, email) == [
             "Fleet charging expires in 30 days",

@@ -182,7 +182,8 @@ class Decision:
     approve: bool
     actor: str  # user id
     reason: str
-    effective_date: dt.date | None
+    effective_date: dt.date | None  # in the customer's calendar
+    effective_time: dt.datetime | None = None  # when effective_date is None: its date there; None: now
 
 
 async def decide(
@@ -211,7 +212,7 @@ async def decide(
         raise InvalidArgument.field("reason", "is required to reject an application")
     customer = await session.get(Tenant, application.customer_id)
     assert customer is not None
-    today = decision.effective_date or accounts.today_in(customer.time_zone)
+    today = decision.effective_date or accounts.today_in(customer.time_zone, decision.effective_time)
     if decision.approve:
         _apply(application, account, today)
         if application.kind == "CHANGE_DATAPOINTS":

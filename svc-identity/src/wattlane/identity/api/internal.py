@@ -15,7 +15,7 @@ from wattlane.core.caller import current_caller
 from wattlane.core.clock import utcnow
 from wattlane.core.errors import FailedPrecondition, InvalidArgument, NotFound
 from wattlane.core.names import parse_name
-from wattlane.core.timestamps import to_timestamp
+from wattlane.core.timestamps import from_timestamp, to_timestamp
 from wattlane.identity import (
     applications,
     datapoints,
@@ -122,7 +122,11 @@ class IdentityInternalServicer(internal_pb2_grpc.IdentityInternalServiceServicer
         application_id = parse_name(request.application, "applications", "application")
         actor = parse_name(request.actor, "users", "actor")
         decision = applications.Decision(
-            request.approve, actor, request.reason, _date(request.effective_date, "effective_date")
+            request.approve,
+            actor,
+            request.reason,
+            _date(request.effective_date, "effective_date"),
+            from_timestamp(request.effective_time) if request.HasField("effective_time") else None,
         )
         async with self.rt.db.transaction() as session:
             row, account, changed = await applications.decide(session, application_id, decision)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import grpc
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.exceptions import ApplicationError
 
 from wattlane.api.identity.v1 import accounts_pb2, internal_pb2
-from wattlane.core.errors import error_info
+from wattlane.core.timestamps import to_timestamp
+from wattlane.workflows.activity_errors import business_error
 from wattlane.workflows.approval.types import (
     ApplyDecisionInput,
     ApplyDecisionResult,
@@ -18,37 +18,12 @@ from wattlane.workflows.approval.types import (
     NotifyInput,
     NotifyResult,
     ScheduleRenewalInput,
+    ScheduleRenewalResult,
 )
 from wattlane.workflows.identity import IdentityInternal
+from wattlane.workflows.mail.brands import brand_of
 from wattlane.workflows.mail.mailer import Mailer
-from wattlane.workflows.mail.render import Brand
 from wattlane.workflows.renewal import types as renewal
-
-# Refusals that retrying cannot change: they end the activity as a business failure.
-_FINAL = (
-    grpc.StatusCode.FAILED_PRECONDITION,
-    grpc.StatusCode.INVALID_ARGUMENT,
-    grpc.StatusCode.NOT_FOUND,
-    grpc.StatusCode.PERMISSION_DENIED,
-)
-
-
-def business_error(error: grpc.aio.AioRpcError) -> ApplicationError | None:
-    """A non-retryable ApplicationError for a final refusal; None for transient errors."""
-    if error.code() not in _FINAL:
-        return None
-    info = error_info(error)
-    return ApplicationError(
-        error.details() or error.code().name,
-        type=info.reason if info else error.code().name,
-        non_retryable=True,
-    )
-
-
-def brand_of(context: internal_pb2.MailContext) -> Brand:
-    return Brand(
-        context.brand_name, context.mail_domain, context.primary_color or "#0b6e4f", context.logo_url
-    )
 
 
 class ApprovalActivities:
@@ -59,7 +34,8 @@ class ApprovalActivities:
 
     @activity.defn(name="apply_decision")
     async def apply_decision(self, input: ApplyDecisionInput) -> ApplyDecisionResult:
-        """Apply the decision in identity (idempotent there)."""
+        """Apply the decision in identity (idempotent there), on the customer's calendar date at
+        the workflow's `effective_time` (identity holds the customer's time zone)."""
         try:
             reply = await self._identity.stub.DecideApplication(
                 internal_pb2.DecideApplicationRequest(
@@ -67,7 +43,7 @@ class ApprovalActivities:
                     approve=input.decision.approve,
                     actor=input.decision.actor,
                     reason=input.decision.reason,
-                    effective_date=input.effective_date,
+                    effective_time=to_timestamp(input.effective_time),
                 )
             )
         except grpc.aio.AioRpcError as error:
@@ -147,13 +123,11 @@ class ApprovalActivities:
         return NotifyResult(sent, skipped)
 
     @activity.defn(name="schedule_renewal")
-    async def schedule_renewal(self, input: ScheduleRenewalInput) -> None:
+    async def schedule_renewal(self, input: ScheduleRenewalInput) -> ScheduleRenewalResult:
         """Start the account's renewal workflow, or tell the running one the new expiry date."""
-        from wattlane.workflows.renewal.workflows import AccountRenewal
-
         account_id = input.account.removeprefix("accounts/")
-        await self._temporal.start_workflow(
-            AccountRenewal.run,
+        handle = await self._temporal.start_workflow(
+            renewal.WORKFLOW,
             renewal.RenewalInput(
                 account=input.account, expiry_date=input.expiry_date, time_zone=input.time_zone
             ),
@@ -162,3 +136,4 @@ class ApprovalActivities:
             start_signal=renewal.RENEWED,
             start_signal_args=[renewal.Renewed(input.expiry_date)],
         )
+        return ScheduleRenewalResult(workflow_id=handle.id, run_id=handle.result_run_id or "")

@@ -4,6 +4,7 @@ start and decide one lives in `wattlane.contracts.approval`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 # The names and data identity shares with the worker are defined once, in contracts; they are
 # re-exported here so the workflow's whole vocabulary reads from one module.
@@ -35,6 +36,7 @@ __all__ = [
     "NotifyResult",
     "RefusedDecision",
     "ScheduleRenewalInput",
+    "ScheduleRenewalResult",
     "workflow_id",
 ]
 
@@ -63,7 +65,11 @@ class ApprovalState:
 class ApplyDecisionInput:
     application: str
     decision: Decision
-    effective_date: str  # YYYY-MM-DD, from the workflow's clock
+    # The workflow's clock when the decision is applied. The account's dates are its date in the
+    # customer's time zone, which identity knows (a UTC date is a day off near midnight). None
+    # (an input scheduled before this field existed, with a UTC `effective_date` that is now
+    # ignored): identity's clock.
+    effective_time: datetime | None = None
 
 
 @dataclass
@@ -104,3 +110,12 @@ class ScheduleRenewalInput:
     account: str
     expiry_date: str
     time_zone: str
+
+
+@dataclass
+class ScheduleRenewalResult:
+    """The renewal workflow that was started or told the new expiry date. (Histories from before
+    this result existed hold a null result, which decodes as None.)"""
+
+    workflow_id: str = ""
+    run_id: str = ""

@@ -107,11 +107,10 @@ class ApplicationApproval:
             return self._state.outcome
         self._decision = decision
         self._state.state = "DECIDING"
-        today = workflow.now().date().isoformat()
         try:
             result = await workflow.execute_activity_method(
                 ApprovalActivities.apply_decision,
-                ApplyDecisionInput(self._state.application, decision, today),
+                ApplyDecisionInput(self._state.application, decision, effective_time=workflow.now()),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=RETRY,
             )

@@ -8,7 +8,7 @@ from temporalio import activity
 
 from wattlane.api.csms.v1 import internal_pb2
 from wattlane.contracts.handoff import HandoffInput, HandoffResult
-from wattlane.workflows.approval.activities import business_error
+from wattlane.workflows.activity_errors import business_error
 from wattlane.workflows.csms import CsmsInternal
 
 

@@ -6,7 +6,8 @@ from typing import Any
 
 from wattlane.api.identity.v1 import internal_pb2
 from wattlane.workflows.identity import IdentityInternal
-from wattlane.workflows.mail.render import Brand, render
+from wattlane.workflows.mail.brands import Brand
+from wattlane.workflows.mail.render import render
 from wattlane.workflows.mail.smtp import SmtpSender
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import html
 import string
-from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from importlib import resources
 from typing import Any
+
+from wattlane.workflows.mail.brands import Brand
 
 DEFAULT_LOCALE = "en"
 
@@ -37,14 +38,6 @@ LABELS: dict[str, dict[str, str]] = {
         "REJECTED": "afgewezen",
     },
 }
-
-
-@dataclass(frozen=True)
-class Brand:
-    name: str
-    mail_domain: str
-    primary_color: str = "#0b6e4f"
-    logo_url: str = ""
 
 
 def available_locales() -> list[str]:

@@ -6,8 +6,9 @@ import grpc
 from temporalio import activity
 
 from wattlane.api.identity.v1 import accounts_pb2, internal_pb2
-from wattlane.workflows.approval.activities import brand_of, business_error
+from wattlane.workflows.activity_errors import business_error
 from wattlane.workflows.identity import IdentityInternal
+from wattlane.workflows.mail.brands import brand_of
 from wattlane.workflows.mail.mailer import Mailer
 from wattlane.workflows.renewal.types import ActivityDone, ExpireInput, ReminderInput
 

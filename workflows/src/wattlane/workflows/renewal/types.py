@@ -25,6 +25,16 @@ class RenewalInput:
 
 
 @dataclass
+class RenewalResult:
+    """A run that ended: the account lapsed on `expiry_date` after these reminders (days before
+    expiry). A renewal ends a run with continue-as-new instead, never with a result."""
+
+    account: str
+    expiry_date: str
+    sent_offsets: list[int] = field(default_factory=list)
+
+
+@dataclass
 class Renewed:
     """The approval path's signal: the account's expiry date moved (renewal, extension)."""
 

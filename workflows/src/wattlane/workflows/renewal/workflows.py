@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
         NextReminder,
         ReminderInput,
         RenewalInput,
+        RenewalResult,
         Renewed,
     )
 
@@ -36,7 +37,7 @@ class AccountRenewal:
         self._new_expiry: str | None = None
 
     @workflow.run
-    async def run(self, input: RenewalInput) -> str:
+    async def run(self, input: RenewalInput) -> RenewalResult:
         while (offset := self._next_offset()) is not None:
             fire_at = self._fire_time(offset)
             delay = (fire_at - workflow.now()).total_seconds()
@@ -71,7 +72,7 @@ class AccountRenewal:
                 retry_policy=RETRY,
             )
             input.sent_offsets.append(offset)
-        return f"{input.account} expired on {input.expiry_date}"
+        return RenewalResult(input.account, input.expiry_date, list(input.sent_offsets))
 
     @workflow.signal(name=RENEWED)
     def renewed(self, renewed: Renewed) -> None:

@@ -7,10 +7,10 @@ from temporalio import activity
 
 from wattlane.api.identity.v1 import internal_pb2
 from wattlane.contracts.user_mail import UserMailInput, UserMailResult
-from wattlane.workflows.approval.activities import business_error
+from wattlane.workflows.activity_errors import business_error
 from wattlane.workflows.identity import IdentityInternal
+from wattlane.workflows.mail.brands import brand_of
 from wattlane.workflows.mail.mailer import Mailer
-from wattlane.workflows.mail.render import Brand
 
 TEMPLATES = {"INVITATION": "invitation", "PASSWORD_RESET": "password_reset"}
 LINK_PATHS = {"INVITATION": "accept-invitation", "PASSWORD_RESET": "reset-password"}
@@ -44,7 +44,7 @@ class UserMailActivities:
             key=input.name,
             template=TEMPLATES[mail.kind],
             recipient=mail.recipient,
-            brand=Brand(mail.brand_name, mail.mail_domain, mail.primary_color or "#0b6e4f", mail.logo_url),
+            brand=brand_of(mail),
             values={
                 "link": link,
                 "token": mail.token,

@@ -277,6 +277,7 @@ class DecideApplicationRequest(_message.Message):
     ACTOR_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     EFFECTIVE_DATE_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_TIME_FIELD_NUMBER: _builtins.int
     application: _builtins.str
     """`applications/{application}`."""
     approve: _builtins.bool
@@ -286,7 +287,15 @@ class DecideApplicationRequest(_message.Message):
     reason: _builtins.str
     """Reason of a rejection."""
     effective_date: _builtins.str
-    """The date the decision takes effect (`YYYY-MM-DD`), from the workflow's clock."""
+    """The date the decision takes effect (`YYYY-MM-DD`) in the customer's calendar. Empty: the
+    customer's date at `effective_time`.
+    """
+    @_builtins.property
+    def effective_time(self) -> _timestamp_pb2.Timestamp:
+        """The instant the decision takes effect (the approval workflow sends its clock); the account's
+        dates are its calendar date in the customer's time zone. Unset: now.
+        """
+
     def __init__(
         self,
         *,
@@ -295,10 +304,11 @@ class DecideApplicationRequest(_message.Message):
         actor: _builtins.str = ...,
         reason: _builtins.str = ...,
         effective_date: _builtins.str = ...,
+        effective_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["effective_time", b"effective_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "application", b"application", "approve", b"approve", "effective_date", b"effective_date", "reason", b"reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "application", b"application", "approve", b"approve", "effective_date", b"effective_date", "effective_time", b"effective_time", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
