@@ -36,7 +36,7 @@ from bench.csms.run import ServerProcess, raw_connect
 from bench.csms.server import PASSWORD
 from wattlane.core.db import Database
 from wattlane.core.temporal import LazyClient
-from wattlane.csms.handoff import HandoffRelay
+from wattlane.csms.handoff import handoff_relay
 from wattlane.csms.models import Transaction, TransactionOutbox
 from wattlane.csms.runtime import run
 from wattlane.simulator.station import SimStation
@@ -135,7 +135,7 @@ async def count_check(database_url: str, ids: list[int]) -> dict[str, Any]:
             )
             outbox = int(await session.scalar(select(func.count()).select_from(TransactionOutbox)) or 0)
         queue = "billing-bench"
-        relay = HandoffRelay(db, LazyClient(env.client.service_client.config.target_host), queue)
+        relay = handoff_relay(db, LazyClient(env.client.service_client.config.target_host), queue)
         begin = time.perf_counter()
         handed = await relay.relay_once()
         relay_seconds = time.perf_counter() - begin

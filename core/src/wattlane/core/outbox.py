@@ -17,11 +17,10 @@ starts (`start_for`); the relay does the rest, the same way for every service:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +64,21 @@ class OutboxTable:
     waiting: ColumnElement[bool]
     done: Callable[[dt.datetime], dict[str, Any]]
 
+    @classmethod
+    def flagged(
+        cls,
+        name: str,
+        *,
+        key: InstrumentedAttribute[Any],
+        created: InstrumentedAttribute[dt.datetime],
+        started: InstrumentedAttribute[bool],
+    ) -> OutboxTable:
+        """An outbox whose rows carry a "workflow started" flag (false until handed on)."""
+        column = started.key
+        return cls(
+            name, key=key, created=created, waiting=started.is_(False), done=lambda _at: {column: True}
+        )
+
 
 class WorkflowRelay:
     """Relays one outbox into Temporal, after every `kick()` and at least every `interval`."""
@@ -84,65 +98,47 @@ class WorkflowRelay:
         self.temporal = temporal
         self.table = table
         self.start_for = start_for
-        self.interval = interval
         self.batch = batch
-        self.max_backoff = max_backoff
-        self.failures = 0  # consecutive failed passes (the backoff grows with them)
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._pending = OUTBOX_PENDING.labels(table.name)
         self._oldest = OUTBOX_OLDEST_AGE.labels(table.name)
         self._relayed = OUTBOX_RELAYED.labels(table.name)
         self._failed = OUTBOX_FAILURES.labels(table.name)
+        self.periodic = Periodic(
+            f"outbox-{table.name}",
+            self._counted_pass,
+            interval=interval,
+            max_backoff=max_backoff,
+            after_step=self.export_stats,  # the gauges follow every pass
+        )
 
-    # --- the background task (same shape as core.periodic.Periodic) ---------------------------
+    # --- the background task -------------------------------------------------------------------
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name=f"outbox-{self.table.name}")
+        self.periodic.start()
 
     async def stop(self) -> None:
         """Stop relaying; rows not yet marked wait for the next start (of any replica)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self.periodic.stop()
 
     def kick(self) -> None:
         """Relay now (a service calls this after committing an outbox row)."""
-        self._wake.set()
+        self.periodic.kick()
+
+    @property
+    def failures(self) -> int:
+        """Consecutive failed passes (the backoff grows with them)."""
+        return self.periodic.failures
 
     def next_wait(self) -> float:
         """Seconds until the next pass: `interval`, doubled per consecutive failure, capped."""
-        if self.failures == 0:
-            return self.interval
-        return float(min(self.max_backoff, self.interval * 2 ** min(self.failures, 30)))
+        return self.periodic.next_wait()
 
-    async def _loop(self) -> None:
-        while True:
-            if self.failures:
-                # Backing off: a kick (a new row) must not hammer a Temporal that is down.
-                await asyncio.sleep(self.next_wait())
-            else:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.interval)
-            self._wake.clear()
-            try:
-                await self.relay_once()
-            except Exception:
-                self.failures += 1
-                self._failed.inc()
-                log.warning(
-                    "outbox %s: relay failed (%d in a row); retrying in %.0fs",
-                    self.table.name,
-                    self.failures,
-                    self.next_wait(),
-                    exc_info=True,
-                )
-            else:
-                self.failures = 0
-            with contextlib.suppress(Exception):  # the gauges are best effort
-                await self.export_stats()
+    async def _counted_pass(self) -> None:
+        try:
+            await self.relay_once()
+        except Exception:
+            self._failed.inc()
+            raise
 
     # --- one pass ------------------------------------------------------------------------------
 
@@ -231,11 +227,3 @@ class WorkflowRelay:
         self._pending.set(count)
         self._oldest.set(age)
         return int(count), age
-
-
-class Relay(Periodic):
-    """Only for the CSMS until it is on `WorkflowRelay`: runs `step` after every `kick()` and at
-    least every `interval` seconds."""
-
-    def __init__(self, name: str, step: Callable[[], Awaitable[int]], *, interval: float = 2.0) -> None:
-        super().__init__(f"outbox-relay-{name}", step, interval=interval)

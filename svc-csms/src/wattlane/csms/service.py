@@ -34,6 +34,7 @@ from wattlane.core.client import channel
 from wattlane.core.db import Database
 from wattlane.core.errors import FailedPrecondition, Unavailable
 from wattlane.core.identity_link import IdentityLink
+from wattlane.core.outbox import WorkflowRelay
 from wattlane.core.server import Registrar, ServerOptions, ServiceServer
 from wattlane.core.temporal import LazyClient
 from wattlane.csms.api.commands import CommandServicer, LocalLists
@@ -43,7 +44,7 @@ from wattlane.csms.api.transactions import TransactionServicer
 from wattlane.csms.assets import AssetsAccess, AssetsStations
 from wattlane.csms.clock import utc_now
 from wattlane.csms.commands import CommandRunner, Peers
-from wattlane.csms.handoff import HandoffRelay
+from wattlane.csms.handoff import handoff_relay
 from wattlane.csms.leases import Lease
 from wattlane.csms.logstore import purge_messages
 from wattlane.csms.memory import MemoryProviders, memory_providers
@@ -74,7 +75,7 @@ class CsmsService:
         self._assets_channel: grpc.aio.Channel | None = None
         self._assets_stub: assets_grpc.AssetsInternalServiceAsyncStub | None = None
         self._housekeeping: asyncio.Task[None] | None = None
-        self.handoff: HandoffRelay | None = None
+        self.handoff: WorkflowRelay | None = None
         self.lease: Lease | None = None
         self.peers: Peers | None = None
 
@@ -122,15 +123,15 @@ class CsmsService:
             self.storage = Storage.build(self.db, credentials, access, process=s.process_id)
             await self.storage.start(migrate=s.migrate_on_start)
             providers = self.storage.providers
-            self.handoff = HandoffRelay(
+            self.handoff = handoff_relay(
                 self.db,
                 LazyClient(s.temporal_address, s.temporal_namespace),
                 s.billing_task_queue,
                 interval=s.handoff_interval,
             )
             # A completed transaction is handed on at once, not at the next tick.
-            self.storage.transactions.on_completed = self.handoff.relay.kick
-            self.handoff.relay.start()
+            self.storage.transactions.on_completed = self.handoff.kick
+            self.handoff.start()
         else:
             self.memory.message_log.start()
             providers = Providers(
@@ -298,7 +299,7 @@ class CsmsService:
         """Close every station socket (1001, so stations reconnect elsewhere), stop the gRPC
         server, flush the registry and log, then release the process lease."""
         if self.handoff is not None:
-            await self.handoff.relay.stop()  # rows it did not mark wait for the next start
+            await self.handoff.stop()  # rows it did not mark wait for the next start
         if self._housekeeping is not None:
             self._housekeeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -41,12 +41,11 @@ class Approvals:
         self.relay = WorkflowRelay(
             db,
             temporal,
-            OutboxTable(
+            OutboxTable.flagged(
                 "approvals",
                 key=Application.id,
                 created=Application.create_time,
-                waiting=Application.workflow_started.is_(False),
-                done=lambda _at: {"workflow_started": True},
+                started=Application.workflow_started,
             ),
             self._start_for,
             interval=relay_interval,

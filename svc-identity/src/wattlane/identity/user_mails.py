@@ -54,12 +54,8 @@ def relay(db: Database, temporal: LazyClient, task_queue: str, interval: float =
     return WorkflowRelay(
         db,
         temporal,
-        OutboxTable(
-            "user-mails",
-            key=UserMail.id,
-            created=UserMail.create_time,
-            waiting=UserMail.workflow_started.is_(False),
-            done=lambda _at: {"workflow_started": True},
+        OutboxTable.flagged(
+            "user-mails", key=UserMail.id, created=UserMail.create_time, started=UserMail.workflow_started
         ),
         lambda mail_id: WorkflowStart(
             usermail.WORKFLOW,
