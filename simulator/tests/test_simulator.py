@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from cryptography import x509
 
-from wattlane.csms.errors import OcppVersion
-from wattlane.csms.schemas import schema_set
-from wattlane.csms.security import SecurityProfile, server_ssl_context
+from wattlane.csms.protocol.errors import OcppVersion
+from wattlane.csms.protocol.schemas import schema_set
+from wattlane.csms.protocol.security import SecurityProfile, server_ssl_context
 from wattlane.csms.testing import DEFAULT_PASSWORD, eventually, running_csms
 from wattlane.simulator import messages
 from wattlane.simulator.certs import CertificateAuthority, DevPki

@@ -14,12 +14,12 @@ from wattlane.api.identity.v1 import tenants_pb2
 from wattlane.core.testing.databases import DatabaseFactory
 from wattlane.core.testing.isolation import Actor, Grant, ListProbe, Probe, Target, check_isolation
 from wattlane.csms.client import CsmsClient
-from wattlane.csms.clock import utc_now
-from wattlane.csms.errors import OcppVersion
-from wattlane.csms.providers import BootInfo, Direction, LogEntry, StationOwner
+from wattlane.csms.protocol.clock import utc_now
+from wattlane.csms.protocol.errors import OcppVersion
+from wattlane.csms.providers.interfaces import BootInfo, Direction, LogEntry, StationOwner
+from wattlane.csms.registry.stations import Connected
 from wattlane.csms.service import CsmsService
 from wattlane.csms.settings import CsmsSettings
-from wattlane.csms.stations import Connected
 from wattlane.identity.main import IdentityService
 from wattlane.identity.permissions import BUILTIN_ROLES
 from wattlane.identity.testing import TreeBuilder

@@ -16,9 +16,9 @@ from wattlane.api.identity.v1 import tenants_pb2
 from wattlane.core.testing.databases import DatabaseFactory
 from wattlane.core.testing.isolation import Actor, Grant, ListProbe, Probe, Target, check_isolation
 from wattlane.csms.client import CsmsClient
-from wattlane.csms.clock import utc_now
-from wattlane.csms.errors import OcppVersion
-from wattlane.csms.providers import (
+from wattlane.csms.protocol.clock import utc_now
+from wattlane.csms.protocol.errors import OcppVersion
+from wattlane.csms.providers.interfaces import (
     AccessDecision,
     AccessStatus,
     MeterSample,

@@ -16,8 +16,8 @@ from wattlane.api.csms.v1 import commands_pb2, stations_pb2
 from wattlane.assets.onboarding import GrpcCsmsLink
 from wattlane.assets.testing import CSMS_SCOPES, AssetsStack, Org, organization, service_token
 from wattlane.core.testing.databases import DatabaseFactory
-from wattlane.csms.assets import AssetsStations
 from wattlane.csms.client import CsmsClient
+from wattlane.csms.providers.assets import AssetsStations
 from wattlane.csms.service import CsmsService
 from wattlane.csms.settings import CsmsSettings
 from wattlane.identity.main import IdentityService

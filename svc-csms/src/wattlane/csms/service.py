@@ -40,20 +40,20 @@ from wattlane.csms.api.commands import CommandServicer, LocalLists
 from wattlane.csms.api.internal import CsmsInternalServicer
 from wattlane.csms.api.stations import StationServicer
 from wattlane.csms.api.transactions import TransactionServicer
-from wattlane.csms.assets import AssetsAccess, AssetsStations
-from wattlane.csms.clock import utc_now
-from wattlane.csms.commands import CommandRunner, Peers
-from wattlane.csms.handoff import HandoffRelay
-from wattlane.csms.leases import Lease
-from wattlane.csms.logstore import purge_messages
-from wattlane.csms.memory import MemoryProviders, memory_providers
-from wattlane.csms.options import CsmsOptions
-from wattlane.csms.providers import AccessDecider, Providers, StationCredentials, StationOwner
-from wattlane.csms.retention import purge_commands
-from wattlane.csms.security import SecurityProfile, server_ssl_context
-from wattlane.csms.server import Csms, ListenerConfig
+from wattlane.csms.commands.retention import purge_commands
+from wattlane.csms.commands.runner import CommandRunner, Peers
+from wattlane.csms.protocol.clock import utc_now
+from wattlane.csms.protocol.options import CsmsOptions
+from wattlane.csms.protocol.security import SecurityProfile, server_ssl_context
+from wattlane.csms.protocol.server import Csms, ListenerConfig
+from wattlane.csms.providers.assets import AssetsAccess, AssetsStations
+from wattlane.csms.providers.interfaces import AccessDecider, Providers, StationCredentials, StationOwner
+from wattlane.csms.providers.memory import MemoryProviders, memory_providers
+from wattlane.csms.registry.leases import Lease
+from wattlane.csms.registry.logstore import purge_messages
 from wattlane.csms.settings import CsmsSettings
 from wattlane.csms.storage import Storage
+from wattlane.csms.transactions.handoff import HandoffRelay
 
 logger = logging.getLogger("wattlane.csms")
 

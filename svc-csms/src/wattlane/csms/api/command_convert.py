@@ -8,9 +8,9 @@ from wattlane.api.csms.v1 import commands_pb2
 from wattlane.core.errors import InvalidArgument
 from wattlane.core.ocpp import validate_identity
 from wattlane.core.timestamps import to_timestamp
-from wattlane.csms.commands import command_name
+from wattlane.csms.commands.remote_actions import CommandState
+from wattlane.csms.commands.runner import command_name
 from wattlane.csms.models import Command
-from wattlane.csms.remote_actions import CommandState
 
 STATE = {s.value: commands_pb2.Command.State.Value(s.name) for s in CommandState}
 

@@ -20,10 +20,10 @@ from wattlane.core.idempotency import Idempotency
 from wattlane.core.listing import list_call
 from wattlane.core.paging import Page
 from wattlane.core.scope import EffectiveScope
-from wattlane.csms import repository
 from wattlane.csms.api.command_convert import STATE, command, parse_command_name
 from wattlane.csms.api.stations import resource_names
-from wattlane.csms.commands import (
+from wattlane.csms.commands.remote_actions import ocpp_request
+from wattlane.csms.commands.runner import (
     CommandRunner,
     Peers,
     PeerUnreachable,
@@ -34,10 +34,10 @@ from wattlane.csms.commands import (
     new_request_number,
     offline,
 )
-from wattlane.csms.leases import Owner, owner_of
 from wattlane.csms.models import IDEMPOTENCY_KEYS, Command, Station
 from wattlane.csms.names import parse_station_name, parse_station_parent
-from wattlane.csms.remote_actions import ocpp_request
+from wattlane.csms.registry import repository
+from wattlane.csms.registry.leases import Owner, owner_of
 
 PERMISSION = "stations.remote_action"
 # The cards a station may accept offline, from assets (by OCPP identity).

@@ -12,11 +12,12 @@ from wattlane.core.errors import FailedPrecondition, InvalidArgument, NotFound
 from wattlane.core.names import parse_name
 from wattlane.core.orm import utcnow
 from wattlane.core.timestamps import to_timestamp
-from wattlane.csms import repository, transaction_rows
-from wattlane.csms.api import convert
+from wattlane.csms.api import station_views
 from wattlane.csms.api.command_convert import command, parse_command_name
-from wattlane.csms.commands import CommandRunner
+from wattlane.csms.commands.runner import CommandRunner
 from wattlane.csms.names import parse_identity
+from wattlane.csms.registry import repository
+from wattlane.csms.transactions import repository as transaction_rows
 
 
 class CsmsInternalServicer(internal_pb2_grpc.CsmsInternalServiceServicer):
@@ -36,7 +37,7 @@ class CsmsInternalServicer(internal_pb2_grpc.CsmsInternalServiceServicer):
             row = await repository.get_unclaimed(session, identity)
         if row is None:
             raise NotFound(f"unclaimedConnections/{identity}")
-        return convert.unclaimed_internal(row)
+        return station_views.unclaimed_internal(row)
 
     async def RecordHandoff(
         self, request: internal_pb2.RecordHandoffRequest, context: grpc.aio.ServicerContext

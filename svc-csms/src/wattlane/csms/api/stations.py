@@ -16,10 +16,10 @@ from wattlane.core.filtering import Field
 from wattlane.core.listing import list_call
 from wattlane.core.paging import Page
 from wattlane.core.scope import EffectiveScope
-from wattlane.csms import repository
-from wattlane.csms.api import convert
+from wattlane.csms.api import station_views
 from wattlane.csms.models import Message, Station, UnclaimedConnection
 from wattlane.csms.names import parse_station_name, parse_station_parent, station_name
+from wattlane.csms.registry import repository
 
 PERMISSION = "stations.read"
 # Grants restricted to chosen locations / charging points admit only those stations.
@@ -100,7 +100,7 @@ class StationServicer(stations_pb2_grpc.StationServiceServicer):
         row = await self._visible_station(scope, identity)
         async with self.db.reader() as session:
             connectors = await repository.connectors_of(session, [identity])
-        return convert.station(row, connectors[identity])
+        return station_views.station(row, connectors[identity])
 
     async def ListStations(
         self, request: stations_pb2.ListStationsRequest, context: grpc.aio.ServicerContext
@@ -119,7 +119,7 @@ class StationServicer(stations_pb2_grpc.StationServiceServicer):
             shown: Sequence[Station] = rows[: page.size]
             connectors = await repository.connectors_of(session, [r.identity for r in shown])
         return stations_pb2.ListStationsResponse(
-            stations=[convert.station(r, connectors[r.identity]) for r in shown],
+            stations=[station_views.station(r, connectors[r.identity]) for r in shown],
             next_page_token=page.next_token(rows, lambda r: r.identity),
         )
 
@@ -143,7 +143,7 @@ class StationServicer(stations_pb2_grpc.StationServiceServicer):
                 session, and_(in_scope, call.where), _before_id(page), page.size + 1
             )
         return stations_pb2.ListStationMessagesResponse(
-            messages=[convert.station_message(r) for r in rows[: page.size]],
+            messages=[station_views.station_message(r) for r in rows[: page.size]],
             next_page_token=page.next_token(rows, lambda r: r.id),
         )
 
@@ -161,6 +161,6 @@ class StationServicer(stations_pb2_grpc.StationServiceServicer):
         async with self.db.reader(snapshot=False) as session:
             rows = await repository.list_unclaimed(session, and_(*where), page.size + 1)
         return stations_pb2.ListUnclaimedConnectionsResponse(
-            connections=[convert.unclaimed(r) for r in rows[: page.size]],
+            connections=[station_views.unclaimed(r) for r in rows[: page.size]],
             next_page_token=page.next_token(rows, lambda r: r.identity),
         )

@@ -18,9 +18,9 @@ from wattlane.core.listing import list_call
 from wattlane.core.names import parse_name, parse_optional_name
 from wattlane.core.paging import Page
 from wattlane.core.scope import EffectiveScope
-from wattlane.csms import transaction_rows
 from wattlane.csms.api import transaction_views
 from wattlane.csms.models import Transaction
+from wattlane.csms.transactions import repository
 
 PERMISSION = "transactions.read"
 ALLOW_COLUMNS = {"locations": Transaction.location_id, "chargingPoints": Transaction.charging_point_id}
@@ -119,11 +119,11 @@ class TransactionServicer(transactions_pb2_grpc.TransactionServiceServicer):
         caller = current_caller()
         scope = await caller.scope()
         async with self.db.reader() as session:
-            row = await transaction_rows.get_transaction(session, transaction_id)
+            row = await repository.get_transaction(session, transaction_id)
             if row is None:
                 raise NotFound(transaction_views.transaction_name(transaction_id))
             _require(scope, _user_id(caller), row)
-            samples = (await transaction_rows.meter_values_of(session, [row.id]))[row.id] if full else []
+            samples = (await repository.meter_values_of(session, [row.id]))[row.id] if full else []
         return transaction_views.transaction(row, samples)
 
     async def ListTransactions(
@@ -138,9 +138,9 @@ class TransactionServicer(transactions_pb2_grpc.TransactionServiceServicer):
         if (before := _before_id(call.page)) is not None:
             where.append(Transaction.id < before)
         async with self.db.reader() as session:
-            rows = await transaction_rows.list_transactions(session, and_(*where), call.page.size + 1)
+            rows = await repository.list_transactions(session, and_(*where), call.page.size + 1)
             shown = rows[: call.page.size]
-            samples = await transaction_rows.meter_values_of(session, [r.id for r in shown]) if full else {}
+            samples = await repository.meter_values_of(session, [r.id for r in shown]) if full else {}
         return transactions_pb2.ListTransactionsResponse(
             transactions=[transaction_views.transaction(r, samples.get(r.id, [])) for r in shown],
             next_page_token=call.page.next_token(rows, lambda r: r.id),
@@ -163,7 +163,7 @@ class TransactionServicer(transactions_pb2_grpc.TransactionServiceServicer):
             page_where = and_(*where, Transaction.id < before) if before is not None else and_(*where)
             # A short read per chunk: nothing is held open while the client reads the stream.
             async with self.db.reader(snapshot=False) as session:
-                rows = await transaction_rows.list_transactions(session, page_where, EXPORT_PAGE)
+                rows = await repository.list_transactions(session, page_where, EXPORT_PAGE)
             if rows or header:
                 yield transactions_pb2.ExportTransactionsResponse(
                     csv=transaction_views.csv_chunk(rows, header=header)
