@@ -9,15 +9,13 @@ from wattlane.contracts import scopes
 from wattlane.core.caller import current_caller
 from wattlane.core.db import Database
 from wattlane.core.errors import FailedPrecondition, InvalidArgument, NotFound
-from wattlane.core.names import parse_name
-from wattlane.core.orm import utcnow
 from wattlane.core.timestamps import to_timestamp
 from wattlane.csms.api import station_views
-from wattlane.csms.api.command_convert import command, parse_command_name
+from wattlane.csms.api.command_convert import command
 from wattlane.csms.commands.runner import CommandRunner
-from wattlane.csms.names import parse_identity
+from wattlane.csms.names import parse_command_name, parse_identity, parse_transaction_name
 from wattlane.csms.registry import repository
-from wattlane.csms.transactions import repository as transaction_rows
+from wattlane.csms.transactions.handoff import record_delivery
 
 
 class CsmsInternalServicer(internal_pb2_grpc.CsmsInternalServiceServicer):
@@ -44,18 +42,13 @@ class CsmsInternalServicer(internal_pb2_grpc.CsmsInternalServiceServicer):
     ) -> internal_pb2.Handoff:
         """Record a completed transaction's handoff once (`csms.handoff`); repeats are counted."""
         current_caller().require_service_scope(scopes.CSMS_HANDOFF)
-        raw = parse_name(request.transaction, "transactions", "transaction")
-        if not raw.isdigit() or len(raw) > 18:
-            raise InvalidArgument.field("transaction", "must look like transactions/{number}")
+        transaction_id = parse_transaction_name(request.transaction, "transaction")
         if not request.workflow_id or len(request.workflow_id) > 64:
             raise InvalidArgument.field("workflow_id", "is required (at most 64 characters)")
         async with self.db.transaction() as session:
-            transaction = await transaction_rows.get_transaction(session, int(raw))
-            if transaction is None:
-                raise NotFound(request.transaction)
-            if transaction.stop_time is None:
-                raise FailedPrecondition(f"{request.transaction} has not ended")
-            row = await transaction_rows.record_handoff(session, int(raw), request.workflow_id, utcnow())
+            row = await record_delivery(
+                session, transaction_id, request.workflow_id, name=request.transaction
+            )
         return internal_pb2.Handoff(
             transaction=request.transaction,
             workflow_id=row.workflow_id,

@@ -1,5 +1,5 @@
-"""Remote actions in OCPP terms: the API's `Command.action` → (OCPP action, payload) for the
-station's version, and the station's answer → the command's final state.
+"""Remote actions in OCPP terms: an action (`actions.py`) → (OCPP action, payload) for the
+station's version (the answer is read in `states.py`).
 
 Pure functions (no I/O): the request is checked here, field by field, so a bad input is an
 INVALID_ARGUMENT naming the field before anything is stored or sent; the payload is checked
@@ -9,14 +9,34 @@ again against the official schema when it is sent (`StationConnection.call`).
 from __future__ import annotations
 
 import datetime as dt
-import enum
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from wattlane.api.assets.v1 import internal_pb2 as assets_internal_pb2
-from wattlane.api.csms.v1 import commands_pb2
 from wattlane.core.errors import FailedPrecondition, InvalidArgument
+from wattlane.csms.commands.actions import (
+    Action,
+    ChangeAvailability,
+    ChangeConfiguration,
+    ClearChargingLimit,
+    GetConfiguration,
+    GetDiagnostics,
+    GetVariables,
+    LocalListEntry,
+    RemoteStart,
+    RemoteStop,
+    Reset,
+    SendLocalList,
+    SetChargingLimit,
+    SetVariables,
+    Target,
+    TriggerMessage,
+    UnlockConnector,
+    UpdateFirmware,
+    VariableRef,
+)
 from wattlane.csms.protocol.errors import OcppVersion
+from wattlane.csms.providers.interfaces import AccessStatus
 
 V16, V201 = OcppVersion.V16, OcppVersion.V201
 # One charging profile id per station-level or connector-level limit (1.6 connector / 2.0.1
@@ -42,25 +62,6 @@ TRIGGERABLE = {
         "SignChargingStationCertificate",
     },
 }
-# Answers that mean "will do" (Scheduled: after the running transaction; RebootRequired: applied
-# at the next reboot; Unlocked: done).
-ACCEPTING = {"Accepted", "Scheduled", "RebootRequired", "Unlocked"}
-
-
-class CommandState(enum.StrEnum):
-    """Stored states (the API's `Command.State` names, lower case)."""
-
-    QUEUED = "queued"
-    SENT = "sent"
-    ACCEPTED = "accepted"
-    REJECTED = "rejected"
-    TIMED_OUT = "timed_out"
-    FAILED = "failed"
-
-    @property
-    def final(self) -> bool:
-        """Accepted, rejected, timed out or failed."""
-        return self not in (CommandState.QUEUED, CommandState.SENT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +110,7 @@ def _url(value: str, field: str) -> str:
 
 
 def _target(
-    target: commands_pb2.Target, field: str, version: OcppVersion, *, connector_needed: bool = False
+    target: Target, field: str, version: OcppVersion, *, connector_needed: bool = False
 ) -> tuple[int, int]:
     """(evse, connector) checked: non-negative, and what the version needs."""
     evse, connector = target.evse_id, target.connector_id
@@ -137,31 +138,28 @@ def _evse(evse: int, connector: int) -> dict[str, Any]:
 
 
 def ocpp_request(
-    command: commands_pb2.Command,
+    action: Action,
     protocol: str,
     remote_start_id: int,
-    local_list: assets_internal_pb2.LocalAuthorizationList | None = None,
+    local_list: Sequence[LocalListEntry] | None = None,
     list_version: int = 1,
 ) -> OcppRequest:
-    """The OCPP call for `command` on a station speaking `protocol`.
+    """The OCPP call for `action` on a station speaking `protocol`.
 
     `remote_start_id` numbers a 2.0.1 RequestStartTransaction (the station echoes it in its
     TransactionEvent) and other requestIds; `local_list` (from assets) and `list_version` (higher
     than any earlier one) make a SendLocalList. Raises InvalidArgument naming the field, or
     FailedPrecondition for an action the station's OCPP version does not have."""
-    kind = command.WhichOneof("action")
-    if kind is None:
-        raise InvalidArgument.field("command.action", "one action is required (reset, remote_start...)")
     version = _version(protocol)
-    if kind == "send_local_list":
+    if isinstance(action, SendLocalList):
         if local_list is None:
             raise FailedPrecondition("no local authorization list source (assets) is configured")
         return send_local_list(local_list, version, list_version)
-    built: OcppRequest = _BUILDERS[kind](getattr(command, kind), version, remote_start_id)
+    built: OcppRequest = _BUILDERS[type(action)](action, version, remote_start_id)
     return built
 
 
-def _trigger(m: commands_pb2.TriggerMessage, v: OcppVersion, _: int) -> OcppRequest:
+def _trigger(m: TriggerMessage, v: OcppVersion, _: int) -> OcppRequest:
     if m.message not in TRIGGERABLE[v]:
         choices = ", ".join(sorted(TRIGGERABLE[v]))
         raise InvalidArgument.field(_field("trigger_message.message"), f"must be one of {choices}")
@@ -175,7 +173,7 @@ def _trigger(m: commands_pb2.TriggerMessage, v: OcppVersion, _: int) -> OcppRequ
     return OcppRequest("TriggerMessage", payload)
 
 
-def _availability(m: commands_pb2.ChangeAvailability, v: OcppVersion, _: int) -> OcppRequest:
+def _availability(m: ChangeAvailability, v: OcppVersion, _: int) -> OcppRequest:
     evse, connector = _target(m.target, "change_availability.target", v)
     if v is V16:
         return OcppRequest(
@@ -188,13 +186,13 @@ def _availability(m: commands_pb2.ChangeAvailability, v: OcppVersion, _: int) ->
     return OcppRequest("ChangeAvailability", payload)
 
 
-def _reset(m: commands_pb2.Reset, v: OcppVersion, _: int) -> OcppRequest:
+def _reset(m: Reset, v: OcppVersion, _: int) -> OcppRequest:
     if v is V16:
         return OcppRequest("Reset", {"type": "Hard" if m.hard else "Soft"})
     return OcppRequest("Reset", {"type": "Immediate" if m.hard else "OnIdle"})
 
 
-def _remote_start(m: commands_pb2.RemoteStart, v: OcppVersion, start_id: int) -> OcppRequest:
+def _remote_start(m: RemoteStart, v: OcppVersion, start_id: int) -> OcppRequest:
     evse, connector = _target(m.target, "remote_start.target", v)
     if v is V16:
         payload: dict[str, Any] = {"idTag": _text(m.id_tag, "remote_start.id_tag", 20)}
@@ -210,7 +208,7 @@ def _remote_start(m: commands_pb2.RemoteStart, v: OcppVersion, start_id: int) ->
     return OcppRequest("RequestStartTransaction", payload)
 
 
-def _remote_stop(m: commands_pb2.RemoteStop, v: OcppVersion, _: int) -> OcppRequest:
+def _remote_stop(m: RemoteStop, v: OcppVersion, _: int) -> OcppRequest:
     if v is V16:
         raw = _text(m.transaction_id, "remote_stop.transaction_id", 10)
         if not raw.isdigit():
@@ -223,28 +221,28 @@ def _remote_stop(m: commands_pb2.RemoteStop, v: OcppVersion, _: int) -> OcppRequ
     )
 
 
-def _unlock(m: commands_pb2.UnlockConnector, v: OcppVersion, _: int) -> OcppRequest:
+def _unlock(m: UnlockConnector, v: OcppVersion, _: int) -> OcppRequest:
     evse, connector = _target(m.target, "unlock_connector.target", v, connector_needed=True)
     if v is V16:
         return OcppRequest("UnlockConnector", {"connectorId": connector})
     return OcppRequest("UnlockConnector", {"evseId": evse, "connectorId": connector})
 
 
-def _get_configuration(m: commands_pb2.GetConfiguration, v: OcppVersion, _: int) -> OcppRequest:
+def _get_configuration(m: GetConfiguration, v: OcppVersion, _: int) -> OcppRequest:
     _only(v, V16, "get_configuration", "get_variables")
     for i, key in enumerate(m.keys):
         _text(key, f"get_configuration.keys[{i}]", 50)
     return OcppRequest("GetConfiguration", {"key": list(m.keys)} if m.keys else {})
 
 
-def _change_configuration(m: commands_pb2.ChangeConfiguration, v: OcppVersion, _: int) -> OcppRequest:
+def _change_configuration(m: ChangeConfiguration, v: OcppVersion, _: int) -> OcppRequest:
     _only(v, V16, "change_configuration", "set_variables")
     key = _text(m.key, "change_configuration.key", 50)
     value = _text(m.value, "change_configuration.value", 500, required=False)
     return OcppRequest("ChangeConfiguration", {"key": key, "value": value})
 
 
-def _variable(ref: commands_pb2.VariableRef, field: str) -> dict[str, Any]:
+def _variable(ref: VariableRef, field: str) -> dict[str, Any]:
     component: dict[str, Any] = {"name": _text(ref.component, f"{field}.component", 50)}
     if ref.evse_id < 0:
         raise InvalidArgument.field(_field(f"{field}.evse_id"), "must not be negative")
@@ -253,7 +251,7 @@ def _variable(ref: commands_pb2.VariableRef, field: str) -> dict[str, Any]:
     return {"component": component, "variable": {"name": _text(ref.variable, f"{field}.variable", 50)}}
 
 
-def _get_variables(m: commands_pb2.GetVariables, v: OcppVersion, _: int) -> OcppRequest:
+def _get_variables(m: GetVariables, v: OcppVersion, _: int) -> OcppRequest:
     _only(v, V201, "get_variables", "get_configuration")
     if not m.variables:
         raise InvalidArgument.field(_field("get_variables.variables"), "at least one is required")
@@ -261,7 +259,7 @@ def _get_variables(m: commands_pb2.GetVariables, v: OcppVersion, _: int) -> Ocpp
     return OcppRequest("GetVariables", {"getVariableData": data})
 
 
-def _set_variables(m: commands_pb2.SetVariables, v: OcppVersion, _: int) -> OcppRequest:
+def _set_variables(m: SetVariables, v: OcppVersion, _: int) -> OcppRequest:
     _only(v, V201, "set_variables", "change_configuration")
     if not m.values:
         raise InvalidArgument.field(_field("set_variables.values"), "at least one is required")
@@ -274,9 +272,9 @@ def _set_variables(m: commands_pb2.SetVariables, v: OcppVersion, _: int) -> Ocpp
     return OcppRequest("SetVariables", {"setVariableData": data})
 
 
-def _update_firmware(m: commands_pb2.UpdateFirmware, v: OcppVersion, request_id: int) -> OcppRequest:
+def _update_firmware(m: UpdateFirmware, v: OcppVersion, request_id: int) -> OcppRequest:
     location = _url(m.location, "update_firmware.location")
-    at = m.retrieve_time.ToDatetime(dt.UTC) if m.HasField("retrieve_time") else dt.datetime.now(dt.UTC)
+    at = m.retrieve_time if m.retrieve_time is not None else dt.datetime.now(dt.UTC)
     when = at.strftime("%Y-%m-%dT%H:%M:%SZ")
     if v is V16:
         return OcppRequest("UpdateFirmware", {"location": location, "retrieveDate": when})
@@ -286,7 +284,7 @@ def _update_firmware(m: commands_pb2.UpdateFirmware, v: OcppVersion, request_id:
     )
 
 
-def _get_diagnostics(m: commands_pb2.GetDiagnostics, v: OcppVersion, request_id: int) -> OcppRequest:
+def _get_diagnostics(m: GetDiagnostics, v: OcppVersion, request_id: int) -> OcppRequest:
     location = _url(m.location, "get_diagnostics.location")
     if v is V16:
         return OcppRequest("GetDiagnostics", {"location": location})
@@ -300,7 +298,7 @@ def limit_profile_id(evse: int, connector: int) -> int:
     return LIMIT_PROFILE_BASE + (connector or evse)
 
 
-def _set_limit(m: commands_pb2.SetChargingLimit, v: OcppVersion, _: int) -> OcppRequest:
+def _set_limit(m: SetChargingLimit, v: OcppVersion, _: int) -> OcppRequest:
     evse, connector = _target(m.target, "set_charging_limit.target", v)
     if v is V201 and connector:
         raise InvalidArgument.field(
@@ -332,7 +330,7 @@ def _set_limit(m: commands_pb2.SetChargingLimit, v: OcppVersion, _: int) -> Ocpp
     return OcppRequest("SetChargingProfile", {"evseId": evse, "chargingProfile": profile})
 
 
-def _clear_limit(m: commands_pb2.ClearChargingLimit, v: OcppVersion, _: int) -> OcppRequest:
+def _clear_limit(m: ClearChargingLimit, v: OcppVersion, _: int) -> OcppRequest:
     evse, connector = _target(m.target, "clear_charging_limit.target", v)
     profile_id = limit_profile_id(evse, connector)
     if v is V16:
@@ -341,26 +339,20 @@ def _clear_limit(m: commands_pb2.ClearChargingLimit, v: OcppVersion, _: int) -> 
 
 
 _LIST_STATUS = {
-    assets_internal_pb2.AccessDecision.ACCEPTED: "Accepted",
-    assets_internal_pb2.AccessDecision.BLOCKED: "Blocked",
-    assets_internal_pb2.AccessDecision.EXPIRED: "Expired",
-    assets_internal_pb2.AccessDecision.INVALID: "Invalid",
+    AccessStatus.ACCEPTED: "Accepted",
+    AccessStatus.BLOCKED: "Blocked",
+    AccessStatus.EXPIRED: "Expired",
+    AccessStatus.INVALID: "Invalid",
 }
 
 
-def send_local_list(
-    cards: assets_internal_pb2.LocalAuthorizationList, v: OcppVersion, list_version: int
-) -> OcppRequest:
+def send_local_list(cards: Sequence[LocalListEntry], v: OcppVersion, list_version: int) -> OcppRequest:
     """A full SendLocalList of the cards assets lists for the station (1.6 idTags are at most 20
     characters: longer UIDs cannot be listed there and stay online decisions)."""
     entries: list[dict[str, Any]] = []
-    for card in cards.entries:
-        status = _LIST_STATUS.get(card.status, "Invalid")
-        expiry = (
-            card.expire_time.ToDatetime(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            if card.HasField("expire_time")
-            else None
-        )
+    for card in cards:
+        status = _LIST_STATUS[card.status]
+        expiry = card.expire_time.strftime("%Y-%m-%dT%H:%M:%SZ") if card.expire_time is not None else None
         if v is V16:
             if len(card.id_token) > 20:
                 continue
@@ -384,45 +376,19 @@ def send_local_list(
     return OcppRequest("SendLocalList", payload)
 
 
-_BUILDERS: dict[str, Any] = {
-    "trigger_message": _trigger,
-    "change_availability": _availability,
-    "reset": _reset,
-    "remote_start": _remote_start,
-    "remote_stop": _remote_stop,
-    "unlock_connector": _unlock,
-    "get_configuration": _get_configuration,
-    "change_configuration": _change_configuration,
-    "get_variables": _get_variables,
-    "set_variables": _set_variables,
-    "update_firmware": _update_firmware,
-    "get_diagnostics": _get_diagnostics,
-    "set_charging_limit": _set_limit,
-    "clear_charging_limit": _clear_limit,
+_BUILDERS: dict[type[Action], Callable[[Any, OcppVersion, int], OcppRequest]] = {
+    TriggerMessage: _trigger,
+    ChangeAvailability: _availability,
+    Reset: _reset,
+    RemoteStart: _remote_start,
+    RemoteStop: _remote_stop,
+    UnlockConnector: _unlock,
+    GetConfiguration: _get_configuration,
+    ChangeConfiguration: _change_configuration,
+    GetVariables: _get_variables,
+    SetVariables: _set_variables,
+    UpdateFirmware: _update_firmware,
+    GetDiagnostics: _get_diagnostics,
+    SetChargingLimit: _set_limit,
+    ClearChargingLimit: _clear_limit,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """A station's answer read as a final state."""
-
-    state: CommandState
-    station_status: str
-
-
-def outcome(action: str, answer: dict[str, Any]) -> Outcome:
-    """ACCEPTED or REJECTED from a (schema-valid) CALLRESULT payload.
-
-    Reads answer with data (GetConfiguration, GetVariables) are ACCEPTED; SetVariables is
-    ACCEPTED only when every variable was; UpdateFirmware 1.6 has an empty answer (accepted)."""
-    if action == "SetVariables":
-        statuses = [r.get("attributeStatus", "") for r in answer.get("setVariableResult", [])]
-        rejected = [s for s in statuses if s not in ACCEPTING]
-        return Outcome(
-            CommandState.REJECTED if rejected else CommandState.ACCEPTED,
-            rejected[0] if rejected else (statuses[0] if statuses else ""),
-        )
-    status = answer.get("status")
-    if not isinstance(status, str):
-        return Outcome(CommandState.ACCEPTED, "")
-    return Outcome(CommandState.ACCEPTED if status in ACCEPTING else CommandState.REJECTED, status)

@@ -9,15 +9,15 @@ from sqlalchemy import delete
 
 from wattlane.core.db import Database
 from wattlane.core.idempotency import Idempotency
+from wattlane.core.orm import utcnow
 from wattlane.csms.models import IDEMPOTENCY_KEYS, Command
-from wattlane.csms.protocol.clock import utc_now
 
 
 async def purge_commands(db: Database, commands: dt.timedelta, request_ids: dt.timedelta) -> tuple[int, int]:
     """Delete finished commands older than `commands` and request ids older than `request_ids`;
     returns (commands, request ids) removed. A command outlives its request id (a replay of a
     request id must find its command), whatever the settings say."""
-    now = utc_now()
+    now = utcnow()
     keep_commands = max(commands, request_ids)
     async with db.transaction() as session:
         ids = await Idempotency(db, IDEMPOTENCY_KEYS).purge(session, request_ids.total_seconds())

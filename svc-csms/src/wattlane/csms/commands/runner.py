@@ -3,11 +3,11 @@ station's socket, finished with the station's answer.
 
 A command is inserted QUEUED (in the idempotency transaction of CreateCommand), then dispatched:
 run here when this process holds the socket, else forwarded over internal gRPC to the process
-that does (its address from the lease table). The sending process marks it SENT (committed
-before the frame goes out) and then ACCEPTED / REJECTED / TIMED_OUT / FAILED. Whatever happens
-in between — a reconnect, a process killed — the command ends in a final state with a reason:
-a closed connection fails the pending call at once, and `registry/leases.py` resolves the unfinished
-commands of restarted or expired processes.
+that does (its address from the lease table, `peers.py`). The sending process marks it SENT
+(committed before the frame goes out) and then ACCEPTED / REJECTED / TIMED_OUT / FAILED.
+Whatever happens in between — a reconnect, a process killed — the command ends in a final state
+with a reason: a closed connection fails the pending call at once, and `registry/leases.py`
+resolves the unfinished commands of restarted or expired processes.
 """
 
 from __future__ import annotations
@@ -16,17 +16,19 @@ import logging
 import secrets
 from typing import Any
 
-import grpc
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from wattlane.api.csms.v1 import commands_pb2, internal_pb2, internal_pb2_grpc
-from wattlane.core.client import TokenProvider, channel
 from wattlane.core.db import Database
 from wattlane.core.errors import FailedPrecondition, NotFound
 from wattlane.core.ids import new_id
-from wattlane.csms.commands.remote_actions import CommandState, OcppRequest, outcome
+from wattlane.core.orm import utcnow
+from wattlane.csms.commands import repository
+from wattlane.csms.commands.peers import Peers, PeerUnreachable, forward
+from wattlane.csms.commands.remote_actions import OcppRequest
+from wattlane.csms.commands.states import CommandState, outcome
 from wattlane.csms.models import Command, Station
-from wattlane.csms.protocol.clock import utc_now
+from wattlane.csms.names import command_name
 from wattlane.csms.protocol.connected import ConnectionRegistry
 from wattlane.csms.protocol.errors import (
     CallError,
@@ -35,14 +37,9 @@ from wattlane.csms.protocol.errors import (
     OcppError,
     StationNotConnected,
 )
-from wattlane.csms.registry.leases import Owner
+from wattlane.csms.registry.leases import Owner, owner_of
 
 logger = logging.getLogger(__name__)
-
-
-def command_name(identity: str, command_id: str) -> str:
-    """`stations/{identity}/commands/{id}`."""
-    return f"stations/{identity}/commands/{command_id}"
 
 
 def new_request_number() -> int:
@@ -59,19 +56,17 @@ def offline(identity: str) -> FailedPrecondition:
     )
 
 
-def new_command(
+def queue_command(
+    session: AsyncSession,
     station: Station,
-    spec: commands_pb2.Command,
+    spec: bytes,
     request: OcppRequest,
     requested_by: str,
     owner: Owner,
 ) -> Command:
-    """The QUEUED row of a command to `station`, to be sent by `owner`."""
-    action = spec.WhichOneof("action")
-    only_action = commands_pb2.Command()
-    if action is not None:
-        getattr(only_action, action).CopyFrom(getattr(spec, action))
-    return Command(
+    """Add the QUEUED row of a command to `station`, to be sent by `owner`, in the caller's
+    transaction; `spec` is the action as the API gave it (kept to show the command as asked)."""
+    row = Command(
         id=new_id(),
         identity=station.identity,
         owner_path=station.owner_path,
@@ -80,7 +75,7 @@ def new_command(
         protocol=station.protocol,
         ocpp_action=request.action,
         request=request.payload,
-        spec=only_action.SerializeToString(deterministic=True),
+        spec=spec,
         state=CommandState.QUEUED.value,
         answer=None,
         station_status="",
@@ -88,17 +83,55 @@ def new_command(
         requested_by=requested_by,
         process=owner.process,
         connection_epoch=owner.connection_epoch,
-        create_time=utc_now(),
+        create_time=utcnow(),
     )
+    session.add(row)
+    return row
 
 
 class CommandRunner:
-    """Sends stored commands to the stations connected to this process."""
+    """Sends stored commands to the stations connected to this process, and hands the others to
+    the process holding the station's socket."""
 
-    def __init__(self, db: Database, process: str, registry: ConnectionRegistry) -> None:
+    def __init__(self, db: Database, process: str, registry: ConnectionRegistry, peers: Peers) -> None:
         self.db = db
         self.process = process
         self.registry = registry
+        self.peers = peers
+
+    async def sender(self, station: Station) -> Owner:
+        """The process to send through: this one when the socket is here (the registry row may
+        lag behind by a write-behind flush), else the live owner in the registry.
+
+        Raises FailedPrecondition when the station is connected nowhere."""
+        local = self.registry.get(station.identity)
+        if local is not None and local.is_open:
+            return Owner(self.process, "", station.connection_epoch)
+        async with self.db.reader() as session:
+            owner = await owner_of(session, station)
+        if owner is None:
+            raise offline(station.identity)
+        return owner
+
+    async def dispatch(self, row: Command, owner: Owner) -> Command:
+        """Send the QUEUED command `row` through `owner` (here, or forwarded); returns the final
+        row. A command that could not be handed on is FAILED with the reason, and the station
+        is said to be offline (FailedPrecondition)."""
+        if owner.process == self.process:
+            return await self.execute(row.id)
+        name = command_name(row.identity, row.id)
+        try:
+            await forward(self.peers, owner, name)
+        except PeerUnreachable as exc:
+            await fail_unsent(self.db, row.id, str(exc))
+            raise offline(row.identity) from None
+        except Exception:
+            await fail_unsent(self.db, row.id, "the station's CSMS process did not take the command")
+            raise
+        async with self.db.reader() as session:
+            final = await repository.get_command(session, row.id)
+        assert final is not None
+        return final
 
     async def execute(self, command_id: str, identity: str | None = None) -> Command:
         """Send a QUEUED command and record the outcome; returns the final row. A command that
@@ -117,11 +150,11 @@ class CommandRunner:
                 row.state, row.error, row.finish_time = (
                     CommandState.FAILED.value,
                     f"the station is not connected to CSMS process {self.process}",
-                    utc_now(),
+                    utcnow(),
                 )
                 failed = True
             else:
-                row.state, row.send_time, row.process = CommandState.SENT.value, utc_now(), self.process
+                row.state, row.send_time, row.process = CommandState.SENT.value, utcnow(), self.process
                 failed = False
         if failed:
             raise offline(row.identity)
@@ -156,7 +189,7 @@ class CommandRunner:
         return await self._finish(row, values)
 
     async def _finish(self, row: Command, values: dict[str, Any]) -> Command:
-        values["finish_time"] = utc_now()
+        values["finish_time"] = utcnow()
         async with self.db.transaction() as session:
             # Only a SENT command is finished: a sweep that already resolved it keeps its word.
             await session.execute(
@@ -169,52 +202,11 @@ class CommandRunner:
         return final
 
 
-class Peers:
-    """Internal gRPC clients of the other CSMS processes, by address (from the lease table)."""
-
-    def __init__(self, token: TokenProvider | None, timeout: float) -> None:
-        self._token = token
-        self._timeout = timeout
-        self._stubs: dict[str, tuple[grpc.aio.Channel, internal_pb2_grpc.CsmsInternalServiceAsyncStub]] = {}
-
-    def stub(self, address: str) -> internal_pb2_grpc.CsmsInternalServiceAsyncStub:
-        """The (cached) internal stub of the process at `address`."""
-        if address not in self._stubs:
-            ch = channel(address, token=self._token, timeout=self._timeout, max_attempts=1)
-            self._stubs[address] = (ch, internal_pb2_grpc.CsmsInternalServiceStub(ch))  # type: ignore[assignment]
-        return self._stubs[address][1]
-
-    async def close(self) -> None:
-        """Close every channel."""
-        for ch, _ in self._stubs.values():
-            await ch.close(None)
-        self._stubs.clear()
-
-
-async def forward(peers: Peers, owner: Owner, name: str) -> None:
-    """Ask the owning process to execute the command `name`; FAILED_PRECONDITION when it says the
-    station is not there, or cannot be reached (the caller then fails the command)."""
-    try:
-        await peers.stub(owner.grpc_address).ExecuteCommand(internal_pb2.ExecuteCommandRequest(name=name))
-    except grpc.aio.AioRpcError as exc:
-        if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
-            raise FailedPrecondition(exc.details() or "station offline", reason="STATION_OFFLINE") from None
-        raise PeerUnreachable(owner.process, f"{exc.code().name}: {exc.details()}") from None
-
-
-class PeerUnreachable(Exception):
-    """The owning process did not carry out a forwarded command."""
-
-    def __init__(self, process: str, detail: str) -> None:
-        super().__init__(f"CSMS process {process} did not take the command ({detail})")
-        self.process = process
-
-
 async def fail_unsent(db: Database, command_id: str, reason: str) -> None:
     """A command that could not be handed to its process: FAILED (unless it got further)."""
     async with db.transaction() as session:
         await session.execute(
             update(Command)
             .where(Command.id == command_id, Command.state == CommandState.QUEUED.value)
-            .values(state=CommandState.FAILED.value, error=reason[:500], finish_time=utc_now())
+            .values(state=CommandState.FAILED.value, error=reason[:500], finish_time=utcnow())
         )

@@ -9,6 +9,8 @@ during an outage is used while it lasts (`stale_ttl`).
 
 Access decisions come from `DecideAccess`; the CSMS's `CachingAccessDecider` in front of this one
 keeps known cards working during a short outage.
+
+SendLocalList takes the cards assets lists for a station (`ListLocalAuthorizations`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 import grpc
 
 from wattlane.api.assets.v1 import internal_pb2, internal_pb2_grpc
+from wattlane.core.errors import FailedPrecondition, Unavailable
 from wattlane.core.timestamps import from_timestamp
 from wattlane.csms.providers.interfaces import (
     AccessDecision,
@@ -220,3 +223,26 @@ class AssetsAccess:
             cardholder=reply.cardholder,
             rate_plan=reply.rate_plan,
         )
+
+
+class AssetsLocalLists:
+    """SendLocalList's source: the local authorization list assets keeps for a station."""
+
+    def __init__(self, stub: internal_pb2_grpc.AssetsInternalServiceAsyncStub) -> None:
+        self._stub = stub
+
+    async def __call__(self, identity: str) -> internal_pb2.LocalAuthorizationList:
+        """The station's list; FAILED_PRECONDITION when assets has no such charging point,
+        UNAVAILABLE when it cannot answer."""
+        request = internal_pb2.ListLocalAuthorizationsRequest(identity=identity)
+        try:
+            reply: internal_pb2.LocalAuthorizationList = await self._stub.ListLocalAuthorizations(request)
+        except grpc.aio.AioRpcError as exc:
+            # Said to the caller as what it means for them, never as an internal error.
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                raise FailedPrecondition(
+                    f"assets has no charging point with OCPP identity {identity}",
+                    reason="NO_CHARGING_POINT",
+                ) from None
+            raise Unavailable(f"assets could not give the local list ({exc.code().name})") from None
+        return reply

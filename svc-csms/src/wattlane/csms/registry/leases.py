@@ -20,10 +20,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wattlane.core.db import Database
+from wattlane.core.orm import utcnow
 from wattlane.core.periodic import Periodic
-from wattlane.csms.commands.remote_actions import CommandState
+from wattlane.csms.commands.states import CommandState
 from wattlane.csms.models import Command, ProcessLease, Station
-from wattlane.csms.protocol.clock import utc_now
 from wattlane.csms.upsert import upsert
 
 logger = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ async def owner_of(session: AsyncSession, station: Station, now: dt.datetime | N
     if not station.online or not station.connected_process:
         return None
     lease = await session.get(ProcessLease, station.connected_process)
-    if lease is None or lease.expire_time <= (now or utc_now()):
+    if lease is None or lease.expire_time <= (now or utcnow()):
         return None
     return Owner(lease.process, lease.grpc_address, station.connection_epoch)
 
@@ -107,7 +107,7 @@ class Lease:
 
     async def start(self) -> None:
         """Take the lease (replacing a previous run's) and start renewing it."""
-        now = utc_now()
+        now = utcnow()
         async with self.db.transaction() as session:
             # A previous run of this process left commands in flight: they cannot be answered now.
             resolved = await resolve_unfinished(
@@ -134,7 +134,7 @@ class Lease:
 
     async def renew(self) -> None:
         """Move the expiry forward (re-creating the row if a sweep removed it), then sweep."""
-        now = utc_now()
+        now = utcnow()
         async with self.db.transaction() as session:
             result = await session.execute(
                 update(ProcessLease)

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from wattlane.core.db import Database
-from wattlane.csms.protocol.clock import utc_now
+from wattlane.core.orm import utcnow
 from wattlane.csms.protocol.frames import CALLERROR
 from wattlane.csms.providers.interfaces import LogEntry
 from wattlane.csms.registry import repository
@@ -54,4 +54,4 @@ class DatabaseMessageSink:
 async def purge_messages(db: Database, retention: dt.timedelta) -> int:
     """Delete log lines older than `retention`; returns how many went."""
     async with db.transaction() as session:
-        return await repository.purge_messages(session, utc_now() - retention)
+        return await repository.purge_messages(session, utcnow() - retention)

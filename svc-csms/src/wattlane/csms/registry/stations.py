@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from wattlane.core.db import Database
-from wattlane.csms.protocol.clock import utc_now
+from wattlane.core.orm import utcnow
 from wattlane.csms.protocol.errors import OcppVersion
 from wattlane.csms.providers.interfaces import (
     BootInfo,
@@ -77,7 +77,7 @@ class RegistryWriter:
 
     async def write_batch(self, entries: Sequence[RegistryUpdate]) -> None:
         """Fold, then write: connections, heartbeats, disconnections, statuses, attempts."""
-        now = utc_now()
+        now = utcnow()
         connected: dict[str, dict[str, Any]] = {}
         disconnected: dict[str, dict[str, Any]] = {}
         seen: dict[str, datetime] = {}
@@ -193,7 +193,7 @@ class StationRegistry:
         """Clear what a previous run of this process left online, then start the writer."""
         async with self.db.transaction() as session:
             stale = await repository.mark_process_offline(
-                session, self.process, utc_now(), "process restarted"
+                session, self.process, utcnow(), "process restarted"
             )
         if stale:
             logger.info("marked %d stations of a previous run offline", stale)
@@ -212,7 +212,7 @@ class StationRegistry:
 
     async def mark_silent(self, max_silence: float) -> int:
         """Stations online without a sign of life for `max_silence` seconds become offline."""
-        now = utc_now()
+        now = utcnow()
         async with self.db.transaction() as session:
             return await repository.mark_silent_offline(session, now - timedelta(seconds=max_silence), now)
 

@@ -1,24 +1,29 @@
-"""The relay half of the exactly-once handoff: completed transactions wait in the outbox (written
-in the database transaction that ended them) until their workflow is started on Temporal.
+"""The CSMS's side of the exactly-once handoff of completed transactions to billing.
 
-One workflow per transaction, its id from the transaction id: when the relay crashes after
-starting a workflow and before marking the row, the next pass's start is rejected as already
-started and the row is marked then. The workflow's consumer deduplicates by transaction id too.
+The relay: completed transactions wait in the outbox (written in the database transaction that
+ended them) until their workflow is started on Temporal. One workflow per transaction, its id
+from the transaction id: when the relay crashes after starting a workflow and before marking the
+row, the next pass's start is rejected as already started and the row is marked then. The
+workflow's consumer deduplicates by transaction id too, and records each delivery here
+(`record_delivery`), so repeats are counted.
 """
 
 from __future__ import annotations
 
 import contextlib
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from wattlane.contracts import handoff
 from wattlane.core.db import Database
+from wattlane.core.errors import FailedPrecondition, NotFound
 from wattlane.core.orm import utcnow
 from wattlane.core.outbox import Relay
 from wattlane.core.temporal import LazyClient
-from wattlane.csms.api.transaction_views import transaction_name
+from wattlane.csms.models import TransactionHandoff
+from wattlane.csms.names import transaction_name
 from wattlane.csms.transactions import repository
 
 
@@ -59,3 +64,18 @@ class HandoffRelay:
             async with self._db.transaction() as session:
                 await repository.mark_relayed(session, waiting, utcnow())
             handed += len(waiting)
+
+
+async def record_delivery(
+    session: AsyncSession, transaction_id: int, workflow_id: str, *, name: str
+) -> TransactionHandoff:
+    """Record one delivery of the completed transaction `transaction_id` by the workflow
+    `workflow_id` (repeats are counted); returns the handoff as it is now. NOT_FOUND for an
+    unknown transaction, FAILED_PRECONDITION for one that has not ended (`name` is the
+    transaction's name as the caller gave it, for the errors)."""
+    transaction = await repository.get_transaction(session, transaction_id)
+    if transaction is None:
+        raise NotFound(name)
+    if transaction.stop_time is None:
+        raise FailedPrecondition(f"{name} has not ended")
+    return await repository.record_handoff(session, transaction_id, workflow_id, utcnow())
