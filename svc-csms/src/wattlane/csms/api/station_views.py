@@ -1,4 +1,4 @@
-"""Database rows → API messages of the CSMS."""
+"""Station rows (with their connectors), message log lines and unclaimed attempts → API messages."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tunables of the protocol layer (read from the environment in `settings.py`)."""
+"""Tunables of the protocol layer (read from the environment in the CSMS's `settings.py`)."""
 
 from __future__ import annotations
 
