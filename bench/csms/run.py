@@ -33,7 +33,7 @@ from websockets.typing import Subprotocol
 
 from bench.common import Target
 from bench.csms.server import PASSWORD
-from wattlane.csms.runtime import raise_open_files_limit, run
+from wattlane.csms.protocol.runtime import raise_open_files_limit, run
 from wattlane.simulator.station import SimStation
 
 ROOT = Path(__file__).resolve().parents[2]

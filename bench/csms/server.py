@@ -21,12 +21,12 @@ import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
 
 from wattlane.core.db import Database
-from wattlane.csms.errors import OcppVersion
-from wattlane.csms.memory import memory_providers
-from wattlane.csms.options import CsmsOptions
-from wattlane.csms.runtime import raise_open_files_limit, run
-from wattlane.csms.schemas import schema_set
-from wattlane.csms.server import Csms, ListenerConfig
+from wattlane.csms.protocol.errors import OcppVersion
+from wattlane.csms.protocol.options import CsmsOptions
+from wattlane.csms.protocol.runtime import raise_open_files_limit, run
+from wattlane.csms.protocol.schemas import schema_set
+from wattlane.csms.protocol.server import Csms, ListenerConfig
+from wattlane.csms.providers.memory import memory_providers
 from wattlane.csms.storage import Storage
 
 PASSWORD = "bench-password-0123456789"

@@ -36,9 +36,9 @@ from bench.csms.run import ServerProcess, raw_connect
 from bench.csms.server import PASSWORD
 from wattlane.core.db import Database
 from wattlane.core.temporal import LazyClient
-from wattlane.csms.handoff import handoff_relay
 from wattlane.csms.models import Transaction, TransactionOutbox
-from wattlane.csms.runtime import run
+from wattlane.csms.protocol.runtime import run
+from wattlane.csms.transactions.handoff import handoff_relay
 from wattlane.simulator.station import SimStation
 from wattlane.workflows.testing import start_dev_server
 

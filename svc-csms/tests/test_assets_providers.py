@@ -16,9 +16,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from wattlane.api.assets.v1 import internal_pb2, internal_pb2_grpc
 from wattlane.core.client import channel
 from wattlane.core.testing.tokens import TokenMinter
-from wattlane.csms.assets import AssetsAccess, AssetsStations
-from wattlane.csms.memory import memory_providers
-from wattlane.csms.providers import AccessStatus, ProviderUnavailable
+from wattlane.csms.providers.assets import AssetsAccess, AssetsStations
+from wattlane.csms.providers.interfaces import AccessStatus, ProviderUnavailable
+from wattlane.csms.providers.memory import memory_providers
 from wattlane.csms.service import CsmsService
 from wattlane.csms.settings import CsmsSettings
 from wattlane.csms.testing import RunningCsms, running_csms

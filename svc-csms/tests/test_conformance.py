@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from wattlane.csms.errors import OcppVersion
-from wattlane.csms.handlers import Session
-from wattlane.csms.providers import AccessDecision, AccessStatus, NoticeKind, PlatformStatus
-from wattlane.csms.schemas import schema_set
+from wattlane.csms.protocol.errors import OcppVersion
+from wattlane.csms.protocol.handlers import Session
+from wattlane.csms.protocol.schemas import schema_set
+from wattlane.csms.providers.interfaces import AccessDecision, AccessStatus, NoticeKind, PlatformStatus
 from wattlane.csms.testing import DEFAULT_PASSWORD, RunningCsms, eventually, running_csms
 from wattlane.simulator import messages
 from wattlane.simulator.station import SimCallError, SimStation
@@ -126,7 +126,7 @@ async def test_online_offline_follow_the_socket(csms: RunningCsms, protocol: str
 
 
 async def test_silent_station_is_closed_and_marked_offline() -> None:
-    from wattlane.csms.options import CsmsOptions
+    from wattlane.csms.protocol.options import CsmsOptions
 
     # heartbeat 1 s x silence factor 1.5: a station silent for 1.5 s is dropped.
     options = CsmsOptions(heartbeat_interval=1, silence_factor=1.5, validate_responses=True)
@@ -325,7 +325,7 @@ async def test_message_log_records_every_frame(csms: RunningCsms, protocol: str)
 
 
 def test_expiry_helpers_are_timezone_aware() -> None:
-    from wattlane.csms.clock import ocpp_time, parse_ocpp_time
+    from wattlane.csms.protocol.clock import ocpp_time, parse_ocpp_time
 
     moment = datetime(2026, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
     assert ocpp_time(moment) == "2026-05-06T07:08:09.123Z"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from wattlane.csms.errors import VALID_ERROR_CODES, ErrorKind, OcppVersion, error_code
-from wattlane.csms.frames import (
+from wattlane.csms.protocol.errors import VALID_ERROR_CODES, ErrorKind, OcppVersion, error_code
+from wattlane.csms.protocol.frames import (
     Call,
     CallErrorFrame,
     CallResult,

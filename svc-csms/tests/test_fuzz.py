@@ -23,8 +23,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from wattlane.csms.errors import VALID_ERROR_CODES, OcppVersion, error_code
-from wattlane.csms.frames import Call, Frame, FrameError, parse_frame
+from wattlane.csms.protocol.errors import VALID_ERROR_CODES, OcppVersion, error_code
+from wattlane.csms.protocol.frames import Call, Frame, FrameError, parse_frame
 from wattlane.csms.testing import DEFAULT_PASSWORD, running_csms
 from wattlane.simulator.station import basic_auth_header
 

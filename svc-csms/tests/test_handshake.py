@@ -186,8 +186,8 @@ async def test_shutdown_closes_station_sockets_with_going_away() -> None:
 
 
 async def test_reuse_port_lets_two_processes_share_a_listener() -> None:
-    from wattlane.csms.memory import memory_providers
-    from wattlane.csms.server import Csms, ListenerConfig
+    from wattlane.csms.protocol.server import Csms, ListenerConfig
+    from wattlane.csms.providers.memory import memory_providers
 
     first = Csms(memory_providers().providers())
     second = Csms(memory_providers().providers())

@@ -16,8 +16,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import func, select
 
 from wattlane.core.db import Database
-from wattlane.csms import repository
 from wattlane.csms.models import Message
+from wattlane.csms.registry import repository
 from wattlane.simulator.certs import DevPki, client_ssl_context
 from wattlane.simulator.station import SimStation
 

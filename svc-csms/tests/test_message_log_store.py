@@ -12,12 +12,12 @@ from sqlalchemy import func, select
 from wattlane.core.db import Database
 from wattlane.core.migrations import upgrade_async
 from wattlane.core.testing.databases import DatabaseFactory
-from wattlane.csms import repository
-from wattlane.csms.logstore import DatabaseMessageSink, log_row, purge_messages
-from wattlane.csms.memory import MemoryLogSink, memory_providers
-from wattlane.csms.messagelog import BatchingMessageLog
 from wattlane.csms.models import Message
-from wattlane.csms.providers import Direction, LogEntry
+from wattlane.csms.providers.interfaces import Direction, LogEntry
+from wattlane.csms.providers.memory import MemoryLogSink, memory_providers
+from wattlane.csms.registry import repository
+from wattlane.csms.registry.logstore import DatabaseMessageSink, log_row, purge_messages
+from wattlane.csms.registry.messagelog import BatchingMessageLog
 from wattlane.csms.schema import MIGRATIONS
 from wattlane.csms.testing import DEFAULT_PASSWORD, running_csms
 from wattlane.simulator.station import SimStation

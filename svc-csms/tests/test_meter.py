@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from wattlane.csms import meter
+from wattlane.csms.protocol import meter
 
 NOW = dt.datetime(2026, 11, 22, tzinfo=dt.UTC)
 

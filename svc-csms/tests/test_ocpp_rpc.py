@@ -17,12 +17,12 @@ from sqlalchemy import select
 
 from wattlane.core.db import Database
 from wattlane.core.testing.databases import DatabaseFactory
-from wattlane.csms import transaction_rows
-from wattlane.csms.memory import memory_providers
 from wattlane.csms.models import MeterValue, Transaction
-from wattlane.csms.providers import AccessDecision, AccessStatus
+from wattlane.csms.providers.interfaces import AccessDecision, AccessStatus
+from wattlane.csms.providers.memory import memory_providers
 from wattlane.csms.storage import Storage
 from wattlane.csms.testing import DEFAULT_PASSWORD, RunningCsms, eventually, running_csms
+from wattlane.csms.transactions import repository as transaction_rows
 
 NPM_DIR = Path(__file__).parent / "npm"
 NODE = shutil.which("node")

@@ -7,9 +7,9 @@ from datetime import datetime
 
 import pytest
 
-from wattlane.csms.errors import OcppVersion
-from wattlane.csms.memory import InMemoryEvents, memory_providers
-from wattlane.csms.providers import StatusChange
+from wattlane.csms.protocol.errors import OcppVersion
+from wattlane.csms.providers.interfaces import StatusChange
+from wattlane.csms.providers.memory import InMemoryEvents, memory_providers
 from wattlane.csms.testing import DEFAULT_PASSWORD, running_csms
 from wattlane.simulator.station import SimCallError, SimStation
 

@@ -7,10 +7,16 @@ from collections.abc import Sequence
 
 import pytest
 
-from wattlane.csms.access_cache import CachingAccessDecider
-from wattlane.csms.memory import InMemoryAccess, InMemoryStations, MemoryLogSink
-from wattlane.csms.messagelog import BatchingMessageLog
-from wattlane.csms.providers import AccessDecision, AccessStatus, Direction, LogEntry, ProviderUnavailable
+from wattlane.csms.providers.access_cache import CachingAccessDecider
+from wattlane.csms.providers.interfaces import (
+    AccessDecision,
+    AccessStatus,
+    Direction,
+    LogEntry,
+    ProviderUnavailable,
+)
+from wattlane.csms.providers.memory import InMemoryAccess, InMemoryStations, MemoryLogSink
+from wattlane.csms.registry.messagelog import BatchingMessageLog
 from wattlane.csms.settings import CsmsSettings
 from wattlane.csms.testing import eventually
 

@@ -11,11 +11,11 @@ from sqlalchemy import select
 
 from wattlane.core.db import Database
 from wattlane.core.testing.databases import DatabaseFactory
-from wattlane.csms import repository
-from wattlane.csms.clock import utc_now
-from wattlane.csms.memory import MemoryProviders, memory_providers
 from wattlane.csms.models import ConnectorStatus, Station, StationNotice, UnclaimedConnection
-from wattlane.csms.providers import StationOwner
+from wattlane.csms.protocol.clock import utc_now
+from wattlane.csms.providers.interfaces import StationOwner
+from wattlane.csms.providers.memory import MemoryProviders, memory_providers
+from wattlane.csms.registry import repository
 from wattlane.csms.storage import Storage
 from wattlane.csms.testing import DEFAULT_PASSWORD, RunningCsms, eventually_async, running_csms
 from wattlane.simulator.station import SimStation

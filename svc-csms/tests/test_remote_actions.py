@@ -11,9 +11,10 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from wattlane.api.assets.v1 import internal_pb2 as assets
 from wattlane.api.csms.v1 import commands_pb2 as C
 from wattlane.core.errors import FailedPrecondition
-from wattlane.csms.errors import OcppVersion
-from wattlane.csms.remote_actions import CommandState, ocpp_request, outcome
-from wattlane.csms.schemas import schema_set
+from wattlane.csms.api.command_convert import ocpp_request
+from wattlane.csms.commands.states import CommandState, outcome
+from wattlane.csms.protocol.errors import OcppVersion
+from wattlane.csms.protocol.schemas import schema_set
 
 VAR = C.VariableRef(component="OCPPCommCtrlr", variable="HeartbeatInterval")
 ACTIONS: dict[str, C.Command] = {

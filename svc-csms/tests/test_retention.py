@@ -10,9 +10,9 @@ from sqlalchemy import select
 from wattlane.core.db import Database
 from wattlane.core.migrations import upgrade_async
 from wattlane.core.testing.databases import DatabaseFactory
-from wattlane.csms.clock import utc_now
+from wattlane.csms.commands.retention import purge_commands
 from wattlane.csms.models import IDEMPOTENCY_KEYS, Command
-from wattlane.csms.retention import purge_commands
+from wattlane.csms.protocol.clock import utc_now
 from wattlane.csms.schema import MIGRATIONS
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from wattlane.csms.errors import ErrorKind, OcppError, OcppVersion
-from wattlane.csms.schemas import schema_set
+from wattlane.csms.protocol.errors import ErrorKind, OcppError, OcppVersion
+from wattlane.csms.protocol.schemas import schema_set
 
 
 def test_both_versions_know_their_actions() -> None:

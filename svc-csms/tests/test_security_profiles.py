@@ -17,7 +17,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidMessage, InvalidStatus
 from websockets.typing import Subprotocol
 
-from wattlane.csms.security import SecurityProfile, server_ssl_context
+from wattlane.csms.protocol.security import SecurityProfile, server_ssl_context
 from wattlane.csms.testing import DEFAULT_PASSWORD, RunningCsms, running_csms
 from wattlane.simulator.certs import DevPki, client_ssl_context
 from wattlane.simulator.station import SimStation, basic_auth_header

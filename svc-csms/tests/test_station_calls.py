@@ -8,7 +8,13 @@ from typing import Any
 import orjson
 import pytest
 
-from wattlane.csms.errors import CallError, CallTimeout, InvalidResponse, OcppError, StationNotConnected
+from wattlane.csms.protocol.errors import (
+    CallError,
+    CallTimeout,
+    InvalidResponse,
+    OcppError,
+    StationNotConnected,
+)
 from wattlane.csms.testing import DEFAULT_PASSWORD, RunningCsms, eventually
 from wattlane.simulator.station import SimCallError, SimStation, default_handlers
 

@@ -11,12 +11,12 @@ from sqlalchemy import select
 
 from wattlane.core.db import Database
 from wattlane.core.testing.databases import DatabaseFactory
-from wattlane.csms import transaction_rows
-from wattlane.csms.memory import MemoryProviders, memory_providers
 from wattlane.csms.models import MeterValue, Transaction, TransactionOutbox
-from wattlane.csms.providers import AccessDecision, AccessStatus, StationOwner
+from wattlane.csms.providers.interfaces import AccessDecision, AccessStatus, StationOwner
+from wattlane.csms.providers.memory import MemoryProviders, memory_providers
 from wattlane.csms.storage import Storage
 from wattlane.csms.testing import DEFAULT_PASSWORD, RunningCsms, running_csms
+from wattlane.csms.transactions import repository as transaction_rows
 from wattlane.simulator import messages
 from wattlane.simulator.station import SimCallError, SimStation
 

@@ -24,10 +24,10 @@ from wattlane.contracts.handoff import workflow_id
 from wattlane.core.db import Database
 from wattlane.core.identity_link import IdentityLink
 from wattlane.core.testing.databases import DatabaseFactory
-from wattlane.csms import transaction_rows
 from wattlane.csms.models import TransactionHandoff, TransactionOutbox
 from wattlane.csms.service import CsmsService
 from wattlane.csms.settings import CsmsSettings
+from wattlane.csms.transactions import repository as transaction_rows
 from wattlane.identity.main import IdentityService
 from wattlane.identity.testing import start_identity
 from wattlane.simulator.station import SimStation

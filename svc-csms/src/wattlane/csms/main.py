@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from wattlane.core.server import run_until_signal
-from wattlane.csms.runtime import raise_open_files_limit, run
+from wattlane.csms.protocol.runtime import raise_open_files_limit, run
 from wattlane.csms.service import CsmsService
 from wattlane.csms.settings import CsmsSettings
 

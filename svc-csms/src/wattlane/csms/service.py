@@ -18,7 +18,6 @@ from pathlib import Path
 
 import grpc
 
-from wattlane.api.assets.v1 import internal_pb2 as assets_internal_pb2
 from wattlane.api.assets.v1 import internal_pb2_grpc as assets_grpc
 from wattlane.api.csms.v1 import (
     commands_pb2,
@@ -31,30 +30,30 @@ from wattlane.api.csms.v1 import (
     transactions_pb2_grpc,
 )
 from wattlane.core.client import channel
+from wattlane.core.clock import utcnow
 from wattlane.core.db import Database
-from wattlane.core.errors import FailedPrecondition, Unavailable
 from wattlane.core.identity_link import IdentityLink
 from wattlane.core.outbox import WorkflowRelay
 from wattlane.core.server import Registrar, ServerOptions, ServiceServer
 from wattlane.core.temporal import LazyClient
-from wattlane.csms.api.commands import CommandServicer, LocalLists
+from wattlane.csms.api.commands import CommandServicer
 from wattlane.csms.api.internal import CsmsInternalServicer
 from wattlane.csms.api.stations import StationServicer
 from wattlane.csms.api.transactions import TransactionServicer
-from wattlane.csms.assets import AssetsAccess, AssetsStations
-from wattlane.csms.clock import utc_now
-from wattlane.csms.commands import CommandRunner, Peers
-from wattlane.csms.handoff import handoff_relay
-from wattlane.csms.leases import Lease
-from wattlane.csms.logstore import purge_messages
-from wattlane.csms.memory import MemoryProviders, memory_providers
-from wattlane.csms.options import CsmsOptions
-from wattlane.csms.providers import AccessDecider, Providers, StationCredentials, StationOwner
-from wattlane.csms.retention import purge_commands
-from wattlane.csms.security import SecurityProfile, server_ssl_context
-from wattlane.csms.server import Csms, ListenerConfig
+from wattlane.csms.commands.peers import Peers
+from wattlane.csms.commands.retention import purge_commands
+from wattlane.csms.commands.runner import CommandRunner
+from wattlane.csms.protocol.options import CsmsOptions
+from wattlane.csms.protocol.security import SecurityProfile, server_ssl_context
+from wattlane.csms.protocol.server import Csms, ListenerConfig
+from wattlane.csms.providers.assets import AssetsAccess, AssetsLocalLists, AssetsStations
+from wattlane.csms.providers.interfaces import AccessDecider, Providers, StationCredentials, StationOwner
+from wattlane.csms.providers.memory import MemoryProviders, memory_providers
+from wattlane.csms.registry.leases import Lease
+from wattlane.csms.registry.logstore import purge_messages
 from wattlane.csms.settings import CsmsSettings
 from wattlane.csms.storage import Storage
+from wattlane.csms.transactions.handoff import handoff_relay
 
 logger = logging.getLogger("wattlane.csms")
 
@@ -184,10 +183,12 @@ class CsmsService:
         services: list[tuple[str, Registrar]] = []
         if self.db is not None and self.csms is not None:
             db = self.db
-            runner = CommandRunner(db, s.process_id, self.csms.registry)
             token = self.identity.service_token if self.identity is not None else None
             # A forwarded command waits for the station's answer on the other process.
-            peers = self.peers = Peers(token, timeout=s.call_timeout + 10)
+            self.peers = Peers(token, timeout=s.call_timeout + 10)
+            runner = CommandRunner(db, s.process_id, self.csms.registry, self.peers)
+            # SendLocalList's source: assets' list for a station (none without assets).
+            local_lists = AssetsLocalLists(self._assets_stub) if self._assets_stub is not None else None
             services = [
                 (
                     stations_pb2.DESCRIPTOR.services_by_name["StationService"].full_name,
@@ -210,7 +211,7 @@ class CsmsService:
                 (
                     commands_pb2.DESCRIPTOR.services_by_name["CommandService"].full_name,
                     lambda srv: commands_pb2_grpc.add_CommandServiceServicer_to_server(
-                        CommandServicer(db, runner, peers, self._local_lists()), srv
+                        CommandServicer(db, runner, local_lists), srv
                     ),
                 ),
             ]
@@ -255,37 +256,13 @@ class CsmsService:
                 logger.exception("housekeeping failed")
             await asyncio.sleep(s.housekeeping_interval)
 
-    def _local_lists(self) -> LocalLists | None:
-        """SendLocalList's source: assets' list for a station (none without assets)."""
-        stub = self._assets_stub
-        if stub is None:
-            return None
-
-        async def fetch(identity: str) -> assets_internal_pb2.LocalAuthorizationList:
-            request = assets_internal_pb2.ListLocalAuthorizationsRequest(identity=identity)
-            try:
-                reply: assets_internal_pb2.LocalAuthorizationList = await stub.ListLocalAuthorizations(
-                    request
-                )
-            except grpc.aio.AioRpcError as exc:
-                # Said to the caller as what it means for them, never as an internal error.
-                if exc.code() == grpc.StatusCode.NOT_FOUND:
-                    raise FailedPrecondition(
-                        f"assets has no charging point with OCPP identity {identity}",
-                        reason="NO_CHARGING_POINT",
-                    ) from None
-                raise Unavailable(f"assets could not give the local list ({exc.code().name})") from None
-            return reply
-
-        return fetch
-
     async def _announce_connections(self) -> None:
         """Record every socket open here as online again (after our lease was swept)."""
         if self.csms is None or self.storage is None:
             return
         for connection in self.csms.registry:
             await self.storage.registry.station_online(
-                connection.identity, connection.version, connection.session.remote_address, utc_now()
+                connection.identity, connection.version, connection.session.remote_address, utcnow()
             )
 
     def open_connections(self) -> list[tuple[str, dt.datetime]]:

@@ -44,7 +44,7 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from wattlane.csms.security import SecurityProfile
+from wattlane.csms.protocol.security import SecurityProfile
 
 _TRUE = {"1", "true", "yes", "on"}
 

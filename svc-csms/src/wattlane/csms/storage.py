@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 from wattlane.core.db import Database
 from wattlane.core.migrations import upgrade_async
-from wattlane.csms.logstore import DatabaseMessageSink
-from wattlane.csms.messagelog import BatchingMessageLog
-from wattlane.csms.providers import AccessDecider, Providers, StationCredentials
+from wattlane.csms.providers.interfaces import AccessDecider, Providers, StationCredentials
+from wattlane.csms.registry.logstore import DatabaseMessageSink
+from wattlane.csms.registry.messagelog import BatchingMessageLog
+from wattlane.csms.registry.stations import RegisteredCredentials, StationRegistry
 from wattlane.csms.schema import MIGRATIONS
-from wattlane.csms.stations import RegisteredCredentials, StationRegistry
-from wattlane.csms.transactions import StoredTransactions
+from wattlane.csms.transactions.store import StoredTransactions
 
 
 @dataclass

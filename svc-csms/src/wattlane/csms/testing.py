@@ -9,11 +9,11 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from wattlane.csms.handlers import DataTransferHandler
-from wattlane.csms.memory import MemoryProviders, memory_providers
-from wattlane.csms.options import CsmsOptions
-from wattlane.csms.security import SecurityProfile
-from wattlane.csms.server import Csms, ListenerConfig
+from wattlane.csms.protocol.handlers import DataTransferHandler
+from wattlane.csms.protocol.options import CsmsOptions
+from wattlane.csms.protocol.security import SecurityProfile
+from wattlane.csms.protocol.server import Csms, ListenerConfig
+from wattlane.csms.providers.memory import MemoryProviders, memory_providers
 from wattlane.csms.storage import Storage
 
 DEFAULT_PASSWORD = "0123456789abcdef0123"  # 20 bytes: a valid AuthorizationKey length (16-40)

@@ -7,16 +7,15 @@ import grpc
 from wattlane.api.csms.v1 import commands_pb2, internal_pb2, internal_pb2_grpc
 from wattlane.contracts import scopes
 from wattlane.core.caller import current_caller
-from wattlane.core.clock import utcnow
 from wattlane.core.db import Database
 from wattlane.core.errors import FailedPrecondition, InvalidArgument, NotFound
-from wattlane.core.names import parse_name
 from wattlane.core.timestamps import to_timestamp
-from wattlane.csms import repository, transaction_rows
-from wattlane.csms.api import convert
-from wattlane.csms.api.command_convert import command, parse_command_name
-from wattlane.csms.commands import CommandRunner
-from wattlane.csms.names import parse_identity
+from wattlane.csms.api import station_views
+from wattlane.csms.api.command_convert import command
+from wattlane.csms.commands.runner import CommandRunner
+from wattlane.csms.names import parse_command_name, parse_identity, parse_transaction_name
+from wattlane.csms.registry import repository
+from wattlane.csms.transactions.handoff import record_delivery
 
 
 class CsmsInternalServicer(internal_pb2_grpc.CsmsInternalServiceServicer):
@@ -36,25 +35,20 @@ class CsmsInternalServicer(internal_pb2_grpc.CsmsInternalServiceServicer):
             row = await repository.get_unclaimed(session, identity)
         if row is None:
             raise NotFound(f"unclaimedConnections/{identity}")
-        return convert.unclaimed_internal(row)
+        return station_views.unclaimed_internal(row)
 
     async def RecordHandoff(
         self, request: internal_pb2.RecordHandoffRequest, context: grpc.aio.ServicerContext
     ) -> internal_pb2.Handoff:
         """Record a completed transaction's handoff once (`csms.handoff`); repeats are counted."""
         current_caller().require_service_scope(scopes.CSMS_HANDOFF)
-        raw = parse_name(request.transaction, "transactions", "transaction")
-        if not raw.isdigit() or len(raw) > 18:
-            raise InvalidArgument.field("transaction", "must look like transactions/{number}")
+        transaction_id = parse_transaction_name(request.transaction, "transaction")
         if not request.workflow_id or len(request.workflow_id) > 64:
             raise InvalidArgument.field("workflow_id", "is required (at most 64 characters)")
         async with self.db.transaction() as session:
-            transaction = await transaction_rows.get_transaction(session, int(raw))
-            if transaction is None:
-                raise NotFound(request.transaction)
-            if transaction.stop_time is None:
-                raise FailedPrecondition(f"{request.transaction} has not ended")
-            row = await transaction_rows.record_handoff(session, int(raw), request.workflow_id, utcnow())
+            row = await record_delivery(
+                session, transaction_id, request.workflow_id, name=request.transaction
+            )
         return internal_pb2.Handoff(
             transaction=request.transaction,
             workflow_id=row.workflow_id,

@@ -9,14 +9,9 @@ from collections.abc import Iterable, Sequence
 from wattlane.api.csms.v1 import transactions_pb2
 from wattlane.core.timestamps import to_timestamp
 from wattlane.csms.models import MeterValue, Transaction
-from wattlane.csms.names import station_name
+from wattlane.csms.names import station_name, transaction_name
 
 T = transactions_pb2
-
-
-def transaction_name(transaction_id: int) -> str:
-    """`transactions/{id}`."""
-    return f"transactions/{transaction_id}"
 
 
 def _ref(collection: str, resource_id: str) -> str:

@@ -1,0 +1,170 @@
+"""OCPP 1.6 station-initiated messages (Core, Firmware Management, the security extension)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from wattlane.csms.protocol import meter
+from wattlane.csms.protocol.clock import ocpp_now, ocpp_time, parse_ocpp_time, utc_now
+from wattlane.csms.protocol.errors import OcppVersion
+from wattlane.csms.protocol.handlers.context import (
+    ACCESS_STATUS_OCPP,
+    Handler,
+    HandlerContext,
+    Session,
+    boot_reply,
+    data_transfer,
+    decide,
+    notice,
+    record,
+)
+from wattlane.csms.protocol.statuses import STATUS_16
+from wattlane.csms.providers.interfaces import (
+    AccessDecision,
+    BootInfo,
+    NoticeKind,
+    StatusChange,
+    TransactionChange,
+    TransactionEnd,
+    TransactionStart,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def id_tag_info(decision: AccessDecision) -> dict[str, Any]:
+    """The 1.6 IdTagInfo for a decision."""
+    info: dict[str, Any] = {"status": ACCESS_STATUS_OCPP[decision.status]}
+    if decision.expires_at is not None:
+        info["expiryDate"] = ocpp_time(decision.expires_at)
+    if decision.group_id is not None:
+        info["parentIdTag"] = decision.group_id[:20]
+    return info
+
+
+def handlers(ctx: HandlerContext) -> dict[str, Handler]:
+    """Build the 1.6 dispatch table."""
+    events = ctx.providers.events
+    options = ctx.options
+
+    async def boot_notification(session: Session, p: dict[str, Any]) -> dict[str, Any]:
+        """Record the boot; Accepted with the heartbeat interval, or Pending for an unclaimed station."""
+        now = utc_now()
+        await events.station_booted(
+            BootInfo(
+                identity=session.identity,
+                version=OcppVersion.V16,
+                at=now,
+                vendor=p["chargePointVendor"],
+                model=p["chargePointModel"],
+                serial_number=p.get("chargePointSerialNumber") or p.get("chargeBoxSerialNumber"),
+                firmware_version=p.get("firmwareVersion"),
+                iccid=p.get("iccid"),
+                imsi=p.get("imsi"),
+                accepted=session.known,
+            )
+        )
+        return boot_reply(session, now, options)
+
+    async def heartbeat(session: Session, p: dict[str, Any]) -> dict[str, Any]:
+        """Note the station's `last seen` (write-behind) and answer the current time."""
+        await events.station_seen(session.identity, utc_now())
+        return {"currentTime": ocpp_now()}
+
+    async def status_notification(session: Session, p: dict[str, Any]) -> dict[str, Any]:
+        """Map the connector status to the platform's and report it."""
+        connector = p["connectorId"]
+        error_code = p["errorCode"]
+        await events.status_changed(
+            StatusChange(
+                identity=session.identity,
+                # 1.6 connector N is 2.0.1 EVSE N with its one connector; 0 is the whole station.
+                evse_id=connector,
+                connector_id=1 if connector > 0 else 0,
+                status=STATUS_16[p["status"]],
+                ocpp_status=p["status"],
+                at=parse_ocpp_time(p.get("timestamp"), utc_now()),
+                error_code=None if error_code == "NoError" else error_code,
+                info=p.get("info"),
+            )
+        )
+        return {}
+
+    async def authorize(session: Session, p: dict[str, Any]) -> dict[str, Any]:
+        """Answer the (cached) access decision for the token."""
+        decision = await decide(ctx, session, p["idTag"], "")
+        return {"idTagInfo": id_tag_info(decision)}
+
+    async def start_transaction(session: Session, p: dict[str, Any]) -> dict[str, Any]:
+        """Authorize, store the transaction (a repeat finds the stored one) and answer its id."""
+        decision = await decide(ctx, session, p["idTag"], "")
+        connector = p["connectorId"]
+        # 1.6 has no id of the station's own: a resent start repeats all of these.
+        key = f"{connector}|{p['idTag']}|{p['timestamp']}|{p['meterStart']}"
+        start = TransactionStart(
+            identity=session.identity,
+            version=OcppVersion.V16,
+            key=key,
+            evse_id=connector,
+            connector_id=1 if connector > 0 else 0,
+            id_token=p["idTag"],
+            token_type="",
+            at=parse_ocpp_time(p["timestamp"], utc_now()),
+            meter_start_wh=p["meterStart"],
+            decision=decision,
+        )
+        transaction_id = await record(ctx, TransactionChange(session.identity, start=start))
+        return {"idTagInfo": id_tag_info(decision), "transactionId": transaction_id}
+
+    async def stop_transaction(session: Session, p: dict[str, Any]) -> dict[str, Any]:
+        """End the transaction (once: a resent stop changes nothing) with its transaction data."""
+        now = utc_now()
+        change = TransactionChange(
+            session.identity,
+            transaction_id=p["transactionId"],
+            samples=meter.samples(p.get("transactionData"), v201=False, default_time=now),
+            end=TransactionEnd(
+                at=parse_ocpp_time(p["timestamp"], now),
+                meter_stop_wh=p["meterStop"],
+                reason=p.get("reason", "Local"),  # 1.6: an absent reason means Local
+            ),
+        )
+        if await record(ctx, change) is None:
+            logger.info(
+                "%s: StopTransaction for unknown transaction %s", session.identity, p["transactionId"]
+            )
+        if "idTag" not in p:
+            return {}
+        return {"idTagInfo": id_tag_info(await decide(ctx, session, p["idTag"], ""))}
+
+    async def meter_values(session: Session, p: dict[str, Any]) -> dict[str, Any]:
+        """Store a transaction's samples (waiting for the commit); others are only logged."""
+        transaction_id = p.get("transactionId")
+        if transaction_id is not None:
+            found = meter.samples(p["meterValue"], v201=False, default_time=utc_now())
+            if found:
+                await record(
+                    ctx, TransactionChange(session.identity, transaction_id=transaction_id, samples=found)
+                )
+        return {}
+
+    async def transfer(session: Session, p: dict[str, Any]) -> dict[str, Any]:
+        """Vendor-specific DataTransfer."""
+        return await data_transfer(ctx, session, p)
+
+    return {
+        "BootNotification": boot_notification,
+        "Heartbeat": heartbeat,
+        "StatusNotification": status_notification,
+        "Authorize": authorize,
+        "FirmwareStatusNotification": notice(ctx, NoticeKind.FIRMWARE_STATUS, "status"),
+        "SignedFirmwareStatusNotification": notice(ctx, NoticeKind.FIRMWARE_STATUS, "status"),
+        "DiagnosticsStatusNotification": notice(ctx, NoticeKind.DIAGNOSTICS_STATUS, "status"),
+        "LogStatusNotification": notice(ctx, NoticeKind.LOG_STATUS, "status"),
+        "SecurityEventNotification": notice(ctx, NoticeKind.SECURITY_EVENT, "type"),
+        "DataTransfer": transfer,
+        "StartTransaction": start_transaction,
+        "StopTransaction": stop_transaction,
+        "MeterValues": meter_values,
+    }

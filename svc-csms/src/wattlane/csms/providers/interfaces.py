@@ -1,0 +1,301 @@
+"""Everything the CSMS needs from outside the protocol layer, as small `typing.Protocol`s.
+
+The station registry (database), the access decisions (cards, tokens), the events other services
+care about and the message-log store are wired in behind these interfaces; `memory.py` holds the
+in-process implementations used by tests and the local demo.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NamedTuple, Protocol
+
+from wattlane.csms.protocol.errors import OcppVersion
+
+
+class PlatformStatus(enum.StrEnum):
+    """A connector's (or station's) status as the platform shows it, whatever the OCPP version."""
+
+    AVAILABLE = "available"
+    OCCUPIED = "occupied"
+    CHARGING = "charging"
+    FAULTED = "faulted"
+    UNAVAILABLE = "unavailable"
+    OFFLINE = "offline"
+
+
+class AccessStatus(enum.StrEnum):
+    """The outcome of an access decision for an idTag / idToken."""
+
+    ACCEPTED = "accepted"
+    BLOCKED = "blocked"
+    INVALID = "invalid"
+    EXPIRED = "expired"
+
+
+class Direction(enum.StrEnum):
+    """Which way a logged frame travelled."""
+
+    IN = "in"  # station → CSMS
+    OUT = "out"  # CSMS → station
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionAttempt:
+    """A connection by an identity the registry does not know (to be claimed by an operator)."""
+
+    identity: str
+    at: datetime
+    remote_address: str
+    listener: str
+    protocol: str = ""  # the first OCPP sub-protocol the station offered, if any
+
+
+@dataclass(frozen=True, slots=True)
+class StationOwner:
+    """The tenant owning a station, as the credential provider knows it; copied onto CSMS rows
+    (id and path) so every read is scoped in SQL."""
+
+    owner_id: str
+    owner_path: str
+    location_id: str = ""  # assets' location and charging point, for restricted members' grants
+    charging_point_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BootInfo:
+    """What a station reported in BootNotification."""
+
+    identity: str
+    version: OcppVersion
+    at: datetime
+    vendor: str
+    model: str
+    serial_number: str | None = None
+    firmware_version: str | None = None
+    reason: str | None = None  # 2.0.1 only
+    iccid: str | None = None
+    imsi: str | None = None
+    accepted: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """A StatusNotification mapped to the platform's status (OCPP's own value kept alongside)."""
+
+    identity: str
+    evse_id: int  # 0 = the whole station (1.6 connectorId 0)
+    connector_id: int
+    status: PlatformStatus
+    ocpp_status: str
+    at: datetime
+    error_code: str | None = None
+    info: str | None = None
+
+
+class NoticeKind(enum.StrEnum):
+    """Station notifications that only need recording."""
+
+    FIRMWARE_STATUS = "firmware_status"
+    DIAGNOSTICS_STATUS = "diagnostics_status"  # 1.6 DiagnosticsStatusNotification
+    LOG_STATUS = "log_status"  # LogStatusNotification (2.0.1 and the 1.6 security extension)
+    SECURITY_EVENT = "security_event"
+
+
+@dataclass(frozen=True, slots=True)
+class StationNotice:
+    """A firmware / diagnostics / log status or a security event reported by a station."""
+
+    identity: str
+    kind: NoticeKind
+    value: str  # the status, or the security event type
+    at: datetime
+    request_id: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessDecision:
+    """An answer for one idTag/idToken at one station."""
+
+    status: AccessStatus
+    reason: str | None = None
+    expires_at: datetime | None = None  # the card's own expiry, when known
+    group_id: str | None = None  # parentIdTag (1.6) / groupIdToken (2.0.1)
+    # Who may see and who pays for a transaction started with this token (recorded at start).
+    payer: str = ""  # free | cardholder | roaming ("" when not accepted or not known)
+    card: str = ""  # cards/{id}
+    card_owner: str = ""  # tenants/{id} owning the card
+    card_owner_path: str = ""
+    cardholder: str = ""  # users/{id} holding a private card
+    rate_plan: str = ""  # the effective rate plan reference at the charging point
+
+
+class LogEntry(NamedTuple):
+    """One frame in or out, for the station message log (a tuple: two are built per message)."""
+
+    at: float  # Unix time, seconds
+    identity: str
+    direction: Direction
+    message_type: int  # 2 CALL, 3 CALLRESULT, 4 CALLERROR, 0 = unparsable frame
+    message_id: str
+    action: str | None
+    payload: Any
+    error_code: str | None = None
+    error_description: str | None = None
+
+
+class ProviderUnavailable(Exception):
+    """A provider could not answer now (database or service down); the CSMS may fall back."""
+
+
+class StationCredentials(Protocol):
+    """The station registry as the handshake sees it."""
+
+    async def is_known(self, identity: str) -> bool:
+        """True when `identity` is a registered (claimed) station."""
+        ...
+
+    async def verify_password(self, identity: str, password: bytes) -> bool:
+        """True when `password` is the station's current AuthorizationKey (Basic auth)."""
+        ...
+
+    async def verify_certificate(self, identity: str, subject_cn: str) -> bool:
+        """True when a client certificate with common name `subject_cn` may act as `identity`.
+
+        TLS has already checked the chain against the configured CA; this is the registry's say
+        (e.g. a revoked or not-yet-installed certificate)."""
+        ...
+
+    async def record_unclaimed(self, attempt: ConnectionAttempt) -> None:
+        """Remember a connection attempt by an unknown identity."""
+        ...
+
+    async def owner(self, identity: str) -> StationOwner | None:
+        """The station's owner (None when unknown or not set); cheap after a handshake."""
+        ...
+
+
+class AccessDecider(Protocol):
+    """Decides whether an idTag / idToken may charge at a station."""
+
+    async def decide(self, identity: str, id_token: str, token_type: str) -> AccessDecision:
+        """Decide for `id_token` at station `identity`.
+
+        `token_type` is the 2.0.1 IdTokenEnumType ("ISO14443", "eMAID", ...); 1.6 idTags carry no
+        type and pass "". Raise `ProviderUnavailable` on an outage."""
+        ...
+
+
+class StationEvents(Protocol):
+    """What the rest of the platform hears about stations."""
+
+    async def station_online(
+        self, identity: str, version: OcppVersion, remote_address: str, at: datetime
+    ) -> None:
+        """The station's WebSocket connection is open."""
+        ...
+
+    async def station_offline(self, identity: str, at: datetime, reason: str) -> None:
+        """The station's connection is gone (closed, lost, or silent for too long)."""
+        ...
+
+    async def station_booted(self, boot: BootInfo) -> None:
+        """The station sent BootNotification."""
+        ...
+
+    async def station_seen(self, identity: str, at: datetime) -> None:
+        """The station sent a Heartbeat (its `last seen`); must not wait on storage."""
+        ...
+
+    async def status_changed(self, change: StatusChange) -> None:
+        """A connector (or the station, evse 0) changed status."""
+        ...
+
+    async def station_notice(self, notice: StationNotice) -> None:
+        """Firmware / diagnostics / log status, or a security event."""
+        ...
+
+
+class MessageLog(Protocol):
+    """The station message log. `record` must not block: it enqueues; a writer batches."""
+
+    def record(self, entry: LogEntry) -> None:
+        """Enqueue one frame for the log."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class MeterSample:
+    """One sampled moment of a transaction's meter, in the platform's units."""
+
+    at: datetime
+    energy_wh: int | None = None  # the energy register (Energy.Active.Import.Register)
+    power_w: int | None = None
+    current_a: float | None = None
+    soc_percent: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionStart:
+    """What a transaction's start says (1.6 StartTransaction, 2.0.1 the first event seen).
+
+    `key` tells a repeated start from a new one at the same station: the 2.0.1 station's
+    transactionId, or for 1.6 (connector, idTag, timestamp, meterStart)."""
+
+    identity: str
+    version: OcppVersion
+    key: str
+    evse_id: int
+    connector_id: int
+    id_token: str
+    token_type: str
+    at: datetime
+    meter_start_wh: int | None
+    decision: AccessDecision
+    station_transaction_id: str = ""  # 2.0.1 only
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionEnd:
+    """How a transaction ended (1.6 StopTransaction, 2.0.1 TransactionEvent Ended)."""
+
+    at: datetime
+    meter_stop_wh: int | None
+    reason: str  # the OCPP stop reason as sent ("Local", "EVDisconnected", ...); "" when none
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionChange:
+    """One transaction message: a start (found or created by its key) or a reference to the
+    CSMS's transaction id, with the meter samples it carries and its end, if it ends."""
+
+    identity: str
+    start: TransactionStart | None = None
+    transaction_id: int | None = None
+    samples: tuple[MeterSample, ...] = ()
+    end: TransactionEnd | None = None
+    seq_no: int | None = None  # 2.0.1
+
+
+class TransactionStore(Protocol):
+    """Transactions and their meter values. `record` returns after the change is durable."""
+
+    async def record(self, change: TransactionChange) -> int | None:
+        """Store `change` and return the CSMS's transaction id (the 1.6 transactionId), or None
+        when `transaction_id` names no transaction of this station. Repeats change nothing.
+        Raise `ProviderUnavailable` when the store cannot commit now."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Providers:
+    """The outside dependencies of one CSMS process."""
+
+    credentials: StationCredentials
+    access: AccessDecider
+    events: StationEvents
+    message_log: MessageLog
+    transactions: TransactionStore
