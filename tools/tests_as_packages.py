@@ -26,11 +26,14 @@ def main(target: Path) -> None:
     package = target / "wattlane_tests"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("")
-    for tests_dir in sorted([ROOT / "tests", *ROOT.glob("*/tests")]):
-        if not tests_dir.is_dir():
-            continue
+    # Every project gets its package, tests or not, so the contracts naming it stay valid.
+    projects = [path.parent / "tests" for path in ROOT.glob("*/pyproject.toml")]
+    for tests_dir in sorted({ROOT / "tests", *projects}):
         destination = package / package_name(tests_dir)
         destination.mkdir()
+        (destination / "__init__.py").touch()
+        if not tests_dir.is_dir():
+            continue
         for source in tests_dir.rglob("*.py"):
             if "node_modules" in source.parts:
                 continue
