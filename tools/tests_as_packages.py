@@ -26,11 +26,15 @@ def main(target: Path) -> None:
     package = target / "wattlane_tests"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("")
-    for tests_dir in sorted([ROOT / "tests", *ROOT.glob("*/tests")]):
-        if not tests_dir.is_dir():
-            continue
+    # Every project gets its package, even one whose tests all moved to tests/ (its contract
+    # still names it).
+    projects = [p.parent / "tests" for p in ROOT.glob("*/pyproject.toml")]
+    for tests_dir in sorted({ROOT / "tests", *ROOT.glob("*/tests"), *projects}):
         destination = package / package_name(tests_dir)
         destination.mkdir()
+        if not tests_dir.is_dir():
+            (destination / "__init__.py").touch()
+            continue
         for source in tests_dir.rglob("*.py"):
             if "node_modules" in source.parts:
                 continue
