@@ -20,7 +20,7 @@ from wattlane.workflows.identity import IdentityInternal
 from wattlane.workflows.mail.mailer import Mailer
 from wattlane.workflows.mail.sink import MailSink
 from wattlane.workflows.mail.smtp import SmtpSender
-from wattlane.workflows.worker import Dependencies, task_queues
+from wattlane.workflows.worker import Dependencies, new_worker, task_queues
 
 
 @dataclass
@@ -54,13 +54,7 @@ async def start_worker(
     identity = IdentityInternal(link, identity_target)
     deps = Dependencies(client, identity, Mailer(SmtpSender("127.0.0.1", smtp_port), identity))
     (queue,) = [q for q in task_queues(deps, task_queue) if q.name == task_queue]
-    worker = Worker(
-        client,
-        task_queue=queue.name,
-        workflows=list(queue.workflows),
-        activities=list(queue.activities),
-        max_cached_workflows=1000 if sticky else 0,
-    )
+    worker = new_worker(client, queue, max_cached_workflows=1000 if sticky else 0)
     return RunningWorker(worker, asyncio.create_task(worker.run()), link, identity)
 
 
