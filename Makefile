@@ -46,7 +46,7 @@ run: $(STAMP)
 test: $(STAMP) $(NPM_STAMPS)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(STAMP) import-contracts
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -36,11 +36,11 @@ from bench.csms.run import ServerProcess, raw_connect
 from bench.csms.server import PASSWORD
 from wattlane.core.db import Database
 from wattlane.core.temporal import LazyClient
+from wattlane.core.testing.temporal import start_dev_server
 from wattlane.csms.models import Transaction, TransactionOutbox
 from wattlane.csms.protocol.runtime import run
 from wattlane.csms.transactions.handoff import handoff_relay
 from wattlane.simulator.station import SimStation
-from wattlane.workflows.testing import start_dev_server
 
 RT_STATIONS = 100
 BASE_TIME = dt.datetime(2026, 11, 22, tzinfo=dt.UTC)

@@ -22,7 +22,7 @@ from wattlane.cli.stack import port_is_free
 WATTLANE = str(Path(sys.executable).parent / "wattlane")
 
 
-def free_base_port(span: int = 9) -> int:
+def free_base_port(span: int = 10) -> int:
     """A base port with `span` free ports after it, below Linux's ephemeral range (32768+), so
     that ports other processes get from the kernel (Temporal's internal services, test servers)
     cannot land in it between this check and the stack binding it."""

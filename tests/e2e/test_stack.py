@@ -28,22 +28,23 @@ from tests.support.processes import (
     environment_without_wattlane,
     free_port,
     http_get,
-    wait_ready,
 )
 from wattlane.api.assets.v1 import cards_pb2
 from wattlane.api.assets.v1 import charging_points_pb2 as cp_pb2
 from wattlane.api.assets.v1 import internal_pb2 as assets_internal_pb2
-from wattlane.api.identity.v1 import auth_pb2, internal_pb2_grpc, tenants_pb2
-from wattlane.cli.stack import Child, Stack
+from wattlane.api.identity.v1 import auth_pb2, internal_pb2_grpc, tenants_pb2, users_pb2
+from wattlane.cli.stack import Child, Stack, wait_ready
 from wattlane.core.client import channel
 from wattlane.core.clients.assets import AssetsClient
 from wattlane.core.clients.identity import IdentityClient
 from wattlane.core.db import Database
 from wattlane.core.testing.databases import DatabaseFactory
 from wattlane.core.testing.promtool import check_metrics
-from wattlane.identity.testing import TreeBuilder
+from wattlane.identity.testing import TreeBuilder, unique
 
-SERVICES = ["identity", "assets"]
+SERVICES = ["identity", "assets", "worker"]
+# What the worker lacks: a database (`migrate` has nothing to do) and a gRPC port.
+WITHOUT_DATABASE = {"worker"}
 
 
 @pytest.mark.parametrize("name", SERVICES)
@@ -57,6 +58,8 @@ async def test_the_side_port_answers_health_readiness_and_clean_metrics(
         admin = await IdentityClient(process.grpc).login(ADMIN_EMAIL, ADMIN_PASSWORD)
         await admin.tenants.ListTenants(tenants_pb2.ListTenantsRequest())
         await admin.close()
+    if name == "worker":  # the SDK reports its pollers once they poll (just after ready)
+        await wait_metric(process, "temporal_num_pollers{")
     status, metrics = http_get(process.side_port, "/metrics")
     assert status == 200
     text = metrics.decode()
@@ -65,7 +68,23 @@ async def test_the_side_port_answers_health_readiness_and_clean_metrics(
     if name == "identity":
         assert 'grpc_method="ListTenants"' in text
         assert 'wattlane_outbox_pending{outbox="approvals"}' in text
+    if name == "worker":  # the Temporal SDK's own metrics beside ours, and our outcomes
+        assert "\n# TYPE temporal_request_total counter\n" in text
+        assert 'temporal_num_pollers{namespace="default",poller_type="activity_task"' in text
+        assert 'wattlane_workflow_outcomes_total{outcome="approved",workflow="ApplicationApproval"}' in text
     check_metrics(metrics)
+
+
+async def wait_metric(process: Process, needle: str, timeout: float = 30.0) -> str:
+    """The process's /metrics once it contains `needle`."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        text = http_get(process.side_port, "/metrics")[1].decode()
+        if needle in text:
+            return text
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{process.name}'s /metrics never showed {needle!r}:\n{text[-3000:]}")
+        await asyncio.sleep(0.2)
 
 
 def run_command(process: Process, command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -101,9 +120,10 @@ def test_settings_prints_the_configuration_in_force_with_secrets_redacted(
 @pytest.mark.parametrize("name", SERVICES)
 async def test_a_malformed_setting_fails_naming_the_variable(real_stack: RealStack, name: str) -> None:
     process = real_stack[name]
-    result = run_command(process, "serve", {**process.env, f"WATTLANE_{name.upper()}_PORT": "fifty"})
+    setting = "METRICS_PORT" if name in WITHOUT_DATABASE else "PORT"  # the worker has no gRPC port
+    result = run_command(process, "serve", {**process.env, f"WATTLANE_{name.upper()}_{setting}": "fifty"})
     assert result.returncode == 2
-    assert f"WATTLANE_{name.upper()}_PORT must be an integer, got 'fifty'" in result.stderr
+    assert f"WATTLANE_{name.upper()}_{setting} must be an integer, got 'fifty'" in result.stderr
 
 
 @pytest.mark.parametrize("name", SERVICES)
@@ -111,6 +131,11 @@ async def test_migrate_creates_the_schema_and_exits(
     databases: DatabaseFactory, real_stack: RealStack, name: str
 ) -> None:
     process = real_stack[name]
+    if name in WITHOUT_DATABASE:
+        result = await asyncio.to_thread(run_command, process, "migrate", process.env)
+        assert result.returncode == 0, result.stderr
+        assert f"{name} has no database: nothing to migrate" in result.stderr
+        return
     url = await databases.create(f"migrate_{name}")
     env = {f"WATTLANE_{name.upper()}_DATABASE_URL": url}
     result = await asyncio.to_thread(run_command, process, "migrate", env)
@@ -134,13 +159,10 @@ async def test_sigterm_turns_not_ready_first_then_stops(
     original = real_stack[name]
     prefix = name.upper()
     side_port, grpc_port = free_port(), free_port()
-    env = {
-        **original.env,
-        **common_env(prefix, side_port),
-        f"WATTLANE_{prefix}_PORT": str(grpc_port),
-        f"WATTLANE_{prefix}_DATABASE_URL": await databases.create(f"sigterm_{name}"),
-        f"WATTLANE_{prefix}_DRAIN_SECONDS": "2",
-    }
+    env = {**original.env, **common_env(prefix, side_port), f"WATTLANE_{prefix}_DRAIN_SECONDS": "2"}
+    if name not in WITHOUT_DATABASE:
+        env[f"WATTLANE_{prefix}_PORT"] = str(grpc_port)
+        env[f"WATTLANE_{prefix}_DATABASE_URL"] = await databases.create(f"sigterm_{name}")
     process = Process(name, env, side_port, grpc_port)
     stack = Stack()
     child = Child(name, process.argv(), env, tmp_path / f"{name}.log")
@@ -206,4 +228,47 @@ async def test_station_lifecycle_across_processes(real_stack: RealStack) -> None
     finally:
         await tree.close()
         await worker.close(None)
+        await admin.close()
+
+
+def sample(text: str, series: str) -> float:
+    """The value of one series (`name{labels}` exactly as exposed) in an exposition; 0 if absent."""
+    for line in text.splitlines():
+        if line.startswith(f"{series} "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def wait_sample(process: Process, series: str, at_least: float, timeout: float = 60.0) -> None:
+    """Wait until `series` on the process's /metrics reaches `at_least`."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (value := sample(http_get(process.side_port, "/metrics")[1].decode(), series)) < at_least:
+        assert asyncio.get_running_loop().time() < deadline, f"{series} = {value}, expected {at_least}"
+        await asyncio.sleep(0.2)
+
+
+async def test_the_worker_sends_an_invitation_mail_and_counts_it(real_stack: RealStack) -> None:
+    """Identity's outbox starts a user-mail workflow on Temporal; the worker process sends the
+    mail to the SMTP sink and counts the outcome and the activity's time on its /metrics."""
+    identity, worker = real_stack["identity"], real_stack["worker"]
+    sent = 'wattlane_workflow_outcomes_total{outcome="sent",workflow="UserMailDelivery"}'
+    timed = 'wattlane_activity_seconds_count{outcome="completed",workflow="UserMailDelivery"}'
+    before = http_get(worker.side_port, "/metrics")[1].decode()
+    admin = await IdentityClient(identity.grpc).login(ADMIN_EMAIL, ADMIN_PASSWORD)
+    tree = TreeBuilder(admin)
+    try:
+        partner = await tree.tenant((await tree.root()).name, "PARTNER")
+        email = f"{unique('invitee')}@example.test"
+        user = await admin.users.CreateUser(
+            users_pb2.CreateUserRequest(
+                parent=partner.name, user=users_pb2.User(email=email, display_name="Ida")
+            )
+        )
+        await admin.users.SendInvitation(users_pb2.SendInvitationRequest(user=user.name))
+        await wait_sample(worker, sent, sample(before, sent) + 1)
+        await wait_sample(worker, timed, sample(before, timed) + 1, timeout=5)
+        mails = [m.read_text(errors="replace") for m in real_stack.mail_directory.glob("*.eml")]
+        assert [m for m in mails if email in m], "the invitation is in the SMTP sink"
+    finally:
+        await tree.close()
         await admin.close()

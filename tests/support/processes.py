@@ -4,7 +4,6 @@ its side port (`/readyz`), stopped with SIGTERM."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import secrets
@@ -16,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wattlane.cli.stack import Child, Stack, StackError, python
+from wattlane.cli.stack import Child, Stack, python, wait_ready
 from wattlane.contracts.scopes import SERVICE_ACCOUNTS
 from wattlane.core.testing.temporal import venv_bin
 
@@ -66,7 +65,7 @@ class Process:
     name: str  # identity, assets, csms, worker
     env: dict[str, str]
     side_port: int
-    grpc_port: int = 0
+    grpc_port: int = 0  # 0: serves no gRPC (the worker)
     child: Child | None = None
 
     @property
@@ -86,20 +85,6 @@ class Process:
         self.child.process.send_signal(sig)
 
 
-async def wait_ready(child: Child, side_port: int, timeout: float = 90.0) -> None:
-    """Poll `/readyz` until 200; fail early (with the log's tail) if the process exits."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        if not child.alive():
-            raise StackError(f"{child.name} exited during start-up; last log lines:\n{child.tail()}")
-        status, _ = await asyncio.to_thread(http_get, side_port, "/readyz", 1.0)
-        if status == 200:
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise StackError(f"{child.name} not ready in {timeout:.0f}s; last log lines:\n{child.tail()}")
-        await asyncio.sleep(0.2)
-
-
 def common_env(prefix: str, side_port: int) -> dict[str, str]:
     return {
         f"WATTLANE_{prefix}_METRICS_PORT": str(side_port),
@@ -110,7 +95,8 @@ def common_env(prefix: str, side_port: int) -> dict[str, str]:
 
 @dataclass
 class RealStack:
-    """Temporal dev server, identity, assets, the CSMS and the worker as real processes."""
+    """Temporal dev server, an SMTP sink, identity, assets, the CSMS and the worker as real
+    processes."""
 
     directory: Path
     databases: Mapping[str, str]  # service -> database URL
@@ -118,6 +104,12 @@ class RealStack:
     processes: dict[str, Process] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
     temporal_port: int = 0
+    smtp_port: int = 0
+
+    @property
+    def mail_directory(self) -> Path:
+        """Where the SMTP sink writes every mail it receives (one .eml file each)."""
+        return self.directory / "mail"
 
     def __getitem__(self, name: str) -> Process:
         return self.processes[name]
@@ -146,7 +138,24 @@ class RealStack:
             logs / "temporal.log",
         )
         await self.stack.start(temporal)
+        self.smtp_port = free_port()
+        mail = Child(
+            "mail sink",
+            [
+                python(),
+                "-m",
+                "wattlane.workflows.mail.sink",
+                "--port",
+                str(self.smtp_port),
+                "--dir",
+                str(self.mail_directory),
+            ],
+            {},
+            logs / "mail.log",
+        )
+        await self.stack.start(mail)
         await self.stack.wait_port(temporal, self.temporal_port)
+        await self.stack.wait_port(mail, self.smtp_port)
         temporal_address = f"127.0.0.1:{self.temporal_port}"
 
         identity = Process("identity", {}, free_port(), free_port())
@@ -172,6 +181,19 @@ class RealStack:
             "WATTLANE_ASSETS_CLIENT_SECRET": self.secrets["assets"],
         }
         await self._start(assets, logs)
+
+        # The CSMS joins later (it is moving to the skeleton): until then no billing queue.
+        worker = Process("worker", {}, free_port())
+        worker.env = {
+            **common_env("WORKER", worker.side_port),
+            "WATTLANE_WORKER_TEMPORAL_ADDRESS": temporal_address,
+            "WATTLANE_WORKER_IDENTITY_ADDRESS": identity.grpc,
+            "WATTLANE_WORKER_CLIENT_ID": "worker",
+            "WATTLANE_WORKER_CLIENT_SECRET": self.secrets["worker"],
+            "WATTLANE_WORKER_CSMS_ADDRESS": "",
+            "WATTLANE_WORKER_SMTP_PORT": str(self.smtp_port),
+        }
+        await self._start(worker, logs)
 
     async def _start(self, process: Process, logs: Path) -> None:
         self.processes[process.name] = process

@@ -25,7 +25,7 @@ import grpc
 
 from wattlane.cli import charging, demo, demo_assets
 from wattlane.cli.output import table
-from wattlane.cli.stack import Child, Stack, StackError, port_is_free, python, scripts_dir
+from wattlane.cli.stack import Child, Stack, StackError, port_is_free, python, scripts_dir, wait_ready
 from wattlane.contracts.scopes import SERVICE_ACCOUNTS
 from wattlane.core.clients.identity import IdentityClient
 
@@ -41,6 +41,7 @@ class Ports:
     csms_grpc: int = 50061
     assets: int = 50052
     assets_metrics: int = 9152
+    worker_metrics: int = 9153
 
     @classmethod
     def from_base(cls, base: int) -> Ports:
@@ -54,6 +55,7 @@ class Ports:
             csms_grpc=base + 6,
             assets=base + 7,
             assets_metrics=base + 8,
+            worker_metrics=base + 9,
         )
 
     def named(self) -> list[tuple[str, int]]:
@@ -67,6 +69,7 @@ class Ports:
             ("CSMS gRPC", self.csms_grpc),
             ("assets", self.assets),
             ("assets metrics", self.assets_metrics),
+            ("worker metrics", self.worker_metrics),
         ]
 
 
@@ -186,10 +189,12 @@ async def _start(
             "WATTLANE_WORKER_CLIENT_SECRET": secrets_by_service["worker"],
             "WATTLANE_WORKER_SMTP_PORT": str(ports.smtp),
             "WATTLANE_WORKER_CSMS_ADDRESS": f"127.0.0.1:{ports.csms_grpc}",
+            "WATTLANE_WORKER_METRICS_PORT": str(ports.worker_metrics),
         },
         logs / "worker.log",
     )
     await stack.start(worker)
+    await wait_ready(worker, ports.worker_metrics)  # ready once it polls every task queue
 
 
 def _banner(
@@ -205,6 +210,7 @@ def _banner(
         ("identity gRPC", f"127.0.0.1:{ports.identity}  (health, reflection: grpcurl -plaintext ...)"),
         ("identity metrics", f"http://127.0.0.1:{ports.identity_metrics}/metrics"),
         ("assets gRPC", f"127.0.0.1:{ports.assets}"),
+        ("worker metrics", f"http://127.0.0.1:{ports.worker_metrics}/metrics  (with the Temporal SDK's)"),
         ("mail (SMTP sink)", f"127.0.0.1:{ports.smtp} -> {data / 'mail'}/*.eml"),
         *charging.banner(ports.csms, ports.csms_grpc),
         ("data and logs", f"{data}  (logs/*.log)"),
@@ -324,6 +330,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--headless", action="store_true", help="no Temporal web UI")
     p.add_argument("--exit-after-start", action="store_true", help="start, seed, print, stop (smoke test)")
     p.add_argument(
-        "--base-port", type=int, help="use ports N..N+6 instead of the standard ones (tests, two stacks)"
+        "--base-port", type=int, help="use ports N..N+9 instead of the standard ones (tests, two stacks)"
     )
     p.set_defaults(run=run_up)

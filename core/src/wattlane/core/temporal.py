@@ -7,17 +7,24 @@ import logging
 
 from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
+from temporalio.runtime import Runtime
 
 log = logging.getLogger("wattlane.temporal")
 
 
-async def connect(address: str, namespace: str = "default", *, wait_seconds: float = 30.0) -> Client:
+async def connect(
+    address: str, namespace: str = "default", *, wait_seconds: float = 30.0, runtime: Runtime | None = None
+) -> Client:
     """Connect to Temporal, retrying while the server starts (local stack, rolling deploys).
-    Traces follow requests from gRPC into workflows through the OpenTelemetry interceptor."""
+    Traces follow requests from gRPC into workflows through the OpenTelemetry interceptor.
+    `runtime`: the SDK runtime the client (and workers built on it) use, e.g. one that exports
+    the SDK's metrics (the worker); None: the SDK's default runtime."""
     deadline = asyncio.get_running_loop().time() + wait_seconds
     while True:
         try:
-            return await Client.connect(address, namespace=namespace, interceptors=[TracingInterceptor()])
+            return await Client.connect(
+                address, namespace=namespace, interceptors=[TracingInterceptor()], runtime=runtime
+            )
         except RuntimeError as exc:  # the SDK reports connection failures as RuntimeError
             if asyncio.get_running_loop().time() >= deadline:
                 raise ConnectionError(f"Temporal at {address} is not reachable: {exc}") from exc

@@ -1,63 +1,26 @@
-"""Test support for workflows: the real Temporal dev server and time-skipping server from pip,
-a real SMTP sink, and a worker wired to a real identity service. A pytest plugin (loaded from
-the root conftest)."""
+"""Test support for workflows: the real Temporal dev server and time-skipping server from pip
+(started as `wattlane.core.testing.temporal` starts them), a real SMTP sink, and a worker with
+the real activities wired to an identity service at a given address. A pytest plugin (loaded
+from the root conftest); fixtures that start identity itself live in the top-level tests/."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import secrets
-import sysconfig
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from wattlane.contracts import scopes
 from wattlane.core.identity_link import IdentityLink
+from wattlane.core.testing.temporal import start_dev_server, start_time_skipping
 from wattlane.workflows.identity import IdentityInternal
 from wattlane.workflows.mail.mailer import Mailer
 from wattlane.workflows.mail.sink import MailSink
 from wattlane.workflows.mail.smtp import SmtpSender
-from wattlane.workflows.worker import Dependencies, task_queues
-
-WORKER_SCOPES = list(scopes.SERVICE_ACCOUNTS["worker"])
-
-
-def _bin(name: str) -> str:
-    return str(Path(sysconfig.get_path("scripts")) / name)
-
-
-async def start_dev_server() -> WorkflowEnvironment:
-    """The Temporal dev server from pip (no download)."""
-    # The SDK gives the server a few seconds to come up; on a loaded 2-core machine (the whole
-    # suite in parallel) that is not enough.
-    return await WorkflowEnvironment.start_local(
-        dev_server_existing_path=_bin("temporal"),
-        dev_server_log_level="error",
-        ui=False,
-        dev_server_startup_timeout=timedelta(seconds=60),
-    )
-
-
-async def start_time_skipping() -> WorkflowEnvironment:
-    """The time-skipping test server from pip (no download)."""
-    return await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=_bin("temporal-test-server")
-    )
-
-
-def service_accounts_file(directory: Path) -> tuple[Path, str]:
-    """A service-accounts file for identity with the worker's account; returns it and the secret."""
-    secret = secrets.token_urlsafe(24)
-    path = directory / "service-accounts.json"
-    path.write_text(json.dumps([{"service": "worker", "secret": secret, "scopes": WORKER_SCOPES}]))
-    return path, secret
+from wattlane.workflows.worker import Dependencies, new_worker, task_queues
 
 
 @dataclass
@@ -91,13 +54,7 @@ async def start_worker(
     identity = IdentityInternal(link, identity_target)
     deps = Dependencies(client, identity, Mailer(SmtpSender("127.0.0.1", smtp_port), identity))
     (queue,) = [q for q in task_queues(deps, task_queue) if q.name == task_queue]
-    worker = Worker(
-        client,
-        task_queue=queue.name,
-        workflows=list(queue.workflows),
-        activities=list(queue.activities),
-        max_cached_workflows=1000 if sticky else 0,
-    )
+    worker = new_worker(client, queue, max_cached_workflows=1000 if sticky else 0)
     return RunningWorker(worker, asyncio.create_task(worker.run()), link, identity)
 
 

@@ -1,12 +1,21 @@
 """The worker process: one Temporal worker per task queue, each with its workflows and
-activities. Stops cleanly on SIGTERM/SIGINT (in-flight activities finish or are retried)."""
+activities, on the service skeleton.
+
+    python -m wattlane.workflows            # serve
+    python -m wattlane.workflows migrate    # nothing to migrate: the worker has no database
+    python -m wattlane.workflows settings   # the configuration in force (secrets redacted)
+
+Ready once every Temporal worker polls its queue. On SIGTERM the workers stop polling and the
+activities running get `grace_seconds` to finish; those still running then are cancelled and
+retried by their retry policy (on another worker)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
@@ -14,10 +23,10 @@ from temporalio.worker import Worker
 
 from wattlane.contracts.task_queues import ACCOUNTS as ACCOUNTS_QUEUE
 from wattlane.contracts.task_queues import BILLING as BILLING_QUEUE
-from wattlane.core import logs, telemetry
 from wattlane.core.identity_link import IdentityLink
-from wattlane.core.server import run, run_until_signal
+from wattlane.core.service import Service, main
 from wattlane.core.temporal import connect
+from wattlane.workflows import outcomes
 from wattlane.workflows.approval.activities import ApprovalActivities
 from wattlane.workflows.approval.workflows import ApplicationApproval
 from wattlane.workflows.csms import CsmsInternal
@@ -28,7 +37,8 @@ from wattlane.workflows.mail.mailer import Mailer
 from wattlane.workflows.mail.smtp import SmtpSender
 from wattlane.workflows.renewal.activities import RenewalActivities
 from wattlane.workflows.renewal.workflows import AccountRenewal
-from wattlane.workflows.settings import WorkerSettings, load
+from wattlane.workflows.sdk_metrics import sdk_metrics
+from wattlane.workflows.settings import WorkerSettings
 from wattlane.workflows.usermail.activities import UserMailActivities
 from wattlane.workflows.usermail.workflows import UserMailDelivery
 
@@ -84,59 +94,109 @@ def task_queues(
     return queues
 
 
-@dataclass
-class WorkerProcess:
-    settings: WorkerSettings
-    client: Client | None = None
-    _link: IdentityLink | None = None
-    _identity: IdentityInternal | None = None
-    _csms: CsmsInternal | None = None
-    _workers: list[Worker] = field(default_factory=list)
-    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+def new_worker(
+    client: Client, queue: TaskQueue, *, graceful_shutdown: timedelta = timedelta(), **options: Any
+) -> Worker:
+    """The Temporal worker for `queue`: its workflows and activities, every activity timed into
+    ACTIVITY_SECONDS. `graceful_shutdown`: how long running activities may finish at shutdown;
+    `options`: further `Worker` options (tests keep no workflow cached)."""
+    return Worker(
+        client,
+        task_queue=queue.name,
+        workflows=list(queue.workflows),
+        activities=list(queue.activities),
+        interceptors=[outcomes.ActivityMetrics()],
+        graceful_shutdown_timeout=graceful_shutdown,
+        **options,
+    )
 
-    async def start(self) -> None:
-        s = self.settings
-        self.client = await connect(s.temporal_address, s.temporal_namespace)
-        self._link = IdentityLink(s.identity_address, client_id=s.client_id, client_secret=s.client_secret)
-        self._identity = IdentityInternal(self._link, s.identity_address)
-        self._csms = CsmsInternal(self._link, s.csms_address) if s.csms_address else None
-        deps = Dependencies(
-            self.client,
-            self._identity,
-            Mailer(SmtpSender(s.smtp_host, s.smtp_port), self._identity),
-            app_url=s.app_url,
-            csms=self._csms,
-        )
-        for queue in task_queues(deps, s.accounts_task_queue, s.billing_task_queue):
-            worker = Worker(
-                self.client,
-                task_queue=queue.name,
-                workflows=list(queue.workflows),
-                activities=list(queue.activities),
-            )
-            self._workers.append(worker)
-            self._tasks.append(asyncio.create_task(worker.run()))
-        log.info("worker running", extra={"task_queues": [w.task_queue for w in self._workers]})
+
+class RunningWorkers:
+    """Temporal workers run as tasks of the process: `start` returns once every one polls its
+    queue (the SDK checks the namespace first), `stop` shuts them down gracefully. A worker that
+    fails once running is logged and `on_failure` is told (the service turns not ready)."""
+
+    def __init__(self, workers: Sequence[Worker], on_failure: Callable[[], None]) -> None:
+        self.workers = list(workers)
+        self._on_failure = on_failure
+        self._tasks: list[asyncio.Task[None]] = []
+        self._running = False
+
+    async def start(self, timeout: float = 60.0) -> None:
+        self._tasks = [asyncio.create_task(self._run(w), name=f"worker-{w.task_queue}") for w in self.workers]
+        async with asyncio.timeout(timeout):
+            while not all(w.is_running for w in self.workers):
+                for task in self._tasks:
+                    if task.done():  # ended before it polled: raise its error (namespace, Temporal)
+                        task.result()
+                        raise RuntimeError(f"{task.get_name()} stopped while starting")
+                await asyncio.sleep(0.05)
+        self._running = True
+
+    async def _run(self, worker: Worker) -> None:
+        try:
+            await worker.run()
+        except Exception:
+            if self._running:
+                log.exception("the worker of task queue %s failed", worker.task_queue)
+                self._on_failure()
+            raise
 
     async def stop(self) -> None:
-        for worker in self._workers:
-            await worker.shutdown()
-        for task in self._tasks:
-            await task
-        if self._identity is not None:
-            await self._identity.close()
-        if self._csms is not None:
-            await self._csms.close()
-        if self._link is not None:
-            await self._link.close()
+        """Stop polling; running activities get the graceful shutdown time, then are cancelled."""
+        self._running = False
+        await asyncio.gather(*(w.shutdown() for w in self.workers))
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
-def cli() -> None:
-    settings = load()
-    logs.configure("worker", settings.log_level, settings.log_json)
-    telemetry.configure_tracing("worker", settings.otlp_endpoint)
-    process = WorkerProcess(settings)
-    run(run_until_signal(process.start, process.stop))
+class WorkerService(Service[WorkerSettings]):
+    """wattlane-worker: the workflows and activities of every task queue."""
+
+    name = "worker"
+    settings_class = WorkerSettings
+
+    client: Client
+    workers: RunningWorkers
+
+    async def setup(self) -> None:
+        s = self.settings
+        runtime = None
+        if self.side_port is not None:  # the SDK's own metrics join ours on /metrics
+            metrics = sdk_metrics()
+            self.side_port.expositions.append(metrics.exposition)
+            runtime = metrics.runtime
+        outcomes.initialize()
+        self.client = await connect(s.temporal_address, s.temporal_namespace, runtime=runtime)
+        link = IdentityLink(s.identity_address, client_id=s.client_id, client_secret=s.client_secret)
+        self.on_stop(link.close)
+        identity = IdentityInternal(link, s.identity_address)
+        self.on_stop(identity.close)
+        csms = None
+        if s.csms_address:
+            csms = CsmsInternal(link, s.csms_address)
+            self.on_stop(csms.close)
+        deps = Dependencies(
+            self.client,
+            identity,
+            Mailer(SmtpSender(s.smtp_host, s.smtp_port), identity),
+            app_url=s.app_url,
+            csms=csms,
+        )
+        grace = timedelta(seconds=s.grace_seconds)
+        queues = task_queues(deps, s.accounts_task_queue, s.billing_task_queue)
+        self.workers = RunningWorkers(
+            [new_worker(self.client, q, graceful_shutdown=grace) for q in queues],
+            on_failure=self.health.draining,
+        )
+        # Closers run in reverse order: the workers stop (activities finish) before channels close.
+        self.on_stop(self.workers.stop)
+        await self.workers.start()
+        log.info("worker running", extra={"task_queues": [q.name for q in queues]})
+
+
+def cli(argv: list[str] | None = None) -> None:
+    """`wattlane-worker [serve|migrate|settings]` (also `python -m wattlane.workflows`)."""
+    main(WorkerService, argv)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,10 @@ from temporalio.client import Client
 
 from wattlane.api.identity.v1 import accounts_pb2, internal_pb2
 from wattlane.core.timestamps import to_timestamp
+from wattlane.workflows import outcomes
 from wattlane.workflows.activity_errors import business_error
 from wattlane.workflows.approval.types import (
+    WORKFLOW,
     ApplyDecisionInput,
     ApplyDecisionResult,
     ApprovalOutcome,
@@ -51,6 +53,8 @@ class ApprovalActivities:
                 raise final from None
             raise
         app, account = reply.application, reply.account
+        approved = app.state == accounts_pb2.Application.APPROVED
+        outcomes.record(WORKFLOW, "approved" if approved else "rejected")
         return ApplyDecisionResult(
             outcome=ApprovalOutcome(
                 application=app.name,
@@ -67,9 +71,16 @@ class ApprovalActivities:
 
     @activity.defn(name="check_actor")
     async def check_actor(self, input: CheckActorInput) -> CheckActorResult:
-        """Does the signal's actor hold `accounts.approve` over this application?"""
+        """Does the signal's actor hold `accounts.approve` over this application? (A refused
+        decision is recorded by the workflow, not applied.)"""
+        allowed = await self._actor_may_approve(input)
+        if not allowed:
+            outcomes.record(WORKFLOW, "decision_refused")
+        return CheckActorResult(allowed)
+
+    async def _actor_may_approve(self, input: CheckActorInput) -> bool:
         if not input.actor.startswith("users/"):
-            return CheckActorResult(False)
+            return False
         try:
             reply = await self._identity.stub.CheckPermission(
                 internal_pb2.CheckPermissionRequest(
@@ -78,9 +89,9 @@ class ApprovalActivities:
             )
         except grpc.aio.AioRpcError as error:
             if error.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND):
-                return CheckActorResult(False)
+                return False
             raise
-        return CheckActorResult(reply.allowed)
+        return bool(reply.allowed)
 
     @activity.defn(name="notify_application")
     async def notify(self, input: NotifyInput) -> NotifyResult:
@@ -120,6 +131,8 @@ class ApprovalActivities:
                 sent += 1
             else:
                 skipped += 1
+        if input.template == "application_reminder":
+            outcomes.record(WORKFLOW, "reminder_sent", sent)
         return NotifyResult(sent, skipped)
 
     @activity.defn(name="schedule_renewal")

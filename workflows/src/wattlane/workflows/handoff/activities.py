@@ -7,7 +7,8 @@ import grpc
 from temporalio import activity
 
 from wattlane.api.csms.v1 import internal_pb2
-from wattlane.contracts.handoff import HandoffInput, HandoffResult
+from wattlane.contracts.handoff import WORKFLOW, HandoffInput, HandoffResult
+from wattlane.workflows import outcomes
 from wattlane.workflows.activity_errors import business_error
 from wattlane.workflows.csms import CsmsInternal
 
@@ -29,4 +30,5 @@ class HandoffActivities:
             if (final := business_error(error)) is not None:
                 raise final from None
             raise
+        outcomes.record(WORKFLOW, "recorded" if handoff.deliveries == 1 else "redelivered")
         return HandoffResult(deliveries=handoff.deliveries)

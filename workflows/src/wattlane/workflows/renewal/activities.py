@@ -6,11 +6,12 @@ import grpc
 from temporalio import activity
 
 from wattlane.api.identity.v1 import accounts_pb2, internal_pb2
+from wattlane.workflows import outcomes
 from wattlane.workflows.activity_errors import business_error
 from wattlane.workflows.identity import IdentityInternal
 from wattlane.workflows.mail.brands import brand_of
 from wattlane.workflows.mail.mailer import Mailer
-from wattlane.workflows.renewal.types import ActivityDone, ExpireInput, ReminderInput
+from wattlane.workflows.renewal.types import WORKFLOW, ActivityDone, ExpireInput, ReminderInput
 
 
 class RenewalActivities:
@@ -41,6 +42,7 @@ class RenewalActivities:
             sent += await self._mailer.deliver(
                 key=key, template=template, recipient=recipient, brand=brand_of(context), values=values
             )
+        outcomes.record(WORKFLOW, "expiry_notice_sent" if input.offset_days == 0 else "reminder_sent", sent)
         return ActivityDone(detail=f"{sent} sent")
 
     @activity.defn(name="expire_account")
@@ -54,4 +56,6 @@ class RenewalActivities:
             if (final := business_error(error)) is not None:
                 raise final from None
             raise
+        expired = account.state == accounts_pb2.Account.EXPIRED
+        outcomes.record(WORKFLOW, "expired" if expired else "still_active")
         return ActivityDone(detail=accounts_pb2.Account.State.Name(account.state))

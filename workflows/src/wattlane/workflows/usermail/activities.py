@@ -6,7 +6,8 @@ import grpc
 from temporalio import activity
 
 from wattlane.api.identity.v1 import internal_pb2
-from wattlane.contracts.user_mail import UserMailInput, UserMailResult
+from wattlane.contracts.user_mail import WORKFLOW, UserMailInput, UserMailResult
+from wattlane.workflows import outcomes
 from wattlane.workflows.activity_errors import business_error
 from wattlane.workflows.identity import IdentityInternal
 from wattlane.workflows.mail.brands import brand_of
@@ -27,6 +28,7 @@ class UserMailActivities:
         """Send the mail unless it went out before. The token is issued here, just before
         sending, so a stored outbox row never holds a usable secret."""
         if await self._mailer.sent(input.name):
+            outcomes.record(WORKFLOW, "already_sent")
             return UserMailResult(sent=True)
         try:
             mail = await self._identity.stub.PrepareUserMail(
@@ -34,13 +36,14 @@ class UserMailActivities:
             )
         except grpc.aio.AioRpcError as error:
             if error.code() == grpc.StatusCode.FAILED_PRECONDITION:
+                outcomes.record(WORKFLOW, "skipped")
                 return UserMailResult(sent=False, reason=error.details() or "no longer applies")
             if (final := business_error(error)) is not None:
                 raise final from None
             raise
         link = f"{self._app_url}/{LINK_PATHS[mail.kind]}?token={mail.token}"
         expires = mail.expire_time.ToDatetime().strftime("%Y-%m-%d %H:%M UTC")
-        await self._mailer.deliver(
+        delivered = await self._mailer.deliver(
             key=input.name,
             template=TEMPLATES[mail.kind],
             recipient=mail.recipient,
@@ -52,4 +55,5 @@ class UserMailActivities:
                 "tenant": mail.tenant_display_name,
             },
         )
+        outcomes.record(WORKFLOW, "sent" if delivered else "already_sent")
         return UserMailResult(sent=True)

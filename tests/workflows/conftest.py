@@ -14,6 +14,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from tests.support.processes import service_accounts
 from wattlane.api.identity.v1 import accounts_pb2, internal_pb2_grpc, tenants_pb2
 from wattlane.core.client import channel
 from wattlane.core.clients.identity import IdentityClient
@@ -22,7 +23,14 @@ from wattlane.core.testing.databases import DatabaseFactory
 from wattlane.identity.main import IdentityService
 from wattlane.identity.testing import ADMIN_EMAIL, ADMIN_PASSWORD, Member, TreeBuilder, start_identity
 from wattlane.workflows.mail.sink import MailSink
-from wattlane.workflows.testing import RunningWorker, service_accounts_file, start_worker
+from wattlane.workflows.testing import RunningWorker, start_worker
+
+
+def service_accounts_file(directory: Path) -> tuple[Path, str]:
+    """The service-accounts file identity reads (every internal account, scopes from contracts);
+    returns it and the worker's secret."""
+    path, secret = service_accounts(directory)
+    return path, secret["worker"]
 
 
 @dataclass
@@ -33,7 +41,7 @@ class Stack:
     sink: MailSink
     worker: RunningWorker | None
     worker_secret: str
-    internal: internal_pb2_grpc.IdentityInternalServiceStub
+    internal: internal_pb2_grpc.IdentityInternalServiceAsyncStub
     task_queue: str  # one per stack: workflows of other tests never reach this stack's worker
 
     @property
@@ -167,7 +175,8 @@ async def skipping_stack(
         yield s
 
 
-HISTORIES = Path(__file__).parent / "histories"
+# The replay fixtures live beside the workflows project's own replay test (workflows/tests).
+HISTORIES = Path(__file__).resolve().parents[2] / "workflows" / "tests" / "histories"
 
 
 async def record_history(client: Client, workflow_id: str, name: str) -> None:

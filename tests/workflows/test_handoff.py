@@ -24,6 +24,7 @@ from wattlane.contracts.handoff import workflow_id
 from wattlane.core.db import Database
 from wattlane.core.identity_link import IdentityLink
 from wattlane.core.testing.databases import DatabaseFactory
+from wattlane.core.testing.temporal import start_dev_server
 from wattlane.csms.models import TransactionHandoff, TransactionOutbox
 from wattlane.csms.service import CsmsService
 from wattlane.csms.settings import CsmsSettings
@@ -35,10 +36,9 @@ from wattlane.workflows.csms import CsmsInternal
 from wattlane.workflows.identity import IdentityInternal
 from wattlane.workflows.mail.mailer import Mailer
 from wattlane.workflows.mail.smtp import SmtpSender
-from wattlane.workflows.testing import service_accounts_file, start_dev_server
 from wattlane.workflows.worker import Dependencies, task_queues
 
-from .conftest import record_history
+from .conftest import record_history, service_accounts_file
 
 PASSWORD = "0123456789abcdef0123"
 STATIONS = tuple((f"HO-{n}", PASSWORD) for n in range(3))

@@ -48,7 +48,7 @@ async def test_reminders_after_days_then_a_signal_decides(
     assert [str(m["Subject"]) for m in reminders] == [
         "Reminder: application for Fleet charging is waiting for a decision"
     ] * 2
-    assert app.name in reminders[0].get_body(("plain",)).get_content()
+    assert app.name in reminders[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
     await handle.signal(approval.DECIDE, approval.Decision(actor=c.cs.user.name, approve=True))
     outcome = await handle.result()
     assert outcome.state == "APPROVED"

@@ -34,7 +34,7 @@ async def _workflow_state(stack: Stack, app: A) -> approval.ApprovalState:
     handle = stack.temporal.get_workflow_handle(app.workflow_id)
     for _ in range(100):  # the relay starts the workflow right after the application commits
         try:
-            return await handle.query(approval.STATE_QUERY, result_type=approval.ApprovalState)
+            return await handle.query(approval.STATE_QUERY, result_type=approval.ApprovalState)  # type: ignore[no-any-return]
         except Exception:
             await asyncio.sleep(0.1)
     raise AssertionError("approval workflow never started")
@@ -99,7 +99,7 @@ async def test_reject_releases_the_organization(stack: Stack) -> None:
     assert account.state == accounts_pb2.Account.REJECTED
     mails = await stack.wait_mails(c.requester.user.email, 1)
     assert mails[0]["Subject"] == "Your application (new account) for Fleet charging was not approved"
-    assert "datapoints exceed the contract" in mails[0].get_body(("plain",)).get_content()
+    assert "datapoints exceed the contract" in mails[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
     # The organization can be applied for again.
     again = await c.requester.client.applications.CreateApplication(
         accounts_pb2.CreateApplicationRequest(
@@ -181,7 +181,7 @@ async def test_worker_down_during_approval_applies_once(stack: Stack) -> None:
 
     async def approve_call() -> A:
         request = accounts_pb2.ApproveApplicationRequest(name=app.name)
-        return await c.cs.client.applications.ApproveApplication(request, timeout=60)
+        return await c.cs.client.applications.ApproveApplication(request, timeout=60)  # type: ignore[no-any-return]
 
     approve = asyncio.create_task(approve_call())
     await asyncio.sleep(1.0)

@@ -41,7 +41,11 @@ async def test_worker_connects_and_stops_on_sigterm(tmp_path: Path) -> None:
             sys.executable,
             "-m",
             "wattlane.workflows",
-            env={**os.environ, "WATTLANE_WORKER_TEMPORAL_ADDRESS": f"127.0.0.1:{port}"},
+            env={
+                **os.environ,
+                "WATTLANE_WORKER_TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
+                "WATTLANE_WORKER_METRICS_PORT": "0",  # its side port on any free port
+            },
             stderr=asyncio.subprocess.PIPE,
         )
         assert worker.stderr is not None
