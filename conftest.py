@@ -1,8 +1,7 @@
-"""Root conftest: the shared fixtures of wattlane.core.testing (and each service's testing
-module) are available to every test in the monorepo."""
+"""Root conftest: core's shared fixtures (databases, hypothesis profiles) for every test.
 
-pytest_plugins = [
-    "wattlane.core.testing.fixtures",
-    "wattlane.identity.testing",
-    "wattlane.workflows.testing",
-]
+A project's own fixtures are imported by its tests' conftest.py (pytest loads plugins only from
+the root); the cross-service ones by tests/conftest.py. So a project's tests cannot lean on a
+peer's fixtures by accident."""
+
+pytest_plugins = ["wattlane.core.testing.fixtures"]

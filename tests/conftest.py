@@ -10,6 +10,8 @@ import pytest
 from tests.support.assets import assets_stack  # noqa: F401 (a fixture)
 from tests.support.processes import RealStack
 from wattlane.core.testing.databases import DatabaseFactory
+from wattlane.identity.testing import admin, identity, tree  # noqa: F401 (fixtures)
+from wattlane.workflows.testing import mail_sink, temporal_dev, temporal_skipping  # noqa: F401 (fixtures)
 
 
 @pytest.fixture(scope="session")
