@@ -16,6 +16,10 @@ ASSETS_ACCESS = "assets.access"
 CSMS_HANDOFF = "csms.handoff"
 CSMS_UNCLAIMED = "csms.unclaimed"
 CSMS_COMMANDS = "csms.commands"
+CSMS_TRANSACTIONS = "csms.transactions"
+BILLING_RECORDS = "billing.records"
+BILLING_TARIFFS = "billing.tariffs"
+BILLING_PRICING = "billing.pricing"
 
 CATALOG: dict[str, str] = {
     IDENTITY_APPLICATIONS: "decide applications, read their notifications, expire accounts",
@@ -28,11 +32,23 @@ CATALOG: dict[str, str] = {
     CSMS_HANDOFF: "record that a completed transaction was handed on",
     CSMS_UNCLAIMED: "read unclaimed station connection attempts (connected onboarding)",
     CSMS_COMMANDS: "forward a remote action to the CSMS process holding the station",
+    CSMS_TRANSACTIONS: "read a transaction with its meter values (billing prices it)",
+    BILLING_RECORDS: "seal the charge record of a completed transaction",
+    BILLING_TARIFFS: "resolve a tariff a setting references",
+    BILLING_PRICING: "price a running session for what the station shows",
 }
 
 # Each internal service account and the scopes its tokens carry.
 SERVICE_ACCOUNTS: dict[str, tuple[str, ...]] = {
-    "worker": (IDENTITY_APPLICATIONS, IDENTITY_DATAPOINTS, IDENTITY_LICENSES, IDENTITY_MAIL, CSMS_HANDOFF),
-    "assets": (IDENTITY_DIRECTORY, IDENTITY_DATAPOINTS, IDENTITY_LICENSES, CSMS_UNCLAIMED),
-    "csms": (ASSETS_STATIONS, ASSETS_ACCESS, CSMS_COMMANDS),
+    "worker": (
+        IDENTITY_APPLICATIONS,
+        IDENTITY_DATAPOINTS,
+        IDENTITY_LICENSES,
+        IDENTITY_MAIL,
+        CSMS_HANDOFF,
+        BILLING_RECORDS,
+    ),
+    "assets": (IDENTITY_DIRECTORY, IDENTITY_DATAPOINTS, IDENTITY_LICENSES, CSMS_UNCLAIMED, BILLING_TARIFFS),
+    "csms": (ASSETS_STATIONS, ASSETS_ACCESS, CSMS_COMMANDS, BILLING_PRICING),
+    "billing": (IDENTITY_DIRECTORY, CSMS_TRANSACTIONS, ASSETS_STATIONS),
 }
