@@ -152,3 +152,13 @@ def test_a_date_restriction_starts_at_local_midnight() -> None:
     result = price(tariff, session(local("2024-06-30 23:00", AMS), Leg(hours(2), wh=10_000)), AMS)
     # 5 kWh * 0.30 + 5 kWh * 0.40 = 3.50 (no VAT given: incl. unknown)
     assert (result.total.excl_vat, result.total.incl_vat) == (D("3.50"), None)
+
+
+def test_a_session_over_several_days_meets_every_night() -> None:
+    every_night = time_tariff(("22:00", "06:00", "1.00", frozenset()), fallback="3.00")
+    weekend = session(
+        local("2024-06-07 12:00", AMS), Leg(hours(72), wh=100_000)
+    )  # Friday noon to Monday noon
+    # three nights of 8 h at 1.00 + 48 h at 3.00 = 168.00; only Friday night: 8 + 64 * 3 = 200.00
+    assert price(every_night, weekend, AMS).total.excl_vat == D("168.00")
+    assert price(FRIDAY_NIGHT, weekend, AMS).total.excl_vat == D("200.00")

@@ -43,12 +43,16 @@ UNKNOWN = -1  # the band of a power or current not yet reported
 T = TypeVar("T", int, Decimal)
 
 
+DIMENSIONS = tuple(Dimension)  # a Priced's `kind` indexes this (lists beat enum-keyed dicts)
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Priced:
     """A price component of an element, with its step and money factors in pricing's units."""
 
     element: int
     component: PriceComponent
+    kind: int  # DIMENSIONS.index(component.dimension)
     step: int  # mWh (ENERGY) or µs (TIME, PARKING_TIME); 1 for FLAT
     excl_factor: Decimal  # numerator per unit of quantity
     incl_factor: Decimal | None  # None: the component gives no VAT rate
@@ -243,4 +247,4 @@ def _priced(element: int, component: PriceComponent) -> Priced:
     incl = None
     if component.vat is not None:
         incl = EXACT.divide(EXACT.multiply(factor, EXACT.add(Decimal(100), component.vat)), Decimal(100))
-    return Priced(element, component, step, factor, incl)
+    return Priced(element, component, DIMENSIONS.index(component.dimension), step, factor, incl)

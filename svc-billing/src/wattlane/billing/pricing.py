@@ -18,37 +18,37 @@
    may not: those are rounded half-even at the 34th significant digit, once).
 
 A cost including VAT is None when a non-zero amount has no VAT rate (OCPI: an absent VAT is not
-0%, and "it is not possible to calculate total costs including VAT")."""
+0%, and "it is not possible to calculate total costs including VAT").
+
+The results are immutable records (named tuples: a frozen dataclass pays for every field set
+through `object.__setattr__`, several times the price of the whole Decimal arithmetic here)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Context, Decimal
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from wattlane.billing.errors import InvalidSession, Violation
 from wattlane.billing.periods import Span, cut
-from wattlane.billing.plans import DENOMINATOR, EXACT, Plan, Priced, compile_plan
+from wattlane.billing.plans import DENOMINATOR, DIMENSIONS, EXACT, Plan, Priced, compile_plan
 from wattlane.billing.sessions import Session, from_micros, to_micros
 from wattlane.billing.tariffs import Dimension, Tariff
 
 QUOTIENT = Context(prec=34)
 ZERO = Decimal(0)
-_MILLI = Decimal("0.001")
-_MICRO = Decimal("0.000001")
 
 
-@dataclass(frozen=True, slots=True)
-class Cost:
+class Cost(NamedTuple):
     """An amount excluding VAT and including it (None: a non-zero part has no VAT rate)."""
 
     excl_vat: Decimal
     incl_vat: Decimal | None
 
 
-@dataclass(frozen=True, slots=True)
-class ChargingPeriod:
+class ChargingPeriod(NamedTuple):
     """A stretch of the session in which every price stays the same (OCPI CDR charging period).
 
     `billed_*` is what the period's component bills: the measured quantity if a component
@@ -69,8 +69,7 @@ class ChargingPeriod:
     billed_time_s: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class PricedLine:
+class PricedLine(NamedTuple):
     """What one price component bills for the whole session (the unit of an invoice line)."""
 
     dimension: Dimension
@@ -81,8 +80,7 @@ class PricedLine:
     cost: Cost
 
 
-@dataclass(frozen=True, slots=True)
-class DimensionTotal:
+class DimensionTotal(NamedTuple):
     """One dimension over the session: measured, billed (priced and step-rounded), cost."""
 
     quantity: Decimal  # Wh, seconds, or 1/0 sessions for FLAT
@@ -90,8 +88,7 @@ class DimensionTotal:
     cost: Cost
 
 
-@dataclass(frozen=True, slots=True)
-class PricedSession:
+class PricedSession(NamedTuple):
     """A session priced from its start to `end` (the stop, or `until` while it is going)."""
 
     currency: str
@@ -133,8 +130,8 @@ def price(
     or without it, the session is priced to its stop. Raises InvalidTariff / InvalidSession."""
     plan = plan_of(tariff)
     zone = time_zone if isinstance(time_zone, ZoneInfo) else ZoneInfo(time_zone)
-    start = to_micros(session.start)
-    stop = None if session.stop is None else to_micros(session.stop)
+    readings = session.readings
+    start, stop = readings.start, readings.stop
     if until is not None:
         if until.utcoffset() is None:
             raise InvalidSession([Violation("until", "must be timezone-aware")])
@@ -143,174 +140,172 @@ def price(
         end = stop
     else:
         raise InvalidSession([Violation("stop", "a session still going is priced with `until`")])
-    spans = cut(plan, session, zone, start, end)
-    return _priced(plan, spans, final=stop is not None and end == stop)
+    spans = cut(plan, readings, zone, start, end)
+    result = _priced(plan, spans, session, final=stop is not None and end == stop)
+    return result
 
 
-class _Tally:
-    """A dimension's priced quantity so far, its last priced period and that one's component."""
-
-    __slots__ = ("last", "priced", "quantity")
-
-    def __init__(self) -> None:
-        self.quantity, self.last = 0, -1
-        self.priced: Priced | None = None
-
-    def add(self, index: int, priced: Priced, quantity: int) -> None:
-        self.quantity += quantity
-        self.last, self.priced = index, priced
-
-    def round_up(self, quantities: dict[Priced, int]) -> int:
-        """Round the priced total up to the step of the last component, which bills the
-        difference; returns the difference."""
-        if self.priced is None:
-            return 0
-        step = self.priced.step
-        difference = -(-self.quantity // step) * step - self.quantity
-        quantities[self.priced] += difference
-        self.quantity += difference
-        return difference
+_ENERGY, _FLAT, _TIME, _PARKING = (DIMENSIONS.index(d) for d in DIMENSIONS)
+_EXPONENTS = (-3, 0, -6, -6)  # per kind: pricing's unit (mWh, µs) to the result's (Wh, s)
 
 
-def _priced(plan: Plan, spans: list[Span], *, final: bool) -> PricedSession:
-    quantities: dict[Priced, int] = {}
-    energy, time, parking = _Tally(), _Tally(), _Tally()
+def _priced(plan: Plan, spans: list[Span], session: Session, *, final: bool) -> PricedSession:
+    quantities: dict[Priced, int] = {}  # per component: billed quantity (mWh, µs, 1)
+    measured = [0, 0, 0, 0]  # per kind (DIMENSIONS)
+    billed = [0, 0, 0, 0]  # priced, then step-rounded
+    last = [-1, -1, -1, -1]  # index of the last priced period
+    lasts: list[Priced | None] = [None, None, None, None]  # and its component
     flat: Priced | None = None
-    measured_energy = measured_time = measured_parking = 0
     for k, span in enumerate(spans):
         decision = span.decision
         duration = span.end - span.start
-        measured_energy += span.energy
-        if span.charging:
-            measured_time += duration
-        else:
-            measured_parking += duration
-        if decision.energy is not None:
-            quantities[decision.energy] = quantities.get(decision.energy, 0) + span.energy
-            energy.add(k, decision.energy, span.energy)
-        if decision.time is not None:
-            quantities[decision.time] = quantities.get(decision.time, 0) + duration
-            (time if span.charging else parking).add(k, decision.time, duration)
+        kind = _TIME if span.charging else _PARKING
+        measured[_ENERGY] += span.energy
+        measured[kind] += duration
+        priced = decision.energy
+        if priced is not None:
+            quantities[priced] = quantities.get(priced, 0) + span.energy
+            billed[_ENERGY] += span.energy
+            last[_ENERGY], lasts[_ENERGY] = k, priced
+        priced = decision.time
+        if priced is not None:
+            quantities[priced] = quantities.get(priced, 0) + duration
+            billed[kind] += duration
+            last[kind], lasts[kind] = k, priced
         if flat is None and decision.flat is not None:
             flat = decision.flat
-    extras = (energy.round_up(quantities), time.round_up(quantities), parking.round_up(quantities))
+    extra = [0, 0, 0, 0]
+    for kind in (_ENERGY, _TIME, _PARKING):  # round up once per session, on the last component
+        priced = lasts[kind]
+        if priced is not None:
+            step, total = priced.step, billed[kind]
+            extra[kind] = -(-total // step) * step - total
+            quantities[priced] += extra[kind]
+            billed[kind] += extra[kind]
     if flat is not None:
-        quantities[flat] = 1
+        quantities[flat] = measured[_FLAT] = billed[_FLAT] = 1
 
-    periods = _periods(spans, (energy.last, time.last, parking.last), extras)
     lines = []
-    excl_sums = dict.fromkeys(Dimension, ZERO)
-    incl_sums: dict[Dimension, Decimal | None] = dict.fromkeys(Dimension, ZERO)
+    # Per kind: the numerators (excl., incl.) of its lines and the one line's cost if it has one.
+    numerators: list[list[tuple[Decimal, Decimal | None]]] = [[], [], [], []]
+    costs: list[Cost] = [_NO_COST, _NO_COST, _NO_COST, _NO_COST]
     for priced, quantity in quantities.items():
-        dimension = priced.component.dimension
-        excl = EXACT.multiply(priced.excl_factor, Decimal(quantity))
+        kind = priced.kind
+        amount = Decimal(quantity)
+        excl = EXACT.multiply(priced.excl_factor, amount)
         if priced.incl_factor is not None:
-            incl: Decimal | None = EXACT.multiply(priced.incl_factor, Decimal(quantity))
+            incl: Decimal | None = EXACT.multiply(priced.incl_factor, amount)
         else:
-            incl = ZERO if excl == 0 else None
+            incl = ZERO if not excl else None
+        component = priced.component
+        cost = _cost(excl, incl)
+        billed_quantity = amount if kind == _FLAT else amount.scaleb(_EXPONENTS[kind])
         lines.append(
             PricedLine(
-                dimension,
-                priced.element,
-                priced.component.price,
-                priced.component.vat,
-                _quantity(dimension, quantity),
-                _cost(excl, incl),
+                component.dimension, priced.element, component.price, component.vat, billed_quantity, cost
             )
         )
-        excl_sums[dimension] = EXACT.add(excl_sums[dimension], excl)
-        incl_sums[dimension] = _add(incl_sums[dimension], incl)
-
-    def total(dimension: Dimension, measured: int, billed: int) -> DimensionTotal:
-        return DimensionTotal(
-            _quantity(dimension, measured),
-            _quantity(dimension, billed),
-            _cost(excl_sums[dimension], incl_sums[dimension]),
-        )
-
-    sum_excl: Decimal = ZERO
-    sum_incl: Decimal | None = ZERO
-    for dimension in Dimension:
-        sum_excl = EXACT.add(sum_excl, excl_sums[dimension])
-        sum_incl = _add(sum_incl, incl_sums[dimension])
-    subtotal = _cost(sum_excl, sum_incl)
+        numerators[kind].append((excl, incl))
+        costs[kind] = cost
+    for kind, parts in enumerate(numerators):
+        if len(parts) > 1:
+            costs[kind] = _sum(parts)
+    totals = []
+    for kind in range(4):
+        used = _quantity(kind, measured[kind])
+        settled = used if billed[kind] == measured[kind] else _quantity(kind, billed[kind])
+        totals.append(DimensionTotal(used, settled, costs[kind]))
+    if len(lines) == 1:
+        subtotal = lines[0].cost
+    else:
+        subtotal = _sum([part for parts in numerators for part in parts])
     limited, limited_by = _limit(plan, subtotal)
-    charged = 1 if flat is not None else 0
+    periods = _periods(spans, session, last, extra)
     return PricedSession(
-        currency=plan.tariff.currency,
-        start=periods[0].start,
-        end=periods[-1].end,
-        final=final,
-        periods=periods,
-        lines=tuple(lines),
-        energy=total(Dimension.ENERGY, measured_energy, energy.quantity),
-        time=total(Dimension.TIME, measured_time, time.quantity),
-        parking_time=total(Dimension.PARKING_TIME, measured_parking, parking.quantity),
-        flat=total(Dimension.FLAT, charged, charged),
-        subtotal=subtotal,
-        total=limited,
-        limited_by=limited_by,
+        plan.tariff.currency,
+        periods[0].start,
+        periods[-1].end,
+        final,
+        periods,
+        tuple(lines),
+        totals[_ENERGY],
+        totals[_TIME],
+        totals[_PARKING],
+        totals[_FLAT],
+        subtotal,
+        limited,
+        limited_by,
     )
 
 
-def _add(total: Decimal | None, amount: Decimal | None) -> Decimal | None:
-    return None if total is None or amount is None else EXACT.add(total, amount)
+def _sum(parts: list[tuple[Decimal, Decimal | None]]) -> Cost:
+    """The cost of numerators added up exactly, divided once."""
+    excl: Decimal = ZERO
+    incl: Decimal | None = ZERO
+    for part_excl, part_incl in parts:
+        excl = EXACT.add(excl, part_excl)
+        incl = None if incl is None or part_incl is None else EXACT.add(incl, part_incl)
+    return _cost(excl, incl)
 
 
-def _cost(excl: Decimal, incl: Decimal | None) -> Cost:
-    return Cost(_money(excl), None if incl is None else _money(incl))
+_NO_COST = Cost(ZERO, ZERO)
+
+
+def _cost(
+    excl: Decimal, incl: Decimal | None, divide: Callable[[Decimal, Decimal], Decimal] = QUOTIENT.divide
+) -> Cost:
+    """The cost of numerators over DENOMINATOR (one division each)."""
+    if incl is None:
+        return Cost(divide(excl, DENOMINATOR) if excl else ZERO, None)
+    if not excl and not incl:
+        return _NO_COST
+    return Cost(divide(excl, DENOMINATOR), divide(incl, DENOMINATOR))
 
 
 def _periods(
-    spans: list[Span], lasts: tuple[int, int, int], extras: tuple[int, int, int]
+    spans: list[Span], session: Session, last: list[int], extra: list[int]
 ) -> tuple[ChargingPeriod, ...]:
-    last_energy, last_time, last_parking = lasts
-    extra_energy, extra_time, extra_parking = extras
-    instants = [from_micros(span.start) for span in spans]
-    instants.append(from_micros(spans[-1].end))
+    instants = [session.start]
+    instants.extend(from_micros(span.start) for span in spans[1:])
+    end = spans[-1].end
+    instants.append(
+        session.stop if session.stop is not None and end == session.readings.stop else from_micros(end)
+    )
     periods = []
     for k, span in enumerate(spans):
         decision = span.decision
         duration = span.end - span.start
-        billed_energy = span.energy if decision.energy is not None else 0
-        billed_time = duration if decision.time is not None else 0
-        if k == last_energy:
-            billed_energy += extra_energy
-        if span.charging and k == last_time:
-            billed_time += extra_time
-        elif not span.charging and k == last_parking:
-            billed_time += extra_parking
-        seconds = Decimal(duration) * _MICRO
+        seconds = Decimal(duration).scaleb(-6) if duration else ZERO
+        energy = Decimal(span.energy).scaleb(-3) if span.energy else ZERO
+        billed_energy = ZERO if decision.energy is None else energy
+        if k == last[_ENERGY] and extra[_ENERGY]:
+            billed_energy = _quantity(_ENERGY, span.energy + extra[_ENERGY])
+        billed_time = ZERO if decision.time is None else seconds
+        kind = _TIME if span.charging else _PARKING
+        if k == last[kind] and extra[kind]:
+            billed_time = _quantity(_TIME, duration + extra[kind])
         periods.append(
             ChargingPeriod(
-                start=instants[k],
-                end=instants[k + 1],
-                charging=span.charging,
-                energy_wh=Decimal(span.energy) * _MILLI,
-                charging_s=seconds if span.charging else ZERO,
-                parking_s=ZERO if span.charging else seconds,
-                min_power_w=span.min_power,
-                max_power_w=span.max_power,
-                energy_element=None if decision.energy is None else decision.energy.element,
-                time_element=None if decision.time is None else decision.time.element,
-                billed_energy_wh=Decimal(billed_energy) * _MILLI,
-                billed_time_s=Decimal(billed_time) * _MICRO,
+                instants[k],
+                instants[k + 1],
+                span.charging,
+                energy,
+                seconds if span.charging else ZERO,
+                ZERO if span.charging else seconds,
+                span.min_power,
+                span.max_power,
+                None if decision.energy is None else decision.energy.element,
+                None if decision.time is None else decision.time.element,
+                billed_energy,
+                billed_time,
             )
         )
     return tuple(periods)
 
 
-def _quantity(dimension: Dimension, quantity: int) -> Decimal:
-    """Pricing's units as the result's: mWh → Wh, µs → s."""
-    if dimension is Dimension.ENERGY:
-        return EXACT.multiply(Decimal(quantity), _MILLI)
-    if dimension is Dimension.FLAT:
-        return Decimal(quantity)
-    return EXACT.multiply(Decimal(quantity), _MICRO)
-
-
-def _money(numerator: Decimal) -> Decimal:
-    return QUOTIENT.divide(numerator, DENOMINATOR)
+def _quantity(kind: int, quantity: int) -> Decimal:
+    """Pricing's units as the result's: mWh -> Wh, µs -> s (exact: a shift of the exponent)."""
+    return Decimal(quantity).scaleb(_EXPONENTS[kind]) if quantity else ZERO
 
 
 def _limit(plan: Plan, subtotal: Cost) -> tuple[Cost, str | None]:

@@ -12,7 +12,7 @@ Instants are timezone-aware (UTC from the CSMS). How values behave between sampl
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -29,7 +29,7 @@ def to_micros(instant: datetime) -> int:
 
 def from_micros(micros: int) -> datetime:
     """The UTC instant `micros` microseconds after the Unix epoch."""
-    return EPOCH + timedelta(microseconds=micros)
+    return EPOCH + timedelta(0, 0, micros)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +65,27 @@ class StatusChange:
 
 
 @dataclass(frozen=True, slots=True)
+class Readings:
+    """A session's meter data in pricing's units (µs since the epoch, mWh), made once with it."""
+
+    start: int
+    stop: int | None
+    energy_times: tuple[int, ...]
+    energy_mwh: tuple[int, ...]
+    power_times: tuple[int, ...]
+    power_w: tuple[int | Decimal, ...]
+    current_times: tuple[int, ...]
+    current_a: tuple[int | Decimal, ...]
+    status_times: tuple[int, ...]
+    charging: tuple[bool, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Session:
     """What pricing needs of a session: its instants and meter data, each in time order.
 
-    `stop` is None while the session is still going (price it with `until`)."""
+    `stop` is None while the session is still going (price it with `until`). Construction
+    validates the data (InvalidSession) and converts it once to `readings`."""
 
     start: datetime
     stop: datetime | None = None
@@ -76,6 +93,7 @@ class Session:
     power: tuple[PowerSample, ...] = ()
     current: tuple[CurrentSample, ...] = ()
     status: tuple[StatusChange, ...] = ()
+    readings: Readings = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         found: list[Violation] = []
@@ -107,3 +125,16 @@ class Session:
                 found.append(Violation(f"energy[{i}].wh", "the register must not go back"))
         if found:
             raise InvalidSession(found)
+        readings = Readings(
+            start=to_micros(self.start),
+            stop=None if self.stop is None else to_micros(self.stop),
+            energy_times=tuple(to_micros(s.at) for s in self.energy),
+            energy_mwh=tuple(s.wh * 1000 for s in self.energy),
+            power_times=tuple(to_micros(s.at) for s in self.power),
+            power_w=tuple(s.w for s in self.power),
+            current_times=tuple(to_micros(s.at) for s in self.current),
+            current_a=tuple(s.a for s in self.current),
+            status_times=tuple(to_micros(s.at) for s in self.status),
+            charging=tuple(s.charging for s in self.status),
+        )
+        object.__setattr__(self, "readings", readings)

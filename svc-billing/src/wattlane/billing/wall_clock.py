@@ -37,19 +37,45 @@ def local_at(zone: ZoneInfo, micros: int, minutes: tuple[int, ...]) -> Local:
     return Local(bisect_right(minutes, wall.hour * 60 + wall.minute) - 1, wall.weekday(), wall.toordinal())
 
 
+_DAY = 86_400_000_000  # µs
+
+
 def marks(zone: ZoneInfo, start: int, end: int, minutes: tuple[int, ...]) -> tuple[list[int], list[Local]]:
     """Instants (µs) from `start` to before `end` where the wall clock may change band, day or
     date, the first being `start` itself, each with the wall clock from it on."""
-    first = local_at(zone, start, minutes)
-    instants, states = [start], [first]
-    last_day = from_micros(end).astimezone(zone).toordinal()
-    for day in range(first.ordinal, last_day + 1):
-        day_instants, day_states = _marks_of_day(zone, day, minutes)
-        for instant, state in zip(day_instants, day_states, strict=True):
-            if start < instant < end:
+    day = start // _DAY
+    at_day_start, day_instants, day_states = _marks_of_utc_day(zone, day, minutes)
+    i = bisect_right(day_instants, start)
+    instants, states = [start], [day_states[i - 1] if i else at_day_start]
+    while True:
+        for k in range(i, len(day_instants)):
+            if day_instants[k] >= end:
+                return instants, states
+            instants.append(day_instants[k])
+            states.append(day_states[k])
+        day += 1
+        if day * _DAY >= end:
+            return instants, states
+        _, day_instants, day_states = _marks_of_utc_day(zone, day, minutes)
+        i = 0
+
+
+@lru_cache(maxsize=16384)
+def _marks_of_utc_day(
+    zone: ZoneInfo, day: int, minutes: tuple[int, ...]
+) -> tuple[Local, tuple[int, ...], tuple[Local, ...]]:
+    """The wall clock at the start of UTC day `day` and the marks inside that day (a UTC day
+    overlaps at most three local dates)."""
+    low, high = day * _DAY, (day + 1) * _DAY
+    first = local_at(zone, low, minutes)
+    instants, states = [], []
+    for ordinal in (first.ordinal - 1, first.ordinal, first.ordinal + 1):
+        for instant, state in zip(*_marks_of_day(zone, ordinal, minutes), strict=True):
+            if low <= instant < high:
                 instants.append(instant)
                 states.append(state)
-    return instants, states
+    order = sorted(range(len(instants)), key=instants.__getitem__)
+    return first, tuple(instants[k] for k in order), tuple(states[k] for k in order)
 
 
 @lru_cache(maxsize=16384)
