@@ -2,7 +2,7 @@
 tariff: 3 elements with time-of-day and kWh restrictions, sessions of 20 meter samples), against
 the same arithmetic without cutting the session into periods, measured in the same run.
 
-    python -m bench.billing                    # 2,000 sessions, 5 rounds
+    python -m bench.billing                    # 2,000 sessions, 9 rounds
     python -m bench.billing --sessions 200 --rounds 1   # quick look
 """
 

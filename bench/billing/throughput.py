@@ -27,7 +27,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from bench.common import Target, load_note, table
-from wattlane.billing.plans import DENOMINATOR, DIMENSIONS, EXACT, Priced
+from wattlane.billing.plans import DIMENSIONS, Priced
 from wattlane.billing.pricing import (
     QUOTIENT,
     ZERO,
@@ -105,8 +105,18 @@ def sessions(count: int, seed: int = 7) -> list[Session]:
     return made
 
 
-def _money(numerator: Decimal) -> Decimal:
-    return QUOTIENT.divide(numerator, DENOMINATOR) if numerator else ZERO
+_record = tuple.__new__  # records built as pricing builds them
+
+
+def _cost(excl: Decimal, incl: Decimal | None) -> Cost:
+    return _record(Cost, (excl, incl))
+
+
+_NO_COST = _cost(ZERO, ZERO)
+
+
+def _money(numerator: int, denominator: Decimal) -> Decimal:
+    return QUOTIENT.divide(Decimal(numerator), denominator) if numerator else ZERO
 
 
 def _quantity(kind: int, quantity: int) -> Decimal:
@@ -125,7 +135,7 @@ def _limit(tariff: Tariff, subtotal: Cost) -> tuple[Cost, str | None]:
                 incl = None
         if incl is not None and bound.incl_vat is not None and incl.compare(bound.incl_vat) == sign:
             incl, limited_by = bound.incl_vat, name
-    return Cost(excl, incl), limited_by
+    return _cost(excl, incl), limited_by
 
 
 def baseline(tariff: Tariff, session: Session, zone: ZoneInfo) -> PricedSession:
@@ -152,70 +162,73 @@ def baseline(tariff: Tariff, session: Session, zone: ZoneInfo) -> PricedSession:
     if flat is not None:
         quantities[flat] = 1
     lines = []
-    excl_sums, incl_sums = [ZERO, ZERO, ZERO, ZERO], [ZERO, ZERO, ZERO, ZERO]
+    excl_sums, incl_sums = [0, 0, 0, 0], [0, 0, 0, 0]
+    costs = [_NO_COST, _NO_COST, _NO_COST, _NO_COST]  # one line per kind here: its cost
+    denominator = plan.denominator
     for priced, quantity in quantities.items():
         kind = priced.kind
-        assert priced.incl_factor is not None
-        excl = EXACT.multiply(priced.excl_factor, Decimal(quantity))
-        incl = EXACT.multiply(priced.incl_factor, Decimal(quantity))
+        assert priced.incl is not None
+        excl, incl = priced.excl * quantity, priced.incl * quantity
         component = priced.component
+        costs[kind] = _cost(_money(excl, denominator), _money(incl, denominator))
         lines.append(
-            PricedLine(
-                component.dimension,
-                priced.element,
-                component.price,
-                component.vat,
-                _quantity(kind, quantity),
-                Cost(_money(excl), _money(incl)),
+            _record(
+                PricedLine,
+                (
+                    component.dimension,
+                    priced.element,
+                    component.price,
+                    component.vat,
+                    _quantity(kind, quantity),
+                    costs[kind],
+                ),
             )
         )
-        excl_sums[kind] = EXACT.add(excl_sums[kind], excl)
-        incl_sums[kind] = EXACT.add(incl_sums[kind], incl)
-    sum_excl = sum_incl = ZERO
-    for kind in range(4):
-        sum_excl = EXACT.add(sum_excl, excl_sums[kind])
-        sum_incl = EXACT.add(sum_incl, incl_sums[kind])
-    subtotal = Cost(_money(sum_excl), _money(sum_incl))
+        excl_sums[kind] += excl
+        incl_sums[kind] += incl
+    subtotal = _cost(_money(sum(excl_sums), denominator), _money(sum(incl_sums), denominator))
     limited, limited_by = _limit(tariff, subtotal)
 
     def total(dimension: Dimension, measured: int, billed: int) -> DimensionTotal:
         kind = DIMENSIONS.index(dimension)
-        return DimensionTotal(
-            _quantity(kind, measured),
-            _quantity(kind, billed),
-            Cost(_money(excl_sums[kind]), _money(incl_sums[kind])),
-        )
+        return _record(DimensionTotal, (_quantity(kind, measured), _quantity(kind, billed), costs[kind]))
 
     time_kind, energy_kind = DIMENSIONS.index(Dimension.TIME), DIMENSIONS.index(Dimension.ENERGY)
     fallback = len(plan.components) - 1
-    period = ChargingPeriod(
-        session.start,
-        session.stop,
-        True,
-        _quantity(energy_kind, used),
-        _quantity(time_kind, charged),
-        _quantity(time_kind, parked),
-        min(readings.power_w) if readings.power_w else None,
-        max(readings.power_w) if readings.power_w else None,
-        fallback,
-        fallback,
-        _quantity(energy_kind, billed_energy),
-        _quantity(time_kind, billed_parking),
+    period = _record(
+        ChargingPeriod,
+        (
+            session.start,
+            session.stop,
+            True,
+            _quantity(energy_kind, used),
+            _quantity(time_kind, charged),
+            _quantity(time_kind, parked),
+            min(readings.power_w) if readings.power_w else None,
+            max(readings.power_w) if readings.power_w else None,
+            fallback,
+            fallback,
+            _quantity(energy_kind, billed_energy),
+            _quantity(time_kind, billed_parking),
+        ),
     )
-    return PricedSession(
-        tariff.currency,
-        session.start,
-        session.stop,
-        True,
-        (period,),
-        tuple(lines),
-        total(Dimension.ENERGY, used, billed_energy),
-        total(Dimension.TIME, charged, 0),
-        total(Dimension.PARKING_TIME, parked, billed_parking),
-        total(Dimension.FLAT, 1, 1),
-        subtotal,
-        limited,
-        limited_by,
+    return _record(
+        PricedSession,
+        (
+            tariff.currency,
+            session.start,
+            session.stop,
+            True,
+            (period,),
+            tuple(lines),
+            total(Dimension.ENERGY, used, billed_energy),
+            total(Dimension.TIME, charged, 0),
+            total(Dimension.PARKING_TIME, parked, billed_parking),
+            total(Dimension.FLAT, 1, 1),
+            subtotal,
+            limited,
+            limited_by,
+        ),
     )
 
 
@@ -289,7 +302,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--sessions", type=int, default=2_000, help="sessions priced per round (default 2,000)"
     )
-    parser.add_argument("--rounds", type=int, default=5, help="rounds, the sides alternating (default 5)")
+    parser.add_argument("--rounds", type=int, default=9, help="rounds, the sides alternating (default 9)")
     return parser.parse_args(argv)
 
 

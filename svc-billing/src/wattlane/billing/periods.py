@@ -90,19 +90,20 @@ def cut(plan: Plan, readings: Readings, zone: ZoneInfo, start: int, end: int) ->
     for duration in plan.durations:
         if start < start + duration < end:
             cuts.add(start + duration)
-    held = (
-        (plan.power, readings.power_times, readings.power_w),
-        (plan.current, readings.current_times, readings.current_a),
-    )
-    for thresholds, sample_times, values in held:
-        if thresholds:
-            before = _band(thresholds, sample_times, values, start)
-            for instant, value in zip(sample_times, values, strict=True):
-                if start < instant < end:
-                    band = bisect_right(thresholds, value)
-                    if band != before:
-                        cuts.add(instant)
-                    before = band
+    if plan.power or plan.current:
+        held = (
+            (plan.power, readings.power_times, readings.power_w),
+            (plan.current, readings.current_times, readings.current_a),
+        )
+        for thresholds, sample_times, values in held:
+            if thresholds:
+                before = _band(thresholds, sample_times, values, start)
+                for instant, value in zip(sample_times, values, strict=True):
+                    if start < instant < end:
+                        band = bisect_right(thresholds, value)
+                        if band != before:
+                            cuts.add(instant)
+                        before = band
     status_times, charging = readings.status_times, readings.charging
     state = True
     for instant, value in zip(status_times, charging, strict=True):

@@ -32,11 +32,13 @@ from typing import Any, TypeVar
 
 from wattlane.billing.tariffs import MINUTES_PER_DAY, Dimension, Element, PriceComponent, Tariff, minutes_of
 
-# Money is carried as numerators over DENOMINATOR (currency * 3.6e9) while it is summed, so a
-# cost is one exact product (price * quantity) and every total one division at the end:
-# ENERGY in mWh (price per kWh * 3600), TIME and PARKING_TIME in µs (price per hour), FLAT once.
-DENOMINATOR = Decimal(3_600_000_000)
-# Products and sums of numerators are exact (Inexact would be a bug here, so it raises).
+# Money is carried as integer numerators while it is summed, so a cost is one exact integer
+# product (price * quantity) and every figure one Decimal division at the end. A numerator counts
+# units of 1 / (3.6e9 * 10**scale) of the currency, `scale` being the decimals the tariff's
+# prices need: ENERGY per mWh (price per kWh * 3600), TIME and PARKING_TIME per µs (price per
+# hour), FLAT per session (price * 3.6e9).
+UNITS = 3_600_000_000
+# Exact arithmetic on the tariff's Decimals while compiling (Inexact would be a bug: it raises).
 EXACT = Context(prec=80, traps=[Inexact])
 ALL_DAYS = 0b1111111
 UNKNOWN = -1  # the band of a power or current not yet reported
@@ -54,8 +56,8 @@ class Priced:
     component: PriceComponent
     kind: int  # DIMENSIONS.index(component.dimension)
     step: int  # mWh (ENERGY) or µs (TIME, PARKING_TIME); 1 for FLAT
-    excl_factor: Decimal  # numerator per unit of quantity
-    incl_factor: Decimal | None  # None: the component gives no VAT rate
+    excl: int  # numerator per unit of quantity, excluding VAT
+    incl: int | None  # including VAT; None: the component gives no VAT rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,7 @@ class Plan:
     local: bool  # whether any element looks at the wall clock or the date
     conditions: tuple[_Condition, ...]
     components: tuple[dict[Dimension, Priced], ...]
+    denominator: Decimal  # of the numerators: 3.6e9 * 10**scale
     decisions: dict[tuple[int, ...], Decision] = field(default_factory=dict)
 
     def decide(self, key: tuple[int, ...]) -> Decision:
@@ -165,11 +168,23 @@ def compile_plan(tariff: Tariff) -> Plan:
     conditions = tuple(
         _condition(element, minutes, dates, kwh, durations, power, current) for element in tariff.elements
     )
+    factors = {
+        (i, j): _factors(component)
+        for i, element in enumerate(tariff.elements)
+        for j, component in enumerate(element.price_components)
+    }
+    scale = max((_decimals(f) for pair in factors.values() for f in pair if f is not None), default=0)
     components = tuple(
-        {c.dimension: _priced(i, c) for c in reversed(element.price_components)}
+        {
+            c.dimension: _priced(i, c, *factors[i, j], scale)
+            for j, c in reversed(list(enumerate(element.price_components)))
+        }
         for i, element in enumerate(tariff.elements)
     )
-    return Plan(tariff, minutes, dates, kwh, durations, power, current, local, conditions, components)
+    denominator = Decimal(UNITS).scaleb(scale)
+    return Plan(
+        tariff, minutes, dates, kwh, durations, power, current, local, conditions, components, denominator
+    )
 
 
 def _sorted_unique(values: Iterable[T]) -> tuple[T, ...]:
@@ -237,14 +252,39 @@ def _condition(
     )
 
 
-def _priced(element: int, component: PriceComponent) -> Priced:
+def _decimals(value: Decimal) -> int:
+    """Digits after the point (0 for a whole number)."""
+    exponent = value.as_tuple().exponent
+    return max(-exponent, 0) if isinstance(exponent, int) else 0
+
+
+def _factors(component: PriceComponent) -> tuple[Decimal, Decimal | None]:
+    """Money per unit of quantity (times 3.6e9), excluding and including VAT."""
     if component.dimension is Dimension.ENERGY:
-        step, factor = component.step_size * 1000, EXACT.multiply(component.price, Decimal(3600))
+        factor = EXACT.multiply(component.price, Decimal(3600))
     elif component.dimension is Dimension.FLAT:
-        step, factor = 1, EXACT.multiply(component.price, DENOMINATOR)
+        factor = EXACT.multiply(component.price, Decimal(UNITS))
     else:
-        step, factor = component.step_size * 1_000_000, component.price
-    incl = None
-    if component.vat is not None:
-        incl = EXACT.divide(EXACT.multiply(factor, EXACT.add(Decimal(100), component.vat)), Decimal(100))
-    return Priced(element, component, DIMENSIONS.index(component.dimension), step, factor, incl)
+        factor = component.price
+    if component.vat is None:
+        return factor, None
+    return factor, EXACT.divide(EXACT.multiply(factor, EXACT.add(Decimal(100), component.vat)), Decimal(100))
+
+
+def _priced(
+    element: int, component: PriceComponent, excl: Decimal, incl: Decimal | None, scale: int
+) -> Priced:
+    if component.dimension is Dimension.ENERGY:
+        step = component.step_size * 1000
+    elif component.dimension is Dimension.FLAT:
+        step = 1
+    else:
+        step = component.step_size * 1_000_000
+    return Priced(
+        element,
+        component,
+        DIMENSIONS.index(component.dimension),
+        step,
+        int(EXACT.scaleb(excl, scale)),
+        None if incl is None else int(EXACT.scaleb(incl, scale)),
+    )
