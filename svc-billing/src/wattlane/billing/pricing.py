@@ -38,6 +38,7 @@ from wattlane.billing.tariffs import Dimension, Tariff
 
 QUOTIENT = Context(prec=34)
 ZERO = Decimal(0)
+_ONE = Decimal(1)
 
 
 class Cost(NamedTuple):
@@ -189,9 +190,11 @@ def _priced(plan: Plan, spans: list[Span], session: Session, *, final: bool) -> 
         quantities[flat] = measured[_FLAT] = billed[_FLAT] = 1
 
     lines = []
-    # Per kind: the numerators (excl., incl.) of its lines and the one line's cost if it has one.
+    # Per kind: the numerators (excl., incl.) of its lines, and the cost and billed quantity of
+    # its line when it has one (reused as the kind's total: Decimal conversions are the cost).
     numerators: list[list[tuple[int, int | None]]] = [[], [], [], []]
     costs: list[Cost] = [_NO_COST, _NO_COST, _NO_COST, _NO_COST]
+    settled: list[Decimal | None] = [None, None, None, None]
     denominator = plan.denominator
     for priced, quantity in quantities.items():
         kind = priced.kind
@@ -202,30 +205,30 @@ def _priced(plan: Plan, spans: list[Span], session: Session, *, final: bool) -> 
             incl = None if excl else 0
         component = priced.component
         cost = _cost(excl, incl, denominator)
-        amount = Decimal(quantity)
-        billed_quantity = amount if kind == _FLAT else amount.scaleb(_EXPONENTS[kind])
+        amount = _quantity(kind, quantity)
         lines.append(
             _record(
                 PricedLine,
-                (component.dimension, priced.element, component.price, component.vat, billed_quantity, cost),
+                (component.dimension, priced.element, component.price, component.vat, amount, cost),
             )
         )
         numerators[kind].append((excl, incl))
-        costs[kind] = cost
+        costs[kind], settled[kind] = cost, amount
+    totals = []
     for kind, parts in enumerate(numerators):
         if len(parts) > 1:
-            costs[kind] = _sum(parts, denominator)
-    totals = []
-    for kind in range(4):
-        used = _quantity(kind, measured[kind])
-        settled = used if billed[kind] == measured[kind] else _quantity(kind, billed[kind])
-        totals.append(_record(DimensionTotal, (used, settled, costs[kind])))
+            costs[kind], settled[kind] = _sum(parts, denominator), None
+        billed_quantity = settled[kind]
+        if billed_quantity is None:
+            billed_quantity = _quantity(kind, billed[kind])
+        used = billed_quantity if billed[kind] == measured[kind] else _quantity(kind, measured[kind])
+        totals.append(_record(DimensionTotal, (used, billed_quantity, costs[kind])))
     if len(lines) == 1:
         subtotal = lines[0].cost
     else:
         subtotal = _sum([part for parts in numerators for part in parts], denominator)
     limited, limited_by = _limit(plan, subtotal)
-    periods = _periods(spans, session, last, extra)
+    periods = _periods(spans, session, last, extra, totals)
     return _record(
         PricedSession,
         (
@@ -271,8 +274,9 @@ def _cost(excl: int, incl: int | None, denominator: Decimal) -> Cost:
 
 
 def _periods(
-    spans: list[Span], session: Session, last: list[int], extra: list[int]
+    spans: list[Span], session: Session, last: list[int], extra: list[int], totals: list[DimensionTotal]
 ) -> tuple[ChargingPeriod, ...]:
+    """The periods as the result has them (one period: the session's totals are its figures)."""
     instants = [session.start]
     instants.extend(from_micros(span.start) for span in spans[1:])
     end = spans[-1].end
@@ -283,15 +287,20 @@ def _periods(
     for k, span in enumerate(spans):
         decision = span.decision
         duration = span.end - span.start
-        seconds = Decimal(duration).scaleb(-6) if duration else ZERO
-        energy = Decimal(span.energy).scaleb(-3) if span.energy else ZERO
-        billed_energy = ZERO if decision.energy is None else energy
-        if k == last[_ENERGY] and extra[_ENERGY]:
-            billed_energy = _quantity(_ENERGY, span.energy + extra[_ENERGY])
-        billed_time = ZERO if decision.time is None else seconds
         kind = _TIME if span.charging else _PARKING
-        if k == last[kind] and extra[kind]:
-            billed_time = _quantity(_TIME, duration + extra[kind])
+        if len(spans) == 1:
+            energy, seconds = totals[_ENERGY].quantity, totals[kind].quantity
+            billed_energy = ZERO if decision.energy is None else totals[_ENERGY].billed
+            billed_time = ZERO if decision.time is None else totals[kind].billed
+        else:
+            seconds = _quantity(_TIME, duration)
+            energy = _quantity(_ENERGY, span.energy)
+            billed_energy = ZERO if decision.energy is None else energy
+            if k == last[_ENERGY] and extra[_ENERGY]:
+                billed_energy = _quantity(_ENERGY, span.energy + extra[_ENERGY])
+            billed_time = ZERO if decision.time is None else seconds
+            if k == last[kind] and extra[kind]:
+                billed_time = _quantity(_TIME, duration + extra[kind])
         periods.append(
             _record(
                 ChargingPeriod,
@@ -316,7 +325,11 @@ def _periods(
 
 def _quantity(kind: int, quantity: int) -> Decimal:
     """Pricing's units as the result's: mWh -> Wh, µs -> s (exact: a shift of the exponent)."""
-    return Decimal(quantity).scaleb(_EXPONENTS[kind]) if quantity else ZERO
+    if not quantity:
+        return ZERO
+    if kind == _FLAT:
+        return _ONE
+    return Decimal(quantity).scaleb(_EXPONENTS[kind])
 
 
 def _limit(plan: Plan, subtotal: Cost) -> tuple[Cost, str | None]:
