@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
+from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -163,3 +164,66 @@ def test_the_running_cost_never_exceeds_the_final_cost(
     running, final = price(tariff, charge, ZONE, until=until), price(tariff, charge, ZONE)
     assert running.total.excl_vat <= final.total.excl_vat
     assert running.energy.quantity <= final.energy.quantity
+
+
+ZONES = ["Europe/Amsterdam", "America/Santiago", "America/Havana", "Australia/Lord_Howe", "America/St_Johns"]
+DST_DAYS = [
+    datetime(2024, m, d, tzinfo=UTC)
+    for m, d in ((3, 10), (3, 31), (4, 7), (9, 8), (10, 6), (10, 27), (11, 3))
+]
+
+
+def _per_minute(tariff: Tariff, start: datetime, minutes_: int, zone: str) -> D:
+    """The TIME cost by reading the wall clock at every minute (an independent oracle: every
+    boundary and DST switch of these zones falls on a whole minute)."""
+    total = D(0)
+    for m in range(minutes_):
+        wall = (start + timedelta(minutes=m)).astimezone(ZoneInfo(zone))
+        now, today = wall.hour * 60 + wall.minute, wall.weekday()
+        for element in tariff.elements:
+            r = element.restrictions
+            assert r.start_time is not None and r.end_time is not None
+            begin = int(r.start_time[:2]) * 60 + int(r.start_time[3:])
+            finish = int(r.end_time[:2]) * 60 + int(r.end_time[3:])
+            if finish <= begin:  # wraps: the morning belongs to the day before
+                day = today if now >= begin else (today - 1) % 7 if now < finish else None
+            else:
+                day = today if begin <= now < finish else None
+            if day is not None and (not r.day_of_week or day in r.day_of_week):
+                total += element.price_components[0].price / 60
+                break
+    return total
+
+
+@BOUNDED
+@given(
+    st.sampled_from(ZONES),
+    st.sampled_from(DST_DAYS),
+    st.integers(-6 * 60, 18 * 60),
+    st.integers(1, 10 * 60),
+    st.lists(
+        st.tuples(hh_mm, hh_mm, st.sets(st.sampled_from(DayOfWeek), max_size=3)), min_size=1, max_size=3
+    ),
+)
+def test_time_windows_agree_with_the_wall_clock_minute_by_minute(
+    zone: str, day: datetime, offset: int, minutes_: int, windows: list[tuple[str, str, set[DayOfWeek]]]
+) -> None:
+    """Time windows (wrapping or not, with days of the week) around DST switches, including
+    switches at midnight (Santiago, Havana) and of 30 minutes (Lord Howe), billed per minute."""
+    elements = [
+        Element(
+            (PriceComponent(Dimension.TIME, D(6 * (i + 1)), None, 60),),
+            Restrictions(start_time=a, end_time=b, day_of_week=frozenset(days)),
+        )
+        for i, (a, b, days) in enumerate(windows)
+    ]
+    elements.append(
+        Element(
+            (PriceComponent(Dimension.TIME, D(3), None, 60),),
+            Restrictions(start_time="00:00", end_time="00:00"),
+        )
+    )
+    tariff = Tariff("EUR", tuple(elements))
+    start = day + timedelta(minutes=offset)
+    charge = session(start, Leg(timedelta(minutes=minutes_), wh=1_000))
+    assert price(tariff, charge, zone).time.cost.excl_vat == _per_minute(tariff, start, minutes_, zone)
