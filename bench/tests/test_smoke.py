@@ -9,12 +9,13 @@ from pathlib import Path
 
 from bench.__main__ import discover
 from bench.assets import main as assets_main
+from bench.billing import main as billing_main
 from bench.csms.transactions import main as transactions_main
 from bench.identity import main
 
 
 def test_every_benchmark_is_found() -> None:
-    assert {"identity", "assets"} <= set(discover())
+    assert {"identity", "assets", "billing"} <= set(discover())
 
 
 def test_identity_benchmarks_at_tiny_size(tmp_path: Path) -> None:
@@ -48,6 +49,15 @@ def test_assets_benchmark_at_tiny_size(tmp_path: Path) -> None:
         "assets.decide_access throughput",
         "assets.decide_access p99 under load",
         "assets.decide_access sequential latency p99",
+    ]
+    assert all(t.ratio > 0 for t in targets)
+
+
+def test_billing_benchmark_at_tiny_size() -> None:
+    targets = billing_main(["--sessions", "20", "--rounds", "1"])
+    assert [t.name for t in targets] == [
+        "billing.pricing sessions/s on one core",
+        "billing.pricing vs the same arithmetic without periods",
     ]
     assert all(t.ratio > 0 for t in targets)
 
