@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
+from sqlalchemy.util import greenlet_spawn
 
 # Every tenant-scoped query filters on a path range that selects anything from one row to most
 # of a table, depending on the path. A generic plan (PostgreSQL's choice for a prepared
@@ -122,12 +123,20 @@ class Database:
     async def driver_connection(self) -> AsyncIterator[Any]:
         """The driver's own connection (asyncpg), checked out of this database's pool, for a hot
         read that has outgrown SQLAlchemy's per-statement cost (assets' DecideAccess). Outside a
-        transaction: each statement sees the latest commit. PostgreSQL only."""
+        transaction: each statement sees the latest commit. PostgreSQL only.
+
+        Straight from the pool, with no SQLAlchemy Connection around it: that one took three
+        greenlet switches and 50-90 µs of CPU per checkout, a quarter of DecideAccess's read.
+        Nothing begins a transaction through SQLAlchemy here, so the pool's reset on return sends
+        nothing."""
         if self.is_sqlite:
             raise RuntimeError("driver_connection is for PostgreSQL; use reader() on SQLite")
-        async with self.engine.connect() as connection:
-            raw = await connection.get_raw_connection()
-            yield raw.driver_connection
+        pooled = await self.engine.raw_connection()
+        try:
+            yield pooled.driver_connection
+        finally:
+            # In a greenlet: giving back an overflow connection closes it, which awaits.
+            await greenlet_spawn(pooled.close)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

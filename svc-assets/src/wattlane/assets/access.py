@@ -17,6 +17,7 @@ the transaction."""
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -24,7 +25,6 @@ from typing import Any, NamedTuple
 import orjson
 from sqlalchemy import Table, and_, bindparam, exists, or_, select
 
-from wattlane.api.assets.v1 import internal_pb2
 from wattlane.assets import inheritance
 from wattlane.assets.cards import valid_at
 from wattlane.assets.models import Card, ChargingPoint, Location, OrganizationSettings, WhitelistEntry
@@ -34,7 +34,58 @@ from wattlane.core.clock import utcnow
 from wattlane.core.db import Database
 from wattlane.core.errors import NotFound
 
-D = internal_pb2.AccessDecision
+
+class AccessStatus(enum.StrEnum):
+    """The outcome of a decision."""
+
+    ACCEPTED = "ACCEPTED"  # may charge
+    BLOCKED = "BLOCKED"  # a known card, blocked by its owner
+    INVALID = "INVALID"  # unknown card, or not allowed here
+    EXPIRED = "EXPIRED"  # a known card outside its validity period
+
+
+class Payer(enum.StrEnum):
+    """Who pays for an accepted session."""
+
+    FREE = "FREE"  # nobody: free charging (open, whitelisted, roaming-free)
+    CARDHOLDER = "CARDHOLDER"  # the cardholder (or the organization owning the card)
+    ROAMING = "ROAMING"  # the roaming partner that issued the card
+
+
+@dataclass(frozen=True, slots=True)
+class DecidedCard:
+    """The card a decision is about (known cards only)."""
+
+    name: str  # `cards/{id}`
+    owner: str  # `tenants/{id}` owning the card
+    owner_path: str  # the card owner's tenant path
+    holder: str | None  # `users/{id}` holding the card; None for cards without a holder
+    expire_time: dt.datetime | None  # the card's own end of validity, when it has one
+
+    @classmethod
+    def of(cls, card: CardRow) -> DecidedCard:
+        """The decided card of a card row."""
+        return cls(
+            name=f"cards/{card.id}",
+            owner=f"tenants/{card.owner_id}",
+            owner_path=card.owner_path,
+            holder=f"users/{card.holder_id}" if card.holder_id else None,
+            expire_time=card.valid_to,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AccessDecision:
+    """May a card charge at a charging point, who pays and why (DecideAccess, ExplainAccess)."""
+
+    status: AccessStatus
+    payer: Payer | None  # None unless accepted
+    reason: str  # for people, e.g. "card not on the whitelist of location Amsterdam HQ"
+    charging_point: str  # `chargingPoints/{id}`
+    owner_path: str  # the charging point owner's tenant path
+    access_mode: str  # in force at the point: OPEN, WHITELIST, ROAMING or ROAMING_WHITELIST
+    rate_plan: str  # in force at the point (`ratePlans/{id}`; empty: none)
+    card: DecidedCard | None = None  # None for an unknown card or an invalid token
 
 
 def _table(model: Any) -> Table:
@@ -196,6 +247,19 @@ class PointContext:
             rate_plan=rate_plan.value,
         )
 
+    def decision(self, outcome: Outcome, card: DecidedCard | None = None) -> AccessDecision:
+        """The decision at this point: `outcome`, about `card` when it is known."""
+        return AccessDecision(
+            status=outcome.status,
+            payer=outcome.payer,
+            reason=outcome.reason,
+            charging_point=f"chargingPoints/{self.point_id}",
+            owner_path=self.owner_path,
+            access_mode=self.access_mode,
+            rate_plan=self.rate_plan,
+            card=card,
+        )
+
 
 class _LocationLevels(NamedTuple):
     id: str
@@ -203,10 +267,12 @@ class _LocationLevels(NamedTuple):
     rate_plan_override: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outcome:
-    status: internal_pb2.AccessDecision.Status.ValueType
-    payer: internal_pb2.AccessDecision.Payer.ValueType
+    """What `judge` decides: the status, who pays (None unless accepted) and why."""
+
+    status: AccessStatus
+    payer: Payer | None
     reason: str
 
 
@@ -226,28 +292,36 @@ def judge(
     where = f"location {location_name}"
     if card is not None:
         if card.blocked:
-            return Outcome(D.BLOCKED, D.PAYER_UNSPECIFIED, "card is blocked by its owner")
+            return Outcome(AccessStatus.BLOCKED, None, "card is blocked by its owner")
         invalid = valid_at(card, now)
         if invalid:
-            return Outcome(D.EXPIRED, D.PAYER_UNSPECIFIED, f"card is {invalid}")
+            return Outcome(AccessStatus.EXPIRED, None, f"card is {invalid}")
     if mode == "OPEN":
-        return Outcome(D.ACCEPTED, D.FREE, "access mode Open: any card accepted")
+        return Outcome(AccessStatus.ACCEPTED, Payer.FREE, "access mode Open: any card accepted")
     if card is None:
-        return Outcome(D.INVALID, D.PAYER_UNSPECIFIED, f"unknown card; access mode {_label(mode)} at {where}")
+        return Outcome(AccessStatus.INVALID, None, f"unknown card; access mode {_label(mode)} at {where}")
     own_public = card.kind == "PUBLIC" and card.customer_path == customer_path
     listed = whitelisted or (own_public and card.public_mode == "WHITELIST")
     if mode in ("WHITELIST", "ROAMING_WHITELIST") and listed:
-        return Outcome(D.ACCEPTED, D.FREE, f"card is on the whitelist of {where}")
+        return Outcome(AccessStatus.ACCEPTED, Payer.FREE, f"card is on the whitelist of {where}")
     if mode == "WHITELIST":
-        return Outcome(D.INVALID, D.PAYER_UNSPECIFIED, f"card not on the whitelist of {where}")
+        return Outcome(AccessStatus.INVALID, None, f"card not on the whitelist of {where}")
     if own_public and card.public_mode == "ROAMING_FREE":
-        return Outcome(D.ACCEPTED, D.FREE, f"roaming card charges free at this customer's points ({where})")
+        return Outcome(
+            AccessStatus.ACCEPTED,
+            Payer.FREE,
+            f"roaming card charges free at this customer's points ({where})",
+        )
     if card.kind == "PUBLIC":
         return Outcome(
-            D.ACCEPTED, D.ROAMING, f"access mode {_label(mode)}: roaming card accepted, the issuer pays"
+            AccessStatus.ACCEPTED,
+            Payer.ROAMING,
+            f"access mode {_label(mode)}: roaming card accepted, the issuer pays",
         )
     return Outcome(
-        D.ACCEPTED, D.CARDHOLDER, f"access mode {_label(mode)}: card accepted, the cardholder pays"
+        AccessStatus.ACCEPTED,
+        Payer.CARDHOLDER,
+        f"access mode {_label(mode)}: card accepted, the cardholder pays",
     )
 
 
@@ -268,19 +342,15 @@ class AccessDecider:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def decide(
-        self, identity: str, id_token: str, *, now: dt.datetime | None = None
-    ) -> internal_pb2.AccessDecision:
+    async def decide(self, identity: str, id_token: str, *, now: dt.datetime | None = None) -> AccessDecision:
         """The decision for `id_token` at the point with OCPP `identity` (NOT_FOUND: no such point)."""
         return await self._decision("identity", identity, id_token, now or utcnow())
 
-    async def explain(self, point_id: str, id_token: str) -> internal_pb2.AccessDecision:
+    async def explain(self, point_id: str, id_token: str) -> AccessDecision:
         """The decision at a point by id (ExplainAccess)."""
         return await self._decision("id", point_id, id_token, utcnow())
 
-    async def _decision(
-        self, key: str, value: str, id_token: str, now: dt.datetime
-    ) -> internal_pb2.AccessDecision:
+    async def _decision(self, key: str, value: str, id_token: str, now: dt.datetime) -> AccessDecision:
         uid = ocpp.normalize_id_token(id_token)
         read = self._read_portable if self._db.is_sqlite else self._read_postgres
         found = await read(key, value, uid or "")
@@ -291,15 +361,8 @@ class AccessDecider:
                 else f"charging point with OCPP identity {value[:64]!r}"
             )
         context, cards = found
-        decision = D(
-            charging_point=f"chargingPoints/{context.point_id}",
-            owner_path=context.owner_path,
-            rate_plan=context.rate_plan,
-            access_mode=context.access_mode,
-        )
         if uid is None:
-            decision.status, decision.reason = D.INVALID, "not a valid card token"
-            return decision
+            return context.decision(Outcome(AccessStatus.INVALID, None, "not a valid card token"))
         card = pick_card(cards, context.customer_path)
         outcome = judge(
             context.access_mode,
@@ -309,15 +372,7 @@ class AccessDecider:
             context.location_name,
             now,
         )
-        decision.status, decision.payer, decision.reason = outcome.status, outcome.payer, outcome.reason
-        if card is not None:
-            decision.card = f"cards/{card.id}"
-            decision.card_owner = f"tenants/{card.owner_id}"
-            decision.card_owner_path = card.owner_path
-            decision.cardholder = f"users/{card.holder_id}" if card.holder_id else ""
-            if card.valid_to is not None:
-                decision.card_expire_time.FromDatetime(card.valid_to)
-        return decision
+        return context.decision(outcome, None if card is None else DecidedCard.of(card))
 
     async def _read_portable(
         self, key: str, value: str, uid: str

@@ -10,17 +10,18 @@ platform (roaming cards pay), so the station asks online."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, and_, exists, or_, select
 
-from wattlane.api.assets.v1 import internal_pb2
 from wattlane.assets import inheritance
 from wattlane.assets.access import (
     _CARD,
     _ORG_SETTINGS,
     _POINT_BY,
     _WL,
+    AccessStatus,
     PointContext,
     PointRow,
     SettingsRow,
@@ -32,6 +33,25 @@ from wattlane.core.errors import InvalidArgument, NotFound
 
 DEFAULT_MAX_ENTRIES = 10_000
 WHITELIST_MODES = ("WHITELIST", "ROAMING_WHITELIST")
+
+
+@dataclass(frozen=True, slots=True)
+class LocalAuthorization:
+    """One card on a local list."""
+
+    id_token: str  # the card UID, as stored
+    status: AccessStatus  # what a decision would say now: ACCEPTED, BLOCKED or EXPIRED
+    expire_time: dt.datetime | None  # the card's end of validity, when it has one
+
+
+@dataclass(frozen=True, slots=True)
+class LocalAuthorizationList:
+    """The local authorization list of a charging point."""
+
+    charging_point: str  # `chargingPoints/{id}`
+    access_mode: str  # in force at the point
+    entries: tuple[LocalAuthorization, ...] = ()  # by UID
+    truncated: bool = False  # more cards qualify than the list may hold
 
 
 def _whitelisted(ids: list[str], customer_path: str) -> Select[Any]:
@@ -62,7 +82,7 @@ def _whitelisted(ids: list[str], customer_path: str) -> Select[Any]:
 
 async def local_authorizations(
     db: Database, identity: str, max_entries: int, *, now: dt.datetime | None = None
-) -> internal_pb2.LocalAuthorizationList:
+) -> LocalAuthorizationList:
     """The list for the point with OCPP `identity` (NotFound: no such point)."""
     if max_entries < 0:
         raise InvalidArgument.field("max_entries", "must not be negative")
@@ -75,17 +95,18 @@ async def local_authorizations(
         ids = inheritance.path_ids(point.owner_path)
         settings = [SettingsRow(*row) for row in await session.execute(_ORG_SETTINGS, {"ids": ids})]
         context = PointContext.of(PointRow(*point), settings)
-        result = internal_pb2.LocalAuthorizationList(
-            charging_point=f"chargingPoints/{context.point_id}", access_mode=context.access_mode
-        )
+        charging_point = f"chargingPoints/{context.point_id}"
         if context.access_mode not in WHITELIST_MODES:
-            return result
+            return LocalAuthorizationList(charging_point, context.access_mode)
         rows = list(await session.execute(_whitelisted(ids, context.customer_path).limit(limit + 1)))
-    for row in rows[:limit]:
-        outcome = judge(context.access_mode, row, True, context.customer_path, context.location_name, now)
-        entry = internal_pb2.LocalAuthorization(id_token=row.uid, status=outcome.status)
-        if row.valid_to is not None:
-            entry.expire_time.FromDatetime(row.valid_to)
-        result.entries.append(entry)
-    result.truncated = len(rows) > limit
-    return result
+    entries = tuple(
+        LocalAuthorization(
+            id_token=row.uid,
+            status=judge(
+                context.access_mode, row, True, context.customer_path, context.location_name, now
+            ).status,
+            expire_time=row.valid_to,
+        )
+        for row in rows[:limit]
+    )
+    return LocalAuthorizationList(charging_point, context.access_mode, entries, truncated=len(rows) > limit)

@@ -19,9 +19,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from google.protobuf.message import Message
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,11 +34,22 @@ from wattlane.core.errors import Aborted, DomainError
 from wattlane.core.scope import EffectiveScope
 
 log = logging.getLogger("wattlane.assets.provisioning")
-M = TypeVar("M", bound=Message)
+R = TypeVar("R")
 
 # Test seam: awaited between the steps of an add ("datapoint", "license"), so a test can stop
 # identity exactly there. None in production.
 StepHook = Callable[[str], Awaitable[None]]
+
+
+class Once(Protocol[R]):
+    """The current request's write, done at most once (the API's idempotency key): a retry gets
+    the first try's result. Provisioning hands it the last step and never looks at the result."""
+
+    async def replay(self) -> R | None:
+        """The stored result of an earlier try of this request, or None when there was none."""
+
+    async def run(self, write: Callable[[AsyncSession], Awaitable[R]]) -> R:
+        """Run `write` in one transaction and store its result, unless an earlier try did."""
 
 
 class Provisioning:
@@ -57,13 +67,13 @@ class Provisioning:
         location_id: str,
         fields: dict[str, Any],
         *,
-        request: Message,
-        respond: Callable[[ChargingPoint], M],
-        response_type: type[M],
+        once: Once[R],
+        respond: Callable[[ChargingPoint], R],
         audit_fields: list[str],
-    ) -> M:
-        """Create a charging point with its allocations (see the module docstring)."""
-        replayed = await self.rt.idempotency.replay(request, response_type)
+    ) -> R:
+        """Create a charging point with its allocations (see the module docstring); the result
+        is `respond` of the new point."""
+        replayed = await once.replay()
         if replayed is not None:
             return replayed
         async with self.rt.db.reader() as session:
@@ -89,7 +99,7 @@ class Provisioning:
             raise
         ran = False
 
-        async def activate(session: AsyncSession) -> M:
+        async def activate(session: AsyncSession) -> R:
             nonlocal ran
             ran = True
             now = utcnow()
@@ -107,7 +117,7 @@ class Provisioning:
             return respond(row)
 
         try:
-            result = await self.rt.idempotency.once(request, response_type, activate)
+            result = await once.run(activate)
         except BaseException:
             await self._undo_add(row)
             raise
@@ -140,12 +150,12 @@ class Provisioning:
         point_id: str,
         *,
         etag: str,
-        request: Message,
-        response_type: type[M],
-        respond: M,
-    ) -> M:
-        """Delete a charging point and release its allocations (see the module docstring)."""
-        replayed = await self.rt.idempotency.replay(request, response_type)
+        once: Once[R],
+        respond: Callable[[ChargingPoint], R],
+    ) -> R:
+        """Delete a charging point and release its allocations (see the module docstring); the
+        result is `respond` of the removed point."""
+        replayed = await once.replay()
         if replayed is not None:
             return replayed
         async with self.rt.db.transaction() as session:
@@ -158,14 +168,14 @@ class Provisioning:
             row.version += 1
         await self._release(row)
 
-        async def finish(session: AsyncSession) -> M:
+        async def finish(session: AsyncSession) -> R:
             await self._mark_deleted(session, row)
             await self.rt.audit.record(
                 session, resource=point_name(row.id), tenant_path=row.owner_path, changes=["delete_time"]
             )
-            return respond
+            return respond(row)
 
-        return await self.rt.idempotency.once(request, response_type, finish)
+        return await once.run(finish)
 
     async def set_charging(self, row: ChargingPoint, enable: bool) -> None:
         """Allocate (before enabling) or release (after disabling) the charging license."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import grpc
 
 from wattlane.api.assets.v1 import access_pb2, access_pb2_grpc, internal_pb2
 from wattlane.assets import charging_points
+from wattlane.assets.api import messages
 from wattlane.assets.runtime import Runtime
 from wattlane.core.caller import current_caller
 from wattlane.core.names import parse_name
@@ -25,9 +28,7 @@ class AccessServicer(access_pb2_grpc.AccessServiceServicer):
         async with self.rt.db.reader() as session:
             await charging_points.get_in_scope(session, scope, point_id, "stations.read")
         decision = await self.rt.decider.explain(point_id, request.id_token)
-        if decision.card and not scope.can("cards.read", decision.card_owner_path):
+        if decision.card is not None and not scope.can("cards.read", decision.card.owner_path):
             # Another branch's card: say what happens and why, not whose card it is.
-            for field in ("card", "card_owner", "card_owner_path", "cardholder"):
-                decision.ClearField(field)  # type: ignore[arg-type]
-            decision.ClearField("card_expire_time")
-        return decision
+            decision = dataclasses.replace(decision, card=None)
+        return messages.access_decision(decision)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import grpc
 from google.protobuf import empty_pb2
+from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wattlane.api.assets.v1 import charging_points_pb2 as pb
 from wattlane.api.assets.v1 import charging_points_pb2_grpc, settings_pb2
-from wattlane.assets import charging_points, connectors, credentials, locations, messages
+from wattlane.assets import charging_points, connectors, credentials, locations
+from wattlane.assets.api import messages
 from wattlane.assets.models import ChargingPoint
 from wattlane.assets.provisioning import Provisioning
 from wattlane.assets.runtime import Runtime
@@ -20,6 +23,7 @@ from wattlane.core.caller import current_caller
 from wattlane.core.errors import InvalidArgument
 from wattlane.core.fieldmasks import mask_paths
 from wattlane.core.filtering import Field
+from wattlane.core.idempotency import Idempotency
 from wattlane.core.listing import list_call
 from wattlane.core.names import parse_name
 
@@ -34,6 +38,7 @@ FILTER_FIELDS = {
     "create_time": Field(ChargingPoint.create_time, "timestamp"),
 }
 CREATE_ONLY = ("ocpp_identity", "current_type", "onboarding")
+M = TypeVar("M", bound=Message)
 
 
 def _fields(message: pb.ChargingPoint, paths: Iterable[str]) -> dict[str, Any]:
@@ -49,6 +54,21 @@ def _fields(message: pb.ChargingPoint, paths: Iterable[str]) -> dict[str, Any]:
             value = pb.ChargingPoint.Onboarding.Name(value) if value else ""
         fields[top] = value
     return fields
+
+
+@dataclass(frozen=True)
+class _RequestOnce(Generic[M]):
+    """Provisioning's `Once` for the current RPC: core's idempotency keyed by its request."""
+
+    idempotency: Idempotency
+    request: Message
+    response_type: type[M]
+
+    async def replay(self) -> M | None:
+        return await self.idempotency.replay(self.request, self.response_type)
+
+    async def run(self, write: Callable[[AsyncSession], Awaitable[M]]) -> M:
+        return await self.idempotency.once(self.request, self.response_type, write)
 
 
 class ChargingPointServicer(charging_points_pb2_grpc.ChargingPointServiceServicer):
@@ -112,9 +132,8 @@ class ChargingPointServicer(charging_points_pb2_grpc.ChargingPointServiceService
             scope,
             location_id,
             fields,
-            request=request,
+            once=_RequestOnce(self.rt.idempotency, request, pb.ChargingPoint),
             respond=messages.charging_point,
-            response_type=pb.ChargingPoint,
             audit_fields=sorted(fields),
         )
 
@@ -169,9 +188,8 @@ class ChargingPointServicer(charging_points_pb2_grpc.ChargingPointServiceService
             scope,
             point_id,
             etag=request.etag,
-            request=request,
-            response_type=empty_pb2.Empty,
-            respond=empty_pb2.Empty(),
+            once=_RequestOnce(self.rt.idempotency, request, empty_pb2.Empty),
+            respond=lambda _point: empty_pb2.Empty(),
         )
 
     async def RotateAuthorizationKey(

@@ -9,7 +9,8 @@ from google.protobuf import empty_pb2
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wattlane.api.assets.v1 import locations_pb2, locations_pb2_grpc, settings_pb2
-from wattlane.assets import locations, messages, rules
+from wattlane.assets import locations, rules
+from wattlane.assets.api import messages
 from wattlane.assets.models import Location
 from wattlane.assets.runtime import Runtime
 from wattlane.assets.scoped import owner_visible, parent_in_scope
