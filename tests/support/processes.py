@@ -173,12 +173,33 @@ class RealStack:
         }
         await self._start(assets, logs)
 
+        # The CSMS: stations' credentials and access from assets, handoffs through Temporal.
+        csms = Process("csms", {}, free_port(), free_port())
+        csms.env = {
+            **common_env("CSMS", csms.side_port),
+            "WATTLANE_CSMS_DATABASE_URL": self.databases["csms"],
+            "WATTLANE_CSMS_PORT": str(free_port()),  # the stations' WebSocket (see `ws_url`)
+            "WATTLANE_CSMS_GRPC_PORT": str(csms.grpc_port),
+            "WATTLANE_CSMS_PROCESS_ID": "csms-e2e",
+            "WATTLANE_CSMS_IDENTITY_ADDRESS": identity.grpc,
+            "WATTLANE_CSMS_ASSETS_ADDRESS": assets.grpc,
+            "WATTLANE_CSMS_CLIENT_ID": "csms",
+            "WATTLANE_CSMS_CLIENT_SECRET": self.secrets["csms"],
+            "WATTLANE_CSMS_TEMPORAL_ADDRESS": temporal_address,
+        }
+        await self._start(csms, logs)
+
     async def _start(self, process: Process, logs: Path) -> None:
         self.processes[process.name] = process
         await process.start(self.stack, logs)
 
     async def stop(self) -> None:
         await self.stack.stop()
+
+
+def ws_url(csms: Process) -> str:
+    """Where the CSMS process takes station connections (a station appends `/<identity>`)."""
+    return f"ws://127.0.0.1:{csms.env['WATTLANE_CSMS_PORT']}/ocpp"
 
 
 def environment_without_wattlane() -> dict[str, str]:

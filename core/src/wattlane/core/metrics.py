@@ -29,7 +29,7 @@ BOUNDED_LABELS: dict[str, str] = {
     "version": "ocpp1.6 or ocpp2.0.1",
     "action": "an OCPP action of the official schemas, or 'other'",
     "direction": "in (station to CSMS) or out (CSMS to station)",
-    "result": "ok, callerror or timeout",
+    "result": "ok, callerror, timeout, invalid (answer breaks its schema) or closed (socket closed first)",
     "code": "an OCPP-J error code, or 'other'",
     "reason": "a handshake rejection reason declared in code",
     "workflow": "a workflow type declared in contracts",
