@@ -218,7 +218,7 @@ async def test_sigterm_turns_not_ready_first_then_stops(
         assert http_get(side_port, "/readyz") == (503, b"draining\n")
         assert http_get(side_port, "/healthz")[0] == 200  # alive: do not restart it
         if station is not None:  # connected through the drain, then closed with 1001 (going away)
-            assert station.ws is not None and station.ws.close_code is None
+            assert station.connected
             code, _ = await station.wait_closed(timeout=20)
             assert code == 1001
         assert await asyncio.wait_for(child.process.wait(), 30) == 0
