@@ -9,6 +9,8 @@ import signal
 import socket
 import sys
 import sysconfig
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,3 +128,28 @@ class Stack:
 
 def python() -> str:
     return sys.executable
+
+
+def _readyz(port: int) -> int:
+    """The status of GET http://127.0.0.1:port/readyz (0 when nothing answers)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1.0) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+    except OSError:
+        return 0
+
+
+async def wait_ready(child: Child, port: int, timeout: float = 90.0) -> None:
+    """Poll a Wattlane process's side port `/readyz` until 200 (every process has one; the worker
+    has no gRPC health service); fail early, with the log's tail, if the process exits."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        if not child.alive():
+            raise StackError(f"{child.name} exited during start-up; last log lines:\n{child.tail()}")
+        if await asyncio.to_thread(_readyz, port) == 200:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise StackError(f"{child.name} not ready in {timeout:.0f}s; last log lines:\n{child.tail()}")
+        await asyncio.sleep(0.2)

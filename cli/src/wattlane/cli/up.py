@@ -41,6 +41,7 @@ class Ports:
     csms_grpc: int = 50061
     assets: int = 50052
     assets_metrics: int = 9152
+    csms_metrics: int = 9161
 
     @classmethod
     def from_base(cls, base: int) -> Ports:
@@ -54,6 +55,7 @@ class Ports:
             csms_grpc=base + 6,
             assets=base + 7,
             assets_metrics=base + 8,
+            csms_metrics=base + 10,
         )
 
     def named(self) -> list[tuple[str, int]]:
@@ -67,6 +69,7 @@ class Ports:
             ("CSMS gRPC", self.csms_grpc),
             ("assets", self.assets),
             ("assets metrics", self.assets_metrics),
+            ("CSMS metrics", self.csms_metrics),
         ]
 
 
@@ -206,7 +209,7 @@ def _banner(
         ("identity metrics", f"http://127.0.0.1:{ports.identity_metrics}/metrics"),
         ("assets gRPC", f"127.0.0.1:{ports.assets}"),
         ("mail (SMTP sink)", f"127.0.0.1:{ports.smtp} -> {data / 'mail'}/*.eml"),
-        *charging.banner(ports.csms, ports.csms_grpc),
+        *charging.banner(ports.csms, ports.csms_grpc, ports.csms_metrics),
         ("data and logs", f"{data}  (logs/*.log)"),
     ]
     lines = ["", "Wattlane is running.", "", table(["what", "where"], where), ""]
@@ -287,6 +290,7 @@ async def _run(args: argparse.Namespace, data: Path, secrets_by_service: dict[st
             data,
             port=ports.csms,
             grpc_port=ports.csms_grpc,
+            metrics_port=ports.csms_metrics,
             identity_port=ports.identity,
             assets_port=ports.assets,
             client_secret=secrets_by_service["csms"],
@@ -324,6 +328,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--headless", action="store_true", help="no Temporal web UI")
     p.add_argument("--exit-after-start", action="store_true", help="start, seed, print, stop (smoke test)")
     p.add_argument(
-        "--base-port", type=int, help="use ports N..N+6 instead of the standard ones (tests, two stacks)"
+        "--base-port", type=int, help="use ports N..N+10 instead of the standard ones (tests, two stacks)"
     )
     p.set_defaults(run=run_up)
