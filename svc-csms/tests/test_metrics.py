@@ -10,8 +10,9 @@ import time
 import pytest
 from prometheus_client import REGISTRY
 
-from wattlane.csms.protocol.errors import CallError, CallTimeout
-from wattlane.csms.protocol.metrics import command_timed_out
+from wattlane.core.metrics import publish
+from wattlane.csms.protocol.errors import CallError, CallTimeout, OcppVersion
+from wattlane.csms.protocol.metrics import VersionMetrics, command_timed_out
 from wattlane.csms.testing import DEFAULT_PASSWORD, RunningCsms, eventually, running_csms
 from wattlane.simulator.station import SimCallError, SimStation, default_handlers
 
@@ -19,6 +20,7 @@ V16 = "ocpp1.6"
 
 
 def sample(name: str, **labels: str) -> float:
+    publish()  # what the side port does before each scrape: the hot path's plain counts go out
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
@@ -161,3 +163,28 @@ async def test_a_drain_closes_every_station_with_1001_spread_over_the_window() -
         # No new station gets in once the drain began.
         with pytest.raises(OSError):
             await SimStation("D-0", running.url, password=DEFAULT_PASSWORD).connect(open_timeout=2)
+
+
+def test_plain_counts_are_published_once_into_the_catalog_histogram_and_counters() -> None:
+    metrics = VersionMetrics(OcppVersion.V201)
+    incoming = metrics.incoming("Heartbeat")
+    labels = {"version": "ocpp2.0.1", "action": "Heartbeat", "direction": "in"}
+    seconds = {"action": "Heartbeat", "direction": "in"}
+    delta = (
+        Delta()
+        .watch("wattlane_ocpp_messages_total", result="ok", **labels)
+        .watch("wattlane_ocpp_messages_total", result="callerror", **labels)
+        .watch("wattlane_ocpp_call_seconds_bucket", le="0.001", **seconds)
+        .watch("wattlane_ocpp_call_seconds_count", **seconds)
+        .watch("wattlane_ocpp_call_seconds_sum", **seconds)
+    )
+    incoming.ok(0.0004)
+    incoming.ok(0.002)
+    incoming.error(30.0)  # beyond the last bound: +Inf
+    metrics.publish()
+    metrics.publish()  # nothing new: nothing added twice
+    assert delta("wattlane_ocpp_messages_total", result="ok", **labels) == 2
+    assert delta("wattlane_ocpp_messages_total", result="callerror", **labels) == 1
+    assert delta("wattlane_ocpp_call_seconds_bucket", le="0.001", **seconds) == 1
+    assert delta("wattlane_ocpp_call_seconds_count", **seconds) == 3
+    assert abs(delta("wattlane_ocpp_call_seconds_sum", **seconds) - 30.0024) < 1e-9

@@ -120,7 +120,6 @@ class StationConnection:
         self._log.record(
             LogEntry(time.time(), self.identity, Direction.IN, CALL, call.message_id, action, call.payload)
         )
-        metrics = self._metrics.incoming(action)
         handler = self._table.get(action)
         if handler is None:
             if action in self._schemas.actions:
@@ -161,8 +160,7 @@ class StationConnection:
                 await self._send_error(call.message_id, action, ErrorKind.INTERNAL, "internal error")
                 return
         await self.ws.send(encode_result(call.message_id, result), text=True)
-        metrics.ok.inc()
-        metrics.seconds.observe(time.monotonic() - self.last_seen)
+        self._metrics.incoming(action).ok(time.monotonic() - self.last_seen)
         self._log.record(
             LogEntry(time.time(), self.identity, Direction.OUT, CALLRESULT, call.message_id, action, result)
         )
@@ -227,9 +225,7 @@ class StationConnection:
         await self.ws.send(encode_error(message_id, code, description, details), text=True)
         self._metrics.call_error(code, OUT).inc()
         if action is not None:  # the answer to a station's CALL (not to a broken frame)
-            metrics = self._metrics.incoming(action)
-            metrics.callerror.inc()
-            metrics.seconds.observe(time.monotonic() - self.last_seen)
+            self._metrics.incoming(action).error(time.monotonic() - self.last_seen)
         self._log.record(
             LogEntry(
                 time.time(),
