@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from wattlane.cli.stack import port_is_free
 WATTLANE = str(Path(sys.executable).parent / "wattlane")
 
 
-def free_base_port(span: int = 10) -> int:
+def free_base_port(span: int = 11) -> int:
     """A base port with `span` free ports after it, below Linux's ephemeral range (32768+), so
     that ports other processes get from the kernel (Temporal's internal services, test servers)
     cannot land in it between this check and the stack binding it."""
@@ -138,6 +139,12 @@ def test_up_starts_seeds_prints_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         )
         assert re.search(r"ACME-AMS-01\s+out\s+result\s+BootNotification", logged.stdout), logged.stdout
         assert re.search(r"ACME-AMS-01\s+in\s+call\s+BootNotification", logged.stdout), logged.stdout
+        # The CSMS's side port is on under `wattlane up` too, shown in the banner.
+        assert f"http://127.0.0.1:{base + 10}/metrics" in text
+        with urllib.request.urlopen(f"http://127.0.0.1:{base + 10}/metrics", timeout=5) as response:
+            exposition = response.read().decode()
+        assert 'wattlane_ocpp_connected_stations{version="ocpp1.6"}' in exposition
+        assert 'wattlane_process_ready{service="csms"} 1.0' in exposition
 
         # Customer Success approves the seeded pending application from the CLI; the mail arrives.
         pending = re.search(r"wattlane applications approve (applications/\S+)", text)

@@ -213,7 +213,9 @@ async def test_outages_and_unknown_stations_at_the_provider_level(assets: Assets
 
 async def test_the_process_uses_assets_when_its_address_is_set(assets: AssetsServer) -> None:
     assets.fake.credentials["CP-7"] = credential("CP-7", KEY)
-    service = CsmsService(CsmsSettings(port=0, grpc_port=-1, assets_address=f"127.0.0.1:{assets.port}"))
+    service = CsmsService(
+        CsmsSettings(port=0, grpc_port=-1, metrics_port=-1, assets_address=f"127.0.0.1:{assets.port}")
+    )
     await service.start()
     try:
         assert isinstance(service.csms and service.csms.providers.credentials, AssetsStations)

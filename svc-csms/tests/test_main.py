@@ -41,7 +41,14 @@ async def standalone() -> AsyncIterator[Start]:
             sys.executable,
             "-m",
             "wattlane.csms",
-            env={**os.environ, "WATTLANE_CSMS_GRPC_PORT": "0", **env},
+            # The skeleton's defaults are for production (side port 9161, 5 s drain).
+            env={
+                **os.environ,
+                "WATTLANE_CSMS_GRPC_PORT": "0",
+                "WATTLANE_CSMS_METRICS_PORT": "-1",
+                "WATTLANE_CSMS_DRAIN_SECONDS": "0.2",
+                **env,
+            },
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )

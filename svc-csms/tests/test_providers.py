@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from wattlane.csms import settings as csms_settings
 from wattlane.csms.providers.access_cache import CachingAccessDecider
 from wattlane.csms.providers.interfaces import (
     AccessDecision,
@@ -17,7 +18,6 @@ from wattlane.csms.providers.interfaces import (
 )
 from wattlane.csms.providers.memory import InMemoryAccess, InMemoryStations, MemoryLogSink
 from wattlane.csms.registry.messagelog import BatchingMessageLog
-from wattlane.csms.settings import CsmsSettings
 from wattlane.csms.testing import eventually
 
 
@@ -136,7 +136,7 @@ async def test_in_memory_stations() -> None:
 
 
 def test_settings_from_env() -> None:
-    settings = CsmsSettings.from_env(
+    settings = csms_settings.load(
         {
             "WATTLANE_CSMS_PORT": "9100",
             "WATTLANE_CSMS_SECURITY_PROFILE": "2",
@@ -149,15 +149,15 @@ def test_settings_from_env() -> None:
     assert settings.stations == (("CS1", "pw1"), ("CS2", "pw:2"))
     assert settings.onboarding
     assert settings.host == "127.0.0.1"
-    assert CsmsSettings.from_env({}).port == 9000
+    assert csms_settings.load({}).port == 9000
     with pytest.raises(ValueError, match="PORT"):
-        CsmsSettings.from_env({"WATTLANE_CSMS_PORT": "x"})
+        csms_settings.load({"WATTLANE_CSMS_PORT": "x"})
     with pytest.raises(ValueError, match="SECURITY_PROFILE"):
-        CsmsSettings.from_env({"WATTLANE_CSMS_SECURITY_PROFILE": "4"})
+        csms_settings.load({"WATTLANE_CSMS_SECURITY_PROFILE": "4"})
 
 
 def test_storage_and_api_settings_from_env() -> None:
-    settings = CsmsSettings.from_env(
+    settings = csms_settings.load(
         {
             "WATTLANE_CSMS_DATABASE_URL": "sqlite:///x.db",
             "WATTLANE_CSMS_MIGRATE_ON_START": "false",
@@ -179,8 +179,8 @@ def test_storage_and_api_settings_from_env() -> None:
         "assets:50071",
     )
     assert settings.demo_owner_path == "/op/org/"
-    defaults = CsmsSettings.from_env({})
+    defaults = csms_settings.load({})
     assert defaults.database_url == "" and defaults.migrate_on_start and defaults.grpc_port == 50061
     assert defaults.process_id  # the host name
     with pytest.raises(ValueError, match="LOG_RETENTION_DAYS"):
-        CsmsSettings.from_env({"WATTLANE_CSMS_LOG_RETENTION_DAYS": "a week"})
+        csms_settings.load({"WATTLANE_CSMS_LOG_RETENTION_DAYS": "a week"})

@@ -51,6 +51,7 @@ def _settings(
 ) -> CsmsSettings:
     return CsmsSettings(
         port=0,
+        metrics_port=-1,
         grpc_port=0,
         database_url=database_url,
         identity_address=f"127.0.0.1:{identity.port}",

@@ -12,6 +12,7 @@ import grpc
 import pytest
 from google.protobuf import json_format
 
+from wattlane.api.common.v1 import audit_pb2
 from wattlane.api.csms.v1 import commands_pb2 as C
 from wattlane.api.identity.v1 import tenants_pb2
 from wattlane.core.clients.csms import CsmsClient
@@ -64,6 +65,7 @@ async def stack(
     csms = CsmsService(
         CsmsSettings(
             port=0,
+            metrics_port=-1,
             grpc_port=0,
             database_url=await databases.create("csmscmd"),
             identity_address=f"127.0.0.1:{identity.port}",
@@ -246,3 +248,25 @@ async def test_a_sibling_organization_neither_sees_nor_sends(stack: Stack) -> No
         await stack.viewer.commands.CreateCommand(_create("A-5", reset=C.Reset(hard=True)))
     assert viewer.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert [a for a, _ in station.received_calls].count("Reset") == 1
+
+
+async def test_a_command_is_audited_once_in_its_transaction_and_only_its_owners_read_it(
+    stack: Stack,
+) -> None:
+    await stack.station("A-9")
+    asked = _create("A-9", request_id="audit-1", reset=C.Reset(hard=True))
+    done = await stack.a.commands.CreateCommand(asked)
+    again = await stack.a.commands.CreateCommand(asked)  # a retry replays: no second entry
+    assert again.name == done.name
+    by_resource = audit_pb2.ListAuditEntriesRequest(filter=f'resource = "{done.name}"')
+    entries = list((await stack.a.audit.ListAuditEntries(by_resource)).audit_entries)
+    assert len(entries) == 1
+    entry = entries[0]
+    assert entry.actor == "user:" + done.requested_by.removeprefix("users/")  # who
+    assert entry.method.endswith("CreateCommand")  # what
+    assert list(entry.changed_fields) == ["ocpp_action", "station"]
+    assert (entry.resource, entry.tenant_path) == (done.name, stack.org_a.path)  # which resource
+    # The sibling organization's admin reads audit entries of their own tree only.
+    assert list((await stack.b.audit.ListAuditEntries(by_resource)).audit_entries) == []
+    everything = (await stack.b.audit.ListAuditEntries(audit_pb2.ListAuditEntriesRequest())).audit_entries
+    assert [e for e in everything if e.tenant_path.startswith(stack.org_a.path)] == []

@@ -32,6 +32,7 @@ async def csms(databases: DatabaseFactory, identity: IdentityService) -> AsyncIt
     service = CsmsService(
         CsmsSettings(
             port=0,
+            metrics_port=-1,
             grpc_port=0,
             database_url=await databases.create("csmsiso"),
             identity_address=f"127.0.0.1:{identity.port}",

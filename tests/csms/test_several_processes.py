@@ -79,6 +79,9 @@ class Cluster:
                     "WATTLANE_CSMS_PORT": str(port),
                     "WATTLANE_CSMS_GRPC_PORT": str(grpc_port),
                     "WATTLANE_CSMS_PROCESS_ID": name,
+                    # The skeleton's defaults are for production (side port 9161, 5 s drain).
+                    "WATTLANE_CSMS_METRICS_PORT": "-1",
+                    "WATTLANE_CSMS_DRAIN_SECONDS": "0.2",
                 },
                 stdout=sink,
                 stderr=asyncio.subprocess.STDOUT,

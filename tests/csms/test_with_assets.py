@@ -33,6 +33,7 @@ async def csms(
     service = CsmsService(
         CsmsSettings(
             port=0,
+            metrics_port=-1,
             grpc_port=0,
             database_url=await databases.create("csmsassets"),
             identity_address=f"127.0.0.1:{identity.port}",

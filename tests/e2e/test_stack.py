@@ -28,6 +28,7 @@ from tests.support.processes import (
     environment_without_wattlane,
     free_port,
     http_get,
+    ws_url,
 )
 from wattlane.api.assets.v1 import cards_pb2
 from wattlane.api.assets.v1 import charging_points_pb2 as cp_pb2
@@ -41,8 +42,9 @@ from wattlane.core.db import Database
 from wattlane.core.testing.databases import DatabaseFactory
 from wattlane.core.testing.promtool import check_metrics
 from wattlane.identity.testing import TreeBuilder, unique
+from wattlane.simulator.station import SimStation
 
-SERVICES = ["identity", "assets", "worker"]
+SERVICES = ["identity", "assets", "csms", "worker"]
 # What the worker lacks: a database (`migrate` has nothing to do) and a gRPC port.
 WITHOUT_DATABASE = {"worker"}
 
@@ -60,7 +62,10 @@ async def test_the_side_port_answers_health_readiness_and_clean_metrics(
         await admin.close()
     if name == "worker":  # the SDK reports its pollers once they poll (just after ready)
         await wait_metric(process, "temporal_num_pollers{")
+    station = await booted_station(real_stack) if name == "csms" else None
     status, metrics = http_get(process.side_port, "/metrics")
+    if station is not None:
+        await station.close()
     assert status == 200
     text = metrics.decode()
     assert f'wattlane_process_ready{{service="{name}"}} 1.0' in text
@@ -72,6 +77,12 @@ async def test_the_side_port_answers_health_readiness_and_clean_metrics(
         assert "\n# TYPE temporal_request_total counter\n" in text
         assert 'temporal_num_pollers{namespace="default",poller_type="activity_task"' in text
         assert 'wattlane_workflow_outcomes_total{outcome="approved",workflow="ApplicationApproval"}' in text
+    if name == "csms":  # the station connected through assets' credentials, booted and is counted
+        assert 'wattlane_ocpp_connected_stations{version="ocpp1.6"} 1.0' in text
+        boots = [line for line in text.splitlines() if line.startswith("wattlane_ocpp_messages_total{")]
+        assert [b for b in boots if 'action="BootNotification"' in b and 'result="ok"' in b], boots
+        assert 'wattlane_ocpp_handshake_rejections_total{reason="unknown_station"}' in text
+        assert 'wattlane_outbox_pending{outbox="transactions"}' in text
     check_metrics(metrics)
 
 
@@ -85,6 +96,48 @@ async def wait_metric(process: Process, needle: str, timeout: float = 30.0) -> s
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"{process.name}'s /metrics never showed {needle!r}:\n{text[-3000:]}")
         await asyncio.sleep(0.2)
+
+
+async def booted_station(real_stack: RealStack) -> SimStation:
+    """A charging point created in assets, connected to the CSMS process with the key assets
+    issued for it, booted (OCPP 1.6)."""
+    identity, assets = real_stack["identity"], real_stack["assets"]
+    admin = await IdentityClient(identity.grpc).login(ADMIN_EMAIL, ADMIN_PASSWORD)
+    csms_token = (
+        await admin.auth.IssueServiceToken(
+            auth_pb2.IssueServiceTokenRequest(client_id="csms", client_secret=real_stack.secrets["csms"])
+        )
+    ).access_token
+    worker_token = (
+        await admin.auth.IssueServiceToken(
+            auth_pb2.IssueServiceTokenRequest(client_id="worker", client_secret=real_stack.secrets["worker"])
+        )
+    ).access_token
+    worker = channel(identity.grpc, token=worker_token, max_attempts=1)
+    stack = AssetsStack(None, assets.grpc, csms_token, internal_pb2_grpc.IdentityInternalServiceStub(worker))  # type: ignore[arg-type]
+    tree = TreeBuilder(admin)
+    try:
+        org: Org = await organization(tree, stack)
+        client = AssetsClient(assets.grpc, org.admin.client.token)
+        site = await location(client, org.org.name, display_name="Depot")
+        point_ = await point(client, site.name, charging_enabled=True)
+        key = (
+            await client.charging_points.RotateAuthorizationKey(
+                cp_pb2.RotateAuthorizationKeyRequest(name=point_.name)
+            )
+        ).authorization_key
+        await client.close()
+    finally:
+        await tree.close()
+        await worker.close(None)
+        await admin.close()
+    station = SimStation(point_.ocpp_identity, ws_url(real_stack["csms"]), password=key)
+    await station.connect()
+    assert (await station.boot())["status"] == "Accepted"
+    stranger = SimStation("NOT-IN-ASSETS-1", ws_url(real_stack["csms"]), password=key)
+    with pytest.raises(Exception, match="404"):
+        await stranger.connect()
+    return station
 
 
 def run_command(process: Process, command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -163,18 +216,33 @@ async def test_sigterm_turns_not_ready_first_then_stops(
     if name not in WITHOUT_DATABASE:
         env[f"WATTLANE_{prefix}_PORT"] = str(grpc_port)
         env[f"WATTLANE_{prefix}_DATABASE_URL"] = await databases.create(f"sigterm_{name}")
+    if name == "csms":  # PORT is its WebSocket; gRPC elsewhere; a station from the static list
+        env |= {
+            "WATTLANE_CSMS_GRPC_PORT": str(free_port()),
+            "WATTLANE_CSMS_ASSETS_ADDRESS": "",
+            "WATTLANE_CSMS_STATIONS": "TERM-1:term-password-0123",
+        }
     process = Process(name, env, side_port, grpc_port)
     stack = Stack()
     child = Child(name, process.argv(), env, tmp_path / f"{name}.log")
     try:
         await stack.start(child)
         await wait_ready(child, side_port)
+        station = None
+        if name == "csms":
+            station = SimStation("TERM-1", ws_url(process), password="term-password-0123")
+            await station.connect()
+            assert (await station.boot())["status"] == "Accepted"
         assert child.process is not None
         child.process.send_signal(signal.SIGTERM)
         await asyncio.sleep(0.5)
         assert child.alive()
         assert http_get(side_port, "/readyz") == (503, b"draining\n")
         assert http_get(side_port, "/healthz")[0] == 200  # alive: do not restart it
+        if station is not None:  # connected through the drain, then closed with 1001 (going away)
+            assert station.connected
+            code, _ = await station.wait_closed(timeout=20)
+            assert code == 1001
         assert await asyncio.wait_for(child.process.wait(), 30) == 0
         assert http_get(side_port, "/readyz")[0] == 0  # the port is closed
     finally:

@@ -182,7 +182,23 @@ class RealStack:
         }
         await self._start(assets, logs)
 
-        # The CSMS joins later (it is moving to the skeleton): until then no billing queue.
+        # The CSMS: stations' credentials and access from assets, handoffs through Temporal.
+        csms = Process("csms", {}, free_port(), free_port())
+        csms.env = {
+            **common_env("CSMS", csms.side_port),
+            "WATTLANE_CSMS_DATABASE_URL": self.databases["csms"],
+            "WATTLANE_CSMS_PORT": str(free_port()),  # the stations' WebSocket (see `ws_url`)
+            "WATTLANE_CSMS_GRPC_PORT": str(csms.grpc_port),
+            "WATTLANE_CSMS_PROCESS_ID": "csms-e2e",
+            "WATTLANE_CSMS_IDENTITY_ADDRESS": identity.grpc,
+            "WATTLANE_CSMS_ASSETS_ADDRESS": assets.grpc,
+            "WATTLANE_CSMS_CLIENT_ID": "csms",
+            "WATTLANE_CSMS_CLIENT_SECRET": self.secrets["csms"],
+            "WATTLANE_CSMS_TEMPORAL_ADDRESS": temporal_address,
+        }
+        await self._start(csms, logs)
+
+        # The worker: identity's workflows and the CSMS's handoffs.
         worker = Process("worker", {}, free_port())
         worker.env = {
             **common_env("WORKER", worker.side_port),
@@ -190,7 +206,7 @@ class RealStack:
             "WATTLANE_WORKER_IDENTITY_ADDRESS": identity.grpc,
             "WATTLANE_WORKER_CLIENT_ID": "worker",
             "WATTLANE_WORKER_CLIENT_SECRET": self.secrets["worker"],
-            "WATTLANE_WORKER_CSMS_ADDRESS": "",
+            "WATTLANE_WORKER_CSMS_ADDRESS": csms.grpc,
             "WATTLANE_WORKER_SMTP_PORT": str(self.smtp_port),
         }
         await self._start(worker, logs)
@@ -201,6 +217,11 @@ class RealStack:
 
     async def stop(self) -> None:
         await self.stack.stop()
+
+
+def ws_url(csms: Process) -> str:
+    """Where the CSMS process takes station connections (a station appends `/<identity>`)."""
+    return f"ws://127.0.0.1:{csms.env['WATTLANE_CSMS_PORT']}/ocpp"
 
 
 def environment_without_wattlane() -> dict[str, str]:

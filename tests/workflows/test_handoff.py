@@ -64,6 +64,7 @@ class HandoffStack:
     def csms_settings(self, *, temporal: bool) -> CsmsSettings:
         return CsmsSettings(
             port=0,
+            metrics_port=-1,
             grpc_port=0,
             database_url=self.db_url,
             identity_address=f"127.0.0.1:{self.identity.port}",

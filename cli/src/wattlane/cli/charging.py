@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wattlane.cli.stack import Child, Stack, python
+from wattlane.cli.stack import Child, Stack, python, wait_ready
 
 HEARTBEAT_SECONDS = 10  # short, so the registry visibly moves while you look
 # Which demo stations speak which protocol (the rest speak OCPP 1.6).
@@ -21,17 +21,19 @@ async def start_csms(
     *,
     port: int,
     grpc_port: int,
+    metrics_port: int,
     identity_port: int,
     assets_port: int,
     client_secret: str,
     temporal_port: int | None = None,
 ) -> None:
     """Start the CSMS on a SQLite file, with assets as its station directory and completed
-    transactions handed on through Temporal (when given); wait until it is healthy."""
+    transactions handed on through Temporal (when given); wait until its side port says ready."""
     env = {
         "WATTLANE_CSMS_DATABASE_URL": f"sqlite+aiosqlite:///{data / 'csms.db'}",
         "WATTLANE_CSMS_PORT": str(port),
         "WATTLANE_CSMS_GRPC_PORT": str(grpc_port),
+        "WATTLANE_CSMS_METRICS_PORT": str(metrics_port),
         "WATTLANE_CSMS_IDENTITY_ADDRESS": f"127.0.0.1:{identity_port}",
         "WATTLANE_CSMS_ASSETS_ADDRESS": f"127.0.0.1:{assets_port}",
         "WATTLANE_CSMS_CLIENT_ID": "csms",
@@ -42,7 +44,7 @@ async def start_csms(
     }
     csms = Child("csms", [python(), "-m", "wattlane.csms"], env, data / "logs" / "csms.log")
     await stack.start(csms)
-    await stack.wait_grpc_healthy(csms, grpc_port)
+    await wait_ready(csms, metrics_port)
 
 
 async def start_stations(stack: Stack, data: Path, identities: list[str], *, csms_port: int) -> None:
@@ -64,9 +66,10 @@ async def start_stations(stack: Stack, data: Path, identities: list[str], *, csm
         await stack.start(Child(name, argv, {}, data / "logs" / f"stations-{protocol}.log"))
 
 
-def banner(csms_port: int, grpc_port: int) -> list[tuple[str, str]]:
+def banner(csms_port: int, grpc_port: int, metrics_port: int) -> list[tuple[str, str]]:
     """Rows for the `wattlane up` banner."""
     return [
         ("CSMS (OCPP-J)", f"ws://127.0.0.1:{csms_port}/ocpp/<identity>  (ocpp1.6, ocpp2.0.1; Basic auth)"),
         ("CSMS gRPC", f"127.0.0.1:{grpc_port}  (StationService; health, reflection)"),
+        ("CSMS metrics", f"http://127.0.0.1:{metrics_port}/metrics  (/healthz, /readyz)"),
     ]

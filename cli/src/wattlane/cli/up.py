@@ -42,6 +42,7 @@ class Ports:
     assets: int = 50052
     assets_metrics: int = 9152
     worker_metrics: int = 9153
+    csms_metrics: int = 9161
 
     @classmethod
     def from_base(cls, base: int) -> Ports:
@@ -56,6 +57,7 @@ class Ports:
             assets=base + 7,
             assets_metrics=base + 8,
             worker_metrics=base + 9,
+            csms_metrics=base + 10,
         )
 
     def named(self) -> list[tuple[str, int]]:
@@ -70,6 +72,7 @@ class Ports:
             ("assets", self.assets),
             ("assets metrics", self.assets_metrics),
             ("worker metrics", self.worker_metrics),
+            ("CSMS metrics", self.csms_metrics),
         ]
 
 
@@ -212,7 +215,7 @@ def _banner(
         ("assets gRPC", f"127.0.0.1:{ports.assets}"),
         ("worker metrics", f"http://127.0.0.1:{ports.worker_metrics}/metrics  (with the Temporal SDK's)"),
         ("mail (SMTP sink)", f"127.0.0.1:{ports.smtp} -> {data / 'mail'}/*.eml"),
-        *charging.banner(ports.csms, ports.csms_grpc),
+        *charging.banner(ports.csms, ports.csms_grpc, ports.csms_metrics),
         ("data and logs", f"{data}  (logs/*.log)"),
     ]
     lines = ["", "Wattlane is running.", "", table(["what", "where"], where), ""]
@@ -293,6 +296,7 @@ async def _run(args: argparse.Namespace, data: Path, secrets_by_service: dict[st
             data,
             port=ports.csms,
             grpc_port=ports.csms_grpc,
+            metrics_port=ports.csms_metrics,
             identity_port=ports.identity,
             assets_port=ports.assets,
             client_secret=secrets_by_service["csms"],
@@ -330,6 +334,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--headless", action="store_true", help="no Temporal web UI")
     p.add_argument("--exit-after-start", action="store_true", help="start, seed, print, stop (smoke test)")
     p.add_argument(
-        "--base-port", type=int, help="use ports N..N+9 instead of the standard ones (tests, two stacks)"
+        "--base-port", type=int, help="use ports N..N+10 instead of the standard ones (tests, two stacks)"
     )
     p.set_defaults(run=run_up)

@@ -81,6 +81,10 @@ class Service(Generic[S]):
     async def setup(self) -> None:
         """Wire the service: open the database, build the domain, register servicers and tasks."""
 
+    async def listening(self) -> None:
+        """After the gRPC server listens (its port is bound) and before background tasks start
+        and the process turns ready: announce where this process is (the CSMS takes its lease)."""
+
     async def drain(self) -> None:
         """After the gRPC server stopped accepting and before tasks stop: close long-lived
         connections gently (the CSMS closes station sockets with 1001)."""
@@ -160,8 +164,9 @@ class Service(Generic[S]):
             self.side_port.start()
         self.tracing = telemetry.configure_tracing(self.name, s.otlp_endpoint)
         try:
-            if self.migrations is not None and getattr(s, "migrate_on_start", False):
-                url = str(getattr(s, "database_url"))  # noqa: B009 (every migrating service has one)
+            # An empty database URL is the CSMS's in-memory mode: nothing to migrate.
+            url = str(getattr(s, "database_url", ""))
+            if self.migrations is not None and getattr(s, "migrate_on_start", False) and url:
                 _make_sqlite_folder(url)
                 await upgrade_async(url, self.migrations)
             await self.setup()
@@ -171,6 +176,7 @@ class Service(Generic[S]):
                     self._grpc_options, services=self._grpc_services, verifier=verifier, scopes=scopes
                 )
                 await self.grpc.start()
+            await self.listening()
             for periodic in self._tasks:
                 periodic.start()
         except BaseException:
@@ -181,7 +187,10 @@ class Service(Generic[S]):
         log.info(
             "%s started",
             self.name,
-            extra={"grpc_port": self.port, "metrics_port": self.metrics_port},
+            extra={
+                "grpc_port": self.grpc.port if self.grpc is not None else 0,
+                "metrics_port": self.metrics_port,
+            },
         )
 
     async def stop(self) -> None:
@@ -283,10 +292,10 @@ def main(service_class: type[Service[Any]], argv: Sequence[str] | None = None) -
         return
     logs.configure(service_class.name, settings.log_level, settings.log_json)
     if args.command == "migrate":
-        if service_class.migrations is None:
+        url = str(getattr(settings, "database_url", ""))
+        if service_class.migrations is None or not url:
             log.info("%s has no database: nothing to migrate", service_class.name)
             return
-        url = str(getattr(settings, "database_url"))  # noqa: B009
         _make_sqlite_folder(url)
         upgrade(url, service_class.migrations)
         log.info("%s migrated", service_class.name)

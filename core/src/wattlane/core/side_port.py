@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from wattlane.core.health import Health
+from wattlane.core.metrics import publish
 
 log = logging.getLogger("wattlane.side_port")
 
@@ -26,6 +27,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         health = self.server.health
         if path == "/metrics":
+            publish()  # hot paths' plain counts into the catalog's metrics
             body = generate_latest(REGISTRY) + b"".join(extra() for extra in self.server.expositions)
             self._reply(200, body, CONTENT_TYPE_LATEST)
         elif path == "/healthz":

@@ -1,5 +1,5 @@
-"""`python -m wattlane.csms` runs the standalone listener (see `settings.py` for the variables)."""
+"""`python -m wattlane.csms [serve|migrate|settings]` (see `main.py` and `settings.py`)."""
 
-from wattlane.csms.main import main
+from wattlane.csms.main import cli
 
-main()
+cli()

@@ -1,32 +1,25 @@
-"""Run the CSMS process: `python -m wattlane.csms` / `wattlane-csms`.
+"""Wiring of the CSMS process on the service skeleton (`service.py`: `CsmsService`).
 
-WebSocket listener + gRPC API sharing the registry and log (see `service.py`); settings from
-`WATTLANE_CSMS_*` (see `settings.py`); SIGINT/SIGTERM close every station socket with 1001.
+python -m wattlane.csms            # serve (migrates first unless told not to); also `wattlane-csms`
+python -m wattlane.csms migrate    # only migrate
+python -m wattlane.csms settings   # print the configuration in force (secrets redacted)
+
+Settings from `WATTLANE_CSMS_*` (`settings.py`); SIGTERM: not ready, then station sockets close
+with 1001, spread over a few seconds, and the registry and log are flushed.
 """
 
 from __future__ import annotations
 
-import logging
-
-from wattlane.core.server import run_until_signal
-from wattlane.csms.protocol.runtime import raise_open_files_limit, run
+from wattlane.core.service import main
+from wattlane.csms.protocol.runtime import raise_open_files_limit
 from wattlane.csms.service import CsmsService
-from wattlane.csms.settings import CsmsSettings
 
 
-async def serve(settings: CsmsSettings) -> None:
-    """Serve until SIGINT/SIGTERM, then shut down cleanly."""
-    service = CsmsService(settings)
-    await run_until_signal(service.start, service.stop)
-
-
-def main() -> None:
-    """Console entry point."""
-    settings = CsmsSettings.from_env()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def cli(argv: list[str] | None = None) -> None:
+    """`wattlane-csms [serve|migrate|settings]`: thousands of stations need as many sockets."""
     raise_open_files_limit()
-    run(serve(settings))
+    main(CsmsService, argv)
 
 
 if __name__ == "__main__":
-    main()
+    cli()

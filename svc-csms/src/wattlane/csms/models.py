@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from wattlane.core.audit import audit_table
 from wattlane.core.idempotency import idempotency_table
 from wattlane.core.orm import BaseModel, JsonType, TreePath, new_metadata
 
@@ -281,3 +282,5 @@ class ProcessLease(Base):
 
 
 IDEMPOTENCY_KEYS = idempotency_table(Base.metadata)
+# Who created which command (and recorded which handoff): written in the change's transaction.
+AUDIT = audit_table(Base.metadata)

@@ -1,175 +1,157 @@
-"""Configuration from `WATTLANE_CSMS_*` environment variables (read once in `main.py`).
+"""CSMS configuration: `WATTLANE_CSMS_<FIELD>` variables with these defaults (read once in main).
 
-| variable | default | meaning |
-|---|---|---|
-| WATTLANE_CSMS_HOST | 127.0.0.1 | listen address |
-| WATTLANE_CSMS_PORT | 9000 | listen port |
-| WATTLANE_CSMS_SECURITY_PROFILE | 1 | 1 = ws + Basic, 2 = TLS + Basic, 3 = TLS client certificates |
-| WATTLANE_CSMS_TLS_CERT / _TLS_KEY | - | server certificate chain and key (profiles 2, 3) |
-| WATTLANE_CSMS_TLS_CLIENT_CA | - | CA bundle that signs station certificates (profile 3) |
-| WATTLANE_CSMS_ONBOARDING | false | let unknown stations in and answer their boot Pending |
-| WATTLANE_CSMS_HEARTBEAT_INTERVAL | 300 | seconds, sent to accepted stations |
-| WATTLANE_CSMS_STATIONS | - | in-memory registry: `identity:password,identity:password` |
-| WATTLANE_CSMS_DEMO_PATTERN | - | in-memory registry: identities matching this regex are known... |
-| WATTLANE_CSMS_DEMO_PASSWORD | - | ...with this password (simulated fleets) |
-| WATTLANE_CSMS_REUSE_PORT | false | set SO_REUSEPORT (several processes on one port) |
-| WATTLANE_CSMS_VALIDATE_RESPONSES | false | check every reply against its schema before sending |
-| WATTLANE_CSMS_LOG_LEVEL | INFO | Python logging level |
-| WATTLANE_CSMS_DATABASE_URL | - | registry and message log database (SQLAlchemy URL); empty: in memory |
-| WATTLANE_CSMS_MIGRATE_ON_START | true | run the Alembic migrations before serving |
-| WATTLANE_CSMS_PROCESS_ID | host name | this process's name in the registry (a pod name) |
-| WATTLANE_CSMS_LOG_RETENTION_DAYS | 30 | message log lines older than this are purged |
-| WATTLANE_CSMS_COMMAND_RETENTION_DAYS | 90 | finished remote-action commands older than this are purged |
-| WATTLANE_CSMS_IDEMPOTENCY_RETENTION_DAYS | 7 | how long a request id replays its first answer |
-| WATTLANE_CSMS_HOUSEKEEPING_INTERVAL | 300 | seconds between purges and silent-station sweeps |
-| WATTLANE_CSMS_GRPC_PORT | 50061 | gRPC API port (health, reflection, StationService); 0 = any, -1 = off |
-| WATTLANE_CSMS_GRPC_ADVERTISE | host:grpc port | address other CSMS processes reach this one's gRPC at |
-| WATTLANE_CSMS_LEASE_SECONDS | 30 | process lease: renewed every third; a process silent longer is gone |
-| WATTLANE_CSMS_CALL_TIMEOUT | 30 | seconds a remote action waits for the station's answer |
-| WATTLANE_CSMS_METRICS_PORT | -1 | Prometheus /metrics port; -1 = off |
-| WATTLANE_CSMS_IDENTITY_ADDRESS | - | identity's gRPC address (token keys, callers' scopes, service token) |
-| WATTLANE_CSMS_CLIENT_ID / _CLIENT_SECRET | csms / - | this service's account at identity (for assets) |
-| WATTLANE_CSMS_ASSETS_ADDRESS | - | assets' gRPC address: station credentials and access decisions |
-| WATTLANE_CSMS_DEMO_OWNER / _DEMO_OWNER_PATH | - | owner tenant id and path of static and demo stations |
-| WATTLANE_CSMS_TEMPORAL_ADDRESS | - | Temporal for the transaction handoff; empty: the outbox waits |
-| WATTLANE_CSMS_TEMPORAL_NAMESPACE | default | Temporal namespace |
-| WATTLANE_CSMS_BILLING_TASK_QUEUE | billing | task queue of the handoff workflows |
-| WATTLANE_CSMS_HANDOFF_INTERVAL | 2 | seconds between outbox passes (an ended transaction kicks one) |
+`python -m wattlane.csms settings` prints every variable with the value in force and its meaning
+(secrets redacted). Besides what every process reads (`ProcessSettings`: the side port, logging,
+tracing, drain and grace), the CSMS reads its listener, security profile, registries and links:
+with `DATABASE_URL` empty the registry and the message log stay in memory (benchmarks, quick
+local runs); with `ASSETS_ADDRESS` set, station credentials and access decisions come from assets,
+otherwise from the static `STATIONS` list and the demo pattern.
 """
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from wattlane.core import settings as core_settings
+from wattlane.core.settings import ProcessSettings, SettingsError, doc, env_name
 from wattlane.csms.protocol.security import SecurityProfile
 
-_TRUE = {"1", "true", "yes", "on"}
+PREFIX = "csms"
+
+
+def parse_stations(value: object) -> tuple[tuple[str, str], ...]:
+    """`identity:password,identity:password` (or pairs already) as (identity, password) pairs;
+    the password may itself contain ':'."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, tuple | list):
+        raise SettingsError(f"{env_name(PREFIX, 'stations')} must be a list of identity:password")
+    pairs: list[tuple[str, str]] = []
+    for item in items:
+        if isinstance(item, tuple | list) and len(item) == 2:
+            pairs.append((str(item[0]), str(item[1])))
+            continue
+        text = str(item).strip()
+        if not text:
+            continue
+        identity, colon, password = text.partition(":")
+        if not colon or not identity or not password:
+            shown = identity or text[:20]
+            raise SettingsError(
+                f"{env_name(PREFIX, 'stations')} entries are identity:password, got {shown!r}"
+            )
+        pairs.append((identity, password))
+    return tuple(pairs)
 
 
 @dataclass(frozen=True)
-class CsmsSettings:
-    """The standalone CSMS's settings."""
+class CsmsSettings(ProcessSettings):
+    """Everything the CSMS reads from the environment, once, in main."""
 
-    host: str = "127.0.0.1"
-    port: int = 9000
-    security_profile: SecurityProfile = SecurityProfile.BASIC
-    tls_cert: str | None = None
-    tls_key: str | None = None
-    tls_client_ca: str | None = None
-    onboarding: bool = False
-    heartbeat_interval: int = 300
-    stations: tuple[tuple[str, str], ...] = ()
-    demo_pattern: str | None = None
-    demo_password: str | None = None
-    reuse_port: bool = False
-    validate_responses: bool = False
-    log_level: str = "INFO"
-    database_url: str = ""
-    migrate_on_start: bool = True
-    process_id: str = field(default_factory=socket.gethostname)
-    log_retention_days: int = 30
-    command_retention_days: int = 90
-    idempotency_retention_days: int = 7
-    housekeeping_interval: int = 300
-    grpc_port: int = 50061
-    grpc_advertise: str = ""
-    lease_seconds: float = 30.0
-    call_timeout: float = 30.0
-    metrics_port: int = -1
-    identity_address: str = ""
-    client_id: str = "csms"
-    client_secret: str = ""
-    assets_address: str = ""
-    demo_owner: str = ""
-    demo_owner_path: str = ""
-    temporal_address: str = ""
-    temporal_namespace: str = "default"
-    billing_task_queue: str = "billing"
-    handoff_interval: int = 2
+    host: str = field(default="127.0.0.1", metadata=doc("listen address (WebSocket and gRPC)"))
+    port: int = field(default=9000, metadata=doc("OCPP-J WebSocket port (0 = any free port)"))
+    metrics_port: int = field(
+        default=9161,
+        metadata=doc("HTTP side port: /metrics, /healthz, /readyz (0 = any free port, -1 = off)"),
+    )
+    security_profile: SecurityProfile = field(
+        default=SecurityProfile.BASIC,
+        metadata=doc("1 = ws + Basic, 2 = TLS + Basic, 3 = TLS client certificates"),
+    )
+    tls_cert: str | None = field(default=None, metadata=doc("server certificate chain (profiles 2, 3)"))
+    tls_key: str | None = field(default=None, metadata=doc("server private key (profiles 2, 3)"))
+    tls_client_ca: str | None = field(
+        default=None, metadata=doc("CA bundle that signs station certificates (profile 3)")
+    )
+    onboarding: bool = field(
+        default=False, metadata=doc("let unknown stations in and answer their boot Pending")
+    )
+    heartbeat_interval: int = field(default=300, metadata=doc("seconds, sent to accepted stations"))
+    stations: tuple[tuple[str, str], ...] = field(
+        default=(),
+        metadata=doc("static stations without assets: identity:password,identity:password", secret=True),
+    )
+    demo_pattern: str | None = field(
+        default=None, metadata=doc("without assets: identities matching this regex are known ...")
+    )
+    demo_password: str | None = field(
+        default=None, metadata=doc("... with this password (simulated fleets)", secret=True)
+    )
+    reuse_port: bool = field(default=False, metadata=doc("SO_REUSEPORT: several processes on one port"))
+    validate_responses: bool = field(
+        default=False, metadata=doc("check every reply against its schema before sending it")
+    )
+    database_url: str = field(
+        default="",
+        metadata=doc("registry, message log, transactions, commands (SQLAlchemy URL); empty: in memory"),
+    )
+    migrate_on_start: bool = field(default=True, metadata=doc("apply migrations before serving"))
+    process_id: str = field(
+        default_factory=socket.gethostname,
+        metadata=doc("this process in the registry (a pod name); host name"),
+    )
+    log_retention_days: int = field(default=30, metadata=doc("message log lines older than this are purged"))
+    command_retention_days: int = field(
+        default=90, metadata=doc("finished remote-action commands older than this are purged")
+    )
+    idempotency_retention_days: int = field(
+        default=7, metadata=doc("how long a request id replays its first answer")
+    )
+    housekeeping_interval: int = field(
+        default=300, metadata=doc("seconds between purges and silent-station sweeps")
+    )
+    grpc_port: int = field(
+        default=50061, metadata=doc("gRPC API port (StationService, commands, ...); 0 = any, -1 = off")
+    )
+    grpc_advertise: str = field(
+        default="",
+        metadata=doc("address other CSMS processes reach this one's gRPC at (default host:grpc port)"),
+    )
+    lease_seconds: float = field(
+        default=30.0, metadata=doc("process lease: renewed every third; a process silent longer is gone")
+    )
+    call_timeout: float = field(
+        default=30.0, metadata=doc("seconds a remote action waits for the station's answer")
+    )
+    close_spread_seconds: float = field(
+        default=5.0,
+        metadata=doc(
+            "on SIGTERM, after DRAIN_SECONDS: station sockets close with 1001 spread over up to this many "
+            "seconds (at least 200 a second, never longer than GRACE_SECONDS), so stations reconnect "
+            "elsewhere gradually"
+        ),
+    )
+    identity_address: str = field(
+        default="", metadata=doc("identity's gRPC address (token keys, callers' scopes, service token)")
+    )
+    client_id: str = field(default="csms", metadata=doc("this service's account at identity"))
+    client_secret: str = field(default="", metadata=doc("its secret", secret=True))
+    assets_address: str = field(
+        default="", metadata=doc("assets' gRPC address: station credentials and access decisions")
+    )
+    demo_owner: str = field(default="", metadata=doc("owner tenant id of static and demo stations"))
+    demo_owner_path: str = field(default="", metadata=doc("owner tenant path of static and demo stations"))
+    temporal_address: str = field(
+        default="", metadata=doc("Temporal for the transaction handoff; empty: the outbox waits")
+    )
+    temporal_namespace: str = field(default="default", metadata=doc("Temporal namespace"))
+    billing_task_queue: str = field(default="billing", metadata=doc("task queue of the handoff workflows"))
+    handoff_interval: int = field(
+        default=2, metadata=doc("seconds between outbox passes (an ended transaction kicks one)")
+    )
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> CsmsSettings:
-        """Read the settings; raise ValueError naming the variable that is wrong."""
-        env = os.environ if env is None else env
+    def __post_init__(self) -> None:
+        # `load` hands the list over as its comma-separated items (a `_FILE` secret as one string).
+        object.__setattr__(self, "stations", parse_stations(self.stations))
+        for name in ("lease_seconds", "call_timeout"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{env_name(PREFIX, name)} must be positive, got {getattr(self, name)}")
+        if self.close_spread_seconds < 0:
+            raise SettingsError(f"{env_name(PREFIX, 'close_spread_seconds')} must not be negative")
 
-        def get(name: str) -> str | None:
-            value = env.get(f"WATTLANE_CSMS_{name}")
-            return value if value not in (None, "") else None
 
-        def integer(name: str, default: int) -> int:
-            raw = get(name)
-            if raw is None:
-                return default
-            try:
-                return int(raw)
-            except ValueError:
-                raise ValueError(f"WATTLANE_CSMS_{name} must be an integer, not {raw!r}") from None
-
-        def number(name: str, default: float) -> float:
-            raw = get(name)
-            if raw is None:
-                return default
-            try:
-                value = float(raw)
-            except ValueError:
-                raise ValueError(f"WATTLANE_CSMS_{name} must be a number, not {raw!r}") from None
-            if value <= 0:
-                raise ValueError(f"WATTLANE_CSMS_{name} must be positive")
-            return value
-
-        def flag(name: str, default: bool = False) -> bool:
-            raw = get(name)
-            return default if raw is None else raw.lower() in _TRUE
-
-        stations: list[tuple[str, str]] = []
-        for item in (get("STATIONS") or "").split(","):
-            if item.strip():
-                identity, colon, password = item.strip().partition(":")
-                if not colon:
-                    raise ValueError("WATTLANE_CSMS_STATIONS entries are identity:password")
-                stations.append((identity, password))
-        try:
-            profile = SecurityProfile(integer("SECURITY_PROFILE", 1))
-        except ValueError:
-            raise ValueError("WATTLANE_CSMS_SECURITY_PROFILE must be 1, 2 or 3") from None
-        return cls(
-            host=get("HOST") or cls.host,
-            port=integer("PORT", cls.port),
-            security_profile=profile,
-            tls_cert=get("TLS_CERT"),
-            tls_key=get("TLS_KEY"),
-            tls_client_ca=get("TLS_CLIENT_CA"),
-            onboarding=flag("ONBOARDING"),
-            heartbeat_interval=integer("HEARTBEAT_INTERVAL", cls.heartbeat_interval),
-            stations=tuple(stations),
-            demo_pattern=get("DEMO_PATTERN"),
-            demo_password=get("DEMO_PASSWORD"),
-            reuse_port=flag("REUSE_PORT"),
-            validate_responses=flag("VALIDATE_RESPONSES"),
-            log_level=get("LOG_LEVEL") or cls.log_level,
-            database_url=get("DATABASE_URL") or "",
-            migrate_on_start=flag("MIGRATE_ON_START", True),
-            process_id=get("PROCESS_ID") or socket.gethostname(),
-            log_retention_days=integer("LOG_RETENTION_DAYS", cls.log_retention_days),
-            command_retention_days=integer("COMMAND_RETENTION_DAYS", cls.command_retention_days),
-            idempotency_retention_days=integer("IDEMPOTENCY_RETENTION_DAYS", cls.idempotency_retention_days),
-            housekeeping_interval=integer("HOUSEKEEPING_INTERVAL", cls.housekeeping_interval),
-            grpc_port=integer("GRPC_PORT", cls.grpc_port),
-            grpc_advertise=get("GRPC_ADVERTISE") or "",
-            lease_seconds=number("LEASE_SECONDS", cls.lease_seconds),
-            call_timeout=number("CALL_TIMEOUT", cls.call_timeout),
-            metrics_port=integer("METRICS_PORT", cls.metrics_port),
-            identity_address=get("IDENTITY_ADDRESS") or "",
-            client_id=get("CLIENT_ID") or cls.client_id,
-            client_secret=get("CLIENT_SECRET") or "",
-            assets_address=get("ASSETS_ADDRESS") or "",
-            demo_owner=get("DEMO_OWNER") or "",
-            demo_owner_path=get("DEMO_OWNER_PATH") or "",
-            temporal_address=get("TEMPORAL_ADDRESS") or "",
-            temporal_namespace=get("TEMPORAL_NAMESPACE") or cls.temporal_namespace,
-            billing_task_queue=get("BILLING_TASK_QUEUE") or cls.billing_task_queue,
-            handoff_interval=integer("HANDOFF_INTERVAL", cls.handoff_interval),
-        )
+def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> CsmsSettings:
+    """Settings from `environ` (default: the process environment); `overrides` win."""
+    return core_settings.load(CsmsSettings, PREFIX, environ, **overrides)

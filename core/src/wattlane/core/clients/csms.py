@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from wattlane.api.common.v1 import audit_pb2_grpc
 from wattlane.api.csms.v1 import (
     commands_pb2_grpc,
     internal_pb2_grpc,
@@ -23,3 +24,4 @@ class CsmsClient(ApiClient):
         self.transactions = transactions_pb2_grpc.TransactionServiceStub(self.channel)
         self.internal = internal_pb2_grpc.CsmsInternalServiceStub(self.channel)
         self.commands = commands_pb2_grpc.CommandServiceStub(self.channel)
+        self.audit = audit_pb2_grpc.AuditServiceStub(self.channel)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wattlane.api.assets.v1 import internal_pb2 as assets_internal_pb2
 from wattlane.api.csms.v1 import commands_pb2, commands_pb2_grpc
+from wattlane.core.audit import AuditLog
 from wattlane.core.caller import current_caller
 from wattlane.core.db import Database
 from wattlane.core.errors import InvalidArgument
@@ -41,11 +42,15 @@ def _requested_by() -> str:
 
 
 class CommandServicer(commands_pb2_grpc.CommandServiceServicer):
-    """Stores, dispatches and reads remote action commands."""
+    """Stores, dispatches and reads remote action commands; a created command is audited in the
+    transaction that stores it."""
 
-    def __init__(self, db: Database, runner: CommandRunner, local_lists: LocalLists | None = None) -> None:
+    def __init__(
+        self, db: Database, runner: CommandRunner, audit: AuditLog, local_lists: LocalLists | None = None
+    ) -> None:
         self.db = db
         self.runner = runner
+        self.audit = audit
         self.local_lists = local_lists
         self.idempotency = Idempotency(db, IDEMPOTENCY_KEYS)
 
@@ -87,6 +92,13 @@ class CommandServicer(commands_pb2_grpc.CommandServiceServicer):
         async def write(session: AsyncSession) -> commands_pb2.Command:
             row = queue_command(session, station, spec(request.command), ocpp, requested_by, owner)
             fresh[:] = [row]  # only the attempt that commits counts
+            # What was asked, never the payload (a configuration value may be a secret).
+            await self.audit.record(
+                session,
+                resource=command_name(identity, row.id),
+                tenant_path=station.owner_path,
+                changes={"ocpp_action": row.ocpp_action, "station": request.parent},
+            )
             return command(row)
 
         stored = await self.idempotency.once(request, commands_pb2.Command, write)

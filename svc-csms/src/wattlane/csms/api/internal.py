@@ -6,6 +6,7 @@ import grpc
 
 from wattlane.api.csms.v1 import commands_pb2, internal_pb2, internal_pb2_grpc
 from wattlane.contracts import scopes
+from wattlane.core.audit import AuditLog
 from wattlane.core.caller import current_caller
 from wattlane.core.db import Database
 from wattlane.core.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -15,14 +16,16 @@ from wattlane.csms.api.command_convert import command
 from wattlane.csms.commands.runner import CommandRunner
 from wattlane.csms.names import parse_command_name, parse_identity, parse_transaction_name
 from wattlane.csms.registry import repository
+from wattlane.csms.transactions import repository as transactions
 from wattlane.csms.transactions.handoff import record_delivery
 
 
 class CsmsInternalServicer(internal_pb2_grpc.CsmsInternalServiceServicer):
-    """Internal reads for other services."""
+    """Internal reads and writes for other services (writes audited in their transaction)."""
 
-    def __init__(self, db: Database, runner: CommandRunner | None = None) -> None:
+    def __init__(self, db: Database, audit: AuditLog, runner: CommandRunner | None = None) -> None:
         self.db = db
+        self.audit = audit
         self.runner = runner
 
     async def GetUnclaimedConnection(
@@ -48,6 +51,14 @@ class CsmsInternalServicer(internal_pb2_grpc.CsmsInternalServiceServicer):
         async with self.db.transaction() as session:
             row = await record_delivery(
                 session, transaction_id, request.workflow_id, name=request.transaction
+            )
+            transaction = await transactions.get_transaction(session, transaction_id)
+            assert transaction is not None  # record_delivery found it
+            await self.audit.record(
+                session,
+                resource=request.transaction,
+                tenant_path=transaction.owner_path,
+                changes={"workflow_id": row.workflow_id, "deliveries": row.deliveries},
             )
         return internal_pb2.Handoff(
             transaction=request.transaction,

@@ -37,6 +37,7 @@ from wattlane.csms.protocol.errors import (
     OcppError,
     StationNotConnected,
 )
+from wattlane.csms.protocol.metrics import command_timed_out
 from wattlane.csms.registry.leases import Owner, owner_of
 
 logger = logging.getLogger(__name__)
@@ -163,6 +164,7 @@ class CommandRunner:
         try:
             answer = await connection.call(row.ocpp_action, dict(row.request))
         except CallTimeout:
+            command_timed_out(row.ocpp_action)
             values = {"state": CommandState.TIMED_OUT.value, "error": "the station did not answer in time"}
         except CallError as exc:
             values = {

@@ -41,6 +41,7 @@ from wattlane.csms.protocol.frames import (
     parse_frame,
 )
 from wattlane.csms.protocol.handlers import Handler, Session
+from wattlane.csms.protocol.metrics import IN, OUT, VersionMetrics, version_metrics
 from wattlane.csms.protocol.options import CsmsOptions
 from wattlane.csms.protocol.schemas import SchemaSet
 from wattlane.csms.providers.interfaces import Direction, LogEntry, MessageLog
@@ -61,6 +62,7 @@ class StationConnection:
         schemas: SchemaSet,
         message_log: MessageLog,
         options: CsmsOptions,
+        metrics: VersionMetrics | None = None,
     ) -> None:
         self.ws = ws
         self.session = session
@@ -71,6 +73,7 @@ class StationConnection:
         self._schemas = schemas
         self._log = message_log
         self._options = options
+        self._metrics = metrics or version_metrics(session.version)
         self._call_lock = asyncio.Lock()
         self._pending: tuple[str, str, asyncio.Future[dict[str, Any]]] | None = None
         self._open = True
@@ -112,6 +115,7 @@ class StationConnection:
         await self._send_error(exc.message_id, None, exc.kind, exc.description)
 
     async def _on_call(self, call: Call) -> None:
+        # `last_seen` is this frame's arrival: the receive loop waits for us before the next one.
         action = call.action
         self._log.record(
             LogEntry(time.time(), self.identity, Direction.IN, CALL, call.message_id, action, call.payload)
@@ -156,6 +160,7 @@ class StationConnection:
                 await self._send_error(call.message_id, action, ErrorKind.INTERNAL, "internal error")
                 return
         await self.ws.send(encode_result(call.message_id, result), text=True)
+        self._metrics.incoming(action).ok(time.monotonic() - self.last_seen)
         self._log.record(
             LogEntry(time.time(), self.identity, Direction.OUT, CALLRESULT, call.message_id, action, result)
         )
@@ -179,6 +184,7 @@ class StationConnection:
         pending[2].set_result(frame.payload)
 
     def _on_error(self, frame: CallErrorFrame) -> None:
+        self._metrics.call_error(frame.code, IN).inc()
         pending = self._pending
         action = pending[1] if pending is not None and pending[0] == frame.message_id else None
         self._log.record(
@@ -217,6 +223,9 @@ class StationConnection:
     ) -> None:
         code = error_code(self.version, kind)
         await self.ws.send(encode_error(message_id, code, description, details), text=True)
+        self._metrics.call_error(code, OUT).inc()
+        if action is not None:  # the answer to a station's CALL (not to a broken frame)
+            self._metrics.incoming(action).error(time.monotonic() - self.last_seen)
         self._log.record(
             LogEntry(
                 time.time(),
@@ -251,25 +260,40 @@ class StationConnection:
         response schema, `CallTimeout`, or `StationNotConnected`.
         """
         self._schemas.validate_request(action, payload)
+        metrics = self._metrics.outgoing(action)
         async with self._call_lock:  # one CSMS→station call in flight per station
             if not self._open:
                 raise StationNotConnected(self.identity)
             message_id = str(uuid.uuid4())
             future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
             self._pending = (message_id, action, future)
+            sent = time.monotonic()
             try:
                 await self.ws.send(encode_call(message_id, action, payload), text=True)
                 self._log.record(
                     LogEntry(time.time(), self.identity, Direction.OUT, CALL, message_id, action, payload)
                 )
                 async with asyncio.timeout(timeout if timeout is not None else self._options.call_timeout):
-                    return await future
+                    answer = await future
             except TimeoutError:
+                metrics.timeout.inc()
                 raise CallTimeout(f"{self.identity}: {action} was not answered in time") from None
-            except ConnectionClosed:
+            except (ConnectionClosed, StationNotConnected):
+                metrics.closed.inc()
                 raise StationNotConnected(self.identity) from None
+            except CallError:
+                metrics.callerror.inc()
+                metrics.seconds.observe(time.monotonic() - sent)
+                raise
+            except InvalidResponse:
+                metrics.invalid.inc()
+                metrics.seconds.observe(time.monotonic() - sent)
+                raise
             finally:
                 self._pending = None
+            metrics.ok.inc()
+            metrics.seconds.observe(time.monotonic() - sent)
+            return answer
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the WebSocket (the receive loop then ends)."""

@@ -12,6 +12,11 @@ Handshake (OCPP-J 1.6 §3.2, 2.0.1 Part 4 §3 and the security profiles):
 - a client offering no supported sub-protocol gets the handshake completed without
   Sec-WebSocket-Protocol, then a close (websockets would answer HTTP 400 by default);
 - a second connection for a connected identity replaces the first, which is closed.
+
+Every refusal is counted by reason (`wattlane_ocpp_handshake_rejections`), every accepted and
+closed connection by version. Shutting down (`drain`) stops accepting first, then closes the
+station sockets with 1001 spread over a window, so a fleet reconnects elsewhere gradually rather
+than all in the same second.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import ssl
 import weakref
 from collections.abc import Awaitable, Sequence
@@ -43,6 +49,7 @@ from wattlane.csms.protocol.handlers import (
     Session,
     dispatch_table,
 )
+from wattlane.csms.protocol.metrics import REJECTED, version_metrics
 from wattlane.csms.protocol.options import CsmsOptions
 from wattlane.csms.protocol.runtime import limit_tls_read_buffer
 from wattlane.csms.protocol.schemas import SchemaSet, schema_set
@@ -55,6 +62,10 @@ logger = logging.getLogger(__name__)
 CLOSE_NO_SUBPROTOCOL = 1002  # protocol error: nothing in common to speak
 CLOSE_REPLACED = 1000
 CLOSE_SILENT = 1001
+CLOSE_GOING_AWAY = 1001
+SHUTTING_DOWN = "the CSMS is shutting down: reconnect"
+# Below this rate spreading closes buys nothing: a few hundred stations may reconnect at once.
+MIN_CLOSE_RATE = 200.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,14 +182,41 @@ class Csms:
         return server
 
     async def close(self) -> None:
-        """Stop listening; close every station socket cleanly (1001) so stations reconnect elsewhere."""
+        """Stop listening; close every station socket at once (1001) so stations reconnect elsewhere."""
+        await self.drain(0.0)
+
+    async def drain(self, window: float, *, min_rate: float = MIN_CLOSE_RATE) -> None:
+        """Stop accepting, then close every station socket with 1001 (going away), spread evenly
+        over up to `window` seconds but at least `min_rate` a second; return once every
+        connection's handler has finished."""
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
             self._sweeper = None
         for server in self._servers:
-            server.close(close_connections=True)
+            server.close(close_connections=False)  # no new connections; the open ones stay
+        connections = list(self.registry)
+        if connections:
+            rate = max(len(connections) / window, min_rate) if window > 0 else math.inf
+            logger.info(
+                "closing %d station connections over %.1f s",
+                len(connections),
+                len(connections) / rate if rate != math.inf else 0.0,
+            )
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            closing = []
+            for index, connection in enumerate(connections):
+                ahead = start + index / rate - loop.time()
+                if ahead > 0.005:  # sleep in steps of a few ms: the rest go out in the same tick
+                    await asyncio.sleep(ahead)
+                closing.append(asyncio.ensure_future(connection.close(CLOSE_GOING_AWAY, SHUTTING_DOWN)))
+            await asyncio.gather(*closing, return_exceptions=True)
+        for server in self._servers:
+            # Sockets that never became a station connection (a handshake finishing meanwhile).
+            for ws in list(server.connections):
+                self._spawn(ws.close(CLOSE_GOING_AWAY, SHUTTING_DOWN))
         for server in self._servers:
             await server.wait_closed()
         self._servers.clear()
@@ -192,10 +230,21 @@ class Csms:
     ) -> Response | None:
         path = request.path.partition("?")[0]
         if not path.startswith(listener.path_prefix):
+            REJECTED["bad_path"].inc()
             return connection.respond(404, "Not Found\n")
         identity = unquote(path[len(listener.path_prefix) :])
         if not validate_identity(identity):
+            REJECTED["bad_path"].inc()
             return connection.respond(404, "Not Found\n")
+        try:
+            return await self._check_credentials(listener, connection, request, identity)
+        except Exception:
+            REJECTED["unavailable"].inc()  # the credential provider could not answer
+            raise
+
+    async def _check_credentials(
+        self, listener: ListenerConfig, connection: ServerConnection, request: Request, identity: str
+    ) -> Response | None:
         credentials = self.providers.credentials
         remote = format_address(connection.remote_address)
         known = await credentials.is_known(identity)
@@ -205,6 +254,7 @@ class Csms:
             )
             await self._safely(credentials.record_unclaimed(attempt), "record_unclaimed")
             if not listener.onboarding:
+                REJECTED["unknown_station"].inc()
                 return connection.respond(404, "Unknown charging station\n")
         elif listener.profile.uses_basic_auth:
             values = request.headers.get_all("Authorization")
@@ -214,10 +264,12 @@ class Csms:
                 or parsed[0] != identity
                 or not await credentials.verify_password(identity, parsed[1])
             ):
+                REJECTED["bad_credentials"].inc()
                 return _unauthorized(connection)
         else:
             common_name = peer_common_name(connection.transport.get_extra_info("peercert"))
             if common_name != identity or not await credentials.verify_certificate(identity, common_name):
+                REJECTED["certificate"].inc()
                 return _unauthorized(connection)
         self._admitted[connection] = _Admitted(identity, known, remote)
         return None
@@ -227,9 +279,20 @@ class Csms:
     async def _serve(self, ws: ServerConnection) -> None:
         admitted = self._admitted.pop(ws, None)
         if ws.subprotocol is None or admitted is None:
+            REJECTED["no_subprotocol"].inc()
             await ws.close(CLOSE_NO_SUBPROTOCOL, "no supported OCPP sub-protocol offered")
             return
         version = OcppVersion(ws.subprotocol)
+        metrics = version_metrics(version)
+        metrics.connects.inc()
+        metrics.connected.inc()
+        try:
+            await self._serve_station(ws, admitted, version)
+        finally:
+            metrics.connected.dec()
+            metrics.disconnects.inc()
+
+    async def _serve_station(self, ws: ServerConnection, admitted: _Admitted, version: OcppVersion) -> None:
         session = Session(admitted.identity, version, admitted.remote_address, admitted.known)
         connection = StationConnection(
             ws,
@@ -238,6 +301,7 @@ class Csms:
             self._schemas[version],
             self.providers.message_log,
             self.options,
+            version_metrics(version),
         )
         previous = self.registry.register(connection)
         if previous is not None:

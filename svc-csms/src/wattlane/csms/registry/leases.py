@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wattlane.core.clock import utcnow
 from wattlane.core.db import Database, upsert
-from wattlane.core.periodic import Periodic
 from wattlane.csms.commands.states import CommandState
 from wattlane.csms.models import Command, ProcessLease, Station
 
@@ -85,8 +84,8 @@ async def sweep_expired(session: AsyncSession, now: dt.datetime) -> tuple[int, i
 
 
 class Lease:
-    """This process's lease: acquired on start, renewed (and sweeping) periodically, released on
-    shutdown."""
+    """This process's lease: acquired on start, renewed (and sweeping) every `interval` seconds by
+    a background task of the service, released on shutdown."""
 
     def __init__(
         self,
@@ -102,10 +101,14 @@ class Lease:
         self.grpc_address = grpc_address
         self.ttl = ttl
         self._on_retaken = on_retaken
-        self._periodic = Periodic("csms-lease", self.renew, interval=max(0.2, ttl / 3))
 
-    async def start(self) -> None:
-        """Take the lease (replacing a previous run's) and start renewing it."""
+    @property
+    def interval(self) -> float:
+        """How often `renew` must run: every third of the lease."""
+        return max(0.2, self.ttl / 3)
+
+    async def acquire(self) -> None:
+        """Take the lease (replacing a previous run's); then run `renew` every `interval`."""
         now = utcnow()
         async with self.db.transaction() as session:
             # A previous run of this process left commands in flight: they cannot be answered now.
@@ -121,7 +124,6 @@ class Lease:
             )
         if resolved:
             logger.info("resolved %d commands a previous run left unanswered", resolved)
-        self._periodic.start()
 
     def _row(self, now: dt.datetime) -> dict[str, object]:
         return {
@@ -159,7 +161,6 @@ class Lease:
             logger.info("expired leases: %d stations offline, %d commands failed", stations, commands)
 
     async def release(self) -> None:
-        """Stop renewing and drop the lease (our sockets are closed by now)."""
-        await self._periodic.stop()
+        """Drop the lease (renewal stopped first; our sockets are closed by now)."""
         async with self.db.transaction() as session:
             await session.execute(delete(ProcessLease).where(ProcessLease.process == self.process))

@@ -7,6 +7,10 @@ write is tried again (`retries`), then counted in `failed_batches`. When the sin
 behind that the buffer is full, the oldest items are dropped and counted (`dropped`): the protocol
 keeps running and the store loses lines, which the counters and the log make visible.
 
+A batch taken from the buffer is always written, even when the task that flushes is cancelled
+(a service stopping its housekeeping mid-flush): the write runs shielded, and the next flush or
+`close()` waits for it before taking more, so nothing is lost and the sink keeps the order.
+
 The message log and the station registry's frequent updates share this one mechanism.
 """
 
@@ -63,6 +67,8 @@ class WriteBehind(Generic[T]):
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._flushing = asyncio.Lock()
+        # The write of a taken batch; it outlives a cancelled flush and the next one awaits it.
+        self._in_flight: asyncio.Future[None] | None = None
         self._stopping = False
         self.dropped = 0
         self.failed_batches = 0
@@ -107,12 +113,20 @@ class WriteBehind(Generic[T]):
         await self.flush()
 
     async def flush(self) -> None:
-        """Write everything buffered now (one flush at a time keeps the sink's order)."""
+        """Write everything buffered now (one flush at a time keeps the sink's order).
+
+        Cancelling the caller never loses a batch already taken from the buffer: its write is
+        shielded and finishes on its own; the next flush (or `close()`) waits for it first."""
         async with self._flushing:
+            if self._in_flight is not None:
+                await asyncio.shield(self._in_flight)
+                self._in_flight = None
             while self._buffer:
                 count = min(len(self._buffer), self._batch_size)
                 batch = [self._buffer.popleft() for _ in range(count)]
-                await self._write(batch)
+                self._in_flight = asyncio.ensure_future(self._write(batch))
+                await asyncio.shield(self._in_flight)
+                self._in_flight = None
 
     async def _write(self, batch: list[T]) -> None:
         for attempt in range(self._retries + 1):
