@@ -51,7 +51,9 @@ def time_zone(value: str, field: str) -> str:
     """An IANA time zone name (Europe/Amsterdam)."""
     try:
         zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    # A name may reach the file system (a directory such as "Europe", a name too long for it):
+    # with the tzdata package those surface as OSError rather than ZoneInfoNotFoundError.
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         raise InvalidArgument.field(field, f"is not an IANA time zone: {value[:64]!r}") from None
     return value
 
