@@ -14,19 +14,10 @@ from wattlane.core.scope import EffectiveScope
 from wattlane.csms.commands import repository
 from wattlane.csms.models import Command
 from wattlane.csms.names import command_name, station_name
-from wattlane.csms.registry.visibility import station_in_scope
+from wattlane.csms.registry.visibility import resource_names, station_in_scope
 
 REMOTE_ACTION = "stations.remote_action"
 ALLOW_COLUMNS = {"locations": Command.location_id, "chargingPoints": Command.charging_point_id}
-
-
-def _resource_names(row: Command) -> list[str]:
-    names = []
-    if row.location_id:
-        names.append(f"locations/{row.location_id}")
-    if row.charging_point_id:
-        names.append(f"chargingPoints/{row.charging_point_id}")
-    return names
 
 
 async def command_in_scope(
@@ -37,7 +28,7 @@ async def command_in_scope(
     name = command_name(identity, command_id)
     if row is None or row.identity != identity:
         raise NotFound(name)
-    scope.require(REMOTE_ACTION, row.owner_path, name, [station_name(identity), *_resource_names(row)])
+    scope.require(REMOTE_ACTION, row.owner_path, name, [station_name(identity), *resource_names(row)])
     return row
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from wattlane.core.errors import InvalidArgument, NotFound, PermissionDenied
 from wattlane.core.paging import Page
 from wattlane.core.scope import EffectiveScope
-from wattlane.csms.models import Message, Station, UnclaimedConnection
+from wattlane.csms.models import Command, Message, Station, UnclaimedConnection
 from wattlane.csms.names import station_name
 from wattlane.csms.registry import repository
 
@@ -21,8 +21,9 @@ READ = "stations.read"
 ALLOW_COLUMNS = {"locations": Station.location_id, "chargingPoints": Station.charging_point_id}
 
 
-def resource_names(row: Station) -> list[str]:
-    """The assets resources a station sits in (for grants restricted to some of them)."""
+def resource_names(row: Station | Command) -> list[str]:
+    """The assets resources a station (or a command to it) sits in, for grants restricted to
+    some of them."""
     names = []
     if row.location_id:
         names.append(f"locations/{row.location_id}")
