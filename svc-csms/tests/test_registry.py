@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from wattlane.core.clock import utcnow
 from wattlane.core.db import Database
 from wattlane.core.testing.databases import DatabaseFactory
 from wattlane.csms.models import ConnectorStatus, Station, StationNotice, UnclaimedConnection
-from wattlane.csms.protocol.clock import utc_now
 from wattlane.csms.providers.interfaces import StationOwner
 from wattlane.csms.providers.memory import MemoryProviders, memory_providers
 from wattlane.csms.registry import repository
@@ -161,7 +161,7 @@ async def test_open_connections_are_touched_so_a_sweep_keeps_them_online(stored:
     await station.connect()
     await station.boot()
     await registry.writer.flush()
-    later = utc_now() + timedelta(hours=1)  # as if the station sent frames (not heartbeats) until now
+    later = utcnow() + timedelta(hours=1)  # as if the station sent frames (not heartbeats) until now
     registry.touch([("CS001", later)])
     await registry.writer.flush()
     assert await registry.mark_silent(1800) == 0  # seen "an hour from now": not silent

@@ -7,12 +7,12 @@ import datetime as dt
 
 from sqlalchemy import select
 
+from wattlane.core.clock import utcnow
 from wattlane.core.db import Database
 from wattlane.core.migrations import upgrade_async
 from wattlane.core.testing.databases import DatabaseFactory
 from wattlane.csms.commands.retention import purge_commands
 from wattlane.csms.models import IDEMPOTENCY_KEYS, Command
-from wattlane.csms.protocol.clock import utc_now
 from wattlane.csms.schema import MIGRATIONS
 
 
@@ -38,7 +38,7 @@ async def test_old_finished_commands_and_request_ids_go(databases: DatabaseFacto
     url = await databases.create("csms-retention")
     await upgrade_async(url, MIGRATIONS)
     db = Database(url)
-    now = utc_now()
+    now = utcnow()
     old, recent = now - dt.timedelta(days=120), now - dt.timedelta(days=1)
     try:
         async with db.transaction() as session:

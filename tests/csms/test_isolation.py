@@ -12,9 +12,9 @@ import pytest
 from wattlane.api.csms.v1 import stations_pb2
 from wattlane.api.identity.v1 import tenants_pb2
 from wattlane.core.clients.csms import CsmsClient
+from wattlane.core.clock import utcnow
 from wattlane.core.testing.databases import DatabaseFactory
 from wattlane.core.testing.isolation import Actor, Grant, ListProbe, Probe, Target, check_isolation
-from wattlane.csms.protocol.clock import utc_now
 from wattlane.csms.protocol.errors import OcppVersion
 from wattlane.csms.providers.interfaces import BootInfo, Direction, LogEntry, StationOwner
 from wattlane.csms.registry.stations import Connected
@@ -48,7 +48,7 @@ async def _station(service: CsmsService, identity: str, owner: tenants_pb2.Tenan
     """A station of `owner` as the registry records it: online, booted, with a logged frame."""
     assert service.storage is not None
     registry, log = service.storage.registry, service.storage.message_log
-    at = utc_now()
+    at = utcnow()
     registry.writer.record(
         Connected(identity, OcppVersion.V16, "127.0.0.1:1", at, StationOwner(owner.name[8:], owner.path))
     )
@@ -149,7 +149,7 @@ async def test_a_member_restricted_to_a_location_sees_only_its_stations(
     org_id = org.name.removeprefix("tenants/")
     for identity, location in (("LOC-1", "L1"), ("LOC-2", "L2")):
         owner = StationOwner(org_id, org.path, location_id=location, charging_point_id=f"CP-{location}")
-        registry.writer.record(Connected(identity, OcppVersion.V201, "127.0.0.1:1", utc_now(), owner))
+        registry.writer.record(Connected(identity, OcppVersion.V201, "127.0.0.1:1", utcnow(), owner))
     await registry.writer.flush()
     member = await tree.member(
         org.name, [("organization-member", org.name)], allowed_resources=["locations/L1"]

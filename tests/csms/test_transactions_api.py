@@ -14,9 +14,9 @@ import pytest
 from wattlane.api.csms.v1 import transactions_pb2
 from wattlane.api.identity.v1 import tenants_pb2
 from wattlane.core.clients.csms import CsmsClient
+from wattlane.core.clock import utcnow
 from wattlane.core.testing.databases import DatabaseFactory
 from wattlane.core.testing.isolation import Actor, Grant, ListProbe, Probe, Target, check_isolation
-from wattlane.csms.protocol.clock import utc_now
 from wattlane.csms.protocol.errors import OcppVersion
 from wattlane.csms.providers.interfaces import (
     AccessDecision,
@@ -79,7 +79,7 @@ async def _transaction(
         card_owner_path=card_owner.path,
         cardholder=cardholder,
     )
-    now = utc_now()
+    now = utcnow()
     start = TransactionStart(
         identity, OcppVersion.V201, key, 1, 1, "TOKEN", "ISO14443", now, 100, decision, key
     )

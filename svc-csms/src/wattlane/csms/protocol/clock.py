@@ -1,4 +1,4 @@
-"""UTC time in the shape OCPP wants it."""
+"""UTC time in the shape OCPP wants it (the clock itself is core's: `wattlane.core.clock`)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,6 @@ from datetime import UTC, datetime
 _last_second: tuple[int, str] = (-1, "")
 
 
-def utc_now() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
-
-
 def ocpp_time(moment: datetime) -> str:
     """Format an aware datetime as RFC 3339 UTC with milliseconds: 2026-01-02T03:04:05.678Z."""
     moment = moment.astimezone(UTC)
@@ -22,7 +17,7 @@ def ocpp_time(moment: datetime) -> str:
 
 
 def ocpp_now() -> str:
-    """The current time formatted like `ocpp_time(utc_now())`, cached per second."""
+    """The current time formatted like `ocpp_time(utcnow())`, cached per second."""
     global _last_second
     now = time.time()
     second = int(now)

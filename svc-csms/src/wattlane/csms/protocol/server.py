@@ -37,8 +37,8 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from wattlane.core.clock import utcnow
 from wattlane.core.ocpp import validate_identity
-from wattlane.csms.protocol.clock import utc_now
 from wattlane.csms.protocol.connected import ConnectionRegistry
 from wattlane.csms.protocol.connection import StationConnection
 from wattlane.csms.protocol.errors import OcppVersion
@@ -250,7 +250,7 @@ class Csms:
         known = await credentials.is_known(identity)
         if not known:
             attempt = ConnectionAttempt(
-                identity, utc_now(), remote, listener.name, _offered_protocol(request, listener)
+                identity, utcnow(), remote, listener.name, _offered_protocol(request, listener)
             )
             await self._safely(credentials.record_unclaimed(attempt), "record_unclaimed")
             if not listener.onboarding:
@@ -309,7 +309,7 @@ class Csms:
             self._spawn(previous.close(CLOSE_REPLACED, "replaced by a newer connection"))
         events = self.providers.events
         await self._safely(
-            events.station_online(session.identity, version, session.remote_address, utc_now()),
+            events.station_online(session.identity, version, session.remote_address, utcnow()),
             "station_online",
         )
         reason = "closed"
@@ -318,7 +318,7 @@ class Csms:
         finally:
             if self.registry.unregister(connection):
                 await self._safely(
-                    events.station_offline(session.identity, utc_now(), reason), "station_offline"
+                    events.station_offline(session.identity, utcnow(), reason), "station_offline"
                 )
 
     async def _sweep_silent(self) -> None:

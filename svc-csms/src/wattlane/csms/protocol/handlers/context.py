@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from wattlane.csms.protocol.clock import ocpp_time, parse_ocpp_time, utc_now
+from wattlane.core.clock import utcnow
+from wattlane.csms.protocol.clock import ocpp_time, parse_ocpp_time
 from wattlane.csms.protocol.errors import ErrorKind, OcppError, OcppVersion
 from wattlane.csms.protocol.options import CsmsOptions
 from wattlane.csms.providers.interfaces import (
@@ -110,7 +111,7 @@ def notice(ctx: HandlerContext, kind: NoticeKind, value_key: str) -> Handler:
                 identity=session.identity,
                 kind=kind,
                 value=p[value_key],
-                at=parse_ocpp_time(p.get("timestamp"), utc_now()),
+                at=parse_ocpp_time(p.get("timestamp"), utcnow()),
                 request_id=p.get("requestId"),
                 details=details,
             )

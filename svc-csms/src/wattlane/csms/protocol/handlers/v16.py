@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from wattlane.core.clock import utcnow
 from wattlane.csms.protocol import meter
-from wattlane.csms.protocol.clock import ocpp_now, ocpp_time, parse_ocpp_time, utc_now
+from wattlane.csms.protocol.clock import ocpp_now, ocpp_time, parse_ocpp_time
 from wattlane.csms.protocol.errors import OcppVersion
 from wattlane.csms.protocol.handlers.context import (
     ACCESS_STATUS_OCPP,
@@ -50,7 +51,7 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
 
     async def boot_notification(session: Session, p: dict[str, Any]) -> dict[str, Any]:
         """Record the boot; Accepted with the heartbeat interval, or Pending for an unclaimed station."""
-        now = utc_now()
+        now = utcnow()
         await events.station_booted(
             BootInfo(
                 identity=session.identity,
@@ -69,7 +70,7 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
 
     async def heartbeat(session: Session, p: dict[str, Any]) -> dict[str, Any]:
         """Note the station's `last seen` (write-behind) and answer the current time."""
-        await events.station_seen(session.identity, utc_now())
+        await events.station_seen(session.identity, utcnow())
         return {"currentTime": ocpp_now()}
 
     async def status_notification(session: Session, p: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +85,7 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
                 connector_id=1 if connector > 0 else 0,
                 status=STATUS_16[p["status"]],
                 ocpp_status=p["status"],
-                at=parse_ocpp_time(p.get("timestamp"), utc_now()),
+                at=parse_ocpp_time(p.get("timestamp"), utcnow()),
                 error_code=None if error_code == "NoError" else error_code,
                 info=p.get("info"),
             )
@@ -110,7 +111,7 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
             connector_id=1 if connector > 0 else 0,
             id_token=p["idTag"],
             token_type="",
-            at=parse_ocpp_time(p["timestamp"], utc_now()),
+            at=parse_ocpp_time(p["timestamp"], utcnow()),
             meter_start_wh=p["meterStart"],
             decision=decision,
         )
@@ -119,7 +120,7 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
 
     async def stop_transaction(session: Session, p: dict[str, Any]) -> dict[str, Any]:
         """End the transaction (once: a resent stop changes nothing) with its transaction data."""
-        now = utc_now()
+        now = utcnow()
         change = TransactionChange(
             session.identity,
             transaction_id=p["transactionId"],
@@ -142,7 +143,7 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
         """Store a transaction's samples (waiting for the commit); others are only logged."""
         transaction_id = p.get("transactionId")
         if transaction_id is not None:
-            found = meter.samples(p["meterValue"], v201=False, default_time=utc_now())
+            found = meter.samples(p["meterValue"], v201=False, default_time=utcnow())
             if found:
                 await record(
                     ctx, TransactionChange(session.identity, transaction_id=transaction_id, samples=found)

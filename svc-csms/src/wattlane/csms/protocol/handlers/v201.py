@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from wattlane.core.clock import utcnow
 from wattlane.csms.protocol import meter
-from wattlane.csms.protocol.clock import ocpp_now, ocpp_time, parse_ocpp_time, utc_now
+from wattlane.csms.protocol.clock import ocpp_now, ocpp_time, parse_ocpp_time
 from wattlane.csms.protocol.errors import OcppVersion
 from wattlane.csms.protocol.handlers.context import (
     ACCESS_STATUS_OCPP,
@@ -50,7 +51,7 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
 
     async def boot_notification(session: Session, p: dict[str, Any]) -> dict[str, Any]:
         """Record the boot; Accepted with the heartbeat interval, or Pending for an unclaimed station."""
-        now = utc_now()
+        now = utcnow()
         station = p["chargingStation"]
         modem = station.get("modem") or {}
         await events.station_booted(
@@ -72,7 +73,7 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
 
     async def heartbeat(session: Session, p: dict[str, Any]) -> dict[str, Any]:
         """Note the station's `last seen` (write-behind) and answer the current time."""
-        await events.station_seen(session.identity, utc_now())
+        await events.station_seen(session.identity, utcnow())
         return {"currentTime": ocpp_now()}
 
     async def status_notification(session: Session, p: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +85,7 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
                 connector_id=p["connectorId"],
                 status=STATUS_201[p["connectorStatus"]],
                 ocpp_status=p["connectorStatus"],
-                at=parse_ocpp_time(p["timestamp"], utc_now()),
+                at=parse_ocpp_time(p["timestamp"], utcnow()),
             )
         )
         return {}
@@ -100,7 +101,7 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
 
         Every event names the station's transactionId, so any of them finds or creates the
         transaction: a station whose Started was lost still gets its session stored."""
-        now = utc_now()
+        now = utcnow()
         at = parse_ocpp_time(p["timestamp"], now)
         info = p["transactionInfo"]
         evse = p.get("evse") or {}
