@@ -13,13 +13,17 @@ import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from wattlane.api.billing.v1 import charge_records_pb2, internal_pb2, tariffs_pb2
-from wattlane.api.csms.v1 import transactions_pb2
-from wattlane.billing.service_testing import Billing, billing_fixture, energy_tariff  # noqa: F401 (a fixture)
+from wattlane.billing.service_testing import (  # noqa: F401 (a fixture)
+    START,
+    Billing,
+    billing_fixture,
+    energy_tariff,
+    transaction,
+)
 from wattlane.contracts import scopes
 from wattlane.core.timestamps import to_timestamp
 
 UTC = dt.UTC
-START = dt.datetime(2026, 11, 2, 17, 0, tzinfo=UTC)
 
 
 async def create(billing: Billing, tariff: tariffs_pb2.Tariff | None = None) -> tariffs_pb2.Tariff:
@@ -27,40 +31,6 @@ async def create(billing: Billing, tariff: tariffs_pb2.Tariff | None = None) -> 
         tariffs_pb2.CreateTariffRequest(parent=billing.org.name, tariff=tariff or energy_tariff())
     )
     return created
-
-
-def transaction(
-    billing: Billing, transaction_id: int, *, rate_plan: str = "", payer: str = "cardholder", kwh: int = 10
-) -> transactions_pb2.Transaction:
-    """A completed two-hour transaction at the org's station, paid by a user's card of the sibling."""
-    stop = START + dt.timedelta(hours=2)
-    tx = transactions_pb2.Transaction(
-        name=f"transactions/{transaction_id}",
-        station="stations/CS-1",
-        protocol="ocpp1.6",
-        evse_id=1,
-        connector_id=1,
-        id_token="TAG1",
-        state=transactions_pb2.Transaction.COMPLETED,
-        start_time=to_timestamp(START),
-        stop_time=to_timestamp(stop),
-        meter_start_wh=1000,
-        meter_stop_wh=1000 + kwh * 1000,
-        energy_wh=kwh * 1000,
-        owner=billing.org.name,
-        location="locations/L1",
-        charging_point="chargingPoints/P1",
-        card="cards/C1",
-        card_owner=billing.sibling.name,
-        cardholder=f"users/{billing.sibling_admin.id}",
-        payer=payer,
-        rate_plan=rate_plan,
-    )
-    tx.meter_values.add(
-        time=to_timestamp(START + dt.timedelta(hours=1)), energy_wh=1000 + kwh * 500, power_w=5000
-    )
-    billing.csms.transactions[transaction_id] = tx
-    return tx
 
 
 async def denied(call: object, code: grpc.StatusCode = grpc.StatusCode.PERMISSION_DENIED) -> None:

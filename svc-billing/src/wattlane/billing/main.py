@@ -89,12 +89,14 @@ class BillingService(Service[BillingSettings]):
         )
         await link.start()
         self.add_grpc(tariffs_pb2_grpc.add_TariffServiceServicer_to_server, TariffServicer(rt))
+        recorder = Recorder(rt)
         self.add_grpc(
-            charge_records_pb2_grpc.add_ChargeRecordServiceServicer_to_server, ChargeRecordServicer(rt)
+            charge_records_pb2_grpc.add_ChargeRecordServiceServicer_to_server,
+            ChargeRecordServicer(rt, recorder),
         )
         self.add_grpc(
             internal_pb2_grpc.add_BillingInternalServiceServicer_to_server,
-            BillingInternalServicer(rt, Recorder(rt)),
+            BillingInternalServicer(rt, recorder),
         )
         self.add_grpc(
             audit_pb2_grpc.add_AuditServiceServicer_to_server, AuditServicer(db, rt.audit, OwnerPaths(rt))

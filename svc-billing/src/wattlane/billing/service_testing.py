@@ -5,6 +5,7 @@ would clash with the CSMS's in the one mypy run)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,9 @@ from wattlane.contracts import scopes
 from wattlane.core.client import channel
 from wattlane.core.testing.databases import DatabaseFactory
 from wattlane.core.testing.fake_identity import FakeIdentity, FakeTenant, FakeUser
+from wattlane.core.timestamps import to_timestamp
+
+START = dt.datetime(2026, 11, 2, 17, 0, tzinfo=dt.UTC)
 
 
 class FakeCsms(transactions_pb2_grpc.TransactionServiceServicer):
@@ -173,3 +177,38 @@ def energy_tariff(
         currency=currency,
         elements=[tariffs_pb2.TariffElement(price_components=[component])],
     )
+
+
+def transaction(
+    billing: Billing, transaction_id: int, *, rate_plan: str = "", payer: str = "cardholder", kwh: int = 10
+) -> transactions_pb2.Transaction:
+    """A completed two-hour transaction (from START, `kwh` at constant power) at the org's station,
+    paid by a user's card of the sibling; the fake CSMS answers it from now on."""
+    stop = START + dt.timedelta(hours=2)
+    tx = transactions_pb2.Transaction(
+        name=f"transactions/{transaction_id}",
+        station="stations/CS-1",
+        protocol="ocpp1.6",
+        evse_id=1,
+        connector_id=1,
+        id_token="TAG1",
+        state=transactions_pb2.Transaction.COMPLETED,
+        start_time=to_timestamp(START),
+        stop_time=to_timestamp(stop),
+        meter_start_wh=1000,
+        meter_stop_wh=1000 + kwh * 1000,
+        energy_wh=kwh * 1000,
+        owner=billing.org.name,
+        location="locations/L1",
+        charging_point="chargingPoints/P1",
+        card="cards/C1",
+        card_owner=billing.sibling.name,
+        cardholder=f"users/{billing.sibling_admin.id}",
+        payer=payer,
+        rate_plan=rate_plan,
+    )
+    tx.meter_values.add(
+        time=to_timestamp(START + dt.timedelta(hours=1)), energy_wh=1000 + kwh * 500, power_w=5000
+    )
+    billing.csms.transactions[transaction_id] = tx
+    return tx

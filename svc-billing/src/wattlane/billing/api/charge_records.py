@@ -7,14 +7,17 @@ import io
 from collections.abc import AsyncIterator, Sequence
 
 import grpc
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from wattlane.api.billing.v1 import charge_records_pb2, charge_records_pb2_grpc
-from wattlane.billing import charge_records
+from wattlane.billing import catalog, charge_records
 from wattlane.billing.api import convert
 from wattlane.billing.models import ChargeRecordRow
+from wattlane.billing.recording import Recorder
 from wattlane.billing.runtime import Runtime
 from wattlane.core.caller import Caller, current_caller
-from wattlane.core.errors import InvalidArgument
+from wattlane.core.errors import Aborted, InvalidArgument
 from wattlane.core.filtering import Field, compile_filter
 from wattlane.core.listing import list_call
 from wattlane.core.names import parse_name, parse_optional_name
@@ -122,8 +125,9 @@ def csv_chunk(rows: Sequence[ChargeRecordRow], *, header: bool) -> bytes:
 class ChargeRecordServicer(charge_records_pb2_grpc.ChargeRecordServiceServicer):
     """Reads of charge records, by visibility."""
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, recorder: Recorder) -> None:
         self.rt = rt
+        self.recorder = recorder
 
     async def GetChargeRecord(
         self, request: charge_records_pb2.GetChargeRecordRequest, context: grpc.aio.ServicerContext
@@ -185,3 +189,56 @@ class ChargeRecordServicer(charge_records_pb2_grpc.ChargeRecordServiceServicer):
             if len(rows) < EXPORT_PAGE:
                 return
             before = rows[-1].id
+
+    async def CorrectChargeRecord(
+        self, request: charge_records_pb2.CorrectChargeRecordRequest, context: grpc.aio.ServicerContext
+    ) -> charge_records_pb2.CorrectChargeRecordResponse:
+        """Corrects a record (`billing.manage` on its station owner): a CREDIT negating it, then a
+        new DEBIT priced from the transaction as the CSMS has it now, with `tariff` when given."""
+        record_id = parse_name(request.name, "chargeRecords")
+        tariff_id = parse_optional_name(request.tariff, "tariffs", "tariff")
+        caller = current_caller()
+        scope = await caller.scope()
+        replayed = await self.rt.idempotency.replay(request, charge_records_pb2.CorrectChargeRecordResponse)
+        if replayed is not None:
+            return replayed
+        async with self.rt.db.reader() as session:
+            original = await charge_records.get_in_scope(session, scope, record_id, _user_id(caller))
+            scope.require("billing.manage", original.owner_path, request.name)
+            transaction_id = original.transaction_id
+            if tariff_id is not None:
+                await catalog.get_in_scope(session, scope, tariff_id)  # the caller may read it
+        tx = await self.rt.transactions.get(transaction_id)
+        version: catalog.TariffVersion | None
+        if tariff_id is not None:
+            async with self.rt.db.reader() as session:
+                version = await catalog.version_at(session, tariff_id, tx.start)
+        else:
+            version = await self.recorder.version_of(tx)
+
+        async def write(session: AsyncSession) -> charge_records_pb2.CorrectChargeRecordResponse:
+            credit, debit = await charge_records.correct(session, scope, record_id, version, tx)
+            for row in (credit, debit):
+                await self.rt.audit.record(
+                    session,
+                    resource=charge_records.record_name(row.id),
+                    tenant_path=row.owner_path,
+                    changes={
+                        "kind": row.kind,
+                        "corrects": row.corrects,
+                        "total_excl_vat": row.total_excl_vat,
+                    },
+                )
+            return charge_records_pb2.CorrectChargeRecordResponse(
+                credit=record_message(credit), debit=record_message(debit)
+            )
+
+        try:
+            return await self.rt.idempotency.once(
+                request, charge_records_pb2.CorrectChargeRecordResponse, write
+            )
+        except IntegrityError:
+            raise Aborted(
+                f"{request.name} is being corrected by someone else; read it again",
+                reason="CONCURRENT_CORRECTION",
+            ) from None
