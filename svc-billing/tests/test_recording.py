@@ -87,6 +87,8 @@ def test_parking_after_charging_is_priced_as_parking_in_the_location_s_zone() ->
     # Before the CSMS sends states and zone: charging throughout, UTC.
     plain = build(tx(), version(tariff), owner_path="/o/", card_owner_path="")
     assert plain.time_zone == "UTC" and Decimal(plain.total_excl_vat) == Decimal("2.70")
+    unknown = build(tx(time_zone="Mars/Olympus_Mons"), version(tariff), owner_path="/o/", card_owner_path="")
+    assert unknown.time_zone == "UTC"
 
 
 def test_glitchy_meter_values_are_left_out_not_fatal() -> None:

@@ -195,6 +195,22 @@ def effective_from(requested: dt.datetime | None, now: dt.datetime) -> dt.dateti
 # --- reads -------------------------------------------------------------------------------------
 
 
+# Versions never change, so each is read from its snapshot once per process (and its pricing plan
+# compiled once: `pricing.plan_of` caches by tariff object): the CSMS asks for running costs often.
+_SPECS: dict[tuple[str, int], TariffSpec] = {}
+_MAX_SPECS = 4096
+
+
+def _spec(tariff_id: str, version: TariffVersionRow) -> TariffSpec:
+    key = (tariff_id, version.version)
+    spec = _SPECS.get(key)
+    if spec is None:
+        if len(_SPECS) >= _MAX_SPECS:
+            _SPECS.clear()
+        spec = _SPECS[key] = spec_from_json(version.snapshot, tariff_id)
+    return spec
+
+
 def _version(row: TariffRow, version: TariffVersionRow) -> TariffVersion:
     return TariffVersion(
         tariff_id=row.id,
@@ -205,7 +221,7 @@ def _version(row: TariffRow, version: TariffVersionRow) -> TariffVersion:
         create_time=row.create_time,
         update_time=version.create_time,
         latest_version=row.latest_version,
-        spec=spec_from_json(version.snapshot, row.id),
+        spec=_spec(row.id, version),
         snapshot=version.snapshot,
     )
 

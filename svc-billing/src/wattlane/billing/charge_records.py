@@ -14,6 +14,7 @@ import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,7 +23,6 @@ from sqlalchemy.sql.elements import ColumnElement
 from wattlane.billing import pricing
 from wattlane.billing.catalog import TariffVersion
 from wattlane.billing.documents import priced_document, unpriced_document
-from wattlane.billing.errors import PricingError
 from wattlane.billing.models import ChargeRecordRow
 from wattlane.billing.transactions import CompletedTransaction, energy_of, session_of
 from wattlane.core.clock import utcnow
@@ -73,7 +73,7 @@ def build(
             f"transactions/{tx.id} has not completed", reason="TRANSACTION_NOT_COMPLETED"
         )
     session = session_of(tx)
-    zone = tx.time_zone or "UTC"
+    zone = _zone(tx.time_zone)
     stop = session.stop or tx.start
     energy = energy_of(tx)
     document: dict[str, Any]
@@ -81,11 +81,7 @@ def build(
         document = unpriced_document(time_zone=zone, start=tx.start, stop=stop, energy_wh=energy)
         excl, incl, currency = "0", "0", ""
     else:
-        try:
-            priced = pricing.price(version.spec.tariff, session, zone)
-        except (PricingError, ValueError):  # an unknown zone from the CSMS: price in UTC
-            zone = "UTC"
-            priced = pricing.price(version.spec.tariff, session, zone)
+        priced = pricing.price(version.spec.tariff, session, zone)
         document = priced_document(
             priced, version.spec.tariff, tariff_name=version.name, version=version.version, time_zone=zone
         )
@@ -128,6 +124,18 @@ def build(
         priced=document,
         create_time=utcnow(),
     )
+
+
+def _zone(name: str) -> str:
+    """The location's zone as the CSMS recorded it; UTC when it sent none (or one this machine's
+    time zone database does not know: the record is still sealed, its zone says what was used)."""
+    if not name:
+        return "UTC"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return "UTC"
+    return name
 
 
 async def of_transaction(session: AsyncSession, transaction_id: int) -> ChargeRecordRow | None:

@@ -16,7 +16,7 @@ from wattlane.billing.catalog import TariffVersion
 from wattlane.billing.models import ChargeRecordRow
 from wattlane.billing.runtime import Runtime
 from wattlane.billing.transactions import CompletedTransaction
-from wattlane.core.errors import NotFound
+from wattlane.core.errors import InvalidArgument, NotFound
 from wattlane.core.names import parse_name
 
 
@@ -64,7 +64,7 @@ class Recorder:
             return None
         try:
             tariff_id = parse_name(tx.rate_plan, "tariffs")
-        except Exception:
+        except InvalidArgument:
             return None
         try:
             async with self.rt.db.reader() as session:
