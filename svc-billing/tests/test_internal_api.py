@@ -116,6 +116,14 @@ async def test_price_session_prices_a_running_session_up_to_until(billing: Billi
     )
     assert Decimal(priced.total_cost.excl_vat) == Decimal("2.00")
     assert priced.total_cost.incl_vat == ""  # no VAT rate given: unknown, not 0%
+    # A tariff deleted mid-session still prices the session that started with it.
+    await billing.client(billing.admin).tariffs.DeleteTariff(
+        tariffs_pb2.DeleteTariffRequest(name=tariff.name)
+    )
+    running = await csms.PriceSession(
+        internal_pb2.PriceSessionRequest(tariff=tariff.name, readings=readings, until=to_timestamp(START))
+    )
+    assert running.total_cost.excl_vat == "0" and running.time_zone == "UTC"
     bad = internal_pb2.PriceSessionRequest(tariff=tariff.name, time_zone="Nowhere/Land", readings=readings)
     await denied(csms.PriceSession(bad), grpc.StatusCode.INVALID_ARGUMENT)
 
