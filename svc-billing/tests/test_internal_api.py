@@ -13,6 +13,8 @@ import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from wattlane.api.billing.v1 import charge_records_pb2, internal_pb2, tariffs_pb2
+from wattlane.api.common.v1 import audit_pb2, audit_pb2_grpc
+from wattlane.api.csms.v1 import transactions_pb2
 from wattlane.billing.service_testing import (  # noqa: F401 (a fixture)
     START,
     Billing,
@@ -21,6 +23,7 @@ from wattlane.billing.service_testing import (  # noqa: F401 (a fixture)
     transaction,
 )
 from wattlane.contracts import scopes
+from wattlane.core.client import channel
 from wattlane.core.timestamps import to_timestamp
 
 UTC = dt.UTC
@@ -197,3 +200,28 @@ async def test_a_transaction_without_a_tariff_is_a_zero_cost_record(billing: Bil
         worker.RecordCharge(internal_pb2.RecordChargeRequest(transaction="tx/1")),
         grpc.StatusCode.INVALID_ARGUMENT,
     )
+
+
+async def test_an_active_transaction_is_not_recorded_and_writes_are_audited(billing: Billing) -> None:
+    tx = transaction(billing, 11)
+    tx.state = transactions_pb2.Transaction.ACTIVE
+    tx.ClearField("stop_time")
+    worker = billing.service_client("worker", scopes.BILLING_RECORDS).internal
+    await denied(
+        worker.RecordCharge(internal_pb2.RecordChargeRequest(transaction="transactions/11")),
+        grpc.StatusCode.FAILED_PRECONDITION,
+    )
+    tariff = await create(billing)
+    transaction(billing, 12, rate_plan=tariff.name)
+    sealed = await worker.RecordCharge(internal_pb2.RecordChargeRequest(transaction="transactions/12"))
+    auditor = billing.identity.user(billing.org, {"audit.read": [billing.org]})
+    ch = channel(billing.target, token=auditor.token, max_attempts=1)
+    try:
+        entries = await audit_pb2_grpc.AuditServiceStub(ch).ListAuditEntries(
+            audit_pb2.ListAuditEntriesRequest(parent=billing.org.name)
+        )
+    finally:
+        await ch.close(None)
+    resources = {(e.resource, e.actor.split(":")[0]) for e in entries.audit_entries}
+    assert (tariff.name, "user") in resources
+    assert (sealed.name, "service") in resources
