@@ -1,6 +1,7 @@
-"""A fake of billing's internal API for the services that call it (assets' ResolveTariff), built
-from wattlane.api only: tests register tariffs by name with their owner, currency and highest
-energy price, and see every request. The real billing is tested in tests/billing."""
+"""A fake of billing's internal API for the processes that call it, built from wattlane.api only:
+ResolveTariff (assets) answers tariffs registered by name with their owner, currency and highest
+energy price; RecordCharge (the worker's handoff) upserts one record per transaction and counts
+deliveries. Every request is kept. The real billing is tested in tests/billing."""
 
 from __future__ import annotations
 
@@ -26,11 +27,14 @@ class FakeTariff:
 
 @dataclass
 class FakeBilling(internal_pb2_grpc.BillingInternalServiceServicer):
-    """ResolveTariff from `tariffs`; UNAVAILABLE for every call while `down`."""
+    """ResolveTariff from `tariffs`, RecordCharge into `records`; UNAVAILABLE for every call
+    while `down`."""
 
     tariffs: dict[str, FakeTariff] = field(default_factory=dict)
     down: bool = False
     requests: list[Any] = field(default_factory=list)
+    records: dict[str, charge_records_pb2.ChargeRecord] = field(default_factory=dict)  # by transaction
+    deliveries: dict[str, int] = field(default_factory=dict)  # RecordCharge calls per transaction
 
     def add(self, name: str, owner_path: str, **fields: Any) -> str:
         """Register a tariff; returns its name."""
@@ -60,9 +64,18 @@ class FakeBilling(internal_pb2_grpc.BillingInternalServiceServicer):
     async def RecordCharge(
         self, request: internal_pb2.RecordChargeRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> charge_records_pb2.ChargeRecord:
-        """Not faked: the handoff's tests use the real billing."""
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not faked")
-        raise AssertionError
+        """The transaction's one record (created on the first delivery, returned on repeats)."""
+        self.requests.append(request)
+        if self.down:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "billing is down (fake)")
+        self.deliveries[request.transaction] = self.deliveries.get(request.transaction, 0) + 1
+        if request.transaction not in self.records:
+            self.records[request.transaction] = charge_records_pb2.ChargeRecord(
+                name=f"chargeRecords/r{len(self.records) + 1}",
+                transaction=request.transaction,
+                kind=charge_records_pb2.ChargeRecord.DEBIT,
+            )
+        return self.records[request.transaction]
 
     async def PriceSession(
         self, request: internal_pb2.PriceSessionRequest, context: grpc.aio.ServicerContext[Any, Any]

@@ -67,12 +67,10 @@ class GrpcTariffLink:
     """TariffLink over billing's internal API with assets' service token (`billing.tariffs`)."""
 
     def __init__(self, target: str, token: Callable[[], Awaitable[str]]) -> None:
-        self._client = BillingClient(target, max_attempts=3)
-        self._token = token
+        self._client = BillingClient(target, max_attempts=3, token_provider=token)
 
     async def resolve(self, name: str, owner_path: str, at: dt.datetime | None = None) -> TariffReference:
         """Ask billing; NOT_FOUND is TariffMissing, anything else but an answer is Unavailable."""
-        self._client.token = await self._token()
         try:
             reply = await self._client.resolve_tariff(name, owner_path, at)
         except grpc.aio.AioRpcError as error:
