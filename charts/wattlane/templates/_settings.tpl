@@ -52,6 +52,10 @@ Secrets never appear here: a secret setting is a mounted file named by its ..._F
 {{- $_ := set $s "BOOTSTRAP_ADMIN_PASSWORD_FILE" (printf "%s/bootstrap-admin-password" $dir) -}}
 {{- end -}}
 {{- end -}}
+{{- /* Billing's internal API: tariffs for assets, prices for the CSMS, records for the worker. */ -}}
+{{- if has $c (list "assets" "csms" "worker") -}}
+{{- $_ := set $s "BILLING_ADDRESS" (include "wattlane.grpcAddress" (dict "root" $root "component" "billing")) -}}
+{{- end -}}
 {{- if eq $c "assets" -}}
 {{- $_ := set $s "CSMS_ADDRESS" (include "wattlane.grpcAddress" (dict "root" $root "component" "csms")) -}}
 {{- end -}}
