@@ -80,12 +80,6 @@ def prefix_of(name: str) -> str:
     return "worker" if name == "worker" else name
 
 
-# svc-billing's process (`python -m wattlane.billing`, its BillingSettings) is being built on
-# another branch (issue 11); until it lands, the checks that need it end the test as xfail after
-# everything else was checked. Once it exists they run like the others.
-PENDING = "wattlane.billing"
-
-
 # Billing's address in its callers' settings (issue 11: assets resolve tariffs, the CSMS prices
 # sessions, the worker records charges) is being added by the wiring branch; the chart sets it
 # already (an unknown variable is ignored by the settings loader until then).
@@ -94,10 +88,6 @@ PENDING_VARIABLES = {
     "WATTLANE_CSMS_BILLING_ADDRESS",
     "WATTLANE_WORKER_BILLING_ADDRESS",
 }
-
-
-def pending(module: str) -> bool:
-    return module.startswith(PENDING) and importlib.util.find_spec(f"{PENDING}.__main__") is None
 
 
 # --- pods ------------------------------------------------------------------------------------------
@@ -181,7 +171,6 @@ def test_every_deployment_has_probes_on_the_side_port_and_a_pdb(rendered: dict[s
 
 def test_entry_points_are_modules_of_the_tree(rendered: dict[str, list[Doc]]) -> None:
     """Every container runs `python -m wattlane.<module> serve|migrate` of an existing package."""
-    missing = set()
     for scenario, docs in rendered.items():
         for where, spec in pod_specs(docs):
             for container in spec["containers"]:
@@ -189,12 +178,7 @@ def test_entry_points_are_modules_of_the_tree(rendered: dict[str, list[Doc]]) ->
                 assert (python, dash_m) == ("python", "-m"), (scenario, where)
                 expected = ["migrate"] if where.startswith("Job/") else ["serve"]
                 assert container["args"] == expected, (scenario, where)
-                if pending(module):
-                    missing.add(module)
-                    continue
                 assert importlib.util.find_spec(f"{module}.__main__") is not None, (scenario, where, module)
-    if missing:
-        pytest.xfail(f"not in the tree yet: {sorted(missing)}")
 
 
 # --- the CSMS --------------------------------------------------------------------------------------
@@ -277,12 +261,8 @@ def test_csms_tls_certificates_come_from_secrets(rendered: dict[str, list[Doc]])
 def test_configmaps_hold_settings_the_services_read(rendered: dict[str, list[Doc]], tmp_path: Path) -> None:
     """Every ConfigMap key is a WATTLANE_<SVC>_* variable of the component's settings class (a secret
     one only as its ..._FILE), and the whole ConfigMap (plus the pod's literal env) loads."""
-    missing = set()
     for scenario, docs in rendered.items():
         for name in COMPONENTS:
-            if pending(f"wattlane.{MODULES[name]}"):
-                missing.add(name)
-                continue
             cls = settings_class(name)
             prefix = prefix_of(name)
             fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -326,8 +306,6 @@ def test_configmaps_hold_settings_the_services_read(rendered: dict[str, list[Doc
             assert loaded.metrics_port > 0, (scenario, name)
             if hasattr(loaded, "migrate_on_start"):
                 assert loaded.migrate_on_start is False, (scenario, name)  # the hook Job migrates
-    if missing:
-        pytest.xfail(f"settings not in the tree yet: {sorted(missing)}")
 
 
 def test_no_secret_value_appears_in_a_configmap(rendered: dict[str, list[Doc]]) -> None:
