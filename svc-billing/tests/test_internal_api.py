@@ -161,6 +161,25 @@ async def test_record_charge_seals_one_record_per_transaction(billing: Billing) 
     assert billing.csms.reads == reads  # a repeated delivery asks nobody anything
 
 
+async def test_charging_states_and_the_location_s_zone_from_the_csms_price_the_record(
+    billing: Billing,
+) -> None:
+    parked = tariffs_pb2.PriceComponent(type=tariffs_pb2.PARKING_TIME, price="6.00", vat="21", step_size=1)
+    tariff = energy_tariff("0.30")
+    tariff.elements[0].price_components.append(parked)
+    created = await create(billing, tariff)
+    tx = transaction(billing, 13, rate_plan=created.name)  # 10 kWh over two hours from START
+    tx.charging_states.add(time=to_timestamp(START), charging=True)
+    tx.charging_states.add(time=to_timestamp(START + dt.timedelta(minutes=90)), charging=False)
+    tx.time_zone = "Europe/Amsterdam"
+    worker = billing.service_client("worker", scopes.BILLING_RECORDS).internal
+    record = await worker.RecordCharge(internal_pb2.RecordChargeRequest(transaction="transactions/13"))
+    assert record.priced.time_zone == "Europe/Amsterdam"
+    assert record.priced.parking_seconds == "1800.000000"
+    assert [p.charging for p in record.priced.periods] == [True, False]
+    assert Decimal(record.total_cost.excl_vat) == Decimal("3.00") + Decimal("3.00")
+
+
 async def test_the_version_in_force_at_the_start_prices_even_after_a_change_and_a_delete(
     billing: Billing,
 ) -> None:
