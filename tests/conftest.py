@@ -20,9 +20,7 @@ async def real_stack(
 ) -> AsyncIterator[RealStack]:
     """Temporal, identity, billing, assets, the CSMS and the worker as real processes, on SQLite (or
     PostgreSQL with WATTLANE_TEST_DATABASE_URL), configured only through the environment."""
-    urls = {
-        name: await databases.create(f"e2e_{name}") for name in ("identity", "billing", "assets", "csms")
-    }
+    urls = {name: await databases.create(f"e2e_{name}") for name in ("identity", "billing", "assets", "csms")}
     stack = RealStack(tmp_path_factory.mktemp("stack"), urls)
     try:
         await stack.start()
