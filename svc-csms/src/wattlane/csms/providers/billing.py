@@ -1,0 +1,147 @@
+"""Costs from billing: a `Pricing` over `BillingInternalService.PriceSession` (`billing.pricing`),
+the same pricing function that seals the charge record, so the final cost a station shows is the
+record's total.
+
+A transaction's tariff is its rate plan recorded at the start (`tariffs/{id}`), its zone the
+location's (UTC when none was recorded). The readings are the meter samples stored so far, with
+the start and stop registers as energy readings at the start and stop times.
+
+NOT_FOUND / INVALID_ARGUMENT / FAILED_PRECONDITION mean billing will not price this session
+(e.g. a tariff it does not know): no cost, billing is fine. Anything else (UNAVAILABLE, a
+deadline, an internal error) is an outage: `ProviderUnavailable`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from decimal import Decimal, InvalidOperation
+from typing import Protocol
+
+import grpc
+
+from wattlane.api.billing.v1 import tariffs_pb2
+from wattlane.core.timestamps import to_timestamp
+from wattlane.csms.providers.interfaces import ProviderUnavailable, SessionCost, SessionToPrice
+
+logger = logging.getLogger(__name__)
+
+_REFUSALS = frozenset(
+    {grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION}
+)
+_UTC = "UTC"
+
+
+class PriceSession(Protocol):
+    """What this provider needs of `wattlane.core.clients.billing.BillingClient`."""
+
+    token: str
+
+    async def price_session(
+        self,
+        tariff: str,
+        time_zone: str,
+        readings: tariffs_pb2.SessionReadings,
+        until: dt.datetime | None = None,
+    ) -> tariffs_pb2.PricedSession:
+        """Billing's PriceSession."""
+        ...
+
+
+class BillingPricing:
+    """A `Pricing` asking billing; `token` gives the current service token before each call."""
+
+    def __init__(self, client: PriceSession, token: Callable[[], Awaitable[str]] | None = None) -> None:
+        self._client = client
+        self._token = token
+
+    async def price(self, session: SessionToPrice, until: dt.datetime) -> SessionCost | None:
+        """Billing's price of the session up to `until` (see the module docstring for errors)."""
+        try:
+            if self._token is not None:
+                self._client.token = await self._token()
+            priced = await self._client.price_session(
+                session.tariff, session.time_zone or _UTC, session_readings(session), until
+            )
+        except grpc.aio.AioRpcError as error:
+            if error.code() in _REFUSALS:
+                logger.info(
+                    "billing will not price transaction %s: %s %s",
+                    session.transaction_id,
+                    error.code().name,
+                    error.details(),
+                )
+                return None
+            raise ProviderUnavailable(f"billing: {error.code().name}: {error.details()}") from None
+        except ProviderUnavailable:
+            raise
+        except Exception as exc:  # identity down (no service token), a broken channel
+            raise ProviderUnavailable(f"billing: {type(exc).__name__}: {exc}") from None
+        return session_cost(priced)
+
+
+def session_readings(session: SessionToPrice) -> tariffs_pb2.SessionReadings:
+    """The stored session as billing's `SessionReadings`."""
+    energy: dict[dt.datetime, int] = {}
+    if session.meter_start_wh is not None:
+        energy[session.start_time] = session.meter_start_wh
+    power, current = [], []
+    for sample in session.samples:
+        if sample.energy_wh is not None:
+            energy.setdefault(sample.at, sample.energy_wh)
+        if sample.power_w is not None:
+            power.append(tariffs_pb2.Sample(time=to_timestamp(sample.at), value=str(sample.power_w)))
+        if sample.current_a is not None:
+            current.append(tariffs_pb2.Sample(time=to_timestamp(sample.at), value=str(sample.current_a)))
+    if session.stop_time is not None and session.meter_stop_wh is not None:
+        energy[session.stop_time] = session.meter_stop_wh
+    return tariffs_pb2.SessionReadings(
+        start_time=to_timestamp(session.start_time),
+        stop_time=to_timestamp(session.stop_time),
+        energy=[tariffs_pb2.EnergySample(time=to_timestamp(t), wh=wh) for t, wh in sorted(energy.items())],
+        power=power,
+        current=current,
+    )
+
+
+def _decimal(text: str) -> Decimal | None:
+    try:
+        return Decimal(text) if text else None
+    except InvalidOperation:
+        return None
+
+
+def _amount(price: tariffs_pb2.Price) -> Decimal | None:
+    """Including VAT when billing knows the rate, else excluding it."""
+    return _decimal(price.incl_vat) if price.incl_vat else _decimal(price.excl_vat)
+
+
+def session_cost(priced: tariffs_pb2.PricedSession) -> SessionCost | None:
+    """What a station shows of billing's answer: the total, and the unit prices of the last
+    period (per kWh and per charging hour, VAT included when known) and the flat fee."""
+    total = _amount(priced.total_cost)
+    if total is None:
+        return None
+    kwh_price = hour_price = flat_fee = None
+    if priced.periods:
+        for dimension in priced.periods[-1].dimensions:
+            quantity, cost = _decimal(dimension.quantity), _amount(dimension.cost)
+            if not quantity or cost is None:
+                continue
+            if dimension.type == tariffs_pb2.ENERGY:
+                kwh_price = cost / (quantity / 1000)
+            elif dimension.type == tariffs_pb2.TIME:
+                hour_price = cost / (quantity / 3600)
+    for dimension in priced.totals:
+        if dimension.type == tariffs_pb2.FLAT:
+            flat_fee = _amount(dimension.cost)
+    energy = _decimal(priced.energy_wh)
+    return SessionCost(
+        currency=priced.currency,
+        total=total,
+        energy_wh=int(energy) if energy is not None else 0,
+        kwh_price=kwh_price,
+        hour_price=hour_price,
+        flat_fee=flat_fee,
+    )
