@@ -289,3 +289,35 @@ async def test_no_pricing_means_no_cost_machinery(csms: RunningCsms) -> None:
     assert await station.transaction_event("Ended", "tx-6", stopped_reason="Local") == {}
     assert station.shown_costs == []
     await station.close()
+
+
+async def test_201_station_without_cost_updated_is_not_asked_again_until_it_boots(
+    priced: RunningCsms,
+) -> None:
+    station = SimStation(
+        "CS001", priced.url, protocol=messages.V201, password=DEFAULT_PASSWORD
+    )  # no handlers
+    await station.connect()
+    await station.boot()
+    await station.transaction_event(
+        "Started", "tx-7", evse_id=1, id_token="PRICED", meter_values=[_energy(0)]
+    )
+    await eventually(lambda: len(station.received_calls) == 1, timeout=3, what="a CostUpdated")
+    await asyncio.sleep(0.6)  # three more intervals
+    assert [a for a, _ in station.received_calls] == ["CostUpdated"]  # answered NotImplemented once
+    updated = await station.transaction_event("Updated", "tx-7", meter_values=[_energy(2000)])
+    assert updated is not None and updated["totalCost"] == _cost("2")  # the replies still show it
+    await station.boot()  # new firmware, perhaps: asked again
+    await eventually(lambda: len(station.received_calls) == 2, timeout=3, what="CostUpdated after the boot")
+    await station.close()
+
+
+async def test_16_unpriced_sessions_do_not_ask_the_station(priced: RunningCsms) -> None:
+    station = await _station(priced, messages.V16)
+    transaction_id = await station.start_transaction(1, "FREE", 0)
+    await station.meter_values(1, transaction_id, 3000)
+    await asyncio.sleep(0.6)
+    await station.stop_transaction(transaction_id, 4000)
+    await asyncio.sleep(0.3)
+    assert station.received_calls == [] and station.shown_costs == []
+    await station.close()

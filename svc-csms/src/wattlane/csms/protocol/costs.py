@@ -29,16 +29,16 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
 from wattlane.core.clock import utcnow
 from wattlane.csms.protocol.clock import ocpp_time
-from wattlane.csms.protocol.errors import OcppError, OcppVersion, RemoteActionError
+from wattlane.csms.protocol.errors import CallError, OcppError, OcppVersion, RemoteActionError
 from wattlane.csms.protocol.options import CsmsOptions
 from wattlane.csms.providers.interfaces import (
     Pricing,
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from wattlane.csms.protocol.connected import ConnectionRegistry
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 COSTMSG_VENDOR = "org.openchargealliance.costmsg"
 DISPLAY_KEY = "CustomDisplayCostAndPrice"
@@ -156,6 +157,7 @@ class CostDisplay:
         self._pattern = re.compile(options.cost_display_pattern) if options.cost_display_pattern else None
         self._running: dict[int, _Running] = {}
         self._displays: dict[str, bool] = {}  # 1.6 identity → shows costs (asked since its boot)
+        self._unsupported: set[str] = set()  # 2.0.1 stations that answered CostUpdated NotImplemented
         self._paused_until = 0.0  # monotonic: no price is asked before this (after a failure)
         self._limit = asyncio.Semaphore(_MAX_CONCURRENT)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -211,8 +213,10 @@ class CostDisplay:
         self._spawn(self._final_16(transaction_id, identity))
 
     def booted(self, identity: str) -> None:
-        """The station booted: its configuration may have changed, ask again when a cost is due."""
+        """The station booted: its configuration or firmware may have changed, so what it shows
+        is found out again when a cost is due."""
         self._displays.pop(identity, None)
+        self._unsupported.discard(identity)
 
     @property
     def following(self) -> int:
@@ -221,16 +225,37 @@ class CostDisplay:
 
     # -- internals ----------------------------------------------------------------------------
 
-    async def _price(self, transaction_id: int) -> tuple[SessionToPrice | None, SessionCost | None]:
+    async def _price(
+        self, transaction_id: int, *, display: str | None = None
+    ) -> tuple[SessionToPrice | None, SessionCost | None]:
+        """The stored session and its cost, within `pricing_timeout`; (None, None) while paused.
+        With `display` (a 1.6 identity) the station is first asked whether it shows costs —
+        only for a priced session, and outside the time budget."""
+        deadline = asyncio.get_running_loop().time() + self._options.pricing_timeout
+        session = await self._bounded(
+            transaction_id, deadline, lambda: self._transactions.to_price(transaction_id)
+        )
+        if session is None or not session.tariff:
+            return session, None
+        if display is not None:
+            if not await self._shows_costs(display):
+                return session, None
+            deadline = asyncio.get_running_loop().time() + self._options.pricing_timeout
+        until = session.stop_time or utcnow()
+        return session, await self._bounded(
+            transaction_id, deadline, lambda: self._pricing.price(session, until)
+        )
+
+    async def _bounded(
+        self, transaction_id: int, deadline: float, step: Callable[[], Awaitable[T]]
+    ) -> T | None:
+        """`step()` by `deadline` (loop time); None without calling it while paused, and None with
+        a pause of `pricing_backoff` when it fails or is late."""
         if time.monotonic() < self._paused_until:
-            return None, None
-        session = None
+            return None
         try:
-            async with asyncio.timeout(self._options.pricing_timeout):
-                session = await self._transactions.to_price(transaction_id)
-                if session is None or not session.tariff:
-                    return session, None
-                return session, await self._pricing.price(session, session.stop_time or utcnow())
+            async with asyncio.timeout_at(deadline):
+                return await step()
         except (TimeoutError, ProviderUnavailable) as exc:
             reason = "no answer in time" if isinstance(exc, TimeoutError) else str(exc)
         except Exception as exc:  # a cost is never worth failing a station's message
@@ -244,7 +269,7 @@ class CostDisplay:
             reason,
             self._options.pricing_backoff,
         )
-        return session, None
+        return None
 
     async def _shows_costs(self, identity: str) -> bool:
         """Whether a 1.6 station shows California pricing messages (asked once per boot)."""
@@ -288,9 +313,10 @@ class CostDisplay:
     async def _running_cost(self, transaction_id: int, running: _Running) -> None:
         try:
             async with self._limit:
-                if running.version is OcppVersion.V16 and not await self._shows_costs(running.identity):
-                    return
-                session, cost = await self._price(transaction_id)
+                if running.identity in self._unsupported:
+                    return  # a 2.0.1 station without CostUpdated: costs only in the replies
+                display = running.identity if running.version is OcppVersion.V16 else None
+                session, cost = await self._price(transaction_id, display=display)
                 if session is None or not session.tariff or session.stop_time is not None:
                     if time.monotonic() >= self._paused_until:  # known: nothing to follow
                         self.ended(transaction_id)
@@ -312,9 +338,7 @@ class CostDisplay:
 
     async def _final_16(self, transaction_id: int, identity: str) -> None:
         async with self._limit:
-            if not await self._shows_costs(identity):
-                return
-            _, cost = await self._price(transaction_id)
+            _, cost = await self._price(transaction_id, display=identity)
             if cost is not None:
                 await self._send_16(identity, FINAL_COST, final_cost_data(transaction_id, cost))
 
@@ -328,6 +352,10 @@ class CostDisplay:
     async def _call(self, identity: str, action: str, payload: dict[str, Any]) -> dict[str, Any] | None:
         try:
             return await self._registry.call(identity, action, payload, self._options.call_timeout)
+        except CallError as exc:
+            if action == "CostUpdated" and exc.code in ("NotImplemented", "NotSupported"):
+                self._unsupported.add(identity)
+            logger.info("%s: %s refused (%s)", identity, action, exc)
         except RemoteActionError as exc:
             logger.info("%s: %s not delivered (%s)", identity, action, exc)
         except OcppError as exc:  # our payload broke the schema: a bug, never the station's fault

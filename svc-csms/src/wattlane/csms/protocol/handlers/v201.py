@@ -93,6 +93,8 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
                 accepted=session.known,
             )
         )
+        if ctx.costs is not None:
+            ctx.costs.booted(session.identity)
         return boot_reply(session, now, options)
 
     async def heartbeat(session: Session, p: dict[str, Any]) -> dict[str, Any]:
