@@ -21,7 +21,7 @@ from wattlane.api.billing.v1 import internal_pb2, internal_pb2_grpc, tariffs_pb2
 from wattlane.core.clients.billing import BillingClient
 from wattlane.core.timestamps import from_timestamp
 from wattlane.csms.protocol.clock import ocpp_time
-from wattlane.csms.providers.billing import BillingPricing
+from wattlane.csms.providers.billing import BillingPricing, session_readings
 from wattlane.csms.providers.interfaces import (
     AccessDecision,
     AccessStatus,
@@ -200,9 +200,16 @@ async def test_billing_gone_is_an_outage(billing: Billing) -> None:
         await pricing.price(SESSION, START)
 
 
+BASE = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=30)
+
+
+def _at(seconds: int) -> str:
+    """An OCPP timestamp `seconds` into the sessions of the process test (they start at BASE)."""
+    return ocpp_time(BASE + dt.timedelta(seconds=seconds))
+
+
 def _reading(wh: int, seconds: int) -> dict[str, Any]:
-    at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=30) + dt.timedelta(seconds=seconds)
-    return messages.sampled_meter_value(messages.V201, wh, timestamp=ocpp_time(at))
+    return messages.sampled_meter_value(messages.V201, wh, timestamp=_at(seconds))
 
 
 async def test_the_process_shows_billings_costs_and_keeps_going_without_billing(billing: Billing) -> None:
@@ -233,11 +240,13 @@ async def test_the_process_shows_billings_costs_and_keeps_going_without_billing(
         await station.connect()
         await station.boot()
         await station.transaction_event(
-            "Started", "a", evse_id=1, id_token="PRICED", meter_values=[_reading(0, 0)]
+            "Started", "a", evse_id=1, id_token="PRICED", meter_values=[_reading(0, 0)], timestamp=_at(0)
         )
-        updated = await station.transaction_event("Updated", "a", meter_values=[_reading(4000, 60)])
+        updated = await station.transaction_event(
+            "Updated", "a", meter_values=[_reading(4000, 60)], timestamp=_at(60)
+        )
         ended = await station.transaction_event(
-            "Ended", "a", stopped_reason="Local", meter_values=[_reading(10_000, 120)]
+            "Ended", "a", stopped_reason="Local", meter_values=[_reading(10_000, 120)], timestamp=_at(120)
         )
         assert updated is not None and updated["totalCost"] == float(
             _expected(4000).quantize(Decimal("0.01"))
@@ -247,7 +256,7 @@ async def test_the_process_shows_billings_costs_and_keeps_going_without_billing(
 
         billing.fake.delay = 3.0  # billing is slow: the reply goes out at the deadline, costless
         await station.transaction_event(
-            "Started", "s", evse_id=1, id_token="PRICED", meter_values=[_reading(0, 0)]
+            "Started", "s", evse_id=1, id_token="PRICED", meter_values=[_reading(0, 0)], timestamp=_at(0)
         )
         began = time.monotonic()
         assert await station.transaction_event("Updated", "s", meter_values=[_reading(500, 60)]) == {}
@@ -255,7 +264,7 @@ async def test_the_process_shows_billings_costs_and_keeps_going_without_billing(
 
         await billing.server.stop(None)  # billing goes away: sessions go on, without costs
         await station.transaction_event(
-            "Started", "b", evse_id=1, id_token="PRICED", meter_values=[_reading(0, 0)]
+            "Started", "b", evse_id=1, id_token="PRICED", meter_values=[_reading(0, 0)], timestamp=_at(0)
         )
         assert await station.transaction_event("Updated", "b", meter_values=[_reading(1000, 60)]) == {}
         assert await station.transaction_event("Ended", "b", stopped_reason="Local") == {}
@@ -263,3 +272,41 @@ async def test_the_process_shows_billings_costs_and_keeps_going_without_billing(
         await station.close()
     finally:
         await service.stop()
+
+
+def test_readings_leave_out_what_billings_record_leaves_out() -> None:
+    """The same reading of the stored session as billing's charge record makes, so the final
+    cost shown is the record's: samples outside the session, out of order or with the register
+    going back are left out; a stop reading behind the last one is too."""
+    h = dt.timedelta(hours=1)
+    session = SessionToPrice(
+        7,
+        "tariffs/t1",
+        "",
+        START,
+        meter_start_wh=1000,
+        stop_time=START + 3 * h,
+        meter_stop_wh=9000,
+        samples=(
+            MeterSample(START - h, energy_wh=500),  # before the start
+            MeterSample(START + h, energy_wh=8000, power_w=7000),
+            MeterSample(START + 2 * h, energy_wh=7000, power_w=0),  # the register went back
+            MeterSample(START + 4 * h, energy_wh=12_000),  # after the stop
+        ),
+    )
+    readings = session_readings(session, START + 3 * h)
+    assert [(from_timestamp(s.time) - START, s.wh) for s in readings.energy] == [
+        (0 * h, 1000),
+        (1 * h, 8000),
+        (3 * h, 9000),
+    ]
+    assert [(from_timestamp(s.time) - START, s.value) for s in readings.power] == [(h, "7000"), (2 * h, "0")]
+    # Only the totals known (no samples, the stop reading kept): start and stop registers.
+    bare = SessionToPrice(
+        8, "tariffs/t1", "", START, meter_start_wh=0, stop_time=START + h, meter_stop_wh=5000
+    )
+    assert [s.wh for s in session_readings(bare, START + h).energy] == [0, 5000]
+    # A running session is read up to `until`.
+    running = SessionToPrice(9, "tariffs/t1", "", START, meter_start_wh=0, samples=session.samples)
+    assert [s.wh for s in session_readings(running, START + 90 * dt.timedelta(minutes=1)).energy] == [0, 8000]
+    assert not session_readings(running, START + h).HasField("stop_time")

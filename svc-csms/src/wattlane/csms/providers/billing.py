@@ -62,7 +62,7 @@ class BillingPricing:
             if self._token is not None:
                 self._client.token = await self._token()
             priced = await self._client.price_session(
-                session.tariff, session.time_zone or _UTC, session_readings(session), until
+                session.tariff, session.time_zone or _UTC, session_readings(session, until), until
             )
         except grpc.aio.AioRpcError as error:
             if error.code() in _REFUSALS:
@@ -81,28 +81,50 @@ class BillingPricing:
         return session_cost(priced)
 
 
-def session_readings(session: SessionToPrice) -> tariffs_pb2.SessionReadings:
-    """The stored session as billing's `SessionReadings`."""
-    energy: dict[dt.datetime, int] = {}
+def session_readings(session: SessionToPrice, until: dt.datetime) -> tariffs_pb2.SessionReadings:
+    """The stored session as billing's `SessionReadings`, read the way billing reads a completed
+    transaction for its charge record (so the final cost shown is the record's): the start and
+    stop registers as readings at the start and stop; samples outside the session, out of order
+    or with the register going back left out; only a total known: spread evenly."""
+    start = session.start_time
+    stop = session.stop_time if session.stop_time is None or session.stop_time >= start else start
+    end = stop if stop is not None else until
+    energy: list[tuple[dt.datetime, int]] = []
     if session.meter_start_wh is not None:
-        energy[session.start_time] = session.meter_start_wh
-    power, current = [], []
-    for sample in session.samples:
-        if sample.energy_wh is not None:
-            energy.setdefault(sample.at, sample.energy_wh)
-        if sample.power_w is not None:
-            power.append(tariffs_pb2.Sample(time=to_timestamp(sample.at), value=str(sample.power_w)))
-        if sample.current_a is not None:
-            current.append(tariffs_pb2.Sample(time=to_timestamp(sample.at), value=str(sample.current_a)))
-    if session.stop_time is not None and session.meter_stop_wh is not None:
-        energy[session.stop_time] = session.meter_stop_wh
+        energy.append((start, session.meter_start_wh))
+    power: list[tuple[dt.datetime, str]] = []
+    current: list[tuple[dt.datetime, str]] = []
+    for sample in sorted(session.samples, key=lambda s: s.at):
+        if not start <= sample.at <= end:
+            continue
+        wh = sample.energy_wh
+        if wh is not None and wh >= 0 and (not energy or (sample.at > energy[-1][0] and wh >= energy[-1][1])):
+            energy.append((sample.at, wh))
+        if sample.power_w is not None and (not power or sample.at > power[-1][0]):
+            power.append((sample.at, str(sample.power_w)))
+        if sample.current_a is not None and (not current or sample.at > current[-1][0]):
+            current.append((sample.at, repr(sample.current_a)))
+    if stop is not None and session.meter_stop_wh is not None:
+        last = energy[-1] if energy else None
+        if last is None or (stop > last[0] and session.meter_stop_wh >= last[1]):
+            energy.append((stop, session.meter_stop_wh))
+    if stop is not None and len(energy) < 2 and stop > start:
+        total = _total_wh(session)
+        if total:
+            energy = [(start, 0), (stop, total)]
     return tariffs_pb2.SessionReadings(
-        start_time=to_timestamp(session.start_time),
-        stop_time=to_timestamp(session.stop_time),
-        energy=[tariffs_pb2.EnergySample(time=to_timestamp(t), wh=wh) for t, wh in sorted(energy.items())],
-        power=power,
-        current=current,
+        start_time=to_timestamp(start),
+        stop_time=to_timestamp(stop),
+        energy=[tariffs_pb2.EnergySample(time=to_timestamp(t), wh=wh) for t, wh in energy],
+        power=[tariffs_pb2.Sample(time=to_timestamp(t), value=v) for t, v in power],
+        current=[tariffs_pb2.Sample(time=to_timestamp(t), value=v) for t, v in current],
     )
+
+
+def _total_wh(session: SessionToPrice) -> int:
+    if session.meter_start_wh is None or session.meter_stop_wh is None:
+        return 0
+    return max(session.meter_stop_wh - session.meter_start_wh, 0)
 
 
 def _decimal(text: str) -> Decimal | None:
