@@ -209,13 +209,16 @@ async def test_16_running_and_final_cost_to_a_station_that_shows_prices(priced: 
     station = await _station(priced, messages.V16)
     transaction_id = await station.start_transaction(1, "PRICED", 1000)
     await station.meter_values(1, transaction_id, 6000, power_w=7400)
+    # Running costs come at the interval; once the meter value is in, they show its 5 kWh.
     await eventually(
-        lambda: bool(station.costs_of(transaction_id, "RunningCost")), timeout=3, what="RunningCost"
+        lambda: any(c.payload["meterValue"] == 6000 for c in station.costs_of(transaction_id, "RunningCost")),
+        timeout=3,
+        what="RunningCost",
     )
     # The CSMS asked the station whether it shows prices (its own configuration key), once.
     asked = [p for a, p in station.received_calls if a == "GetConfiguration"]
     assert asked == [{"key": ["CustomDisplayCostAndPrice"]}]
-    running = station.costs_of(transaction_id, "RunningCost")[0]
+    running = station.costs_of(transaction_id, "RunningCost")[-1]
     assert running.cost == _cost("5")
     assert running.payload["meterValue"] == 6000 and running.payload["state"] == "Charging"
     assert running.payload["chargingPrice"] == {"kWhPrice": 0.39, "hourPrice": 0.0, "flatFee": 0.35}

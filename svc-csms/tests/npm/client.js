@@ -180,8 +180,11 @@ async function costs() {
     });
     await cli.connect();
     const out = { answers: [] };
-    const seen = (action, messageId) => () => received.some(
-        ([a, p]) => a === action && (messageId === undefined || p.messageId === messageId));
+    // Running costs come at an interval: wait for one showing the session's metered energy.
+    const cost = ([a, p]) => (a === 'DataTransfer' ? p.data.cost : p.totalCost);
+    const seen = (action, messageId, value) => () => received.some(
+        (r) => r[0] === action && (messageId === undefined || r[1].messageId === messageId)
+            && (value === undefined || cost(r) === value));
     if (V16) {
         await cli.call('BootNotification', { chargePointVendor: 'Wattlane', chargePointModel: 'rpc-1' });
         const started = await cli.call('StartTransaction',
@@ -189,7 +192,7 @@ async function costs() {
         const id = started.transactionId;
         await cli.call('MeterValues', { connectorId: 1, transactionId: id, meterValue: [{ timestamp: now(),
             sampledValue: [{ value: '11000', unit: 'Wh', measurand: 'Energy.Active.Import.Register' }] }] });
-        await until(seen('DataTransfer', 'RunningCost'), 5000);
+        await until(seen('DataTransfer', 'RunningCost', config.runningCost), 5000);
         out.answers.push(await cli.call('StopTransaction', { transactionId: id, meterStop: 21000, timestamp: now() }));
         await until(seen('DataTransfer', 'FinalCost'), 5000);
         out.transactionId = id;
@@ -204,7 +207,7 @@ async function costs() {
             idToken: { idToken: 'RPC-CARD', type: 'ISO14443' }, meterValue: value(1000, 0) }));
         out.answers.push(await cli.call('TransactionEvent', { eventType: 'Updated', timestamp: now(),
             triggerReason: 'MeterValuePeriodic', seqNo: 1, transactionInfo: info, meterValue: value(11000, 20) }));
-        await until(seen('CostUpdated'), 5000);
+        await until(seen('CostUpdated', undefined, config.runningCost), 5000);
         out.answers.push(await cli.call('TransactionEvent', { eventType: 'Ended', timestamp: now(),
             triggerReason: 'StopAuthorized', seqNo: 2, transactionInfo: { ...info, stoppedReason: 'Local' },
             meterValue: value(21000, 40) }));
