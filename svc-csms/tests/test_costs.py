@@ -114,8 +114,9 @@ async def test_201_running_and_final_cost(priced: RunningCsms) -> None:
     # The final cost is what pricing gives for the stored session, and running costs stop.
     session, until = priced.memory.pricing.calls[-1]  # type: ignore[union-attr]
     assert session.stop_time == until and session.tariff == TARIFF
+    await asyncio.sleep(0.6)  # one priced just before the end may still arrive meanwhile
     shown = len(station.costs_of("tx-1", "CostUpdated"))
-    await asyncio.sleep(0.6)
+    await asyncio.sleep(0.6)  # three intervals
     assert len(station.costs_of("tx-1", "CostUpdated")) == shown
     assert priced.csms.costs is not None and priced.csms.costs.following == 0
     await station.close()
