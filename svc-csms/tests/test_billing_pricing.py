@@ -220,7 +220,7 @@ async def test_the_process_shows_billings_costs_and_keeps_going_without_billing(
             metrics_port=-1,
             stations=(("CS201", PASSWORD),),
             billing_address=billing.address,
-            pricing_timeout=0.5,
+            pricing_timeout=2.0,  # generous: a loaded test machine
             pricing_backoff=0.2,
             cost_update_interval=0,
             validate_responses=True,
@@ -254,13 +254,13 @@ async def test_the_process_shows_billings_costs_and_keeps_going_without_billing(
         assert ended is not None and ended["totalCost"] == float(_expected(10_000).quantize(Decimal("0.01")))
         assert {r.tariff for r in billing.fake.requests} == {"tariffs/t1"}
 
-        billing.fake.delay = 3.0  # billing is slow: the reply goes out at the deadline, costless
+        billing.fake.delay = 30.0  # billing is slow: the reply goes out at the deadline, costless
         await station.transaction_event(
             "Started", "s", evse_id=1, id_token="PRICED", meter_values=[_reading(0, 0)], timestamp=_at(0)
         )
         began = time.monotonic()
         assert await station.transaction_event("Updated", "s", meter_values=[_reading(500, 60)]) == {}
-        assert time.monotonic() - began < 2.0
+        assert time.monotonic() - began < 10.0  # the pricing timeout, not billing's 30 s
 
         await billing.server.stop(None)  # billing goes away: sessions go on, without costs
         await station.transaction_event(
