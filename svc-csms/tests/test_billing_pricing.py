@@ -7,6 +7,7 @@ the sessions."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import AsyncIterator
@@ -301,6 +302,17 @@ def test_readings_leave_out_what_billings_record_leaves_out() -> None:
         (3 * h, 9000),
     ]
     assert [(from_timestamp(s.time) - START, s.value) for s in readings.power] == [(h, "7000"), (2 * h, "0")]
+    # Charging/parked changes inside the session, in order.
+    states = dataclasses.replace(
+        session,
+        charging_states=((START - h, True), (START, True), (START + 2 * h, False), (START + 5 * h, True)),
+    )
+    assert [
+        (from_timestamp(c.time) - START, c.charging) for c in session_readings(states, START).charging_states
+    ] == [
+        (0 * h, True),
+        (2 * h, False),
+    ]
     # Only the totals known (no samples, the stop reading kept): start and stop registers.
     bare = SessionToPrice(
         8, "tariffs/t1", "", START, meter_start_wh=0, stop_time=START + h, meter_stop_wh=5000

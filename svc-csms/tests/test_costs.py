@@ -19,14 +19,21 @@ import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
+import orjson
 import pytest
 
 from wattlane.core.db import Database
 from wattlane.core.testing.databases import DatabaseFactory
 from wattlane.csms.protocol.clock import ocpp_time
-from wattlane.csms.protocol.costs import COSTMSG_VENDOR
+from wattlane.csms.protocol.costs import COSTMSG_VENDOR, running_cost_data
 from wattlane.csms.protocol.options import CsmsOptions
-from wattlane.csms.providers.interfaces import AccessDecision, AccessStatus
+from wattlane.csms.providers.interfaces import (
+    AccessDecision,
+    AccessStatus,
+    MeterSample,
+    SessionCost,
+    SessionToPrice,
+)
 from wattlane.csms.providers.memory import FlatTariff, InMemoryPricing, MemoryProviders, memory_providers
 from wattlane.csms.storage import Storage
 from wattlane.csms.testing import DEFAULT_PASSWORD, RunningCsms, eventually, running_csms
@@ -214,6 +221,7 @@ async def test_201_final_cost_from_the_database_store(databases: DatabaseFactory
 async def test_16_running_and_final_cost_to_a_station_that_shows_prices(priced: RunningCsms) -> None:
     station = await _station(priced, messages.V16)
     transaction_id = await station.start_transaction(1, "PRICED", 1000)
+    await asyncio.sleep(0.01)  # OCPP times have milliseconds: a sample in the start's is dropped
     await station.meter_values(1, transaction_id, 6000, power_w=7400)
     # Running costs come at the interval; once the meter value is in, they show its 5 kWh.
     await eventually(
@@ -330,3 +338,28 @@ async def test_16_unpriced_sessions_do_not_ask_the_station(priced: RunningCsms) 
     await asyncio.sleep(0.3)
     assert station.received_calls == [] and station.shown_costs == []
     await station.close()
+
+
+def test_running_cost_data_says_idle_while_parked() -> None:
+    at = dt.datetime(2026, 12, 7, 18, tzinfo=dt.UTC)
+    session = SessionToPrice(
+        3,
+        TARIFF,
+        "",
+        at - dt.timedelta(hours=2),
+        meter_start_wh=0,
+        samples=(MeterSample(at - dt.timedelta(hours=1), energy_wh=9000),),
+        charging_states=((at - dt.timedelta(hours=2), True), (at - dt.timedelta(minutes=30), False)),
+    )
+    cost = SessionCost("EUR", Decimal("3.855"), 9000, Decimal("0.39"), None, Decimal("0.35"))
+    data = orjson.loads(running_cost_data(3, session, cost, at))
+    assert data == {
+        "transactionId": 3,
+        "timestamp": "2026-12-07T18:00:00.000Z",
+        "meterValue": 9000,
+        "cost": 3.86,  # rounded half up to the cent
+        "state": "Idle",
+        "chargingPrice": {"kWhPrice": 0.39, "flatFee": 0.35},
+    }
+    charging = orjson.loads(running_cost_data(3, session, cost, at - dt.timedelta(hours=1)))
+    assert charging["state"] == "Charging"

@@ -193,10 +193,11 @@ class CsmsService(Service[CsmsSettings]):
         if not s.billing_address:
             return None
         # One attempt: a cost is best effort and bounded by `pricing_timeout` anyway.
-        client = BillingClient(s.billing_address, max_attempts=1)
+        token = self.identity.service_token if self.identity is not None else None
+        client = BillingClient(s.billing_address, max_attempts=1, token_provider=token)
         self.on_stop(client.close)
         logger.info("costs on stations priced by billing at %s", s.billing_address)
-        return BillingPricing(client, self.identity.service_token if self.identity is not None else None)
+        return BillingPricing(client)
 
     async def _listen(self) -> None:
         assert self.csms is not None

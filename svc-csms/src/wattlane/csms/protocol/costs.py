@@ -115,10 +115,16 @@ def running_cost_data(transaction_id: int, session: SessionToPrice, cost: Sessio
         "timestamp": ocpp_time(at),
         "meterValue": register,
         "cost": total_cost(cost),
-        "state": "Charging",  # charging vs idle states join the transaction with billing's wiring
+        "state": _state(session, at),
         "chargingPrice": price,
     }
     return orjson.dumps(data).decode()
+
+
+def _state(session: SessionToPrice, at: Any) -> str:
+    """California pricing's state: "Idle" while parked (connected, not charging)."""
+    states = [charging for t, charging in session.charging_states if t <= at]
+    return "Idle" if states and not states[-1] else "Charging"
 
 
 def final_cost_data(transaction_id: int, cost: SessionCost) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from typing import Protocol
 
@@ -36,8 +35,6 @@ _UTC = "UTC"
 class PriceSession(Protocol):
     """What this provider needs of `wattlane.core.clients.billing.BillingClient`."""
 
-    token: str
-
     async def price_session(
         self,
         tariff: str,
@@ -50,17 +47,14 @@ class PriceSession(Protocol):
 
 
 class BillingPricing:
-    """A `Pricing` asking billing; `token` gives the current service token before each call."""
+    """A `Pricing` asking billing through its client (which sends the CSMS's service token)."""
 
-    def __init__(self, client: PriceSession, token: Callable[[], Awaitable[str]] | None = None) -> None:
+    def __init__(self, client: PriceSession) -> None:
         self._client = client
-        self._token = token
 
     async def price(self, session: SessionToPrice, until: dt.datetime) -> SessionCost | None:
         """Billing's price of the session up to `until` (see the module docstring for errors)."""
         try:
-            if self._token is not None:
-                self._client.token = await self._token()
             priced = await self._client.price_session(
                 session.tariff, session.time_zone or _UTC, session_readings(session, until), until
             )
@@ -84,8 +78,9 @@ class BillingPricing:
 def session_readings(session: SessionToPrice, until: dt.datetime) -> tariffs_pb2.SessionReadings:
     """The stored session as billing's `SessionReadings`, read the way billing reads a completed
     transaction for its charge record (so the final cost shown is the record's): the start and
-    stop registers as readings at the start and stop; samples outside the session, out of order
-    or with the register going back left out; only a total known: spread evenly."""
+    stop registers as readings at the start and stop; samples and charging/parked changes outside
+    the session or out of order, and registers going back, left out; only a total known: spread
+    evenly."""
     start = session.start_time
     stop = session.stop_time if session.stop_time is None or session.stop_time >= start else start
     end = stop if stop is not None else until
@@ -112,12 +107,17 @@ def session_readings(session: SessionToPrice, until: dt.datetime) -> tariffs_pb2
         total = _total_wh(session)
         if total:
             energy = [(start, 0), (stop, total)]
+    states: list[tuple[dt.datetime, bool]] = []
+    for at, charging in sorted(session.charging_states):
+        if start <= at <= end and (not states or at > states[-1][0]):
+            states.append((at, charging))
     return tariffs_pb2.SessionReadings(
         start_time=to_timestamp(start),
         stop_time=to_timestamp(stop),
         energy=[tariffs_pb2.EnergySample(time=to_timestamp(t), wh=wh) for t, wh in energy],
         power=[tariffs_pb2.Sample(time=to_timestamp(t), value=v) for t, v in power],
         current=[tariffs_pb2.Sample(time=to_timestamp(t), value=v) for t, v in current],
+        charging_states=[tariffs_pb2.ChargingState(time=to_timestamp(t), charging=c) for t, c in states],
     )
 
 

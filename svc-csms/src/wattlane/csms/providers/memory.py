@@ -210,6 +210,7 @@ class MemoryTransaction:
     start: TransactionStart
     samples: dict[datetime, MeterSample]
     end: TransactionEnd | None = None
+    charging_states: list[tuple[datetime, bool]] = field(default_factory=list)
 
 
 class InMemoryTransactions:
@@ -231,6 +232,8 @@ class InMemoryTransactions:
                 transaction_id = next(self._ids)
                 self._by_key[key] = transaction_id
                 self.by_id[transaction_id] = MemoryTransaction(transaction_id, change.start, {})
+        elif change.transaction_id is None and change.charging is not None:
+            transaction_id = self._active_on(change.identity, change.charging.evse_id)
         else:
             transaction_id = change.transaction_id
         found = self.by_id.get(transaction_id) if transaction_id is not None else None
@@ -238,10 +241,23 @@ class InMemoryTransactions:
             return None
         for sample in change.samples:
             found.samples.setdefault(sample.at, sample)
+        if change.charging is not None and found.end is None:
+            earlier = [c for t, c in found.charging_states if t <= change.charging.at]
+            if not earlier or earlier[-1] != change.charging.charging:
+                found.charging_states.append((change.charging.at, change.charging.charging))
+                found.charging_states.sort()
         if change.end is not None and found.end is None:
             found.end = change.end
             self.completed.append(found.id)
         return found.id
+
+    def _active_on(self, identity: str, evse_id: int) -> int | None:
+        active = [
+            t.id
+            for t in self.by_id.values()
+            if t.start.identity == identity and t.start.evse_id == evse_id and t.end is None
+        ]
+        return max(active, default=None)
 
     async def to_price(self, transaction_id: int) -> SessionToPrice | None:
         """The transaction with its samples in time order (none when it has no tariff)."""
@@ -253,13 +269,13 @@ class InMemoryTransactions:
         return SessionToPrice(
             transaction_id=found.id,
             tariff=tariff,
-            # The location's zone joins the decision with billing's wiring; UTC until then.
-            time_zone=getattr(decision, "time_zone", "") or "",
+            time_zone=decision.time_zone,
             start_time=found.start.at,
             meter_start_wh=found.start.meter_start_wh,
             stop_time=found.end.at if found.end is not None else None,
             meter_stop_wh=found.end.meter_stop_wh if found.end is not None else None,
             samples=tuple(found.samples[t] for t in sorted(found.samples)) if tariff else (),
+            charging_states=tuple(found.charging_states) if tariff else (),
         )
 
 

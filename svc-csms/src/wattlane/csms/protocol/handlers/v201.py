@@ -26,12 +26,23 @@ from wattlane.csms.providers.interfaces import (
     AccessDecision,
     AccessStatus,
     BootInfo,
+    ChargingChange,
     NoticeKind,
     StatusChange,
     TransactionChange,
     TransactionEnd,
     TransactionStart,
 )
+
+# TransactionEvent's chargingState: charging, or parked (connected, not charging; billed as
+# parking time).
+CHARGING_201 = {
+    "Charging": True,
+    "EVConnected": False,
+    "SuspendedEV": False,
+    "SuspendedEVSE": False,
+    "Idle": False,
+}
 
 
 def id_token_info(decision: AccessDecision) -> dict[str, Any]:
@@ -153,9 +164,13 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
         end = None
         if p["eventType"] == "Ended":
             end = TransactionEnd(at=at, meter_stop_wh=None, reason=info.get("stoppedReason", ""))
-        transaction_id = await record(
-            ctx, TransactionChange(session.identity, start=start, samples=found, end=end, seq_no=p["seqNo"])
+        charging = None
+        if (state := CHARGING_201.get(info.get("chargingState", ""))) is not None:
+            charging = ChargingChange(at=at, charging=state, evse_id=start.evse_id)
+        change = TransactionChange(
+            session.identity, start=start, samples=found, end=end, seq_no=p["seqNo"], charging=charging
         )
+        transaction_id = await record(ctx, change)
         reply: dict[str, Any] = {} if token is None else {"idTokenInfo": id_token_info(decision)}
         costs = ctx.costs
         if costs is not None and transaction_id is not None:
