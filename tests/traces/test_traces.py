@@ -1,0 +1,257 @@
+"""One trace per user action, across every hop, exported over OTLP to a collector.
+
+The CLI runs as a real process (`wattlane ...` with WATTLANE_OTLP_ENDPOINT) and starts the root
+span; identity, the worker and the CSMS run in this test process, exporting through the same
+OTLP path as in production. (In one process they share one tracer provider, so their spans carry
+whichever service.name started it first: only the CLI's service name is asserted.)
+
+- approve an application: CLI → identity ApproveApplication → Temporal update → the approval
+  workflow's update handler → its apply_decision activity → identity's internal DecideApplication,
+  which writes the audit entry;
+- remote reset: CLI → CSMS CreateCommand → the OCPP Reset CALL to a simulated station and its
+  answer, both in the station message log with the trace id.
+Each time the trace id also appears in the JSON log line of the action and in its audit entry."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.proto.trace.v1 import trace_pb2
+
+from tests.traces.collector import Collector, Span
+from tests.workflows.conftest import Stack, make_customer, new_account_request
+from wattlane.api.common.v1 import audit_pb2
+from wattlane.api.csms.v1 import stations_pb2
+from wattlane.api.identity.v1 import accounts_pb2
+from wattlane.core import telemetry
+from wattlane.core.clients.csms import CsmsClient
+from wattlane.core.logs import JsonFormatter
+from wattlane.core.testing.databases import DatabaseFactory
+from wattlane.csms.service import CsmsService
+from wattlane.csms.settings import CsmsSettings
+from wattlane.simulator.station import SimStation, default_handlers
+
+WATTLANE = str(Path(sys.executable).parent / "wattlane")
+TRACE_LINE = re.compile(r"^trace ([0-9a-f]{32})$", re.MULTILINE)
+STATION_PASSWORD = "trace-station-password-01"
+SERVER, CLIENT = trace_pb2.Span.SPAN_KIND_SERVER, trace_pb2.Span.SPAN_KIND_CLIENT
+
+
+async def wattlane(home: Path, collector: Collector, *args: str, **addresses: str) -> tuple[str, str]:
+    """Run the CLI as its own process, tracing to `collector`; (stdout, stderr)."""
+    env = {
+        **os.environ,
+        "WATTLANE_HOME": str(home),
+        "WATTLANE_OTLP_ENDPOINT": collector.endpoint,
+        **{f"WATTLANE_{name.upper()}_ADDRESS": target for name, target in addresses.items()},
+    }
+    proc = await asyncio.create_subprocess_exec(
+        WATTLANE, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    return out.decode(), err.decode()
+
+
+def signed_in(home: Path, identity: str, token: str) -> Path:
+    """A CLI session file, as `wattlane login` leaves it."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "session.json").write_text(json.dumps({"identity": identity, "token": token, "email": ""}))
+    return home
+
+
+class _Lines(logging.Handler):
+    """Log records formatted as the processes write them (core's JSON lines)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.setFormatter(JsonFormatter("test"))
+        self.lines: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.format(record)))
+
+
+@contextmanager
+def json_logs() -> Iterator[list[dict[str, Any]]]:
+    """The JSON log lines of our loggers (info and up) while the block runs."""
+    ours = logging.getLogger("wattlane")
+    handler, level = _Lines(), ours.level
+    ours.addHandler(handler)
+    ours.setLevel(logging.INFO)
+    try:
+        yield handler.lines
+    finally:
+        ours.removeHandler(handler)
+        ours.setLevel(level)
+
+
+def trace_id_of(stderr: str) -> str:
+    found = TRACE_LINE.search(stderr)
+    assert found, f"the CLI printed no trace id: {stderr!r}"
+    return found.group(1)
+
+
+def has(*names: str) -> Any:
+    return lambda spans: set(names) <= {s.name for s in spans}
+
+
+def assert_one_trace(spans: Sequence[Span], hops: Sequence[str]) -> dict[str, Span]:
+    """`hops[0]`, the CLI's command, is the root, every other span's parent is in the trace, and
+    each hop is there exactly once (registering Temporal's interceptor on the worker as well as
+    on its client would record the workflow's and activities' spans twice); returns the spans
+    by name."""
+    ids = {s.span_id for s in spans}
+    roots = [s for s in spans if s.parent_id not in ids]
+    assert [(r.name, r.parent_id, r.service) for r in roots] == [(hops[0], "", "wattlane-cli")]
+    names = [s.name for s in spans]
+    assert {hop: names.count(hop) for hop in hops} == dict.fromkeys(hops, 1), sorted(names)
+    return {s.name: s for s in spans}
+
+
+def assert_child(spans: dict[str, Span], child: str, parent: str) -> None:
+    assert spans[child].parent_id == spans[parent].span_id, f"{child} is not under {parent}"
+
+
+async def test_approving_an_application_is_one_trace(
+    traced_stack: Stack, collector: Collector, tmp_path: Path
+) -> None:
+    stack = traced_stack
+    c, tree = await make_customer(stack)
+    app = await c.requester.client.applications.CreateApplication(
+        accounts_pb2.CreateApplicationRequest(
+            parent=c.customer.name, application=new_account_request(c.org.name)
+        )
+    )
+    home = signed_in(tmp_path / "cs", stack.target, c.cs.client.token)
+
+    with json_logs() as logs:
+        out, err = await wattlane(home, collector, "applications", "approve", app.name)
+    assert "APPROVED" in out.upper()
+    trace_id = trace_id_of(err)
+
+    approve = "wattlane.api.identity.v1.ApplicationService/ApproveApplication"
+    apply = "wattlane.api.identity.v1.IdentityInternalService/DecideApplication"
+    hops = (
+        "wattlane applications approve",
+        approve,
+        "StartWorkflowUpdate:decide",
+        "HandleUpdate:decide",
+        "StartActivity:apply_decision",
+        "RunActivity:apply_decision",
+        apply,
+    )
+    await asyncio.to_thread(telemetry.flush)
+    spans = assert_one_trace(await collector.wait(trace_id, has(*hops)), hops)
+    assert_child(spans, approve, "wattlane applications approve")  # CLI → identity (gRPC metadata)
+    assert_child(spans, "StartWorkflowUpdate:decide", approve)  # identity → Temporal
+    assert_child(spans, "HandleUpdate:decide", "StartWorkflowUpdate:decide")  # into the workflow
+    assert_child(spans, "RunActivity:apply_decision", "StartActivity:apply_decision")
+    assert_child(spans, apply, "RunActivity:apply_decision")  # the activity → identity
+    assert (spans[approve].kind, spans[apply].kind) == (SERVER, SERVER)
+    # The workflow's own trace (started by identity's relay when the application was created)
+    # is linked, not joined.
+    (workflow_trace,) = spans["HandleUpdate:decide"].linked_traces
+    assert workflow_trace != trace_id
+
+    # The audit entry of the decision (written by the activity's internal call) and the log line.
+    entries = await stack.admin.audit.ListAuditEntries(
+        audit_pb2.ListAuditEntriesRequest(filter=f'resource = "{app.name}"')
+    )
+    decided = [e for e in entries.audit_entries if "DecideApplication" in e.method]
+    assert [e.trace_id for e in decided] == [trace_id]
+    lines = [line for line in logs if line.get("application") == app.name]
+    assert [(line["state"], line["trace_id"]) for line in lines] == [("APPROVED", trace_id)]
+    await tree.close()
+
+
+async def test_a_remote_reset_is_one_trace(
+    traced_stack: Stack, collector: Collector, databases: DatabaseFactory, tmp_path: Path
+) -> None:
+    c, tree = await make_customer(traced_stack)
+    admin = await tree.member(c.org.name, [("organization-admin", c.org.name)])
+    csms = CsmsService(
+        CsmsSettings(
+            port=0,
+            metrics_port=-1,
+            grpc_port=0,
+            database_url=await databases.create("traces_csms"),
+            identity_address=traced_stack.target,
+            demo_pattern=r"TR-\d+",
+            demo_password=STATION_PASSWORD,
+            demo_owner=c.org.name.removeprefix("tenants/"),
+            demo_owner_path=c.org.path,
+            process_id="csms-traces",
+            otlp_endpoint=collector.endpoint,
+        )
+    )
+    await csms.start()
+    assert csms.storage is not None
+    station = SimStation(
+        "TR-1",
+        f"ws://127.0.0.1:{csms.port}/ocpp",
+        password=STATION_PASSWORD,
+        handlers=default_handlers("ocpp1.6"),
+    )
+    api = CsmsClient(f"127.0.0.1:{csms.grpc_port}", admin.client.token)
+    try:
+        await station.connect()
+        await station.boot()
+        await csms.storage.registry.writer.flush()
+        home = signed_in(tmp_path / "admin", traced_stack.target, admin.client.token)
+
+        with json_logs() as logs:
+            out, err = await wattlane(
+                home, collector, "stations", "reset", "TR-1", csms=f"127.0.0.1:{csms.grpc_port}"
+            )
+        trace_id = trace_id_of(err)
+        command = re.search(r"(stations/TR-1/commands/\S+): Reset accepted", out)
+        assert command, out
+        assert station.received_calls[-1][0] == "Reset"
+
+        create = "wattlane.api.csms.v1.CommandService/CreateCommand"
+        hops = ("wattlane stations reset", create, "OCPP Reset")
+        await asyncio.to_thread(telemetry.flush)
+        spans = assert_one_trace(await collector.wait(trace_id, has(*hops)), hops)
+        assert_child(spans, create, "wattlane stations reset")  # CLI → CSMS
+        assert_child(spans, "OCPP Reset", create)  # CSMS → station
+        call = spans["OCPP Reset"]
+        assert (call.kind, call.attributes["ocpp.station"], call.attributes["ocpp.version"]) == (
+            CLIENT,
+            "TR-1",
+            "ocpp1.6",
+        )
+
+        # The CALL and the station's answer in the message log, found by the trace id.
+        await csms.storage.message_log.flush()
+        logged = await api.stations.ListStationMessages(
+            stations_pb2.ListStationMessagesRequest(parent="stations/TR-1", filter=f'trace_id = "{trace_id}"')
+        )
+        out_, in_ = stations_pb2.StationMessage.OUT, stations_pb2.StationMessage.IN
+        assert [(m.direction, m.message_type, m.action, m.trace_id) for m in logged.messages] == [
+            (in_, 3, "Reset", trace_id),  # newest first: the CALLRESULT
+            (out_, 2, "Reset", trace_id),
+        ]
+        assert logged.messages[1].message_id == call.attributes["ocpp.message_id"]
+
+        # The command's audit entry and the log line of its outcome.
+        entries = await api.audit.ListAuditEntries(
+            audit_pb2.ListAuditEntriesRequest(filter=f'resource = "{command.group(1)}"')
+        )
+        assert [e.trace_id for e in entries.audit_entries] == [trace_id]
+        lines = [line for line in logs if line.get("station") == "TR-1"]
+        assert [(line["action"], line["trace_id"]) for line in lines] == [("Reset", trace_id)]
+    finally:
+        await api.close()
+        await station.close()
+        await csms.stop()
+        await tree.close()
