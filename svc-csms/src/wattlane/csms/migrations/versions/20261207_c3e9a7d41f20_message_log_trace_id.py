@@ -1,7 +1,7 @@
 """message log: the trace id of a CSMS→station call and its answer
 
 Revision ID: c3e9a7d41f20
-Revises: a61f3c2d9b85
+Revises: f34ba537dda4
 Create Date: 2026-12-07 17:45:00.000000
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "c3e9a7d41f20"
-down_revision: str | Sequence[str] | None = "a61f3c2d9b85"
+down_revision: str | Sequence[str] | None = "f34ba537dda4"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
