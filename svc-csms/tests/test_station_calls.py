@@ -182,3 +182,13 @@ async def test_a_call_is_a_span_of_the_callers_trace_and_its_frames_carry_the_tr
     # A station's own CALLs are not part of a request's trace.
     assert {e.trace_id for e in csms.memory.log_sink.entries if e.action != "Reset"} <= {None}
     await station.close()
+
+
+async def test_a_call_outside_a_trace_records_no_span(csms: RunningCsms, spans: InMemorySpanExporter) -> None:
+    station = await _connected(csms, "ocpp1.6", handlers=default_handlers("ocpp1.6"))
+    spans.clear()
+    assert await csms.csms.registry.call("CS001", "Reset", {"type": "Soft"}) == {"status": "Accepted"}
+    assert [s.name for s in spans.get_finished_spans() if s.name.startswith("OCPP")] == []
+    await eventually(lambda: any(e.action == "Reset" for e in csms.memory.log_sink.entries))
+    assert {e.trace_id for e in csms.memory.log_sink.entries} == {None}
+    await station.close()

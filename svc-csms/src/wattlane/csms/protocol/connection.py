@@ -273,9 +273,12 @@ class StationConnection:
 
         Traced: a client span `OCPP <action>` from sending the CALL to its answer, in the trace of
         whoever asked (a CreateCommand call); the CALL and its answer in the message log carry
-        the trace id.
+        the trace id. A call made outside any trace (the CSMS's own, e.g. after a boot) starts
+        none: thousands of stations would otherwise each make a one-span trace per call.
         """
         self._schemas.validate_request(action, payload)
+        if not trace.get_current_span().get_span_context().is_valid:
+            return await self._call(trace.INVALID_SPAN, action, payload, timeout)
         with _tracer.start_as_current_span(
             f"OCPP {action}",
             kind=trace.SpanKind.CLIENT,
