@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from opentelemetry.proto.trace.v1 import trace_pb2
+from temporalio.worker import Replayer
 
 from tests.traces.collector import Collector, Span
 from tests.workflows.conftest import Stack, make_customer, new_account_request
@@ -35,10 +36,12 @@ from wattlane.api.identity.v1 import accounts_pb2
 from wattlane.core import telemetry
 from wattlane.core.clients.csms import CsmsClient
 from wattlane.core.logs import JsonFormatter
+from wattlane.core.temporal import TracingInterceptor
 from wattlane.core.testing.databases import DatabaseFactory
 from wattlane.csms.service import CsmsService
 from wattlane.csms.settings import CsmsSettings
 from wattlane.simulator.station import SimStation, default_handlers
+from wattlane.workflows.approval.workflows import ApplicationApproval
 
 WATTLANE = str(Path(sys.executable).parent / "wattlane")
 TRACE_LINE = re.compile(r"^trace ([0-9a-f]{32})$", re.MULTILINE)
@@ -171,6 +174,15 @@ async def test_approving_an_application_is_one_trace(
     assert [e.trace_id for e in decided] == [trace_id]
     lines = [line for line in logs if line.get("application") == app.name]
     assert [(line["state"], line["trace_id"]) for line in lines] == [("APPROVED", trace_id)]
+
+    # The finished workflow, its update carrying the trace, replays with the interceptor as the
+    # worker runs it: deterministic, and replaying records no span again.
+    handle = stack.temporal.get_workflow_handle(app.workflow_id)
+    await handle.result()
+    replayer = Replayer(workflows=[ApplicationApproval], interceptors=[TracingInterceptor()])
+    await replayer.replay_workflow(await handle.fetch_history())
+    await asyncio.to_thread(telemetry.flush)
+    assert len(collector.spans(trace_id)) == len(spans)
     await tree.close()
 
 
