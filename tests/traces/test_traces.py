@@ -1,16 +1,18 @@
-"""One trace per user action, across every hop, exported over OTLP to a collector.
+"""One trace per user action, across every hop, exported over OTLP to a collector in this test.
 
-The CLI runs as a real process (`wattlane ...` with WATTLANE_OTLP_ENDPOINT) and starts the root
-span; identity, the worker and the CSMS run in this test process, exporting through the same
-OTLP path as in production. (In one process they share one tracer provider, so their spans carry
-whichever service.name started it first: only the CLI's service name is asserted.)
+The CLI runs as its own process (`wattlane ...` with WATTLANE_OTLP_ENDPOINT) and starts the root
+span. Identity and the worker run in this test process and export through the same OTLP path as
+in production (sharing this process's one tracer provider, their spans carry whichever
+service.name configured it first: their service names are not asserted); the CSMS runs as two
+real processes.
 
 - approve an application: CLI → identity ApproveApplication → Temporal update → the approval
-  workflow's update handler → its apply_decision activity → identity's internal DecideApplication,
-  which writes the audit entry;
-- remote reset: CLI → CSMS CreateCommand → the OCPP Reset CALL to a simulated station and its
-  answer, both in the station message log with the trace id.
-Each time the trace id also appears in the JSON log line of the action and in its audit entry."""
+  workflow's update handler → its apply_decision activity → identity's internal
+  DecideApplication, which writes the audit entry;
+- remote reset: CLI → CSMS process A (CreateCommand) → process B holding the station's socket
+  (ExecuteCommand) → the OCPP Reset CALL to a simulated station, the CALL and its answer in the
+  station message log with the trace id.
+Each time the trace id is also in the action's JSON log line and in its audit entry."""
 
 from __future__ import annotations
 
@@ -25,21 +27,27 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import grpc
 from opentelemetry.proto.trace.v1 import trace_pb2
 from temporalio.worker import Replayer
 
+from tests.support.assets import service_token
+from tests.support.processes import Process, common_env, free_port, ws_url
 from tests.traces.collector import Collector, Span
 from tests.workflows.conftest import Stack, make_customer, new_account_request
 from wattlane.api.common.v1 import audit_pb2
 from wattlane.api.csms.v1 import stations_pb2
 from wattlane.api.identity.v1 import accounts_pb2
+from wattlane.cli.stack import Stack as ProcessStack
+from wattlane.contracts.scopes import SERVICE_ACCOUNTS
 from wattlane.core import telemetry
 from wattlane.core.clients.csms import CsmsClient
 from wattlane.core.logs import JsonFormatter
+from wattlane.core.migrations import upgrade_async
 from wattlane.core.temporal import TracingInterceptor
 from wattlane.core.testing.databases import DatabaseFactory
-from wattlane.csms.service import CsmsService
-from wattlane.csms.settings import CsmsSettings
+from wattlane.csms.schema import MIGRATIONS
+from wattlane.csms.testing import eventually_async
 from wattlane.simulator.station import SimStation, default_handlers
 from wattlane.workflows.approval.workflows import ApplicationApproval
 
@@ -186,56 +194,79 @@ async def test_approving_an_application_is_one_trace(
     await tree.close()
 
 
+async def _held_by(api: CsmsClient, identity: str, process: str) -> None:
+    """Wait until the registry (written behind) says `process` holds `identity`'s socket."""
+
+    async def held() -> bool:
+        try:
+            row = await api.stations.GetStation(stations_pb2.GetStationRequest(name=f"stations/{identity}"))
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+            return False
+        return row.connected_process == process
+
+    await eventually_async(held, timeout=20, what=f"{identity} held by {process}")
+
+
 async def test_a_remote_reset_is_one_trace(
     traced_stack: Stack, collector: Collector, databases: DatabaseFactory, tmp_path: Path
 ) -> None:
+    """Two CSMS processes on one database: the CLI asks A, whose station is on B, so the trace
+    goes CLI → A (CreateCommand) → B (internal ExecuteCommand) → the station, across three
+    processes besides identity."""
     c, tree = await make_customer(traced_stack)
     admin = await tree.member(c.org.name, [("organization-admin", c.org.name)])
-    csms = CsmsService(
-        CsmsSettings(
-            port=0,
-            metrics_port=-1,
-            grpc_port=0,
-            database_url=await databases.create("traces_csms"),
-            identity_address=traced_stack.target,
-            demo_pattern=r"TR-\d+",
-            demo_password=STATION_PASSWORD,
-            demo_owner=c.org.name.removeprefix("tenants/"),
-            demo_owner_path=c.org.path,
-            process_id="csms-traces",
-            otlp_endpoint=collector.endpoint,
-        )
-    )
-    await csms.start()
-    assert csms.storage is not None
-    station = SimStation(
-        "TR-1",
-        f"ws://127.0.0.1:{csms.port}/ocpp",
-        password=STATION_PASSWORD,
-        handlers=default_handlers("ocpp1.6"),
-    )
-    api = CsmsClient(f"127.0.0.1:{csms.grpc_port}", admin.client.token)
+    client_id, secret, _ = await service_token(traced_stack.admin, list(SERVICE_ACCOUNTS["csms"]), "csms")
+    database_url = await databases.create("traces_csms")
+    stack = ProcessStack()
+
+    def csms(name: str) -> Process:
+        process = Process("csms", {}, free_port(), free_port())
+        process.env = {
+            **common_env("CSMS", process.side_port),
+            "WATTLANE_CSMS_DATABASE_URL": database_url,
+            "WATTLANE_CSMS_PORT": str(free_port()),
+            "WATTLANE_CSMS_GRPC_PORT": str(process.grpc_port),
+            "WATTLANE_CSMS_PROCESS_ID": name,
+            "WATTLANE_CSMS_IDENTITY_ADDRESS": traced_stack.target,
+            "WATTLANE_CSMS_CLIENT_ID": client_id,
+            "WATTLANE_CSMS_CLIENT_SECRET": secret,
+            "WATTLANE_CSMS_DEMO_PATTERN": r"TR-\d+",
+            "WATTLANE_CSMS_DEMO_PASSWORD": STATION_PASSWORD,
+            "WATTLANE_CSMS_DEMO_OWNER": c.org.name.removeprefix("tenants/"),
+            "WATTLANE_CSMS_DEMO_OWNER_PATH": c.org.path,
+            "WATTLANE_CSMS_OTLP_ENDPOINT": collector.endpoint,
+            "OTEL_BSP_SCHEDULE_DELAY": "100",  # export within 0.1 s, not the default 5 s
+        }
+        return process
+
+    a, b = csms("csms-a"), csms("csms-b")
+    station = SimStation("TR-1", ws_url(b), password=STATION_PASSWORD, handlers=default_handlers("ocpp1.6"))
+    api = CsmsClient(a.grpc, admin.client.token)
     try:
+        # Migrated first, so the two processes can start side by side (each finds nothing to do).
+        await upgrade_async(database_url, MIGRATIONS)
+        await asyncio.gather(a.start(stack, tmp_path / "a"), b.start(stack, tmp_path / "b"))
         await station.connect()
         await station.boot()
-        await csms.storage.registry.writer.flush()
+        await _held_by(api, "TR-1", "csms-b")
         home = signed_in(tmp_path / "admin", traced_stack.target, admin.client.token)
 
-        with json_logs() as logs:
-            out, err = await wattlane(
-                home, collector, "stations", "reset", "TR-1", csms=f"127.0.0.1:{csms.grpc_port}"
-            )
+        out, err = await wattlane(home, collector, "stations", "reset", "TR-1", csms=a.grpc)
         trace_id = trace_id_of(err)
         command = re.search(r"(stations/TR-1/commands/\S+): Reset accepted", out)
         assert command, out
         assert station.received_calls[-1][0] == "Reset"
 
         create = "wattlane.api.csms.v1.CommandService/CreateCommand"
-        hops = ("wattlane stations reset", create, "OCPP Reset")
-        await asyncio.to_thread(telemetry.flush)
+        execute = "wattlane.api.csms.v1.CsmsInternalService/ExecuteCommand"
+        hops = ("wattlane stations reset", create, execute, "OCPP Reset")
         spans = assert_one_trace(await collector.wait(trace_id, has(*hops)), hops)
-        assert_child(spans, create, "wattlane stations reset")  # CLI → CSMS
-        assert_child(spans, "OCPP Reset", create)  # CSMS → station
+        assert_child(spans, create, "wattlane stations reset")  # CLI → CSMS A
+        assert_child(spans, execute, create)  # A → B, the process holding the socket
+        assert_child(spans, "OCPP Reset", execute)  # B → the station
+        assert {spans[hop].service for hop in hops[1:]} == {"wattlane-csms"}
         call = spans["OCPP Reset"]
         assert (call.kind, call.attributes["ocpp.station"], call.attributes["ocpp.version"]) == (
             CLIENT,
@@ -243,27 +274,33 @@ async def test_a_remote_reset_is_one_trace(
             "ocpp1.6",
         )
 
-        # The CALL and the station's answer in the message log, found by the trace id.
-        await csms.storage.message_log.flush()
-        logged = await api.stations.ListStationMessages(
-            stations_pb2.ListStationMessagesRequest(parent="stations/TR-1", filter=f'trace_id = "{trace_id}"')
-        )
+        # The CALL and the station's answer in the message log (B writes it behind), by trace id.
         out_, in_ = stations_pb2.StationMessage.OUT, stations_pb2.StationMessage.IN
-        assert [(m.direction, m.message_type, m.action, m.trace_id) for m in logged.messages] == [
+        by_trace = stations_pb2.ListStationMessagesRequest(
+            parent="stations/TR-1", filter=f'trace_id = "{trace_id}"'
+        )
+
+        async def logged() -> bool:
+            return len((await api.stations.ListStationMessages(by_trace)).messages) >= 2
+
+        await eventually_async(logged, what="the CALL and its answer in the message log")
+        messages = (await api.stations.ListStationMessages(by_trace)).messages
+        assert [(m.direction, m.message_type, m.action, m.trace_id) for m in messages] == [
             (in_, 3, "Reset", trace_id),  # newest first: the CALLRESULT
             (out_, 2, "Reset", trace_id),
         ]
-        assert logged.messages[1].message_id == call.attributes["ocpp.message_id"]
+        assert messages[1].message_id == call.attributes["ocpp.message_id"]
 
-        # The command's audit entry and the log line of its outcome.
+        # The command's audit entry (written by A) and B's JSON log line of its outcome.
         entries = await api.audit.ListAuditEntries(
             audit_pb2.ListAuditEntriesRequest(filter=f'resource = "{command.group(1)}"')
         )
         assert [e.trace_id for e in entries.audit_entries] == [trace_id]
-        lines = [line for line in logs if line.get("station") == "TR-1"]
-        assert [(line["action"], line["trace_id"]) for line in lines] == [("Reset", trace_id)]
+        lines = [json.loads(line) for line in (tmp_path / "b" / "csms.log").read_text().splitlines()]
+        outcome = [line for line in lines if line.get("station") == "TR-1" and line.get("action") == "Reset"]
+        assert [(line["state"], line["trace_id"]) for line in outcome] == [("accepted", trace_id)]
     finally:
         await api.close()
         await station.close()
-        await csms.stop()
+        await stack.stop()
         await tree.close()
