@@ -45,7 +45,8 @@ def named(docs: list[Doc], kind: str, name: str) -> Doc:
 
 
 def component(doc: Doc) -> str:
-    return str(doc["metadata"]["labels"]["app.kubernetes.io/component"])
+    """The component label ('' on objects that belong to no process, e.g. rules or dashboards)."""
+    return str((doc["metadata"].get("labels") or {}).get("app.kubernetes.io/component", ""))
 
 
 def pod_specs(docs: list[Doc]) -> list[tuple[str, Doc]]:

@@ -16,8 +16,13 @@ import pytest
 
 from tests.charts.tools import CHART, KUBE_VERSION, NAMESPACE, ROOT, checkov, run_helm, scenarios, values_file
 
-# Custom resources the chart may render; their operators' CRDs are not in Kubernetes' schemas.
-CUSTOM_KINDS = {("external-secrets.io/v1", "ExternalSecret")}
+
+def custom_resource(api_version: str) -> bool:
+    """An operator's kind (ExternalSecret, PrometheusRule, ...): its CRD is not in Kubernetes'
+    schemas, so kubernetes-validate cannot check it (its CLI only warns). A built-in group with no
+    schema is a mistake (a wrong apiVersion) and fails."""
+    group = api_version.rpartition("/")[0]
+    return "." in group and not group.endswith(".k8s.io")
 
 
 @pytest.mark.parametrize("scenario", scenarios())
@@ -52,7 +57,7 @@ def test_kubernetes_validate_strict(
             try:
                 kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
             except kubernetes_validate.SchemaNotFoundError:
-                assert (doc["apiVersion"], doc["kind"]) in CUSTOM_KINDS, f"{where}: no schema"
+                assert custom_resource(doc["apiVersion"]), f"{where}: no schema for {doc['apiVersion']}"
             except kubernetes_validate.ValidationError as error:
                 errors.append(f"{where}: {error.message} at {list(error.path)}")
     assert not errors, "\n".join(errors)
