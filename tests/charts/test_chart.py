@@ -305,6 +305,8 @@ def test_configmaps_hold_settings_the_services_read(rendered: dict[str, list[Doc
             loaded = core_settings.load(cls, prefix, environ)
             assert loaded.host == "0.0.0.0", (scenario, name)  # type: ignore[attr-defined]
             assert loaded.metrics_port > 0, (scenario, name)
+            if scenario == "production" and name == "identity":  # <component>.settings pass through
+                assert (loaded.login_max_failures, loaded.login_lockout_seconds) == (10, 1800)  # type: ignore[attr-defined]
             if hasattr(loaded, "migrate_on_start"):
                 assert loaded.migrate_on_start is False, (scenario, name)  # the hook Job migrates
 
@@ -443,7 +445,7 @@ def test_every_value_is_documented_in_the_readme() -> None:
 
 
 BAD_VALUES = [
-    # (what, --set arguments, what helm must say)
+    # (what, --set arguments, what helm must say: the schema names the value's path)
     ("a wrong type", ["--set-string", "assets.replicas=two"], "/assets/replicas"),
     ("a missing database URL", ["--set", "identity.database.url="], "/identity/database/url"),
     ("replicas below 1", ["--set", "csms.replicas=0"], "/csms/replicas"),
@@ -458,6 +460,11 @@ BAD_VALUES = [
         "clientCA",
     ),
     ("the latest tag", ["--set", "image.tag=latest"], "/image/tag"),
+    (
+        "a secret setting",
+        ["--set", "csms.settings.CLIENT_SECRET=s3cret"],
+        "invalid propertyName 'CLIENT_SECRET'",
+    ),
 ]
 
 
@@ -477,4 +484,16 @@ def test_the_schema_refuses_bad_values_at_lint(what: str, arguments: list[str], 
     )
     output = bad.stdout + bad.stderr
     assert bad.returncode != 0, f"{what} passed helm lint"
-    assert "don't meet the specifications of the schema" in output and message in output, output
+    assert message in output, output
+
+
+def test_a_secret_setting_is_refused_with_its_name_at_install() -> None:
+    """The schema names only the key; rendering (install, upgrade, template) says where and why."""
+    result = run_helm(
+        "template", "wattlane", str(CHART), "-f", str(values_file("minimal")), "--skip-schema-validation",
+        "--set", "identity.settings.bootstrap_admin_password=pw", checks="the values schema tests",
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert (
+        "identity.settings.bootstrap_admin_password: a secret setting cannot be given here" in result.stderr
+    )
