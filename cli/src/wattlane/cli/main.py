@@ -9,7 +9,16 @@ import sys
 import grpc
 
 from wattlane.cli import up
-from wattlane.cli.commands import account, applications, roles, stations, tariffs, tenants, users
+from wattlane.cli.commands import (
+    account,
+    applications,
+    roles,
+    stations,
+    tariffs,
+    tenants,
+    transactions,
+    users,
+)
 from wattlane.cli.session import Session
 from wattlane.core.clients.identity import IdentityClient
 from wattlane.core.errors import field_violations
@@ -19,7 +28,7 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="wattlane", description="Wattlane EV charging and energy cloud")
     sub = root.add_subparsers(dest="command", required=True)
     up.register(sub)
-    for module in (account, tenants, users, roles, applications, stations, tariffs):
+    for module in (account, tenants, users, roles, applications, stations, tariffs, transactions):
         module.register(sub)
     return root
 

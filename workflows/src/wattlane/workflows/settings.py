@@ -33,6 +33,10 @@ class WorkerSettings(ProcessSettings):
     csms_address: str = field(
         default="127.0.0.1:50061", metadata=doc("CSMS gRPC (handoffs); empty: no billing queue")
     )
+    billing_address: str = field(
+        default="127.0.0.1:50053",
+        metadata=doc("billing gRPC: handoffs seal charge records there (empty: they wait, retried)"),
+    )
     client_id: str = field(default="worker", metadata=doc("service account (client id or service name)"))
     client_secret: str = field(default="", metadata=doc("service account secret", secret=True))
     smtp_host: str = field(default="127.0.0.1", metadata=doc("SMTP relay for mail"))

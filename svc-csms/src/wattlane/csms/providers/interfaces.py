@@ -130,7 +130,8 @@ class AccessDecision:
     card_owner: str = ""  # tenants/{id} owning the card
     card_owner_path: str = ""
     cardholder: str = ""  # users/{id} holding a private card
-    rate_plan: str = ""  # the effective rate plan reference at the charging point
+    rate_plan: str = ""  # the effective rate plan (`tariffs/{id}`) at the charging point
+    time_zone: str = ""  # the IANA zone of the charging point's location ("" when not known)
 
 
 class LogEntry(NamedTuple):
@@ -268,6 +269,17 @@ class TransactionEnd:
 
 
 @dataclass(frozen=True, slots=True)
+class ChargingChange:
+    """A station said an EVSE's session is charging or parked (connected, not charging): 1.6
+    StatusNotification, 2.0.1 TransactionEvent's chargingState. Stored on the EVSE's active
+    transaction when it changes that transaction's state (billing prices parking time)."""
+
+    at: datetime
+    charging: bool
+    evse_id: int = 0  # 1.6: the connector, to find the active transaction on it
+
+
+@dataclass(frozen=True, slots=True)
 class TransactionChange:
     """One transaction message: a start (found or created by its key) or a reference to the
     CSMS's transaction id, with the meter samples it carries and its end, if it ends."""
@@ -278,6 +290,9 @@ class TransactionChange:
     samples: tuple[MeterSample, ...] = ()
     end: TransactionEnd | None = None
     seq_no: int | None = None  # 2.0.1
+    # Charging or parked; with neither `start` nor `transaction_id`, it names the active
+    # transaction on its EVSE (1.6 StatusNotification), or nothing when there is none.
+    charging: ChargingChange | None = None
 
 
 class TransactionStore(Protocol):

@@ -9,7 +9,7 @@ import itertools
 import re
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from wattlane.csms.protocol.errors import OcppVersion
@@ -206,6 +206,7 @@ class MemoryTransaction:
     start: TransactionStart
     samples: dict[datetime, MeterSample]
     end: TransactionEnd | None = None
+    charging_states: list[tuple[datetime, bool]] = field(default_factory=list)
 
 
 class InMemoryTransactions:
@@ -227,6 +228,8 @@ class InMemoryTransactions:
                 transaction_id = next(self._ids)
                 self._by_key[key] = transaction_id
                 self.by_id[transaction_id] = MemoryTransaction(transaction_id, change.start, {})
+        elif change.transaction_id is None and change.charging is not None:
+            transaction_id = self._active_on(change.identity, change.charging.evse_id)
         else:
             transaction_id = change.transaction_id
         found = self.by_id.get(transaction_id) if transaction_id is not None else None
@@ -234,10 +237,23 @@ class InMemoryTransactions:
             return None
         for sample in change.samples:
             found.samples.setdefault(sample.at, sample)
+        if change.charging is not None and found.end is None:
+            earlier = [c for t, c in found.charging_states if t <= change.charging.at]
+            if not earlier or earlier[-1] != change.charging.charging:
+                found.charging_states.append((change.charging.at, change.charging.charging))
+                found.charging_states.sort()
         if change.end is not None and found.end is None:
             found.end = change.end
             self.completed.append(found.id)
         return found.id
+
+    def _active_on(self, identity: str, evse_id: int) -> int | None:
+        active = [
+            t.id
+            for t in self.by_id.values()
+            if t.start.identity == identity and t.start.evse_id == evse_id and t.end is None
+        ]
+        return max(active, default=None)
 
 
 @dataclass

@@ -65,6 +65,7 @@ def start_row(start: TransactionStart, owner: StationOwner) -> dict[str, Any]:
         "cardholder_id": _strip(decision.cardholder, "users"),
         "payer": decision.payer,
         "rate_plan": decision.rate_plan[:128],
+        "time_zone": decision.time_zone[:64],
         "create_time": now,
         "update_time": now,
     }
@@ -169,6 +170,9 @@ async def apply(
         if change.start is not None:
             row = start_row(change.start, owner or _NO_OWNER)
             ids.append(await repository.find_or_create(session, row))
+        elif change.transaction_id is None and change.charging is not None:
+            # 1.6 StatusNotification: the state of whatever is active on the connector.
+            ids.append(await repository.active_on_evse(session, change.identity, change.charging.evse_id))
         else:
             ids.append(change.transaction_id)
     known = await repository.states(session, [i for i in ids if i is not None])
@@ -193,6 +197,12 @@ async def apply(
                 },
             )
     await repository.add_meter_values(session, list(samples.values()))
+    for (change, _), transaction_id in zip(items, results, strict=True):
+        # Only while active: a state reported after the end (1.6 Finishing) prices nothing.
+        if change.charging is not None and transaction_id is not None and not known[transaction_id][1]:
+            await repository.add_charging_state(
+                session, transaction_id, change.charging.at, change.charging.charging
+            )
     completed = 0
     now = utcnow()
     for (change, _), transaction_id in zip(items, results, strict=True):

@@ -24,6 +24,7 @@ from wattlane.csms.protocol.statuses import STATUS_16
 from wattlane.csms.providers.interfaces import (
     AccessDecision,
     BootInfo,
+    ChargingChange,
     NoticeKind,
     StatusChange,
     TransactionChange,
@@ -32,6 +33,10 @@ from wattlane.csms.providers.interfaces import (
 )
 
 logger = logging.getLogger(__name__)
+
+# What a connector status says about its session: charging, or parked (connected, not charging;
+# billed as parking time). Other statuses say nothing about a running session.
+CHARGING_16 = {"Charging": True, "SuspendedEV": False, "SuspendedEVSE": False, "Finishing": False}
 
 
 def id_tag_info(decision: AccessDecision) -> dict[str, Any]:
@@ -74,9 +79,11 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
         return {"currentTime": ocpp_now()}
 
     async def status_notification(session: Session, p: dict[str, Any]) -> dict[str, Any]:
-        """Map the connector status to the platform's and report it."""
+        """Map the connector status to the platform's and report it; a charging or parked
+        status is stored on the connector's active transaction (waiting for the commit)."""
         connector = p["connectorId"]
         error_code = p["errorCode"]
+        at = parse_ocpp_time(p.get("timestamp"), utcnow())
         await events.status_changed(
             StatusChange(
                 identity=session.identity,
@@ -85,11 +92,15 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
                 connector_id=1 if connector > 0 else 0,
                 status=STATUS_16[p["status"]],
                 ocpp_status=p["status"],
-                at=parse_ocpp_time(p.get("timestamp"), utcnow()),
+                at=at,
                 error_code=None if error_code == "NoError" else error_code,
                 info=p.get("info"),
             )
         )
+        charging = CHARGING_16.get(p["status"])
+        if charging is not None and connector > 0:
+            change = ChargingChange(at=at, charging=charging, evse_id=connector)
+            await record(ctx, TransactionChange(session.identity, charging=change))
         return {}
 
     async def authorize(session: Session, p: dict[str, Any]) -> dict[str, Any]:

@@ -25,12 +25,23 @@ from wattlane.csms.providers.interfaces import (
     AccessDecision,
     AccessStatus,
     BootInfo,
+    ChargingChange,
     NoticeKind,
     StatusChange,
     TransactionChange,
     TransactionEnd,
     TransactionStart,
 )
+
+# TransactionEvent's chargingState: charging, or parked (connected, not charging; billed as
+# parking time).
+CHARGING_201 = {
+    "Charging": True,
+    "EVConnected": False,
+    "SuspendedEV": False,
+    "SuspendedEVSE": False,
+    "Idle": False,
+}
 
 
 def id_token_info(decision: AccessDecision) -> dict[str, Any]:
@@ -127,9 +138,13 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
         end = None
         if p["eventType"] == "Ended":
             end = TransactionEnd(at=at, meter_stop_wh=None, reason=info.get("stoppedReason", ""))
-        await record(
-            ctx, TransactionChange(session.identity, start=start, samples=found, end=end, seq_no=p["seqNo"])
+        charging = None
+        if (state := CHARGING_201.get(info.get("chargingState", ""))) is not None:
+            charging = ChargingChange(at=at, charging=state, evse_id=start.evse_id)
+        change = TransactionChange(
+            session.identity, start=start, samples=found, end=end, seq_no=p["seqNo"], charging=charging
         )
+        await record(ctx, change)
         return {} if token is None else {"idTokenInfo": id_token_info(decision)}
 
     async def transfer(session: Session, p: dict[str, Any]) -> dict[str, Any]:
