@@ -82,13 +82,9 @@ def prefix_of(name: str) -> str:
 
 
 # Billing's address in its callers' settings (issue 11: assets resolve tariffs, the CSMS prices
-# sessions, the worker records charges) is being added by the wiring branch; the chart sets it
-# already (an unknown variable is ignored by the settings loader until then).
-PENDING_VARIABLES = {
-    "WATTLANE_ASSETS_BILLING_ADDRESS",
-    "WATTLANE_CSMS_BILLING_ADDRESS",
-    "WATTLANE_WORKER_BILLING_ADDRESS",
-}
+# sessions, the worker records charges): the CSMS's is still being added by the wiring branch;
+# the chart sets it already (the settings loader ignores an unknown variable until then).
+PENDING_VARIABLES = {"WATTLANE_CSMS_BILLING_ADDRESS"}
 
 
 # --- pods ------------------------------------------------------------------------------------------
