@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,9 +56,11 @@ def traced(command: str) -> Iterator[str]:
     (core's client), so the services' spans join this trace; the spans are exported before the
     command returns (a CLI process lives too briefly for a background export)."""
     endpoint = os.environ.get(OTLP_ENDPOINT, "")
-    if not endpoint or not telemetry.configure_tracing("cli", endpoint):
+    # A collector that is down costs a command at most ~2 s, and one line saying so.
+    if not endpoint or not telemetry.configure_tracing("cli", endpoint, export_timeout=2.0):
         yield ""
         return
+    logging.getLogger("opentelemetry.exporter").setLevel(logging.ERROR)  # not each retry
     try:
         with telemetry.tracer().start_as_current_span(command, kind=trace.SpanKind.CLIENT):
             yield current_trace_id()

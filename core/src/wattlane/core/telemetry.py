@@ -12,9 +12,15 @@ _exporting_to: set[str] = set()  # OTLP endpoints the process's provider already
 
 
 def configure_tracing(
-    service: str, otlp_endpoint: str = "", processors: list[SpanProcessor] | None = None
+    service: str,
+    otlp_endpoint: str = "",
+    processors: list[SpanProcessor] | None = None,
+    *,
+    export_timeout: float = 10.0,
 ) -> bool:
-    """Install a tracer provider exporting to `otlp_endpoint` (gRPC) and/or `processors`.
+    """Install a tracer provider exporting to `otlp_endpoint` (gRPC) and/or `processors`;
+    `export_timeout`: seconds an export (retries included) may take, so long a collector that
+    is down can hold up a flush or the process's exit.
 
     Returns whether tracing is on; with neither, spans are not recorded at all (no cost on the
     request path beyond one flag check). OpenTelemetry lets a process set its provider once: a
@@ -32,7 +38,9 @@ def configure_tracing(
         # Batched, off the request path. A process that forks after this loses the export
         # thread in the child (BatchSpanProcessor and fork do not mix): configure after forking.
         provider.add_span_processor(
-            BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint, insecure=True))
+            BatchSpanProcessor(
+                OTLPSpanExporter(endpoint=otlp_endpoint, insecure=True, timeout=export_timeout)
+            )
         )
         _exporting_to.add(otlp_endpoint)
     for processor in processors or []:
