@@ -81,7 +81,6 @@ def prefix_of(name: str) -> str:
     return "worker" if name == "worker" else name
 
 
-
 # --- pods ------------------------------------------------------------------------------------------
 
 
