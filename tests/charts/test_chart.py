@@ -81,12 +81,6 @@ def prefix_of(name: str) -> str:
     return "worker" if name == "worker" else name
 
 
-# Billing's address in its callers' settings (issue 11: assets resolve tariffs, the CSMS prices
-# sessions, the worker records charges): the CSMS's is still being added by the wiring branch;
-# the chart sets it already (the settings loader ignores an unknown variable until then).
-PENDING_VARIABLES = {"WATTLANE_CSMS_BILLING_ADDRESS"}
-
-
 # --- pods ------------------------------------------------------------------------------------------
 
 
@@ -276,8 +270,6 @@ def test_configmaps_hold_settings_the_services_read(rendered: dict[str, list[Doc
             ]
             assert not [v for v in links if v not in data], (scenario, name, "links left at their default")
             for key, value in data.items():
-                if key in PENDING_VARIABLES and key not in variables:
-                    continue
                 if key in variables:
                     assert not core_settings.is_secret(variables[key]), (
                         f"{scenario}: secret {key} in ConfigMap"
