@@ -208,8 +208,8 @@ async def test_no_session_that_starts_after_a_delete_is_priced_with_the_tariff(b
     )
     now = dt.datetime.now(UTC)
     tx = transaction(billing, 14, rate_plan=tariff.name)  # the station's setting still names it
-    tx.start_time.CopyFrom(to_timestamp(now))
-    tx.stop_time.CopyFrom(to_timestamp(now + dt.timedelta(hours=1)))
+    tx.start_time.FromDatetime(now)
+    tx.stop_time.FromDatetime(now + dt.timedelta(hours=1))
     tx.ClearField("meter_values")
     worker = billing.service_client("worker", scopes.BILLING_RECORDS).internal
     record = await worker.RecordCharge(internal_pb2.RecordChargeRequest(transaction="transactions/14"))
