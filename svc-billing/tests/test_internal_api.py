@@ -201,6 +201,27 @@ async def test_the_version_in_force_at_the_start_prices_even_after_a_change_and_
     assert shown.tariff.elements[0].price_components[0].price == "0.30"  # the snapshot
 
 
+async def test_no_session_that_starts_after_a_delete_is_priced_with_the_tariff(billing: Billing) -> None:
+    tariff = await create(billing)
+    await billing.client(billing.admin).tariffs.DeleteTariff(
+        tariffs_pb2.DeleteTariffRequest(name=tariff.name)
+    )
+    now = dt.datetime.now(UTC)
+    tx = transaction(billing, 14, rate_plan=tariff.name)  # the station's setting still names it
+    tx.start_time.FromDatetime(now)
+    tx.stop_time.FromDatetime(now + dt.timedelta(hours=1))
+    tx.ClearField("meter_values")
+    worker = billing.service_client("worker", scopes.BILLING_RECORDS).internal
+    record = await worker.RecordCharge(internal_pb2.RecordChargeRequest(transaction="transactions/14"))
+    assert record.total_cost.excl_vat == "0" and not record.HasField("tariff")
+    csms = billing.service_client("csms", scopes.BILLING_PRICING).internal
+    readings = tariffs_pb2.SessionReadings(start_time=to_timestamp(now))
+    await denied(
+        csms.PriceSession(internal_pb2.PriceSessionRequest(tariff=tariff.name, readings=readings)),
+        grpc.StatusCode.NOT_FOUND,
+    )
+
+
 async def test_a_transaction_without_a_tariff_is_a_zero_cost_record(billing: Billing) -> None:
     transaction(billing, 9, payer="free")
     transaction(billing, 10, rate_plan="ratePlans/legacy", payer="roaming")

@@ -277,9 +277,12 @@ async def get_in_scope(
 
 
 async def version_at(session: AsyncSession, tariff_id: str, at: dt.datetime) -> TariffVersion:
-    """The version in force at `at`, deleted tariffs included (a session that started before the
-    deletion is priced as it was): for the internal pricing and recording paths only."""
+    """The version in force at `at`, for the internal pricing and recording paths: a deleted
+    tariff still prices a session that started before the deletion (as it was), never one that
+    started after it (NOT_FOUND, as for a tariff that never was)."""
     row = await _row(session, tariff_id, deleted=True)
+    if row.delete_time is not None and at >= row.delete_time:
+        raise NotFound(tariff_name(tariff_id))
     return _version(row, await _version_row(session, tariff_id, at=at))
 
 
