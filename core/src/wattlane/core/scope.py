@@ -58,7 +58,11 @@ class Grant:
 
 def normalize_grants(grants: Iterable[Grant]) -> tuple[Grant, ...]:
     """Drop grants already implied by an unrestricted subtree grant above them; stable order."""
-    unique = sorted(set(grants), key=lambda g: (g.path, not g.subtree, g.allowed is not None))
+    # The allow-list breaks ties so equal-ranked grants keep one order (normalizing is idempotent).
+    unique = sorted(
+        set(grants),
+        key=lambda g: (g.path, not g.subtree, g.allowed is not None, sorted(g.allowed or ())),
+    )
     kept: list[Grant] = []
     for grant in unique:
         if any(k.subtree and k.allowed is None and grant.path.startswith(k.path) for k in kept):

@@ -21,7 +21,9 @@ from wattlane.core.clock import utcnow
 from wattlane.core.db import Database
 from wattlane.csms.protocol import meter
 from wattlane.csms.providers.interfaces import (
+    MeterSample,
     ProviderUnavailable,
+    SessionToPrice,
     StationCredentials,
     StationOwner,
     TransactionChange,
@@ -122,6 +124,30 @@ class StoredTransactions:
         self._queue.append((change, owner, future))
         self._wake.set()
         return await future
+
+    async def to_price(self, transaction_id: int) -> SessionToPrice | None:
+        """The committed row, and its samples when it has a tariff (one snapshot)."""
+        async with self.db.reader() as session:
+            row = await repository.get_transaction(session, transaction_id)
+            if row is None:
+                return None
+            values, states = [], []
+            if row.rate_plan:
+                values = (await repository.meter_values_of(session, [transaction_id]))[transaction_id]
+                states = (await repository.charging_states_of(session, [transaction_id]))[transaction_id]
+        return SessionToPrice(
+            transaction_id=row.id,
+            tariff=row.rate_plan,
+            time_zone=row.time_zone,
+            start_time=row.start_time,
+            meter_start_wh=row.meter_start_wh,
+            stop_time=row.stop_time,
+            meter_stop_wh=row.meter_stop_wh,
+            samples=tuple(
+                MeterSample(v.time, v.energy_wh, v.power_w, v.current_a, v.soc_percent) for v in values
+            ),
+            charging_states=tuple((c.time, c.charging) for c in states),
+        )
 
     async def _run(self) -> None:
         while True:

@@ -71,6 +71,8 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
                 accepted=session.known,
             )
         )
+        if ctx.costs is not None:
+            ctx.costs.booted(session.identity)
         return boot_reply(session, now, options)
 
     async def heartbeat(session: Session, p: dict[str, Any]) -> dict[str, Any]:
@@ -127,6 +129,8 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
             decision=decision,
         )
         transaction_id = await record(ctx, TransactionChange(session.identity, start=start))
+        if ctx.costs is not None and transaction_id is not None:
+            ctx.costs.follow(transaction_id, session.identity, OcppVersion.V16, transaction_id)
         return {"idTagInfo": id_tag_info(decision), "transactionId": transaction_id}
 
     async def stop_transaction(session: Session, p: dict[str, Any]) -> dict[str, Any]:
@@ -146,6 +150,9 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
             logger.info(
                 "%s: StopTransaction for unknown transaction %s", session.identity, p["transactionId"]
             )
+        elif ctx.costs is not None:
+            # California pricing's FinalCost goes out after this reply, in a task of its own.
+            ctx.costs.final_cost_16(p["transactionId"], session.identity)
         if "idTag" not in p:
             return {}
         return {"idTagInfo": id_tag_info(await decide(ctx, session, p["idTag"], ""))}
@@ -156,9 +163,12 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
         if transaction_id is not None:
             found = meter.samples(p["meterValue"], v201=False, default_time=utcnow())
             if found:
-                await record(
+                stored = await record(
                     ctx, TransactionChange(session.identity, transaction_id=transaction_id, samples=found)
                 )
+                if ctx.costs is not None and stored is not None:
+                    # Followed again here after a reconnect to this process (a repeat is a no-op).
+                    ctx.costs.follow(stored, session.identity, OcppVersion.V16, stored)
         return {}
 
     async def transfer(session: Session, p: dict[str, Any]) -> dict[str, Any]:
