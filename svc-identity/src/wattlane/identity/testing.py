@@ -135,8 +135,12 @@ class TreeBuilder:
 
 @pytest.fixture(scope="session")
 async def identity(databases: DatabaseFactory) -> AsyncIterator[IdentityService]:
-    """One identity service per test worker (tests make their own tenants, so they don't collide)."""
-    service = await start_identity(await databases.create("identity"))
+    """One identity service per test worker (tests make their own tenants, so they don't collide).
+
+    Its user tokens live for the whole session: the session's `admin` signs in once, and a
+    worker's share of the suite can take longer than the production lifetime (15 minutes), after
+    which every later test would fail with "token has expired"."""
+    service = await start_identity(await databases.create("identity"), access_token_ttl_seconds=6 * 3600)
     yield service
     await service.stop()
 
