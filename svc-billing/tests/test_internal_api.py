@@ -13,6 +13,8 @@ import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from wattlane.api.billing.v1 import charge_records_pb2, internal_pb2, tariffs_pb2
+from wattlane.api.common.v1 import audit_pb2, audit_pb2_grpc
+from wattlane.api.csms.v1 import transactions_pb2
 from wattlane.billing.service_testing import (  # noqa: F401 (a fixture)
     START,
     Billing,
@@ -21,6 +23,7 @@ from wattlane.billing.service_testing import (  # noqa: F401 (a fixture)
     transaction,
 )
 from wattlane.contracts import scopes
+from wattlane.core.client import channel
 from wattlane.core.timestamps import to_timestamp
 
 UTC = dt.UTC
@@ -116,6 +119,14 @@ async def test_price_session_prices_a_running_session_up_to_until(billing: Billi
     )
     assert Decimal(priced.total_cost.excl_vat) == Decimal("2.00")
     assert priced.total_cost.incl_vat == ""  # no VAT rate given: unknown, not 0%
+    # A tariff deleted mid-session still prices the session that started with it.
+    await billing.client(billing.admin).tariffs.DeleteTariff(
+        tariffs_pb2.DeleteTariffRequest(name=tariff.name)
+    )
+    running = await csms.PriceSession(
+        internal_pb2.PriceSessionRequest(tariff=tariff.name, readings=readings, until=to_timestamp(START))
+    )
+    assert running.total_cost.excl_vat == "0" and running.time_zone == "UTC"
     bad = internal_pb2.PriceSessionRequest(tariff=tariff.name, time_zone="Nowhere/Land", readings=readings)
     await denied(csms.PriceSession(bad), grpc.StatusCode.INVALID_ARGUMENT)
 
@@ -148,6 +159,25 @@ async def test_record_charge_seals_one_record_per_transaction(billing: Billing) 
     reads = billing.csms.reads
     await worker.RecordCharge(request)
     assert billing.csms.reads == reads  # a repeated delivery asks nobody anything
+
+
+async def test_charging_states_and_the_location_s_zone_from_the_csms_price_the_record(
+    billing: Billing,
+) -> None:
+    parked = tariffs_pb2.PriceComponent(type=tariffs_pb2.PARKING_TIME, price="6.00", vat="21", step_size=1)
+    tariff = energy_tariff("0.30")
+    tariff.elements[0].price_components.append(parked)
+    created = await create(billing, tariff)
+    tx = transaction(billing, 13, rate_plan=created.name)  # 10 kWh over two hours from START
+    tx.charging_states.add(time=to_timestamp(START), charging=True)
+    tx.charging_states.add(time=to_timestamp(START + dt.timedelta(minutes=90)), charging=False)
+    tx.time_zone = "Europe/Amsterdam"
+    worker = billing.service_client("worker", scopes.BILLING_RECORDS).internal
+    record = await worker.RecordCharge(internal_pb2.RecordChargeRequest(transaction="transactions/13"))
+    assert record.priced.time_zone == "Europe/Amsterdam"
+    assert record.priced.parking_seconds == "1800.000000"
+    assert [p.charging for p in record.priced.periods] == [True, False]
+    assert Decimal(record.total_cost.excl_vat) == Decimal("3.00") + Decimal("3.00")
 
 
 async def test_the_version_in_force_at_the_start_prices_even_after_a_change_and_a_delete(
@@ -189,3 +219,28 @@ async def test_a_transaction_without_a_tariff_is_a_zero_cost_record(billing: Bil
         worker.RecordCharge(internal_pb2.RecordChargeRequest(transaction="tx/1")),
         grpc.StatusCode.INVALID_ARGUMENT,
     )
+
+
+async def test_an_active_transaction_is_not_recorded_and_writes_are_audited(billing: Billing) -> None:
+    tx = transaction(billing, 11)
+    tx.state = transactions_pb2.Transaction.ACTIVE
+    tx.ClearField("stop_time")
+    worker = billing.service_client("worker", scopes.BILLING_RECORDS).internal
+    await denied(
+        worker.RecordCharge(internal_pb2.RecordChargeRequest(transaction="transactions/11")),
+        grpc.StatusCode.FAILED_PRECONDITION,
+    )
+    tariff = await create(billing)
+    transaction(billing, 12, rate_plan=tariff.name)
+    sealed = await worker.RecordCharge(internal_pb2.RecordChargeRequest(transaction="transactions/12"))
+    auditor = billing.identity.user(billing.org, {"audit.read": [billing.org]})
+    ch = channel(billing.target, token=auditor.token, max_attempts=1)
+    try:
+        entries = await audit_pb2_grpc.AuditServiceStub(ch).ListAuditEntries(
+            audit_pb2.ListAuditEntriesRequest(parent=billing.org.name)
+        )
+    finally:
+        await ch.close(None)
+    resources = {(e.resource, e.actor.split(":")[0]) for e in entries.audit_entries}
+    assert (tariff.name, "user") in resources
+    assert (sealed.name, "service") in resources

@@ -192,6 +192,11 @@ async def test_home_reimbursement_rates_are_energy_only_and_owned_by_an_organiza
     rate.purpose = tariffs_pb2.HOME_REIMBURSEMENT
     created = await create(billing, rate)
     assert created.purpose == tariffs_pb2.HOME_REIMBURSEMENT
+    await create(billing)  # a charging tariff beside it
+    listed = await billing.client(billing.viewer).tariffs.ListTariffs(
+        tariffs_pb2.ListTariffsRequest(filter="purpose = HOME_REIMBURSEMENT")
+    )
+    assert [t.name for t in listed.tariffs] == [created.name]
     flat = _with(
         _component(type=tariffs_pb2.FLAT, price="1", step_size=0), purpose=tariffs_pb2.HOME_REIMBURSEMENT
     )

@@ -16,6 +16,7 @@ import tempfile
 import zipfile
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -106,6 +107,6 @@ def render(scenario: str, *extra: str) -> str:
     return result.stdout
 
 
-def documents(text: str) -> list[dict[str, object]]:
+def documents(text: str) -> list[dict[str, Any]]:
     """The Kubernetes objects of rendered YAML."""
     return [d for d in yaml.safe_load_all(text) if d]

@@ -44,7 +44,7 @@ from wattlane.core.testing.promtool import check_metrics
 from wattlane.identity.testing import TreeBuilder, unique
 from wattlane.simulator.station import SimStation
 
-SERVICES = ["identity", "assets", "csms", "worker"]
+SERVICES = ["identity", "billing", "assets", "csms", "worker"]
 # What the worker lacks: a database (`migrate` has nothing to do) and a gRPC port.
 WITHOUT_DATABASE = {"worker"}
 

@@ -87,6 +87,9 @@ Secrets never appear here: a secret setting is a mounted file named by its ..._F
 {{- end -}}
 {{- end -}}
 {{- range $name, $value := $v.settings -}}
+{{- if regexMatch "(?i)(secret|password|stations)$" $name -}}
+{{- fail (printf "%s.settings.%s: a secret setting cannot be given here, it would land in a ConfigMap; give it as a Secret (see the chart's README)" $c $name) -}}
+{{- end -}}
 {{- $_ := set $s (upper $name) (toString $value) -}}
 {{- end -}}
 {{- toYaml $s -}}

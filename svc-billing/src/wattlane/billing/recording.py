@@ -18,6 +18,7 @@ from wattlane.billing.runtime import Runtime
 from wattlane.billing.transactions import CompletedTransaction
 from wattlane.core.errors import InvalidArgument, NotFound
 from wattlane.core.names import parse_name
+from wattlane.core.scope import EffectiveScope
 
 
 class Recorder:
@@ -71,6 +72,23 @@ class Recorder:
                 return await catalog.version_at(session, tariff_id, tx.start)
         except NotFound:
             return None
+
+    async def correction_inputs(
+        self, scope: EffectiveScope, user_id: str, record_id: str, tariff_id: str | None
+    ) -> tuple[CompletedTransaction, TariffVersion | None]:
+        """What a correction of a record is priced from: the transaction as the CSMS has it now and
+        the version in force at its start of `tariff_id` (the caller must be able to read it) or
+        of the transaction's own tariff. `billing.manage` on the record's station owner."""
+        async with self.rt.db.reader() as session:
+            original = await charge_records.get_in_scope(session, scope, record_id, user_id)
+            scope.require("billing.manage", original.owner_path, charge_records.record_name(record_id))
+            if tariff_id is not None:
+                await catalog.get_in_scope(session, scope, tariff_id)
+        tx = await self.rt.transactions.get(original.transaction_id)
+        if tariff_id is None:
+            return tx, await self.version_of(tx)
+        async with self.rt.db.reader() as session:
+            return tx, await catalog.version_at(session, tariff_id, tx.start)
 
     async def _path(self, collection: str, resource_id: str) -> str:
         if not resource_id:

@@ -1,8 +1,8 @@
 """Completed transactions as billing reads them from the CSMS (GetTransaction, FULL view, with
 billing's service token: scope `csms.transactions`), and the pricing session made of one.
 
-The CSMS's Transaction gains `charging_states` and `time_zone` (fields 25 and 26); until a CSMS
-sends them, a session is charging throughout and priced in UTC."""
+Without `charging_states` a session is charging throughout; without `time_zone` it is priced in
+UTC (what the CSMS sends when it knows neither)."""
 
 from __future__ import annotations
 
@@ -129,7 +129,7 @@ def _name_id(name: str, collection: str) -> str:
 
 
 def from_message(message: transactions_pb2.Transaction) -> CompletedTransaction:
-    """The CSMS's Transaction as billing reads it (fields 25/26 when the CSMS has them)."""
+    """The CSMS's Transaction as billing reads it."""
     samples = tuple(
         MeterSample(
             time=_instant(v.time),
@@ -139,7 +139,7 @@ def from_message(message: transactions_pb2.Transaction) -> CompletedTransaction:
         )
         for v in message.meter_values
     )
-    states = tuple((_instant(s.time), bool(s.charging)) for s in getattr(message, "charging_states", ()))
+    states = tuple((_instant(s.time), s.charging) for s in message.charging_states)
     return CompletedTransaction(
         id=int(message.name.removeprefix("transactions/")),
         station=message.station.removeprefix("stations/"),
@@ -162,7 +162,7 @@ def from_message(message: transactions_pb2.Transaction) -> CompletedTransaction:
         rate_plan=message.rate_plan,
         samples=samples,
         charging_states=states,
-        time_zone=str(getattr(message, "time_zone", "") or ""),
+        time_zone=message.time_zone,
     )
 
 

@@ -141,6 +141,9 @@ class Message(Base):
     error: Mapped[bool] = mapped_column(Boolean)  # a CALLERROR or an unparsable frame
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_description: Mapped[str | None] = mapped_column(Text)
+    # The OpenTelemetry trace a CSMS→station call was sent in (and its answer), to find the
+    # request that caused a frame.
+    trace_id: Mapped[str | None] = mapped_column(String(32))
 
 
 class Transaction(Base):

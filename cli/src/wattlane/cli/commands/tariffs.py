@@ -19,10 +19,10 @@ from google.protobuf import json_format
 from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from wattlane.api.billing.v1 import tariffs_pb2, tariffs_pb2_grpc
+from wattlane.api.billing.v1 import tariffs_pb2
 from wattlane.cli.output import as_json, resource, table
 from wattlane.cli.session import Session
-from wattlane.core.client import channel
+from wattlane.core.clients.billing import BillingClient
 from wattlane.core.clients.identity import IdentityClient
 
 T = tariffs_pb2
@@ -30,16 +30,11 @@ DEFAULT_BILLING = "127.0.0.1:50053"
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
-class _Billing:
-    """TariffService on one channel with the session's token."""
-
-    def __init__(self, session: Session) -> None:
-        target = os.environ.get("WATTLANE_BILLING_ADDRESS", DEFAULT_BILLING)
-        self.channel = channel(target, token=session.token, max_attempts=3)
-        self.tariffs = tariffs_pb2_grpc.TariffServiceStub(self.channel)
-
-    async def close(self) -> None:
-        await self.channel.close(None)
+def billing_client(session: Session) -> BillingClient:
+    """A client of billing with the session's token."""
+    return BillingClient(
+        os.environ.get("WATTLANE_BILLING_ADDRESS", DEFAULT_BILLING), session.token, max_attempts=3
+    )
 
 
 def _time(value: Timestamp) -> str:
@@ -63,7 +58,7 @@ def _prices(tariff: T.Tariff) -> str:
 
 
 async def list_(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
-    billing = _Billing(session)
+    billing = billing_client(session)
     tariffs: list[T.Tariff] = []
     token = ""
     try:
@@ -93,7 +88,7 @@ async def list_(args: argparse.Namespace, client: IdentityClient, session: Sessi
 
 
 async def show(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
-    billing = _Billing(session)
+    billing = billing_client(session)
     name = resource("tariffs", args.name)
     try:
         tariff = await billing.tariffs.GetTariff(T.GetTariffRequest(name=name, version=args.version or 0))
@@ -175,7 +170,7 @@ async def create(args: argparse.Namespace, client: IdentityClient, session: Sess
     tariff, _ = _tariff_from_args(args)
     if args.purpose == "home-reimbursement":
         tariff.purpose = T.HOME_REIMBURSEMENT
-    billing = _Billing(session)
+    billing = billing_client(session)
     try:
         created = await billing.tariffs.CreateTariff(
             T.CreateTariffRequest(parent=resource("tenants", args.parent), tariff=tariff)
@@ -190,7 +185,7 @@ async def update(args: argparse.Namespace, client: IdentityClient, session: Sess
     if not fields:
         raise SystemExit("update: nothing to change (give --energy, --file, --display-name, ...)")
     tariff.name = resource("tariffs", args.name)
-    billing = _Billing(session)
+    billing = billing_client(session)
     try:
         updated = await billing.tariffs.UpdateTariff(
             T.UpdateTariffRequest(tariff=tariff, update_mask=FieldMask(paths=fields))
@@ -245,7 +240,7 @@ async def price(args: argparse.Namespace, client: IdentityClient, session: Sessi
     )
     request.start_time.FromDatetime(begin.astimezone(dt.UTC))
     request.stop_time.FromDatetime(end.astimezone(dt.UTC))
-    billing = _Billing(session)
+    billing = billing_client(session)
     try:
         priced = await billing.tariffs.PreviewPrice(request)
     finally:

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wattlane.api.billing.v1 import charge_records_pb2, charge_records_pb2_grpc
-from wattlane.billing import catalog, charge_records
+from wattlane.billing import charge_records
 from wattlane.billing.api import convert
 from wattlane.billing.models import ChargeRecordRow
 from wattlane.billing.recording import Recorder
@@ -202,19 +202,7 @@ class ChargeRecordServicer(charge_records_pb2_grpc.ChargeRecordServiceServicer):
         replayed = await self.rt.idempotency.replay(request, charge_records_pb2.CorrectChargeRecordResponse)
         if replayed is not None:
             return replayed
-        async with self.rt.db.reader() as session:
-            original = await charge_records.get_in_scope(session, scope, record_id, _user_id(caller))
-            scope.require("billing.manage", original.owner_path, request.name)
-            transaction_id = original.transaction_id
-            if tariff_id is not None:
-                await catalog.get_in_scope(session, scope, tariff_id)  # the caller may read it
-        tx = await self.rt.transactions.get(transaction_id)
-        version: catalog.TariffVersion | None
-        if tariff_id is not None:
-            async with self.rt.db.reader() as session:
-                version = await catalog.version_at(session, tariff_id, tx.start)
-        else:
-            version = await self.recorder.version_of(tx)
+        tx, version = await self.recorder.correction_inputs(scope, _user_id(caller), record_id, tariff_id)
 
         async def write(session: AsyncSession) -> charge_records_pb2.CorrectChargeRecordResponse:
             credit, debit = await charge_records.correct(session, scope, record_id, version, tx)

@@ -147,6 +147,7 @@ class LogEntry(NamedTuple):
     payload: Any
     error_code: str | None = None
     error_description: str | None = None
+    trace_id: str | None = None  # a CSMS→station call and its answer: the trace that sent it
 
 
 class ProviderUnavailable(Exception):
