@@ -21,6 +21,7 @@ from decimal import Decimal
 
 import orjson
 import pytest
+from prometheus_client import REGISTRY
 
 from wattlane.core.db import Database
 from wattlane.core.testing.databases import DatabaseFactory
@@ -51,6 +52,11 @@ FAST = CsmsOptions(
     validate_responses=True, cost_update_interval=0.2, pricing_timeout=3.0, pricing_backoff=0.3
 )
 SLOW_BILLING = 30.0  # seconds the slow pricing takes: far beyond any timeout here
+
+
+def _prices(result: str) -> float:
+    """The CSMS's count of cost prices with `result` so far (this process)."""
+    return REGISTRY.get_sample_value("wattlane_ocpp_cost_prices_total", {"result": result}) or 0.0
 
 
 def _memory(pricing: InMemoryPricing | None = None) -> MemoryProviders:
@@ -153,6 +159,7 @@ async def test_201_billing_down_or_slow_never_holds_the_session_back(outage: str
     )
     memory = _memory(pricing)
     options = dataclasses.replace(FAST, pricing_timeout=0.5)
+    failed = _prices("failed")
     async with running_csms(memory=memory, options=options) as running:
         station = await _station(running, messages.V201)
         await station.transaction_event(
@@ -168,6 +175,7 @@ async def test_201_billing_down_or_slow_never_holds_the_session_back(outage: str
         # (no price is asked for a while after a failure).
         assert updated == {} and ended == {}
         assert waited < SLOW_BILLING / 3  # bounded by the pricing timeout, not billing
+        assert _prices("failed") > failed  # what an SRE sees
         assert station.shown_costs == []
         # The transaction is stored and ended all the same.
         (stored,) = memory.transactions.by_id.values()

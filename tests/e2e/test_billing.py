@@ -24,8 +24,10 @@ from wattlane.core.client import channel
 from wattlane.core.clients.assets import AssetsClient
 from wattlane.core.clients.billing import BillingClient
 from wattlane.core.clients.identity import IdentityClient
+from wattlane.csms.testing import eventually
 from wattlane.identity.testing import USER_PASSWORD, TreeBuilder
-from wattlane.simulator.station import SimStation
+from wattlane.simulator.messages import V16
+from wattlane.simulator.station import SimStation, default_handlers
 
 T = tariffs_pb2
 WATTLANE = str(Path(sys.executable).parent / "wattlane")
@@ -84,13 +86,19 @@ async def test_a_session_through_the_processes_ends_as_one_priced_record(
         )
         await client.close()
 
-        station = SimStation(added.ocpp_identity, ws_url(real_stack["csms"]), password=key)
+        station = SimStation(
+            added.ocpp_identity, ws_url(real_stack["csms"]), password=key, handlers=default_handlers(V16)
+        )
         await station.connect()
         await station.boot()
         transaction_id = await station.start_transaction(1, card, 1000)
         await station.status(1, "Charging")
         await station.meter_values(1, transaction_id, 5000)
         await station.stop_transaction(transaction_id, 9000)
+        # The station shows prices (CustomDisplayCostAndPrice): California pricing's FinalCost.
+        await eventually(
+            lambda: bool(station.costs_of(transaction_id, "FinalCost")), timeout=30, what="FinalCost"
+        )
         await station.close()
 
         records = BillingClient(billing.grpc, org.admin.client.token)
@@ -111,6 +119,9 @@ async def test_a_session_through_the_processes_ends_as_one_priced_record(
             8000,
         )
         assert Decimal(record.total_cost.excl_vat) == Decimal("2.00")  # 8 kWh x 0.25
+        # What the station showed at the end is the record's total (VAT included).
+        (final,) = station.costs_of(transaction_id, "FinalCost")
+        assert final.cost == float(Decimal(record.total_cost.incl_vat)) == 2.42
 
         env = {
             **os.environ,

@@ -31,7 +31,8 @@ BOUNDED_LABELS: dict[str, str] = {
     "version": "ocpp1.6 or ocpp2.0.1",
     "action": "an OCPP action of the official schemas, or 'other'",
     "direction": "in (station to CSMS) or out (CSMS to station)",
-    "result": "ok, callerror, timeout, invalid (answer breaks its schema) or closed (socket closed first)",
+    "result": "ok, callerror, timeout, invalid (answer breaks its schema) or closed (socket closed first); "
+    "for cost prices: priced, unpriced, failed or skipped",
     "code": "an OCPP-J error code, or 'other'",
     "reason": "a handshake rejection reason declared in code",
     "workflow": "a workflow type declared in contracts",
@@ -146,6 +147,14 @@ OCPP_COMMAND_TIMEOUTS = Counter(
     "wattlane_ocpp_command_timeouts",
     "Remote actions the station did not answer in time.",
     ["action"],
+)
+
+OCPP_COST_PRICES = Counter(
+    "wattlane_ocpp_cost_prices",
+    "Prices asked for costs shown on stations, by result: priced, unpriced (no tariff, or billing "
+    "will not price it), failed (billing down, or no answer within the pricing timeout), "
+    "skipped (not asked: paused after a failure).",
+    ["result"],
 )
 
 # Handshake rejection reasons (the `reason` label of OCPP_HANDSHAKE_REJECTIONS).

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import orjson
 
 from wattlane.core.clock import utcnow
+from wattlane.core.metrics import OCPP_COST_PRICES
 from wattlane.csms.protocol.clock import ocpp_time
 from wattlane.csms.protocol.errors import CallError, OcppError, OcppVersion, RemoteActionError
 from wattlane.csms.protocol.options import CsmsOptions
@@ -85,6 +86,7 @@ _DECIMALS = {
     **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
 }
 _UNIT_PRICE = Decimal("0.0001")
+_PRICES = {r: OCPP_COST_PRICES.labels(r) for r in ("priced", "unpriced", "failed", "skipped")}
 _MAX_CONCURRENT = 32  # prices asked at once by the running-cost loop
 
 
@@ -237,20 +239,28 @@ class CostDisplay:
         """The stored session and its cost, within `pricing_timeout`; (None, None) while paused.
         With `display` (a 1.6 identity) the station is first asked whether it shows costs —
         only for a priced session, and outside the time budget."""
+        if time.monotonic() < self._paused_until:
+            _PRICES["skipped"].inc()
+            return None, None
+        failures = self.failures
         deadline = asyncio.get_running_loop().time() + self._options.pricing_timeout
         session = await self._bounded(
             transaction_id, deadline, lambda: self._transactions.to_price(transaction_id)
         )
         if session is None or not session.tariff:
+            _PRICES["failed" if self.failures > failures else "unpriced"].inc()
             return session, None
         if display is not None:
             if not await self._shows_costs(display):
                 return session, None
             deadline = asyncio.get_running_loop().time() + self._options.pricing_timeout
         until = session.stop_time or utcnow()
-        return session, await self._bounded(
-            transaction_id, deadline, lambda: self._pricing.price(session, until)
-        )
+        cost = await self._bounded(transaction_id, deadline, lambda: self._pricing.price(session, until))
+        if cost is not None:
+            _PRICES["priced"].inc()
+        else:
+            _PRICES["failed" if self.failures > failures else "unpriced"].inc()
+        return session, cost
 
     async def _bounded(
         self, transaction_id: int, deadline: float, step: Callable[[], Awaitable[T]]
