@@ -16,9 +16,18 @@ REQUIRE = "WATTLANE_REQUIRE_PROMTOOL"
 
 def promtool() -> str:
     """The promtool binary; skips the test (or fails it in CI) when it is not installed."""
-    found = shutil.which("promtool")
+    return _binary("promtool")
+
+
+def prometheus() -> str:
+    """The Prometheus server binary (same package, same rule: skip, or fail in CI)."""
+    return _binary("prometheus")
+
+
+def _binary(name: str) -> str:
+    found = shutil.which(name)
     if found is None:
-        message = "promtool is not installed (apt-get install prometheus): Prometheus checks not run"
+        message = f"{name} is not installed (apt-get install prometheus): Prometheus checks not run"
         if os.environ.get(REQUIRE):
             pytest.fail(message)
         pytest.skip(message)
