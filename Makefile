@@ -15,6 +15,8 @@ PYTEST_ARGS ?=
 # Node test clients (e.g. svc-csms/tests/npm: ocpp-rpc) are installed from their lock files.
 NPM_LOCKS := $(wildcard */tests/npm/package-lock.json)
 NPM_STAMPS := $(NPM_LOCKS:package-lock.json=node_modules/.installed)
+# checkov (tests/charts) lives in a virtualenv of its own: its pins clash with constraints.txt.
+CHECKOV_STAMP := $(VENV)/checkov/.installed
 
 .PHONY: run test lint import-contracts proto proto-check install lock lock-check bench clean help
 
@@ -25,7 +27,7 @@ help:
 	@echo "make proto  - regenerate gRPC code from proto/ (proto-check: fail when stale)"
 	@echo "make bench  - run the benchmarks under bench/"
 
-install: $(STAMP) $(NPM_STAMPS)
+install: $(STAMP) $(NPM_STAMPS) $(CHECKOV_STAMP)
 
 $(STAMP): constraints.txt requirements.txt $(addsuffix /pyproject.toml,$(PROJECTS))
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
@@ -40,10 +42,16 @@ $(STAMP): constraints.txt requirements.txt $(addsuffix /pyproject.toml,$(PROJECT
 	npm ci --prefix $* --no-audit --no-fund --loglevel=error
 	@touch $@
 
+$(CHECKOV_STAMP): tools/checkov-requirements.txt
+	@test -x $(VENV)/checkov/bin/python || $(PYTHON) -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/python -m pip install -q --disable-pip-version-check -r tools/checkov-requirements.txt 2>&1 | { grep -v "is ignored: it is neither" || true; }
+	$(VENV)/checkov/bin/python -m pip check
+	@touch $@
+
 run: $(STAMP)
 	$(BIN)/wattlane up
 
-test: $(STAMP) $(NPM_STAMPS)
+test: $(STAMP) $(NPM_STAMPS) $(CHECKOV_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) import-contracts

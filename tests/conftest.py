@@ -18,9 +18,9 @@ from wattlane.workflows.testing import mail_sink, temporal_dev, temporal_skippin
 async def real_stack(
     databases: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[RealStack]:
-    """Temporal, identity, assets, the CSMS and the worker as real processes, on SQLite (or
+    """Temporal, identity, billing, assets, the CSMS and the worker as real processes, on SQLite (or
     PostgreSQL with WATTLANE_TEST_DATABASE_URL), configured only through the environment."""
-    urls = {name: await databases.create(f"e2e_{name}") for name in ("identity", "assets", "csms")}
+    urls = {name: await databases.create(f"e2e_{name}") for name in ("identity", "billing", "assets", "csms")}
     stack = RealStack(tmp_path_factory.mktemp("stack"), urls)
     try:
         await stack.start()

@@ -83,7 +83,7 @@ async def seed(db: Database, dsn: str, *, points: int, cards: int, rng: random.R
         {
             "tenant_id": org_id[o],
             "tenant_path": o,
-            "rate_plan": f"ratePlans/r{i % 7}",
+            "rate_plan": f"tariffs/r{i % 7}",
             "rate_plan_override": True,
             "version": 1,
         }
@@ -122,7 +122,7 @@ async def seed(db: Database, dsn: str, *, points: int, cards: int, rng: random.R
                 **point_defaults, "id": new_id(), "location_id": location["id"],
                 "owner_id": location["owner_id"], "owner_path": location["owner_path"],
                 "ocpp_identity": identity, "serial_number": f"S{i}", "public": i % 5 == 0,
-                "rate_plan": "ratePlans/visitor" if i % 9 == 0 else "", "rate_plan_override": i % 9 == 0,
+                "rate_plan": "tariffs/visitor" if i % 9 == 0 else "", "rate_plan_override": i % 9 == 0,
                 "access_mode": MODES[(i // 7) % 4] if i % 6 == 0 else "", "access_mode_override": i % 6 == 0,
                 "key_salt": secrets.token_bytes(16), "key_digest": secrets.token_bytes(32),
             }

@@ -25,7 +25,7 @@ from wattlane.cli.stack import port_is_free
 WATTLANE = str(Path(sys.executable).parent / "wattlane")
 
 
-def free_base_port(span: int = 12) -> int:
+def free_base_port(span: int = 14) -> int:
     """A base port with `span` free ports after it, below Linux's ephemeral range (32768+), so
     that ports other processes get from the kernel (Temporal's internal services, test servers)
     cannot land in it between this check and the stack binding it."""
@@ -157,19 +157,42 @@ def test_up_starts_seeds_prints_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         assert 'wattlane_ocpp_connected_stations{version="ocpp1.6"}' in exposition
         assert 'wattlane_process_ready{service="csms"} 1.0' in exposition
 
+        # Billing runs beside the others, with the demo's tariffs at every level of the tree,
+        # each organization's rate plan one of them (assets checked each with billing).
+        assert f"127.0.0.1:{base + 11}" in text and f"http://127.0.0.1:{base + 12}/metrics" in text
+        with urllib.request.urlopen(f"http://127.0.0.1:{base + 12}/readyz", timeout=5) as response:
+            assert response.status == 200
+        for seeded in (
+            "Wattlane standard",
+            "Voltera day and night",
+            "Acme HQ fleet rate",
+            "Acme Depot Utrecht -> Voltera day and night",
+            "Globex London -> Wattlane standard",
+        ):
+            assert seeded in text, text
+        env["WATTLANE_BILLING_ADDRESS"] = f"127.0.0.1:{base + 11}"
+        subprocess.run(
+            [WATTLANE, "login", "admin@acme.example", "--password", "wattlane-demo"], env=env, check=True
+        )
+        transactions = subprocess.run(
+            [WATTLANE, "transactions", "list"], env=env, capture_output=True, text=True
+        )
+        assert transactions.returncode == 0, transactions.stderr
+        assert "cost" in transactions.stdout and "warning" not in transactions.stderr
+
         # --observe: Prometheus scrapes every process's side port, with the chart's rules loaded.
         if shutil.which("prometheus") is None:
             assert not os.environ.get("WATTLANE_REQUIRE_PROMTOOL"), "CI installs prometheus"
             assert "not installed (apt-get install prometheus)" in text, text
         else:
-            prometheus = f"http://127.0.0.1:{base + 11}"
+            prometheus = f"http://127.0.0.1:{base + 13}"
             assert f"{prometheus}  (targets:" in text, text
             deadline = time.monotonic() + 60
             while True:
                 with urllib.request.urlopen(f"{prometheus}/api/v1/query?query=up", timeout=5) as response:
                     up = json.loads(response.read())["data"]["result"]
                 jobs = sorted(s["metric"]["job"] for s in up if s["value"][1] == "1")
-                if jobs == ["assets", "csms", "identity", "worker"]:
+                if jobs == ["assets", "billing", "csms", "identity", "worker"]:
                     break
                 assert time.monotonic() < deadline, up
                 time.sleep(1)
@@ -212,7 +235,7 @@ def test_up_starts_seeds_prints_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         lines.wait_for(lambda line: "Stopped." in line, 60)
         proc.wait(timeout=30)
         assert proc.returncode == 0
-        for offset in [*range(9), 11]:
+        for offset in (*range(9), 11, 12, 13):
             assert port_is_free(base + offset), f"port {base + offset} still in use after Ctrl-C"
     finally:
         if proc.poll() is None:

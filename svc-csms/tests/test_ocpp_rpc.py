@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,9 @@ from sqlalchemy import select
 from wattlane.core.db import Database
 from wattlane.core.testing.databases import DatabaseFactory
 from wattlane.csms.models import MeterValue, Transaction
+from wattlane.csms.protocol.options import CsmsOptions
 from wattlane.csms.providers.interfaces import AccessDecision, AccessStatus
-from wattlane.csms.providers.memory import memory_providers
+from wattlane.csms.providers.memory import FlatTariff, InMemoryPricing, memory_providers
 from wattlane.csms.storage import Storage
 from wattlane.csms.testing import DEFAULT_PASSWORD, RunningCsms, eventually, running_csms
 from wattlane.csms.transactions import repository as transaction_rows
@@ -178,3 +180,31 @@ async def test_ocpp_rpc_transactions_are_stored_once_and_every_repeat_is_answere
     else:
         assert row.station_transaction_id == "rpc-tx-1"
         assert [(s.energy_wh, s.soc_percent) for s in samples] == [(100, 80.0), (1500, 80.0), (2600, 80.0)]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_ocpp_rpc_strict_client_accepts_the_cost_messages(protocol: str) -> None:
+    """CostUpdated, California pricing's GetConfiguration / DataTransfer and totalCost replies
+    pass ocpp-rpc's own schema checks, and the station is shown 0.50 + 0.25 per kWh."""
+    memory = memory_providers()
+    memory.access.set("RPC-CARD", AccessDecision(AccessStatus.ACCEPTED, rate_plan="tariffs/rpc"))
+    memory.pricing = InMemoryPricing({"tariffs/rpc": FlatTariff("EUR", Decimal("0.25"), Decimal("0.50"))})
+    options = CsmsOptions(validate_responses=True, cost_update_interval=0.2, pricing_timeout=2.0)
+    async with running_csms(memory=memory, options=options) as csms:
+        out = await _run(_config(csms, "costs", protocol, runningCost=3.0))
+    assert out["strictValidationFailures"] == []
+    received = out["received"]
+    if protocol == "ocpp1.6":
+        assert received[0] == ["GetConfiguration", {"key": ["CustomDisplayCostAndPrice"]}]
+        transfers = [p for a, p in received if a == "DataTransfer"]
+        assert {p["vendorId"] for p in transfers} == {"org.openchargealliance.costmsg"}
+        running = [p["data"] for p in transfers if p["messageId"] == "RunningCost"]
+        final = [p["data"] for p in transfers if p["messageId"] == "FinalCost"]
+        assert running[-1]["cost"] == 3.0 and running[-1]["transactionId"] == out["transactionId"]
+        assert [f["cost"] for f in final] == [5.5]  # 0.50 + 20 kWh * 0.25
+    else:
+        started, updated, ended = out["answers"]
+        assert "totalCost" not in started
+        assert updated["totalCost"] == 3.0 and ended["totalCost"] == 5.5
+        assert [a for a, _ in received] and {a for a, _ in received} == {"CostUpdated"}
+        assert {"totalCost": 3.0, "transactionId": "rpc-cost-1"} in [p for _, p in received]

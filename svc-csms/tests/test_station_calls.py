@@ -7,7 +7,11 @@ from typing import Any
 
 import orjson
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from wattlane.core import telemetry
 from wattlane.csms.protocol.errors import (
     CallError,
     CallTimeout,
@@ -146,4 +150,45 @@ async def test_stray_answers_do_not_disturb_a_pending_call(csms: RunningCsms) ->
     station = await _connected(csms, "ocpp1.6", handlers={"ClearCache": noisy})
     assert await csms.csms.registry.call("CS001", "ClearCache", {}) == {"status": "Accepted"}
     assert "currentTime" in await station.heartbeat()
+    await station.close()
+
+
+@pytest.fixture(scope="module")
+def spans() -> InMemorySpanExporter:
+    """This process's finished spans (the tracer provider is set once per process: the first
+    module to need one installs it through core, later ones add their processor)."""
+    memory = InMemorySpanExporter()
+    if not telemetry.configure_tracing("csms", processors=[SimpleSpanProcessor(memory)]):
+        raise AssertionError("tracing did not turn on")
+    return memory
+
+
+async def test_a_call_is_a_span_of_the_callers_trace_and_its_frames_carry_the_trace_id(
+    csms: RunningCsms, spans: InMemorySpanExporter
+) -> None:
+    station = await _connected(csms, "ocpp1.6", handlers={})  # answers every CALL with a CALLERROR
+    spans.clear()
+    with telemetry.tracer().start_as_current_span("request") as request, pytest.raises(CallError):
+        await csms.csms.registry.call("CS001", "Reset", {"type": "Soft"})
+    (call,) = [s for s in spans.get_finished_spans() if s.name == "OCPP Reset"]
+    assert call.parent is not None and call.parent.span_id == request.get_span_context().span_id
+    assert call.kind == trace.SpanKind.CLIENT
+    assert call.status.status_code == trace.StatusCode.ERROR  # the station refused
+    assert call.attributes is not None and call.attributes["ocpp.station"] == "CS001"
+    trace_id = format(request.get_span_context().trace_id, "032x")
+    await eventually(lambda: len([e for e in csms.memory.log_sink.entries if e.action == "Reset"]) >= 2)
+    logged = [(e.message_type, e.trace_id) for e in csms.memory.log_sink.entries if e.action == "Reset"]
+    assert logged == [(2, trace_id), (4, trace_id)]  # the CALL and the CALLERROR answering it
+    # A station's own CALLs are not part of a request's trace.
+    assert {e.trace_id for e in csms.memory.log_sink.entries if e.action != "Reset"} <= {None}
+    await station.close()
+
+
+async def test_a_call_outside_a_trace_records_no_span(csms: RunningCsms, spans: InMemorySpanExporter) -> None:
+    station = await _connected(csms, "ocpp1.6", handlers=default_handlers("ocpp1.6"))
+    spans.clear()
+    assert await csms.csms.registry.call("CS001", "Reset", {"type": "Soft"}) == {"status": "Accepted"}
+    assert [s.name for s in spans.get_finished_spans() if s.name.startswith("OCPP")] == []
+    await eventually(lambda: any(e.action == "Reset" for e in csms.memory.log_sink.entries))
+    assert {e.trace_id for e in csms.memory.log_sink.entries} == {None}
     await station.close()

@@ -28,7 +28,7 @@ CARD = AccessDecision(
     card_owner="tenants/org9",
     card_owner_path="/op/p2/c5/org9/",
     cardholder="users/u3",
-    rate_plan="ratePlans/standard",
+    rate_plan="tariffs/standard",
 )
 
 
@@ -125,7 +125,7 @@ async def test_a_16_transaction_is_stored_with_its_tenancy_meter_values_and_outb
     )
     assert (row.payer, row.rate_plan, row.authorization_status) == (
         "cardholder",
-        "ratePlans/standard",
+        "tariffs/standard",
         "accepted",
     )
     assert [(s.energy_wh, s.power_w) for s in samples] == [(2500, 11000), (4000, 7000)]

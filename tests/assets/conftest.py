@@ -9,6 +9,16 @@ import pytest
 from tests.support.assets import AssetsStack, Org, organization
 from wattlane.identity.testing import Client, TreeBuilder
 
+# Tariffs the assets tests reference in rate plans, owned by the operator (visible everywhere).
+SHARED_TARIFFS = ("standard", "summer", "visitor", "x", "a", "b", "c")
+
+
+@pytest.fixture(autouse=True)
+def shared_tariffs(assets_stack: AssetsStack) -> None:
+    """Register SHARED_TARIFFS with the stack's fake billing (registering twice is harmless)."""
+    for name in SHARED_TARIFFS:
+        assets_stack.billing.add(f"tariffs/{name}", "/")
+
 
 @pytest.fixture
 async def org(tree: TreeBuilder, assets_stack: AssetsStack) -> Org:

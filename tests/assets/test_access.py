@@ -42,7 +42,11 @@ async def world(tree_builder: TreeBuilder, assets_stack: AssetsStack) -> World:
     org = await organization(tree_builder, assets_stack)
     client = assets_stack.client(org.admin)
     site = await location(
-        client, org.org.name, display_name="Amsterdam HQ", access_mode=settings_pb2.WHITELIST
+        client,
+        org.org.name,
+        display_name="Amsterdam HQ",
+        access_mode=settings_pb2.WHITELIST,
+        time_zone="Europe/Lisbon",  # not the default: the decision carries the location's own
     )
     stations = {}
     for mode in ("OPEN", "WHITELIST", "ROAMING", "ROAMING_WHITELIST"):
@@ -130,6 +134,7 @@ async def test_decisions(world: World, mode: str, which: str, status: int, payer
     assert (decision.status, decision.payer) == (status, payer), decision.reason
     assert reason in decision.reason
     assert decision.access_mode == mode and decision.owner_path == world.org.org.path
+    assert decision.time_zone == "Europe/Lisbon"  # the CSMS records it on the transaction
     if card is not None:
         assert (decision.card, decision.card_owner, decision.card_owner_path) == (
             card.name,

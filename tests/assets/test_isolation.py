@@ -121,7 +121,7 @@ PROBES = [
         lambda c, t: c.settings.UpdateOrganizationSettings(
             settings_pb2.UpdateOrganizationSettingsRequest(
                 settings=settings_pb2.OrganizationSettings(
-                    name=f"{t.name}/assetSettings", rate_plan="ratePlans/x"
+                    name=f"{t.name}/assetSettings", rate_plan="tariffs/x"
                 ),
                 update_mask=mask("rate_plan"),
             )

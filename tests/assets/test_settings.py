@@ -48,21 +48,21 @@ async def test_levels_and_sources(assets_stack: AssetsStack, org: Org) -> None:
         S.LOCATION,
         site.name,
     )
-    await set_org(client, org.org.name, "ratePlans/standard", True)
+    await set_org(client, org.org.name, "tariffs/standard", True)
     got = await effective(client, station.name)
     assert (got.rate_plan.value, got.rate_plan.level, got.rate_plan.source) == (
-        "ratePlans/standard",
+        "tariffs/standard",
         S.ORGANIZATION,
         org.org.name,
     )
     # Changing the organization changes every inheriting child at once.
-    await set_org(client, org.org.name, "ratePlans/summer", True)
-    assert (await effective(client, site.name)).rate_plan.value == "ratePlans/summer"
+    await set_org(client, org.org.name, "tariffs/summer", True)
+    assert (await effective(client, site.name)).rate_plan.value == "tariffs/summer"
     await client.charging_points.UpdateChargingPoint(
         cp_pb2.UpdateChargingPointRequest(
             charging_point=CP(
                 name=station.name,
-                rate_plan="ratePlans/visitor",
+                rate_plan="tariffs/visitor",
                 rate_plan_override=True,
                 access_mode=S.OPEN,
                 access_mode_override=True,
@@ -71,15 +71,15 @@ async def test_levels_and_sources(assets_stack: AssetsStack, org: Org) -> None:
         )
     )
     got = await effective(client, station.name)
-    assert (got.rate_plan.value, got.rate_plan.level) == ("ratePlans/visitor", S.CHARGING_POINT)
+    assert (got.rate_plan.value, got.rate_plan.level) == ("tariffs/visitor", S.CHARGING_POINT)
     assert (got.access_mode.value, got.access_mode.source) == ("OPEN", station.name)
     on_org = await effective(client, org.org.name)
-    assert on_org.rate_plan.value == "ratePlans/summer" and not on_org.HasField("access_mode")
+    assert on_org.rate_plan.value == "tariffs/summer" and not on_org.HasField("access_mode")
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await set_org(client, org.org.name, "summer", True)
     assert [v.field for v in field_violations(raised.value)] == ["settings.rate_plan"]
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await set_org(client, org.customer.name, "ratePlans/x", True)
+        await set_org(client, org.customer.name, "tariffs/x", True)
     assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
@@ -93,7 +93,7 @@ class Tree:
     points: list[tuple[bool, str, bool, str]]
 
 
-PLANS = st.sampled_from(["", "ratePlans/a", "ratePlans/b", "ratePlans/c"])
+PLANS = st.sampled_from(["", "tariffs/a", "tariffs/b", "tariffs/c"])
 MODES = ["OPEN", "WHITELIST", "ROAMING", "ROAMING_WHITELIST"]
 trees = st.builds(
     Tree,

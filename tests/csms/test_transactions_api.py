@@ -5,14 +5,17 @@ owner's organization, cardholder), filters, page tokens, views and the streamed 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import AsyncIterator, Iterable
 
 import grpc
 import pytest
 
+from tests.support.assets import service_token
 from wattlane.api.csms.v1 import transactions_pb2
 from wattlane.api.identity.v1 import tenants_pb2
+from wattlane.contracts import scopes
 from wattlane.core.clients.csms import CsmsClient
 from wattlane.core.clock import utcnow
 from wattlane.core.testing.databases import DatabaseFactory
@@ -21,6 +24,7 @@ from wattlane.csms.protocol.errors import OcppVersion
 from wattlane.csms.providers.interfaces import (
     AccessDecision,
     AccessStatus,
+    ChargingChange,
     MeterSample,
     StationOwner,
     TransactionChange,
@@ -282,3 +286,62 @@ async def test_filters_pages_views_and_bad_requests(csms: CsmsService, tree: Tre
         assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     finally:
         await client.close()
+
+
+async def test_the_full_view_has_the_charging_states_and_every_view_the_time_zone_and_billing_reads_any(
+    csms: CsmsService, tree: TreeBuilder
+) -> None:
+    """Billing prices a transaction from GetTransaction FULL with a service token holding
+    `csms.transactions` (whoever owns it): the charging ↔ parked changes and the location's zone."""
+    assert csms.memory is not None and csms.storage is not None
+    root = await tree.root()
+    partner = await tree.tenant(root.name, "PARTNER")
+    customer = await tree.tenant(partner.name, "CUSTOMER")
+    org = await tree.tenant(customer.name, "ORGANIZATION")
+    csms.memory.stations.add("TZ-1", "x" * 20, owner=StationOwner(_id(org), org.path))
+    decision = AccessDecision(
+        AccessStatus.ACCEPTED, payer="free", rate_plan="tariffs/t1", time_zone="Europe/Amsterdam"
+    )
+    start_time = utcnow()
+    start = TransactionStart(
+        "TZ-1", OcppVersion.V201, "tz", 1, 1, "TOKEN", "ISO14443", start_time, 0, decision
+    )
+    transactions = csms.storage.transactions
+    transaction_id = await transactions.record(
+        TransactionChange("TZ-1", start=start, charging=ChargingChange(start_time, True, 1))
+    )
+    parked = start_time + dt.timedelta(minutes=30)
+    await transactions.record(
+        TransactionChange("TZ-1", start=start, charging=ChargingChange(parked, False, 1))
+    )
+    await transactions.record(
+        TransactionChange("TZ-1", start=start, end=TransactionEnd(parked, 500, "Local"))
+    )
+    name = f"transactions/{transaction_id}"
+
+    _, _, billing_token = await service_token(tree.admin, [scopes.CSMS_TRANSACTIONS], "billing")
+    _, _, other_token = await service_token(tree.admin, [scopes.CSMS_HANDOFF], "worker")
+    admin = await tree.member(org.name, [("organization-admin", org.name)])
+    billing = CsmsClient(f"127.0.0.1:{csms.grpc_port}", billing_token)
+    other = CsmsClient(f"127.0.0.1:{csms.grpc_port}", other_token)
+    user = CsmsClient(f"127.0.0.1:{csms.grpc_port}", admin.client.token)
+    try:
+        full = await billing.transactions.GetTransaction(T.GetTransactionRequest(name=name, view=T.FULL))
+        assert (full.rate_plan, full.time_zone) == ("tariffs/t1", "Europe/Amsterdam")
+        assert [(s.time.ToDatetime(tzinfo=dt.UTC), s.charging) for s in full.charging_states] == [
+            (start_time, True),
+            (parked, False),
+        ]
+        basic = await user.transactions.GetTransaction(T.GetTransactionRequest(name=name))
+        assert basic.time_zone == "Europe/Amsterdam" and not basic.charging_states
+        listed = await user.transactions.ListTransactions(T.ListTransactionsRequest(view=T.FULL))
+        assert [len(t.charging_states) for t in listed.transactions] == [2]
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await other.transactions.GetTransaction(T.GetTransactionRequest(name=name))
+        assert error.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await billing.transactions.GetTransaction(T.GetTransactionRequest(name="transactions/987654"))
+        assert error.value.code() == grpc.StatusCode.NOT_FOUND
+    finally:
+        for client in (billing, other, user):
+            await client.close()

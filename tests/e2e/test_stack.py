@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 from sqlalchemy import inspect
 
@@ -38,7 +39,7 @@ from wattlane.api.assets.v1 import cards_pb2
 from wattlane.api.assets.v1 import charging_points_pb2 as cp_pb2
 from wattlane.api.assets.v1 import internal_pb2 as assets_internal_pb2
 from wattlane.api.csms.v1 import commands_pb2
-from wattlane.api.identity.v1 import auth_pb2, internal_pb2_grpc, tenants_pb2, users_pb2
+from wattlane.api.identity.v1 import accounts_pb2, auth_pb2, internal_pb2_grpc, tenants_pb2, users_pb2
 from wattlane.cli.observe import query, start_prometheus
 from wattlane.cli.stack import Child, Stack, wait_ready
 from wattlane.core.client import channel
@@ -53,7 +54,7 @@ from wattlane.ops.dashboards import DASHBOARDS
 from wattlane.ops.dashboards.common import WAITING
 from wattlane.simulator.station import SimStation
 
-SERVICES = ["identity", "assets", "csms", "worker"]
+SERVICES = ["identity", "billing", "assets", "csms", "worker"]
 # What the worker lacks: a database (`migrate` has nothing to do) and a gRPC port.
 WITHOUT_DATABASE = {"worker"}
 
@@ -410,13 +411,22 @@ async def drive_traffic(real_stack: RealStack) -> None:
     tree = TreeBuilder(admin)
     csms = CsmsClient(real_stack["csms"].grpc, admin.token)
     try:
-        # A remote reset by the platform's admin: a command out to the station, answered.
-        await csms.commands.CreateCommand(
-            commands_pb2.CreateCommandRequest(
-                parent=f"stations/{station.identity}",
-                command=commands_pb2.Command(reset=commands_pb2.Reset()),
-            )
-        )
+        # A remote reset by the platform's admin: a command out to the station, answered. The
+        # registry writes the station's owner behind the replies: NOT_FOUND until it has.
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                await csms.commands.CreateCommand(
+                    commands_pb2.CreateCommandRequest(
+                        parent=f"stations/{station.identity}",
+                        command=commands_pb2.Command(reset=commands_pb2.Reset()),
+                    )
+                )
+                break
+            except grpc.aio.AioRpcError as error:
+                if error.code() != grpc.StatusCode.NOT_FOUND or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
         await station.close()  # a disconnect
         await admin.tenants.ListTenants(tenants_pb2.ListTenantsRequest())
         partner = await tree.tenant((await tree.root()).name, "PARTNER")
@@ -427,10 +437,49 @@ async def drive_traffic(real_stack: RealStack) -> None:
             )
         )
         await admin.users.SendInvitation(users_pb2.SendInvitationRequest(user=user.name))
+        await approve_an_application(tree, partner.name)
     finally:
         await csms.close()
         await tree.close()
         await admin.close()
+
+
+async def approve_an_application(tree: TreeBuilder, partner: str) -> None:
+    """A customer's admin applies for an account; Customer Success approves it (identity, then
+    the approval workflow on the worker)."""
+    root = (await tree.root()).name
+    customer = await tree.tenant(partner, "CUSTOMER")
+    org = await tree.tenant(customer.name, "ORGANIZATION")
+    requester = await tree.member(customer.name, [("organization-admin", customer.name)])
+    cs = await tree.member(root, [("customer-success", root)])
+    account = accounts_pb2.Account(
+        display_name="Dashboards",
+        plan="business",
+        datapoints=25,
+        sector="logistics",
+        organizations=[org.name],
+    )
+    application = await requester.client.applications.CreateApplication(
+        accounts_pb2.CreateApplicationRequest(
+            parent=customer.name,
+            application=accounts_pb2.Application(
+                kind=accounts_pb2.Application.CREATE_ACCOUNT, new_account=account
+            ),
+        )
+    )
+    deadline = time.monotonic() + 30
+    while True:  # the outbox relay starts the workflow just after the application commits
+        try:
+            decided = await cs.client.applications.ApproveApplication(
+                accounts_pb2.ApproveApplicationRequest(name=application.name)
+            )
+            break
+        except grpc.aio.AioRpcError as error:
+            retry = error.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.UNAVAILABLE)
+            if not retry or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.3)
+    assert decided.state == accounts_pb2.Application.APPROVED
 
 
 def targets() -> list[tuple[str, str, str, bool]]:

@@ -37,6 +37,12 @@ _VARIABLE = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "Heart
 SAMPLE_REQUESTS: dict[str, dict[str, Any]] = {
     "GetVariables": {"getVariableData": [_VARIABLE]},
     "SetVariables": {"setVariableData": [{**_VARIABLE, "attributeValue": "60"}]},
+    "CostUpdated": {"totalCost": 4.25, "transactionId": "tx-1"},
+    "DataTransfer": {
+        "vendorId": "org.openchargealliance.costmsg",
+        "messageId": "FinalCost",
+        "data": '{"transactionId": 7, "cost": 4.25, "priceText": "EUR 4.25 for 10.000 kWh"}',
+    },
 }
 
 

@@ -7,7 +7,7 @@ The `assets_stack` fixture is registered by tests/conftest.py."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -23,6 +23,8 @@ from wattlane.core.clients.assets import AssetsClient
 from wattlane.core.testing.databases import DatabaseFactory
 from wattlane.identity.main import IdentityService
 from wattlane.identity.testing import Client, Member, TreeBuilder, unique
+
+from .billing import FakeBilling, serve_fake_billing
 
 # What assets' own service account may do at identity (as `wattlane up` configures it).
 ASSETS_SCOPES = list(scopes.SERVICE_ACCOUNTS["assets"])
@@ -79,6 +81,9 @@ class AssetsStack:
     target: str
     csms_token: str  # a CSMS service token (assets.stations, assets.access)
     identity_internal: internal_pb2_grpc.IdentityInternalServiceAsyncStub  # identity.applications
+    # The tariffs rate plans may reference (ResolveTariff); a stack without billing has an
+    # unserved one (no rate plan can be set there).
+    billing: FakeBilling = field(default_factory=FakeBilling)
 
     def client(self, member: Member | Client | str) -> AssetsClient:
         """An assets client signed in as `member` (its identity token), or with a raw token."""
@@ -143,10 +148,21 @@ async def assets_stack(
     client_id, secret, _ = await service_token(admin, ASSETS_SCOPES, "assets")
     _, _, csms_token = await service_token(admin, CSMS_SCOPES, "csms")
     _, _, workflow_token = await service_token(admin, [scopes.IDENTITY_APPLICATIONS], "worker")
-    service = await start_assets(await databases.create("assets"), identity.port, client_id, secret)
-    ch = channel(f"127.0.0.1:{identity.port}", token=workflow_token, max_attempts=1)
-    yield AssetsStack(
-        service, f"127.0.0.1:{service.port}", csms_token, internal_pb2_grpc.IdentityInternalServiceStub(ch)
-    )
-    await ch.close(None)
-    await service.stop()
+    async with serve_fake_billing() as (billing, billing_address):
+        service = await start_assets(
+            await databases.create("assets"),
+            identity.port,
+            client_id,
+            secret,
+            billing_address=billing_address,
+        )
+        ch = channel(f"127.0.0.1:{identity.port}", token=workflow_token, max_attempts=1)
+        yield AssetsStack(
+            service,
+            f"127.0.0.1:{service.port}",
+            csms_token,
+            internal_pb2_grpc.IdentityInternalServiceStub(ch),
+            billing,
+        )
+        await ch.close(None)
+        await service.stop()

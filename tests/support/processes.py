@@ -62,7 +62,7 @@ def service_accounts(directory: Path) -> tuple[Path, dict[str, str]]:
 class Process:
     """One running Wattlane process and its ports."""
 
-    name: str  # identity, assets, csms, worker
+    name: str  # identity, billing, assets, csms, worker
     env: dict[str, str]
     side_port: int
     grpc_port: int = 0  # 0: serves no gRPC (the worker)
@@ -95,8 +95,8 @@ def common_env(prefix: str, side_port: int) -> dict[str, str]:
 
 @dataclass
 class RealStack:
-    """Temporal dev server, an SMTP sink, identity, assets, the CSMS and the worker as real
-    processes."""
+    """Temporal dev server, an SMTP sink, identity, billing, assets, the CSMS and the worker as
+    real processes."""
 
     directory: Path
     databases: Mapping[str, str]  # service -> database URL
@@ -171,6 +171,21 @@ class RealStack:
         }
         await self._start(identity, logs)
 
+        # Billing: tariffs (assets' rate plans resolve there), charge records of completed
+        # transactions read from the CSMS (started after it; asked only when a handoff runs).
+        csms_grpc_port = free_port()
+        billing = Process("billing", {}, free_port(), free_port())
+        billing.env = {
+            **common_env("BILLING", billing.side_port),
+            "WATTLANE_BILLING_DATABASE_URL": self.databases["billing"],
+            "WATTLANE_BILLING_PORT": str(billing.grpc_port),
+            "WATTLANE_BILLING_IDENTITY_ADDRESS": identity.grpc,
+            "WATTLANE_BILLING_CSMS_ADDRESS": f"127.0.0.1:{csms_grpc_port}",
+            "WATTLANE_BILLING_CLIENT_ID": "billing",
+            "WATTLANE_BILLING_CLIENT_SECRET": self.secrets["billing"],
+        }
+        await self._start(billing, logs)
+
         assets = Process("assets", {}, free_port(), free_port())
         assets.env = {
             **common_env("ASSETS", assets.side_port),
@@ -179,11 +194,12 @@ class RealStack:
             "WATTLANE_ASSETS_IDENTITY_ADDRESS": identity.grpc,
             "WATTLANE_ASSETS_CLIENT_ID": "assets",
             "WATTLANE_ASSETS_CLIENT_SECRET": self.secrets["assets"],
+            "WATTLANE_ASSETS_BILLING_ADDRESS": billing.grpc,
         }
         await self._start(assets, logs)
 
         # The CSMS: stations' credentials and access from assets, handoffs through Temporal.
-        csms = Process("csms", {}, free_port(), free_port())
+        csms = Process("csms", {}, free_port(), csms_grpc_port)
         csms.env = {
             **common_env("CSMS", csms.side_port),
             "WATTLANE_CSMS_DATABASE_URL": self.databases["csms"],
@@ -198,7 +214,7 @@ class RealStack:
         }
         await self._start(csms, logs)
 
-        # The worker: identity's workflows and the CSMS's handoffs.
+        # The worker: identity's workflows and the handoffs (charge record, then delivery).
         worker = Process("worker", {}, free_port())
         worker.env = {
             **common_env("WORKER", worker.side_port),
@@ -207,6 +223,7 @@ class RealStack:
             "WATTLANE_WORKER_CLIENT_ID": "worker",
             "WATTLANE_WORKER_CLIENT_SECRET": self.secrets["worker"],
             "WATTLANE_WORKER_CSMS_ADDRESS": csms.grpc,
+            "WATTLANE_WORKER_BILLING_ADDRESS": billing.grpc,
             "WATTLANE_WORKER_SMTP_PORT": str(self.smtp_port),
         }
         await self._start(worker, logs)

@@ -1,10 +1,13 @@
 """Exactly-once handoff of completed transactions, end to end with real parts: simulated
 stations charging at a real CSMS (database outbox + relay), a real Temporal dev server, the
-worker's billing queue and a real identity issuing the worker's and the CSMS's tokens.
+worker's billing queue and a real identity issuing the worker's and the CSMS's tokens; billing
+is a fake here (one record per transaction, deliveries counted; the real billing's kill test
+is tests/billing/test_charge_records.py).
 
-The CSMS, the relay and the worker are stopped and restarted at different points (the CSMS
-in-process: a stop drops the relay mid-way and a new service starts on the same database);
-afterwards every completed transaction has exactly one workflow and one handoff record."""
+The CSMS, the relay, the worker and billing are stopped and restarted at different points (the
+CSMS in-process: a stop drops the relay mid-way and a new service starts on the same database);
+afterwards every completed transaction has exactly one workflow, one charge record and one
+handoff record."""
 
 from __future__ import annotations
 
@@ -20,7 +23,9 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from tests.support.billing import FakeBilling, serve_fake_billing
 from wattlane.contracts.handoff import workflow_id
+from wattlane.core.clients.billing import BillingClient
 from wattlane.core.db import Database
 from wattlane.core.identity_link import IdentityLink
 from wattlane.core.testing.databases import DatabaseFactory
@@ -83,14 +88,22 @@ class BillingWorker:
     link: IdentityLink
     csms: CsmsInternal
     identity: IdentityInternal
+    billing: BillingClient
 
     @classmethod
-    async def start(cls, stack: HandoffStack, csms_port: int) -> BillingWorker:
+    async def start(cls, stack: HandoffStack, csms_port: int, billing_address: str) -> BillingWorker:
         target = f"127.0.0.1:{stack.identity.port}"
         link = IdentityLink(target, client_id="worker", client_secret=stack.secret)
         identity = IdentityInternal(link, target)
         csms = CsmsInternal(link, f"127.0.0.1:{csms_port}")
-        deps = Dependencies(stack.temporal, identity, Mailer(SmtpSender("127.0.0.1", 1), identity), csms=csms)
+        billing = BillingClient(billing_address, token_provider=link.service_token)
+        deps = Dependencies(
+            stack.temporal,
+            identity,
+            Mailer(SmtpSender("127.0.0.1", 1), identity),
+            csms=csms,
+            billing=billing,
+        )
         (queue,) = [q for q in task_queues(deps, billing_queue=stack.queue) if q.name == stack.queue]
         worker = Worker(
             stack.temporal,
@@ -99,11 +112,12 @@ class BillingWorker:
             activities=list(queue.activities),
             max_cached_workflows=0,
         )
-        return cls(worker, asyncio.create_task(worker.run()), link, csms, identity)
+        return cls(worker, asyncio.create_task(worker.run()), link, csms, identity, billing)
 
     async def stop(self) -> None:
         await self.worker.shutdown()
         await self.task
+        await self.billing.close()
         await self.csms.close()
         await self.identity.close()
         await self.link.close()
@@ -154,6 +168,11 @@ async def _wait(predicate: object, timeout: float = 60.0) -> None:
 
 
 async def test_every_completed_transaction_is_handed_on_exactly_once(stack: HandoffStack) -> None:
+    async with serve_fake_billing() as (billing, billing_address):
+        await _handed_on_exactly_once(stack, billing, billing_address)
+
+
+async def _handed_on_exactly_once(stack: HandoffStack, billing: FakeBilling, billing_address: str) -> None:
     # 1. CSMS and relay up, worker down: workflows start and wait for a worker.
     csms = CsmsService(stack.csms_settings(temporal=True))
     await csms.start()
@@ -185,8 +204,18 @@ async def test_every_completed_transaction_is_handed_on_exactly_once(stack: Hand
         await session.execute(update(TransactionOutbox).values(relay_time=None))
     assert csms.handoff is not None
     assert await csms.handoff.relay_once() == 12
-    # 5. The worker starts, is stopped part-way, and starts again.
-    worker = await BillingWorker.start(stack, csms.grpc_port)
+    # 5. The worker starts with billing down: nothing is recorded, nothing fails; billing
+    #    comes back; the worker is stopped part-way and starts again.
+    billing.down = True
+    worker = await BillingWorker.start(stack, csms.grpc_port, billing_address)
+
+    async def billing_asked() -> bool:
+        return len(billing.requests) >= 3
+
+    await _wait(billing_asked)
+    async with db.reader() as session:
+        assert await transaction_rows.count_rows(session, transaction_rows.HANDOFFS) == 0
+    billing.down = False
 
     async def some_handed() -> bool:
         async with db.reader() as session:
@@ -194,7 +223,7 @@ async def test_every_completed_transaction_is_handed_on_exactly_once(stack: Hand
 
     await _wait(some_handed)
     await worker.stop()
-    worker = await BillingWorker.start(stack, csms.grpc_port)
+    worker = await BillingWorker.start(stack, csms.grpc_port, billing_address)
     all_ids = sorted(first + second)
 
     async def all_handed() -> bool:
@@ -209,6 +238,9 @@ async def test_every_completed_transaction_is_handed_on_exactly_once(stack: Hand
         assert transactions == len(all_ids) == 12
         assert sorted(h.transaction_id for h in handoffs) == all_ids
         assert {h.workflow_id for h in handoffs} == {workflow_id(i) for i in all_ids}
+        # One charge record per transaction, sealed before its handoff was recorded.
+        assert sorted(billing.records) == sorted(f"transactions/{i}" for i in all_ids)
+        assert len({r.name for r in billing.records.values()}) == len(all_ids)
         workflows = [w async for w in stack.temporal.list_workflows(f"TaskQueue = '{stack.queue}'")]
         assert sorted(w.id for w in workflows) == sorted(workflow_id(i) for i in all_ids)  # one each
         for i in all_ids:

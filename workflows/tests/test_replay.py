@@ -18,6 +18,7 @@ from temporalio.worker import Replayer
 
 from wattlane.workflows.approval.types import ApplyDecisionInput, ScheduleRenewalResult
 from wattlane.workflows.approval.workflows import ApplicationApproval
+from wattlane.workflows.handoff.types import HandoffResult
 from wattlane.workflows.handoff.workflows import TransactionHandoff
 from wattlane.workflows.renewal.workflows import AccountRenewal
 from wattlane.workflows.usermail.workflows import UserMailDelivery
@@ -37,6 +38,9 @@ def test_fixtures_exist() -> None:
         "approval_reminded_then_signalled_v2",
         "approval_decided_after_local_midnight",
         "renewal_full_year_v2",
+        # Recorded after the handoff had billing seal the charge record first (workflow.patched):
+        # the old history proves running handoffs finish without it.
+        "transaction_handoff_v2",
     } <= set(HISTORIES)
 
 
@@ -81,3 +85,22 @@ def test_old_activity_payloads_decode_into_the_new_dataclasses() -> None:
     new_input, _ = _activity_payloads("approval_decided_after_local_midnight", "apply_decision")
     effective = converter.from_payload(new_input, ApplyDecisionInput).effective_time
     assert effective is not None and (effective.hour, effective.minute) == (23, 30)  # 00:30 in Amsterdam
+
+
+def _activities(history: str) -> list[str]:
+    events = WorkflowHistory.from_json(history, HISTORIES[history]).events
+    return [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+
+
+def test_the_handoff_histories_are_before_and_after_the_charge_record() -> None:
+    """The patch is proven both ways: a handoff started before billing records only the delivery
+    (and replays without the patch marker), a new one seals the charge record first."""
+    assert _activities("transaction_handoff") == ["record_transaction_handoff"]
+    assert _activities("transaction_handoff_v2") == ["record_charge", "record_transaction_handoff"]
+    _, old_result = _activity_payloads("transaction_handoff", "record_transaction_handoff")
+    converter = DataConverter.default.payload_converter
+    assert converter.from_payload(old_result, HandoffResult).charge_record == ""

@@ -153,7 +153,72 @@ async function transactions() {
     return out;
 }
 
-const scenarios = { conformance, malformed, handshake, answerCalls, transactions };
+async function until(predicate, ms) {
+    const end = Date.now() + ms;
+    while (!predicate() && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+// A priced session at a station that shows costs: the CSMS's CostUpdated (2.0.1) and California
+// pricing GetConfiguration / DataTransfer calls (1.6) are validated by ocpp-rpc's strict mode on
+// the way in, and so are the TransactionEvent replies carrying totalCost.
+async function costs() {
+    const cli = client();
+    const failures = [];
+    const received = [];
+    cli.on('strictValidationFailure', (e) => failures.push(String(e.error)));
+    cli.handle('GetConfiguration', ({ params }) => {
+        received.push(['GetConfiguration', params]);
+        return { configurationKey: [{ key: 'CustomDisplayCostAndPrice', readonly: true, value: 'true' }] };
+    });
+    cli.handle('DataTransfer', ({ params }) => {
+        received.push(['DataTransfer', { ...params, data: JSON.parse(params.data) }]);
+        return { status: 'Accepted' };
+    });
+    cli.handle('CostUpdated', ({ params }) => {
+        received.push(['CostUpdated', params]);
+        return {};
+    });
+    await cli.connect();
+    const out = { answers: [] };
+    // Running costs come at an interval: wait for one showing the session's metered energy.
+    const cost = ([a, p]) => (a === 'DataTransfer' ? p.data.cost : p.totalCost);
+    const seen = (action, messageId, value) => () => received.some(
+        (r) => r[0] === action && (messageId === undefined || r[1].messageId === messageId)
+            && (value === undefined || cost(r) === value));
+    if (V16) {
+        await cli.call('BootNotification', { chargePointVendor: 'Wattlane', chargePointModel: 'rpc-1' });
+        const started = await cli.call('StartTransaction',
+            { connectorId: 1, idTag: 'RPC-CARD', meterStart: 1000, timestamp: now() });
+        const id = started.transactionId;
+        await cli.call('MeterValues', { connectorId: 1, transactionId: id, meterValue: [{ timestamp: now(),
+            sampledValue: [{ value: '11000', unit: 'Wh', measurand: 'Energy.Active.Import.Register' }] }] });
+        await until(seen('DataTransfer', 'RunningCost', config.runningCost), 5000);
+        out.answers.push(await cli.call('StopTransaction', { transactionId: id, meterStop: 21000, timestamp: now() }));
+        await until(seen('DataTransfer', 'FinalCost'), 5000);
+        out.transactionId = id;
+    } else {
+        await cli.call('BootNotification', { reason: 'PowerUp', chargingStation: { vendorName: 'Wattlane', model: 'rpc-1' } });
+        const base = Date.now() - 60000;
+        const value = (wh, seconds) => [{ timestamp: new Date(base + seconds * 1000).toISOString(), sampledValue: [
+            { value: wh, measurand: 'Energy.Active.Import.Register', unitOfMeasure: { unit: 'Wh' } }] }];
+        const info = { transactionId: 'rpc-cost-1' };
+        out.answers.push(await cli.call('TransactionEvent', { eventType: 'Started', timestamp: now(),
+            triggerReason: 'Authorized', seqNo: 0, transactionInfo: info, evse: { id: 1, connectorId: 1 },
+            idToken: { idToken: 'RPC-CARD', type: 'ISO14443' }, meterValue: value(1000, 0) }));
+        out.answers.push(await cli.call('TransactionEvent', { eventType: 'Updated', timestamp: now(),
+            triggerReason: 'MeterValuePeriodic', seqNo: 1, transactionInfo: info, meterValue: value(11000, 20) }));
+        await until(seen('CostUpdated', undefined, config.runningCost), 5000);
+        out.answers.push(await cli.call('TransactionEvent', { eventType: 'Ended', timestamp: now(),
+            triggerReason: 'StopAuthorized', seqNo: 2, transactionInfo: { ...info, stoppedReason: 'Local' },
+            meterValue: value(21000, 40) }));
+    }
+    out.received = received;
+    out.strictValidationFailures = failures;
+    await cli.close();
+    return out;
+}
+
+const scenarios = { conformance, malformed, handshake, answerCalls, transactions, costs };
 scenarios[config.scenario]()
     .then((out) => { process.stdout.write(JSON.stringify(out)); process.exit(0); })
     .catch((err) => {

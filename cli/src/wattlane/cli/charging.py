@@ -13,6 +13,11 @@ from wattlane.cli.stack import Child, Stack, python, wait_ready
 HEARTBEAT_SECONDS = 10  # short, so the registry visibly moves while you look
 # Which demo stations speak which protocol (the rest speak OCPP 1.6).
 OCPP_201 = ("ACME-AMS-DC1", "GLOBEX-LON-01")
+# Demo stations that run charging sessions by themselves, and with which card (Dirk's card, on
+# Amsterdam HQ's whitelist): their completed transactions become priced charge records.
+SESSIONS = {"ACME-AMS-01": "04A1B2C3D4E5F6", "ACME-AMS-DC1": "04A1B2C3D4E5F6"}
+SESSION_EVERY_SECONDS = 180
+SESSION_DELAY_SECONDS = 60  # the first one a minute after start: first see them all available
 
 
 async def start_csms(
@@ -48,22 +53,24 @@ async def start_csms(
 
 
 async def start_stations(stack: Stack, data: Path, identities: list[str], *, csms_port: int) -> None:
-    """Start the demo stations (they boot, report Available and heartbeat), one simulator
-    process per protocol."""
+    """Start the demo stations (they boot, report Available and heartbeat; those in SESSIONS
+    charge now and then), one simulator process per protocol and card."""
     keys = data / "station-keys.json"
-    groups = {
-        "ocpp1.6": [i for i in identities if i not in OCPP_201],
-        "ocpp2.0.1": [i for i in identities if i in OCPP_201],
-    }
-    for protocol, members in groups.items():
-        if not members:
-            continue
+    groups: dict[tuple[str, str], list[str]] = {}
+    for identity in identities:
+        protocol = "ocpp2.0.1" if identity in OCPP_201 else "ocpp1.6"
+        groups.setdefault((protocol, SESSIONS.get(identity, "")), []).append(identity)
+    for (protocol, card), members in sorted(groups.items()):
         argv = [python(), "-m", "wattlane.simulator", "--url", f"ws://127.0.0.1:{csms_port}/ocpp"]
         argv += ["--protocol", protocol, "--keys-file", str(keys), "--status", "Available"]
         for identity in members:
             argv += ["--identity", identity]
-        name = f"stations ({protocol})"
-        await stack.start(Child(name, argv, {}, data / "logs" / f"stations-{protocol}.log"))
+        name, log = f"stations ({protocol})", f"stations-{protocol}.log"
+        if card:
+            argv += ["--session-card", card, "--session-every", str(SESSION_EVERY_SECONDS)]
+            argv += ["--session-delay", str(SESSION_DELAY_SECONDS)]
+            name, log = f"charging stations ({protocol})", f"stations-{protocol}-charging.log"
+        await stack.start(Child(name, argv, {}, data / "logs" / log))
 
 
 def banner(csms_port: int, grpc_port: int, metrics_port: int) -> list[tuple[str, str]]:

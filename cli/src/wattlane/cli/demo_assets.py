@@ -39,6 +39,7 @@ class DemoSite:
     city: str
     mode: settings_pb2.AccessMode.ValueType
     points: tuple[DemoPoint, ...]
+    time_zone: str = "Europe/Amsterdam"  # local-time tariff restrictions are read in it
 
 
 SITES = (
@@ -69,6 +70,7 @@ SITES = (
         "London",
         settings_pb2.ROAMING,
         (DemoPoint("GLOBEX-LON-01", CP.AC, 7_400, False),),
+        time_zone="Europe/London",
     ),
 )
 # (cardholder e-mail, UID, label): the drivers' cards are on Acme HQ's whitelist.
@@ -103,6 +105,7 @@ async def _location(client: AssetsClient, org: str, site: DemoSite) -> locations
         address=locations_pb2.Address(city=site.city),
         access_mode=site.mode,
         grid_capacity_w=100_000,
+        time_zone=site.time_zone,
     )
     return await client.locations.CreateLocation(
         locations_pb2.CreateLocationRequest(parent=org, location=location)

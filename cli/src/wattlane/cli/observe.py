@@ -5,6 +5,7 @@ alerts work as in production."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import urllib.error
@@ -73,7 +74,26 @@ async def start_prometheus(
     child = prometheus_child(binary, directory, port, targets, interval)
     await stack.start(child)
     await stack.wait_port(child, port)
-    return f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port}"
+    # Listening is not ready: the TSDB opens after the port (503 "Service Unavailable" until then).
+    deadline = asyncio.get_running_loop().time() + 60
+    while await asyncio.to_thread(_status, f"{url}/-/ready") != 200:
+        if not child.alive():
+            raise StackError(f"prometheus exited during start-up; last log lines:\n{child.tail()}")
+        if asyncio.get_running_loop().time() > deadline:
+            raise StackError(f"prometheus not ready in 60s; see {child.log_path}")
+        await asyncio.sleep(0.2)
+    return url
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+    except OSError:
+        return 0
 
 
 def query(url: str, expr: str, timeout: float = 10.0) -> dict[str, Any]:
@@ -84,7 +104,11 @@ def query(url: str, expr: str, timeout: float = 10.0) -> dict[str, Any]:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             body = json.loads(response.read())
     except urllib.error.HTTPError as error:
-        body = json.loads(error.read() or b"{}")
+        text = error.read()
+        try:
+            body = json.loads(text)
+        except ValueError:
+            raise StackError(f"{expr}: HTTP {error.code}: {text[:200]!r}") from None
     if body.get("status") != "success":
         raise StackError(f"{expr}: {body.get('errorType')}: {body.get('error')}")
     data: dict[str, Any] = body["data"]

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from opentelemetry import trace
+
+from wattlane.core import telemetry
+from wattlane.core.logs import current_trace_id
+
 DEFAULT_IDENTITY = "127.0.0.1:50051"
+# Where the CLI sends its traces (an OpenTelemetry collector's OTLP gRPC port); unset: no tracing.
+OTLP_ENDPOINT = "WATTLANE_OTLP_ENDPOINT"
 
 
 def home() -> Path:
@@ -37,3 +46,20 @@ class Session:
 
     def clear(self) -> None:
         (home() / "session.json").unlink(missing_ok=True)
+
+
+@contextmanager
+def traced(command: str) -> Iterator[str]:
+    """Run one CLI command as the root span of its trace when WATTLANE_OTLP_ENDPOINT is set; yields
+    the trace id ('' when tracing is off). Every gRPC call made inside carries the trace context
+    (core's client), so the services' spans join this trace; the spans are exported before the
+    command returns (a CLI process lives too briefly for a background export)."""
+    endpoint = os.environ.get(OTLP_ENDPOINT, "")
+    if not endpoint or not telemetry.configure_tracing("cli", endpoint):
+        yield ""
+        return
+    try:
+        with telemetry.tracer().start_as_current_span(command, kind=trace.SpanKind.CLIENT):
+            yield current_trace_id()
+    finally:
+        telemetry.flush()

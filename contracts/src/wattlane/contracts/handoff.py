@@ -1,5 +1,6 @@
 """The transaction handoff as the CSMS sees it: its outbox relay starts one workflow per
-completed transaction on the billing queue."""
+completed transaction on the billing queue, which has billing seal the transaction's charge
+record and then records the delivery at the CSMS."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ class HandoffInput:
 
 @dataclass(frozen=True)
 class HandoffResult:
-    """How many deliveries the consumer has seen for the transaction (1 unless retried)."""
+    """How many deliveries the CSMS has seen for the transaction (1 unless retried), and the
+    charge record billing sealed for it (empty for workflows started before billing existed)."""
 
     deliveries: int
+    charge_record: str = ""

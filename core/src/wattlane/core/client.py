@@ -108,16 +108,19 @@ def channel(
 @dataclass
 class ApiClient:
     """Base of each service's client (identity, assets, CSMS): one channel to `target` with our
-    conventions, sending `token` as the bearer (empty: anonymous). Subclasses add their stubs in
+    conventions, sending `token` as the bearer (empty: anonymous), or what `token_provider`
+    returns on each call (a service's renewed token). Subclasses add their stubs in
     `__post_init__` after calling this one."""
 
     target: str
     token: str = ""
     max_attempts: int = 1
+    token_provider: TokenProvider | None = None
     channel: grpc.aio.Channel = field(init=False)
 
     def __post_init__(self) -> None:
-        self.channel = channel(self.target, token=lambda: self.token, max_attempts=self.max_attempts)
+        provider = self.token_provider or (lambda: self.token)
+        self.channel = channel(self.target, token=provider, max_attempts=self.max_attempts)
 
     async def close(self) -> None:
         """Close the channel."""

@@ -1,22 +1,92 @@
-"""Temporal client connection shared by services that start workflows and by the worker."""
+"""Temporal client connection shared by services that start workflows and by the worker.
+
+Tracing: the SDK's OpenTelemetry interceptor is registered on the client only. A worker built
+on a client takes the client's interceptors that are worker interceptors too, so the worker's
+workflow and activity spans come from the same registration; adding it to `Worker(interceptors=)`
+as well would record every workflow and activity span twice."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from typing import Any
 
+import opentelemetry.context
+import opentelemetry.trace
+from temporalio import worker
+from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
-from temporalio.contrib.opentelemetry import TracingInterceptor
+from temporalio.contrib.opentelemetry import TracingInterceptor as SdkTracingInterceptor
+from temporalio.contrib.opentelemetry import TracingWorkflowInboundInterceptor
 from temporalio.runtime import Runtime
 
 log = logging.getLogger("wattlane.temporal")
+
+
+class TracingInterceptor(SdkTracingInterceptor):
+    """The SDK's OpenTelemetry interceptor, with one change: a workflow update carrying a trace
+    runs its handler in that trace.
+
+    The SDK files an update handler's span (and so the activities the handler starts) under the
+    workflow's own trace, the one of whoever started the workflow, and only links the caller's.
+    Our updates are requests (identity's `decide`: an approval is an update whose handler
+    applies the decision through an activity), so one approval should be one trace: the
+    caller's call → identity → the update → its activity → identity's internal write. The
+    workflow's trace is linked instead. Signals, queries and the workflow's main coroutine keep
+    the SDK's behaviour."""
+
+    def workflow_interceptor_class(
+        self, input: worker.WorkflowInterceptorClassInput
+    ) -> type[TracingWorkflowInboundInterceptor]:
+        super().workflow_interceptor_class(input)  # registers the extern the spans go through
+        return _UpdatesInCallerTrace
+
+
+class _UpdatesInCallerTrace(TracingWorkflowInboundInterceptor):
+    async def handle_update_handler(self, input: worker.HandleUpdateInput) -> Any:
+        context = self._caller_context(input.headers)
+        if context is None:  # an update without a trace (the Temporal CLI): the SDK's way
+            return await super().handle_update_handler(input)
+        with _attached(self._set_on_context(context)):
+            # Created and ended at once (the SDK's workflow spans are replay-safe markers); the
+            # activities started below take the caller's span as their parent.
+            self._completed_span(
+                f"HandleUpdate:{input.update}",
+                link_context_carrier=self._load_workflow_context_carrier(),
+                kind=opentelemetry.trace.SpanKind.SERVER,
+            )
+            # Past the SDK's own handler wrapper, which would put the workflow's trace back.
+            return await worker.WorkflowInboundInterceptor.handle_update_handler(self, input)
+
+    def _caller_context(self, headers: Mapping[str, Payload]) -> opentelemetry.context.Context | None:
+        header = headers.get(self.header_key)
+        if not header:
+            return None
+        carrier = self.payload_converter.from_payloads([header])[0]
+        return self.text_map_propagator.extract(carrier) if carrier else None
+
+
+@contextmanager
+def _attached(context: opentelemetry.context.Context) -> Iterator[None]:
+    """Attach `context` for the block. The detach is skipped when the block ends in another
+    contextvars context (an evicted workflow's coroutine finalized elsewhere), where the token is
+    not valid, rather than logging an error (the SDK's own helper does the same)."""
+    token = opentelemetry.context.attach(context)
+    try:
+        yield
+    finally:
+        with suppress(ValueError):
+            token.var.reset(token)
 
 
 async def connect(
     address: str, namespace: str = "default", *, wait_seconds: float = 30.0, runtime: Runtime | None = None
 ) -> Client:
     """Connect to Temporal, retrying while the server starts (local stack, rolling deploys).
-    Traces follow requests from gRPC into workflows through the OpenTelemetry interceptor.
+    Traces follow requests from gRPC into workflows through the OpenTelemetry interceptor (see
+    the module docstring: on the client only).
     `runtime`: the SDK runtime the client (and workers built on it) use, e.g. one that exports
     the SDK's metrics (the worker); None: the SDK's default runtime."""
     deadline = asyncio.get_running_loop().time() + wait_seconds

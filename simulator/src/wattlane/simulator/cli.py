@@ -16,6 +16,7 @@ from pathlib import Path
 from wattlane.simulator import messages
 from wattlane.simulator.certs import Issued, client_ssl_context
 from wattlane.simulator.fleet import Fleet
+from wattlane.simulator.sessions import SessionPlan, keep_charging
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -40,6 +41,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--heartbeat", type=float, default=None, help="seconds (default: the boot interval)")
     parser.add_argument("--status", default="Available", help="status to report for connector 1 after boot")
     parser.add_argument("--duration", type=float, default=0.0, help="seconds to run; 0 = until Ctrl-C")
+    parser.add_argument(
+        "--session-card", default="", help="run charging sessions with this card UID (see --session-every)"
+    )
+    parser.add_argument(
+        "--session-every", type=float, default=300.0, help="seconds from one session's start to the next"
+    )
+    parser.add_argument("--session-kwh", type=float, default=8.0, help="energy charged per session")
+    parser.add_argument(
+        "--session-delay", type=float, default=5.0, help="seconds after start before the first session"
+    )
     return parser.parse_args(argv)
 
 
@@ -77,6 +88,15 @@ async def run(ns: argparse.Namespace) -> int:
     for error in report.errors:
         print(f"  {error}", file=sys.stderr)
     fleet.start_heartbeats(ns.heartbeat)
+    sessions = []
+    if ns.session_card:
+        plan = SessionPlan(ns.session_card, kwh=ns.session_kwh)
+        spread = ns.session_every / max(len(fleet), 1)
+        for n, station in enumerate(fleet):
+            if station.ws is not None:  # staggered: not every station plugs in at once
+                first = ns.session_delay + n * spread
+                runner = keep_charging(station, plan, ns.session_every, first_after=first)
+                sessions.append(asyncio.create_task(runner))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -84,6 +104,9 @@ async def run(ns: argparse.Namespace) -> int:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(ns.duration or None):
             await stop.wait()
+    for task in sessions:
+        task.cancel()
+    await asyncio.gather(*sessions, return_exceptions=True)
     await fleet.down()
     return 1 if report.failed else 0
 

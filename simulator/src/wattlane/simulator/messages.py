@@ -42,13 +42,24 @@ def boot_notification(
 
 
 def status_notification(
-    protocol: str, connector_id: int, status: str, *, evse_id: int | None = None, error_code: str = "NoError"
+    protocol: str,
+    connector_id: int,
+    status: str,
+    *,
+    evse_id: int | None = None,
+    error_code: str = "NoError",
+    timestamp: str | None = None,
 ) -> dict[str, Any]:
     """StatusNotification.req; 1.6 uses `connector_id` (0 = whole station), 2.0.1 evse + connector."""
     if protocol == V16:
-        return {"connectorId": connector_id, "errorCode": error_code, "status": status, "timestamp": now()}
+        return {
+            "connectorId": connector_id,
+            "errorCode": error_code,
+            "status": status,
+            "timestamp": timestamp or now(),
+        }
     return {
-        "timestamp": now(),
+        "timestamp": timestamp or now(),
         "connectorStatus": status,
         "evseId": evse_id if evse_id is not None else connector_id,
         "connectorId": connector_id if evse_id is not None else 1,
@@ -158,11 +169,15 @@ def transaction_event(
     meter_values: list[dict[str, Any]] | None = None,
     stopped_reason: str | None = None,
     timestamp: str | None = None,
+    charging_state: str | None = None,
 ) -> dict[str, Any]:
-    """2.0.1 TransactionEvent.req (Started / Updated / Ended)."""
+    """2.0.1 TransactionEvent.req (Started / Updated / Ended); `charging_state` is the
+    ChargingStateEnumType (`Charging`, `EVConnected`, `SuspendedEV`, `SuspendedEVSE`, `Idle`)."""
     info: dict[str, Any] = {"transactionId": transaction_id}
     if stopped_reason is not None:
         info["stoppedReason"] = stopped_reason
+    if charging_state is not None:
+        info["chargingState"] = charging_state
     payload: dict[str, Any] = {
         "eventType": event_type,
         "timestamp": timestamp or now(),

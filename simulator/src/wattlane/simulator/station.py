@@ -19,6 +19,7 @@ import contextlib
 import itertools
 import ssl
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -29,6 +30,24 @@ from websockets.typing import Subprotocol
 from wattlane.simulator import messages
 
 CallHandler = Callable[["SimStation", dict[str, Any]], Awaitable[dict[str, Any]]]
+
+# OCPP 1.6 California pricing (OCA application note): the DataTransfer vendor of cost messages and
+# the station's configuration key saying it shows them.
+COSTMSG_VENDOR = "org.openchargealliance.costmsg"
+DISPLAY_KEY = "CustomDisplayCostAndPrice"
+
+
+@dataclass(frozen=True, slots=True)
+class ShownCost:
+    """A cost the CSMS gave the station to show.
+
+    `source` says how: "totalCost" (a 2.0.1 TransactionEventResponse), "CostUpdated" (2.0.1),
+    "RunningCost" or "FinalCost" (1.6 California pricing DataTransfer, `data` parsed)."""
+
+    source: str
+    transaction_id: str  # as the station knows it (1.6 integer ids as text)
+    cost: float
+    payload: dict[str, Any]
 
 
 class SimCallError(Exception):
@@ -86,6 +105,10 @@ class SimStation:
         self._local_ids = itertools.count(-1, -1)
         self._real_ids: dict[int, int] = {}
         self._seq_no = -1  # 2.0.1 TransactionEvent seqNo, per station
+        # Costs shown (in arrival order), and whether this station shows 1.6 California pricing
+        # messages (its CustomDisplayCostAndPrice key; with False it refuses them).
+        self.shown_costs: list[ShownCost] = []
+        self.displays_costs = True
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -314,7 +337,20 @@ class SimStation:
         """2.0.1 TransactionEvent with the next seqNo of this station."""
         self._seq_no += 1
         payload = messages.transaction_event(event_type, transaction_id, self._seq_no, **kwargs)
-        return await self.transaction_message("TransactionEvent", payload)
+        answer = await self.transaction_message("TransactionEvent", payload)
+        if answer is not None and "totalCost" in answer:
+            self.shown_costs.append(
+                ShownCost("totalCost", transaction_id, float(answer["totalCost"]), answer)
+            )
+        return answer
+
+    def costs_of(self, transaction_id: str | int, source: str | None = None) -> list[ShownCost]:
+        """The costs shown for one transaction (of one `source`, or all), in arrival order."""
+        return [
+            c
+            for c in self.shown_costs
+            if c.transaction_id == str(transaction_id) and (source is None or c.source == source)
+        ]
 
     def start_heartbeats(self, interval: float | None = None) -> None:
         """Send Heartbeat every `interval` seconds (default: the boot response's interval)."""
@@ -337,7 +373,34 @@ def default_handlers(protocol: str) -> dict[str, CallHandler]:
         return {"status": "Accepted"}
 
     async def get_configuration(station: SimStation, payload: dict[str, Any]) -> dict[str, Any]:
-        return {"configurationKey": [{"key": "HeartbeatInterval", "readonly": False, "value": "300"}]}
+        known = {
+            "HeartbeatInterval": {"key": "HeartbeatInterval", "readonly": False, "value": "300"},
+            DISPLAY_KEY: {"key": DISPLAY_KEY, "readonly": True, "value": str(station.displays_costs).lower()},
+        }
+        keys = payload.get("key") or list(known)
+        answer: dict[str, Any] = {"configurationKey": [known[k] for k in keys if k in known]}
+        unknown = [k for k in keys if k not in known]
+        if unknown:
+            answer["unknownKey"] = unknown
+        return answer
+
+    async def cost_updated(station: SimStation, payload: dict[str, Any]) -> dict[str, Any]:
+        cost = ShownCost("CostUpdated", payload["transactionId"], float(payload["totalCost"]), payload)
+        station.shown_costs.append(cost)
+        return {}
+
+    async def data_transfer(station: SimStation, payload: dict[str, Any]) -> dict[str, Any]:
+        if payload.get("vendorId") != COSTMSG_VENDOR:
+            return {"status": "UnknownVendorId"}
+        if payload.get("messageId") not in ("RunningCost", "FinalCost"):
+            return {"status": "UnknownMessageId"}
+        if not station.displays_costs:
+            return {"status": "Rejected"}
+        data = orjson.loads(payload.get("data") or "{}")
+        station.shown_costs.append(
+            ShownCost(payload["messageId"], str(data["transactionId"]), float(data["cost"]), data)
+        )
+        return {"status": "Accepted"}
 
     async def unlocked(station: SimStation, payload: dict[str, Any]) -> dict[str, Any]:
         return {"status": "Unlocked"}  # a valid UnlockStatus in both versions
@@ -374,6 +437,7 @@ def default_handlers(protocol: str) -> dict[str, CallHandler]:
         "SendLocalList": accepted,
         "SetChargingProfile": accepted,
         "ClearChargingProfile": accepted,
+        "DataTransfer": data_transfer,
     }
     if protocol == messages.V16:
         table.update(
@@ -392,6 +456,7 @@ def default_handlers(protocol: str) -> dict[str, CallHandler]:
             RequestStopTransaction=accepted,
             UpdateFirmware=accepted,
             GetLog=accepted,
+            CostUpdated=cost_updated,
         )
     return table
 
@@ -421,5 +486,7 @@ def scripted_answer(action: str, answer: str, protocol: str, payload: dict[str, 
         return {"unknownKey": keys} if keys else {}
     if action in ("GetDiagnostics", "UpdateFirmware") and protocol == messages.V16:
         return {}  # 1.6 has no status in these answers
+    if action == "CostUpdated":
+        return {}  # its answer has no fields
     refusal = {"SendLocalList": "Failed", "ClearChargingProfile": "Unknown"}.get(action, "Rejected")
     return {"status": "Accepted" if accepted else refusal}

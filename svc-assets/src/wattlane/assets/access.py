@@ -84,8 +84,9 @@ class AccessDecision:
     charging_point: str  # `chargingPoints/{id}`
     owner_path: str  # the charging point owner's tenant path
     access_mode: str  # in force at the point: OPEN, WHITELIST, ROAMING or ROAMING_WHITELIST
-    rate_plan: str  # in force at the point (`ratePlans/{id}`; empty: none)
+    rate_plan: str  # in force at the point (`tariffs/{id}`; empty: none)
     card: DecidedCard | None = None  # None for an unknown card or an invalid token
+    time_zone: str = ""  # the location's IANA zone (local-time tariff restrictions)
 
 
 def _table(model: Any) -> Table:
@@ -111,6 +112,7 @@ _POINT = (
         _LOC.c.access_mode.label("location_access_mode"),
         _LOC.c.rate_plan.label("location_rate_plan"),
         _LOC.c.rate_plan_override.label("location_rate_plan_override"),
+        _LOC.c.time_zone.label("location_time_zone"),
     )
     .join(_LOC, _LOC.c.id == _CP.c.location_id)
     .where(_CP.c.delete_time.is_(None), _CP.c.state == "ACTIVE")
@@ -156,14 +158,14 @@ WITH p AS (
     SELECT cp.id, cp.owner_path, cp.rate_plan, cp.rate_plan_override, cp.access_mode,
            cp.access_mode_override, l.id AS location_id, l.display_name AS location_name,
            l.access_mode AS location_access_mode, l.rate_plan AS location_rate_plan,
-           l.rate_plan_override AS location_rate_plan_override,
+           l.rate_plan_override AS location_rate_plan_override, l.time_zone AS location_time_zone,
            string_to_array(btrim(cp.owner_path, '/'), '/') AS ids
     FROM charging_points cp JOIN locations l ON l.id = cp.location_id
     WHERE cp.{key} = $1 AND cp.delete_time IS NULL AND cp.state = 'ACTIVE'
 )
 SELECT p.id, p.owner_path, p.rate_plan, p.rate_plan_override, p.access_mode, p.access_mode_override,
        p.location_id, p.location_name, p.location_access_mode, p.location_rate_plan,
-       p.location_rate_plan_override,
+       p.location_rate_plan_override, p.location_time_zone,
        (SELECT coalesce(json_agg(json_build_array(os.tenant_id, os.rate_plan, os.rate_plan_override)), '[]')
         FROM organization_settings os WHERE os.tenant_id = ANY(p.ids))::text AS org_settings,
        c.id, c.kind, c.holder_id, c.owner_id, c.owner_path, c.customer_path, c.valid_from, c.valid_to,
@@ -173,7 +175,7 @@ SELECT p.id, p.owner_path, p.rate_plan, p.rate_plan_override, p.access_mode, p.a
 FROM p LEFT JOIN cards c ON c.uid = $2 AND c.delete_time IS NULL
 """
 _DECISION_BY = {"identity": _DECISION_SQL.format(key="ocpp_identity"), "id": _DECISION_SQL.format(key="id")}
-_POINT_COLUMNS = 11
+_POINT_COLUMNS = 12
 
 
 class SettingsRow(NamedTuple):
@@ -194,6 +196,7 @@ class PointRow(NamedTuple):
     location_access_mode: str
     location_rate_plan: str
     location_rate_plan_override: bool
+    location_time_zone: str
 
 
 class CardRow(NamedTuple):
@@ -221,6 +224,7 @@ class PointContext:
     location_name: str
     access_mode: str
     rate_plan: str
+    time_zone: str
 
     @classmethod
     def of(cls, point: PointRow, org_settings: Sequence[SettingsRow]) -> PointContext:
@@ -245,6 +249,7 @@ class PointContext:
             location_name=point.location_name,
             access_mode=mode.value,
             rate_plan=rate_plan.value,
+            time_zone=point.location_time_zone,
         )
 
     def decision(self, outcome: Outcome, card: DecidedCard | None = None) -> AccessDecision:
@@ -258,6 +263,7 @@ class PointContext:
             access_mode=self.access_mode,
             rate_plan=self.rate_plan,
             card=card,
+            time_zone=self.time_zone,
         )
 
 
@@ -388,7 +394,7 @@ class AccessDecider:
                 if uid
                 else []
             )
-        return PointContext.of(PointRow(*point), settings), cards
+        return PointContext.of(PointRow._make(point), settings), cards
 
     async def _read_postgres(
         self, key: str, value: str, uid: str

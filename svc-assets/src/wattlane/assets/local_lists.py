@@ -94,7 +94,7 @@ async def local_authorizations(
             raise NotFound(f"charging point with OCPP identity {identity[:64]!r}")
         ids = inheritance.path_ids(point.owner_path)
         settings = [SettingsRow(*row) for row in await session.execute(_ORG_SETTINGS, {"ids": ids})]
-        context = PointContext.of(PointRow(*point), settings)
+        context = PointContext.of(PointRow._make(point), settings)
         charging_point = f"chargingPoints/{context.point_id}"
         if context.access_mode not in WHITELIST_MODES:
             return LocalAuthorizationList(charging_point, context.access_mode)

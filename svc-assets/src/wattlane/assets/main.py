@@ -30,6 +30,7 @@ from wattlane.assets.runtime import Runtime
 from wattlane.assets.schema import MIGRATIONS
 from wattlane.assets.scoped import owner_visible
 from wattlane.assets.settings import AssetsSettings
+from wattlane.assets.tariffs import GrpcTariffLink, TariffLink
 from wattlane.assets.upstream import IdentityUpstream
 from wattlane.core.audit import AuditLog
 from wattlane.core.audit_api import AuditServicer
@@ -56,8 +57,8 @@ class OwnerPaths:
 class AssetsService(Service[AssetsSettings]):
     """svc-assets: locations, charging points, connectors, station keys, cards, access.
 
-    `csms` replaces the CSMS link (tests serve a stub CSMS); `step_hook` pauses between
-    provisioning steps (tests stop identity half-way)."""
+    `csms` replaces the CSMS link (tests serve a stub CSMS), `tariffs` the billing link;
+    `step_hook` pauses between provisioning steps (tests stop identity half-way)."""
 
     name = "assets"
     settings_class = AssetsSettings
@@ -67,11 +68,17 @@ class AssetsService(Service[AssetsSettings]):
     provisioning: Provisioning
 
     def __init__(
-        self, settings: AssetsSettings, *, csms: CsmsLink | None = None, step_hook: StepHook | None = None
+        self,
+        settings: AssetsSettings,
+        *,
+        csms: CsmsLink | None = None,
+        step_hook: StepHook | None = None,
+        tariffs: TariffLink | None = None,
     ) -> None:
         super().__init__(settings)
         self._csms_override = csms
         self._step_hook = step_hook
+        self._tariffs_override = tariffs
 
     async def setup(self) -> None:
         s = self.settings
@@ -91,6 +98,11 @@ class AssetsService(Service[AssetsSettings]):
             grpc_csms = GrpcCsmsLink(s.csms_address, link.service_token)
             self.on_stop(grpc_csms.close)
             csms = grpc_csms
+        tariffs = self._tariffs_override
+        if tariffs is None and s.billing_address:
+            grpc_tariffs = GrpcTariffLink(s.billing_address, link.service_token)
+            self.on_stop(grpc_tariffs.close)
+            tariffs = grpc_tariffs
         self.rt = rt = Runtime(
             settings=s,
             db=db,
@@ -100,6 +112,7 @@ class AssetsService(Service[AssetsSettings]):
             quota=upstream,
             decider=AccessDecider(db),
             csms=csms,
+            tariffs=tariffs,
         )
         self.provisioning = Provisioning(rt, self._step_hook)
         await link.start()

@@ -25,7 +25,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wattlane.assets import charging_points, locations, onboarding
+from wattlane.assets import charging_points, locations, onboarding, tariffs
 from wattlane.assets.charging_points import license_type, point_name
 from wattlane.assets.models import ChargingPoint, Connector
 from wattlane.assets.runtime import Runtime
@@ -80,6 +80,7 @@ class Provisioning:
             location = await locations.get_in_scope(session, scope, location_id, "stations.manage")
             row = charging_points.new_point(scope, location, fields)
             await charging_points.check_identity_free(session, row.ocpp_identity)
+            await tariffs.check_point(session, self.rt.tariffs, row, fields)
         if row.onboarding == "CONNECTED":
             attempt = await onboarding.confirm_connecting(self.rt.csms, row.ocpp_identity)
             row.first_seen_time = attempt.first_attempt_time

@@ -8,7 +8,7 @@ from wattlane.core import ocpp
 from wattlane.core.errors import InvalidArgument
 
 ACCESS_MODES = ("OPEN", "WHITELIST", "ROAMING", "ROAMING_WHITELIST")
-_RATE_PLAN = re.compile(r"ratePlans/[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+_RATE_PLAN = re.compile(r"tariffs/[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 MAX_POWER_W = 10_000_000  # 10 MW: no charging point or grid connection we manage is larger
 
@@ -44,9 +44,10 @@ def power(value: int, field: str) -> int:
 
 
 def rate_plan(value: str, field: str) -> str:
-    """A rate plan reference `ratePlans/{id}`, or empty for none."""
+    """A rate plan reference: billing's `tariffs/{id}` (whether it exists is asked of billing,
+    see `tariffs.check_reference`), or empty for none."""
     if value and not _RATE_PLAN.fullmatch(value):
-        raise InvalidArgument.field(field, f"must look like ratePlans/{{id}}, got {value[:80]!r}")
+        raise InvalidArgument.field(field, f"must look like tariffs/{{id}}, got {value[:80]!r}")
     return value
 
 

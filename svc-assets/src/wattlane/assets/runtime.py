@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from wattlane.assets.access import AccessDecider
 from wattlane.assets.onboarding import CsmsLink
 from wattlane.assets.settings import AssetsSettings
+from wattlane.assets.tariffs import TariffLink
 from wattlane.assets.upstream import Directory, Quota
 from wattlane.core.audit import AuditLog
 from wattlane.core.db import Database
@@ -23,3 +24,4 @@ class Runtime:
     quota: Quota
     decider: AccessDecider
     csms: CsmsLink | None = None  # None: connected onboarding is unavailable
+    tariffs: TariffLink | None = None  # None: no billing, so no rate plan can be set

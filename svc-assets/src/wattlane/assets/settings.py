@@ -29,6 +29,10 @@ class AssetsSettings(ProcessSettings):
     csms_address: str = field(
         default="", metadata={"help": "CSMS gRPC endpoint for connected onboarding (empty: unavailable)"}
     )
+    billing_address: str = field(
+        default="",
+        metadata={"help": "billing gRPC endpoint: rate plans reference its tariffs (empty: none can be set)"},
+    )
     scope_cache_seconds: float = field(default=10.0, metadata={"help": "how long a caller's scope is cached"})
     reconcile_seconds: float = field(
         default=30.0, metadata={"help": "how often half-done point creations/removals are finished"}

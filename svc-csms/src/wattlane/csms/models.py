@@ -141,6 +141,9 @@ class Message(Base):
     error: Mapped[bool] = mapped_column(Boolean)  # a CALLERROR or an unparsable frame
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_description: Mapped[str | None] = mapped_column(Text)
+    # The OpenTelemetry trace a CSMS→station call was sent in (and its answer), to find the
+    # request that caused a frame.
+    trace_id: Mapped[str | None] = mapped_column(String(32))
 
 
 class Transaction(Base):
@@ -188,6 +191,8 @@ class Transaction(Base):
     cardholder_id: Mapped[str] = mapped_column(String(64))
     payer: Mapped[str] = mapped_column(String(16))
     rate_plan: Mapped[str] = mapped_column(String(128))
+    # The location's IANA time zone at the start (billing's local-time restrictions).
+    time_zone: Mapped[str] = mapped_column(String(64), default="", server_default="")
     create_time: Mapped[dt.datetime]
     update_time: Mapped[dt.datetime]
 
@@ -205,6 +210,19 @@ class MeterValue(Base):
     power_w: Mapped[int | None] = mapped_column(BigInteger)
     current_a: Mapped[float | None] = mapped_column(Float)
     soc_percent: Mapped[float | None] = mapped_column(Float)
+
+
+class TransactionChargingState(Base):
+    """A change of an active transaction between charging and parked (connected, not charging),
+    as the station reported it; only changes are stored (a repeat is the same row)."""
+
+    __tablename__ = "transaction_charging_states"
+
+    transaction_id: Mapped[int] = mapped_column(
+        AutoId, ForeignKey("transactions.id", ondelete="CASCADE"), primary_key=True
+    )
+    time: Mapped[dt.datetime] = mapped_column(primary_key=True)
+    charging: Mapped[bool] = mapped_column(Boolean)
 
 
 class TransactionOutbox(Base):

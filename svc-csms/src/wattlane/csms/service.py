@@ -3,8 +3,10 @@ sharing one station registry and message log.
 
 Providers are chosen by the settings: with an assets address, station credentials and access
 decisions come from assets (with a service token from identity); without, from the static /
-demo list in the settings. With a database URL, the registry and log are stored (and the gRPC
-APIs read them); without, they stay in memory (benchmarks, quick local runs).
+demo list in the settings. With a billing address, stations are shown the costs of priced
+sessions (billing's PriceSession); without, no costs. With a database URL, the registry and log
+are stored (and the gRPC APIs read them); without, they stay in memory (benchmarks, quick local
+runs).
 
 The skeleton gives the rest (`wattlane.core.service`): the side port (`/metrics`, `/healthz`,
 `/readyz`), logging, tracing, background tasks (housekeeping, the lease renewal, the handoff
@@ -15,6 +17,7 @@ relay), and SIGTERM: not ready, `drain_seconds`, then `drain()` closes the stati
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -30,6 +33,7 @@ from wattlane.api.csms.v1 import (
 from wattlane.core.audit import AuditLog
 from wattlane.core.audit_api import AuditServicer
 from wattlane.core.client import channel
+from wattlane.core.clients.billing import BillingClient
 from wattlane.core.clock import utcnow
 from wattlane.core.db import Database
 from wattlane.core.identity_link import IdentityLink
@@ -49,8 +53,15 @@ from wattlane.csms.protocol.options import CsmsOptions
 from wattlane.csms.protocol.security import server_ssl_context
 from wattlane.csms.protocol.server import Csms, ListenerConfig
 from wattlane.csms.providers.assets import AssetsAccess, AssetsLocalLists, AssetsStations
+from wattlane.csms.providers.billing import BillingPricing
 from wattlane.csms.providers.directory import IdentityDirectory
-from wattlane.csms.providers.interfaces import AccessDecider, Providers, StationCredentials, StationOwner
+from wattlane.csms.providers.interfaces import (
+    AccessDecider,
+    Pricing,
+    Providers,
+    StationCredentials,
+    StationOwner,
+)
 from wattlane.csms.providers.memory import MemoryProviders, memory_providers
 from wattlane.csms.registry.leases import Lease
 from wattlane.csms.registry.logstore import purge_messages
@@ -137,12 +148,17 @@ class CsmsService(Service[CsmsSettings]):
             self.memory.message_log.start()
             memory = self.memory
             providers = Providers(credentials, access, memory.events, memory.message_log, memory.transactions)
+        providers = dataclasses.replace(providers, pricing=self._pricing())
         self.csms = Csms(
             providers,
             CsmsOptions(
                 heartbeat_interval=s.heartbeat_interval,
                 validate_responses=s.validate_responses,
                 call_timeout=s.call_timeout,
+                cost_update_interval=s.cost_update_interval,
+                pricing_timeout=s.pricing_timeout,
+                pricing_backoff=s.pricing_backoff,
+                cost_display_pattern=s.cost_display_stations,
             ),
         )
         await self._listen()
@@ -170,6 +186,18 @@ class CsmsService(Service[CsmsSettings]):
         self._assets_stub = stub
         logger.info("station credentials and access decisions from assets at %s", s.assets_address)
         return AssetsStations(stub), AssetsAccess(stub)
+
+    def _pricing(self) -> Pricing | None:
+        """Costs on stations from billing's PriceSession (none without a billing address)."""
+        s = self.settings
+        if not s.billing_address:
+            return None
+        # One attempt: a cost is best effort and bounded by `pricing_timeout` anyway.
+        token = self.identity.service_token if self.identity is not None else None
+        client = BillingClient(s.billing_address, max_attempts=1, token_provider=token)
+        self.on_stop(client.close)
+        logger.info("costs on stations priced by billing at %s", s.billing_address)
+        return BillingPricing(client)
 
     async def _listen(self) -> None:
         assert self.csms is not None

@@ -5,11 +5,13 @@
 tracing, drain and grace), the CSMS reads its listener, security profile, registries and links:
 with `DATABASE_URL` empty the registry and the message log stay in memory (benchmarks, quick
 local runs); with `ASSETS_ADDRESS` set, station credentials and access decisions come from assets,
-otherwise from the static `STATIONS` list and the demo pattern.
+otherwise from the static `STATIONS` list and the demo pattern; with `BILLING_ADDRESS` set,
+stations are shown the costs of priced sessions (`protocol/costs.py`).
 """
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -133,6 +135,30 @@ class CsmsSettings(ProcessSettings):
     )
     demo_owner: str = field(default="", metadata=doc("owner tenant id of static and demo stations"))
     demo_owner_path: str = field(default="", metadata=doc("owner tenant path of static and demo stations"))
+    billing_address: str = field(
+        default="",
+        metadata=doc("billing's gRPC address: costs shown on stations (PriceSession); empty: no costs"),
+    )
+    cost_update_interval: float = field(
+        default=60.0,
+        metadata=doc(
+            "seconds between running costs sent during a priced session (2.0.1 CostUpdated, 1.6 "
+            "RunningCost); 0 = only in TransactionEvent replies and at the end"
+        ),
+    )
+    pricing_timeout: float = field(
+        default=1.0, metadata=doc("seconds a cost may take; a reply never waits longer and goes without one")
+    )
+    pricing_backoff: float = field(
+        default=15.0, metadata=doc("seconds without costs after billing failed or was late")
+    )
+    cost_display_stations: str = field(
+        default="",
+        metadata=doc(
+            "OCPP 1.6: regex of identities sent California pricing messages without asking; the "
+            "others get them when their CustomDisplayCostAndPrice key is true"
+        ),
+    )
     temporal_address: str = field(
         default="", metadata=doc("Temporal for the transaction handoff; empty: the outbox waits")
     )
@@ -145,11 +171,17 @@ class CsmsSettings(ProcessSettings):
     def __post_init__(self) -> None:
         # `load` hands the list over as its comma-separated items (a `_FILE` secret as one string).
         object.__setattr__(self, "stations", parse_stations(self.stations))
-        for name in ("lease_seconds", "call_timeout"):
+        for name in ("lease_seconds", "call_timeout", "pricing_timeout"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{env_name(PREFIX, name)} must be positive, got {getattr(self, name)}")
-        if self.close_spread_seconds < 0:
-            raise SettingsError(f"{env_name(PREFIX, 'close_spread_seconds')} must not be negative")
+        for name in ("close_spread_seconds", "cost_update_interval", "pricing_backoff"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"{env_name(PREFIX, name)} must not be negative")
+        if self.cost_display_stations:
+            try:
+                re.compile(self.cost_display_stations)
+            except re.error as exc:
+                raise SettingsError(f"{env_name(PREFIX, 'cost_display_stations')}: {exc}") from None
 
 
 def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> CsmsSettings:

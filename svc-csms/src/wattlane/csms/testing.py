@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -50,14 +51,18 @@ async def running_csms(
 ) -> AsyncIterator[RunningCsms]:
     """Start a CSMS on an ephemeral port; registered `stations` map identity → password.
 
-    Pass `memory` to use providers of your own (e.g. one that fails on purpose), and `storage`
+    Pass `memory` to use providers of your own (e.g. one that fails on purpose, or with a
+    `pricing` so stations are shown costs), and `storage`
     (started by the caller, built on `memory`'s stations and access) for the database registry
     and log instead of the in-memory events and log."""
     memory = memory or memory_providers(log_flush_interval=0.05)
     for identity, password in (stations if stations is not None else {"CS001": DEFAULT_PASSWORD}).items():
         memory.stations.add(identity, password)
+    providers = storage.providers if storage is not None else memory.providers()
+    if memory.pricing is not None:  # costs on stations, with the database store too
+        providers = dataclasses.replace(providers, pricing=memory.pricing)
     csms = Csms(
-        storage.providers if storage is not None else memory.providers(),
+        providers,
         options or CsmsOptions(validate_responses=True),
         data_transfer=data_transfer,
         access_cache_ttl=access_cache_ttl,

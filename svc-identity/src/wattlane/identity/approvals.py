@@ -96,6 +96,13 @@ class Approvals:
                 outcome: approval.ApprovalOutcome = await handle.execute_update(
                     approval.DECIDE, decision, result_type=approval.ApprovalOutcome
                 )
+                log.info(
+                    "applications/%s %s by %s",
+                    application_id,
+                    outcome.state.lower(),
+                    decision.actor,
+                    extra={"application": f"applications/{application_id}", "state": outcome.state},
+                )
                 return outcome
             except WorkflowUpdateFailedError as error:
                 cause = error.cause

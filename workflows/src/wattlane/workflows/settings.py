@@ -15,6 +15,10 @@ class WorkerSettings(ProcessSettings):
     tracing and drain settings come from `ProcessSettings`; `grace_seconds` is how long running
     activities get to finish at shutdown before they are cancelled and retried elsewhere)."""
 
+    host: str = field(
+        default="127.0.0.1",
+        metadata=doc("listen address of the side port (0.0.0.0 in a pod, so the kubelet's probes reach it)"),
+    )
     metrics_port: int = field(
         default=9153,
         metadata=doc("HTTP side port: /metrics (ours and the Temporal SDK's), /healthz, /readyz (-1 = off)"),
@@ -28,6 +32,10 @@ class WorkerSettings(ProcessSettings):
     identity_address: str = field(default="127.0.0.1:50051", metadata=doc("identity gRPC"))
     csms_address: str = field(
         default="127.0.0.1:50061", metadata=doc("CSMS gRPC (handoffs); empty: no billing queue")
+    )
+    billing_address: str = field(
+        default="127.0.0.1:50053",
+        metadata=doc("billing gRPC: handoffs seal charge records there (empty: they wait, retried)"),
     )
     client_id: str = field(default="worker", metadata=doc("service account (client id or service name)"))
     client_secret: str = field(default="", metadata=doc("service account secret", secret=True))

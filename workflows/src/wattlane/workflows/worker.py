@@ -23,6 +23,7 @@ from temporalio.worker import Worker
 
 from wattlane.contracts.task_queues import ACCOUNTS as ACCOUNTS_QUEUE
 from wattlane.contracts.task_queues import BILLING as BILLING_QUEUE
+from wattlane.core.clients.billing import BillingClient
 from wattlane.core.identity_link import IdentityLink
 from wattlane.core.service import Service, main
 from wattlane.core.temporal import connect
@@ -62,7 +63,8 @@ class Dependencies:
     identity: IdentityInternal
     mailer: Mailer
     app_url: str = "http://localhost:8080"  # where links in mails point
-    csms: CsmsInternal | None = None  # the transaction handoff's consumer (until billing exists)
+    csms: CsmsInternal | None = None  # the transaction handoff records deliveries there
+    billing: BillingClient | None = None  # ... after billing sealed the charge record
 
 
 def task_queues(
@@ -89,8 +91,14 @@ def task_queues(
         )
     ]
     if deps.csms is not None:
-        handoff = HandoffActivities(deps.csms)
-        queues.append(TaskQueue(billing_queue, workflows=[TransactionHandoff], activities=[handoff.record]))
+        handoff = HandoffActivities(deps.csms, deps.billing)
+        queues.append(
+            TaskQueue(
+                billing_queue,
+                workflows=[TransactionHandoff],
+                activities=[handoff.record_charge, handoff.record],
+            )
+        )
     return queues
 
 
@@ -175,12 +183,17 @@ class WorkerService(Service[WorkerSettings]):
         if s.csms_address:
             csms = CsmsInternal(link, s.csms_address)
             self.on_stop(csms.close)
+        billing = None
+        if s.billing_address:
+            billing = BillingClient(s.billing_address, max_attempts=4, token_provider=link.service_token)
+            self.on_stop(billing.close)
         deps = Dependencies(
             self.client,
             identity,
             Mailer(SmtpSender(s.smtp_host, s.smtp_port), identity),
             app_url=s.app_url,
             csms=csms,
+            billing=billing,
         )
         grace = timedelta(seconds=s.grace_seconds)
         queues = task_queues(deps, s.accounts_task_queue, s.billing_task_queue)

@@ -386,8 +386,8 @@ def billing() -> dict[str, Any]:
     b = board(
         uid,
         "Wattlane / Billing",
-        "Completed transactions handed to billing, billing's RPCs and the monthly settlement. "
-        "Panels marked waiting show data once svc-billing runs as a process.",
+        "Completed transactions handed to billing, billing's RPCs and the monthly settlement "
+        "(the settlement panel waits for billing's settlement workflow).",
     )
     b = (
         b.with_panel(
@@ -411,7 +411,7 @@ def billing() -> dict[str, Any]:
         )
         .with_panel(
             graph(
-                waiting(uid, "Billing requests/s by method", "svc-billing does not run as a process yet"),
+                "Billing requests/s by method",
                 "reqps",
                 Query(
                     "sum by (grpc_method) (rate(wattlane_grpc_server_handled_total"
@@ -422,7 +422,7 @@ def billing() -> dict[str, Any]:
         )
         .with_panel(
             graph(
-                waiting(uid, "Billing latency p99", "svc-billing does not run as a process yet"),
+                "Billing latency p99",
                 "s",
                 Query(
                     _quantile(

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wattlane.api.assets.v1 import charging_points_pb2 as pb
 from wattlane.api.assets.v1 import charging_points_pb2_grpc, settings_pb2
-from wattlane.assets import charging_points, connectors, credentials, locations
+from wattlane.assets import charging_points, connectors, credentials, locations, tariffs
 from wattlane.assets.api import messages
 from wattlane.assets.models import ChargingPoint
 from wattlane.assets.provisioning import Provisioning
@@ -160,6 +160,7 @@ class ChargingPointServicer(charging_points_pb2_grpc.ChargingPointServiceService
             row = await charging_points.update(
                 session, scope, point_id, changes, etag=request.charging_point.etag
             )
+            await tariffs.check_point(session, self.rt.tariffs, row, changes)
             await self.rt.audit.record(
                 session,
                 resource=f"chargingPoints/{row.id}",

@@ -9,7 +9,7 @@ from google.protobuf import empty_pb2
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wattlane.api.assets.v1 import locations_pb2, locations_pb2_grpc, settings_pb2
-from wattlane.assets import locations, rules
+from wattlane.assets import locations, rules, tariffs
 from wattlane.assets.api import messages
 from wattlane.assets.models import Location
 from wattlane.assets.runtime import Runtime
@@ -95,6 +95,9 @@ class LocationServicer(locations_pb2_grpc.LocationServiceServicer):
 
         async def write(session: AsyncSession) -> locations_pb2.Location:
             row = await locations.create(session, scope, owner, fields)
+            await tariffs.check_reference(
+                self.rt.tariffs, row.rate_plan, row.owner_path, "location.rate_plan"
+            )
             await self.rt.audit.record(
                 session, resource=f"locations/{row.id}", tenant_path=row.owner_path, changes=sorted(fields)
             )
@@ -112,6 +115,11 @@ class LocationServicer(locations_pb2_grpc.LocationServiceServicer):
 
         async def write(session: AsyncSession) -> locations_pb2.Location:
             row = await locations.update(session, scope, location_id, changes, etag=request.location.etag)
+            if "rate_plan" in changes or "rate_plan_override" in changes:
+                field = "location.rate_plan"
+                await tariffs.check_reference(self.rt.tariffs, row.rate_plan, row.owner_path, field)
+                capped = await tariffs.capped_points_below(session, location_id=row.id)
+                await tariffs.check_max_prices(session, self.rt.tariffs, capped, field)
             await self.rt.audit.record(
                 session, resource=f"locations/{row.id}", tenant_path=row.owner_path, changes=sorted(changes)
             )

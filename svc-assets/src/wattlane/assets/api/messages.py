@@ -104,6 +104,7 @@ def access_decision(decision: AccessDecision) -> internal_pb2.AccessDecision:
             owner_path=decision.owner_path,
             rate_plan=decision.rate_plan,
             access_mode=decision.access_mode,
+            time_zone=decision.time_zone,
         )
     return D(
         status=_STATUS[decision.status],
@@ -118,6 +119,7 @@ def access_decision(decision: AccessDecision) -> internal_pb2.AccessDecision:
         rate_plan=decision.rate_plan,
         card_expire_time=to_timestamp(card.expire_time),
         access_mode=decision.access_mode,
+        time_zone=decision.time_zone,
     )
 
 

@@ -6,7 +6,7 @@ import grpc
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wattlane.api.assets.v1 import settings_pb2, settings_pb2_grpc
-from wattlane.assets import charging_points, inheritance, locations, organization_settings
+from wattlane.assets import charging_points, inheritance, locations, organization_settings, tariffs
 from wattlane.assets.models import OrganizationSettings
 from wattlane.assets.runtime import Runtime
 from wattlane.assets.scoped import owner_visible
@@ -70,6 +70,11 @@ class AssetSettingsServicer(settings_pb2_grpc.AssetSettingsServiceServicer):
             row = await organization_settings.update(
                 session, scope, owner, changes, etag=request.settings.etag
             )
+            if "rate_plan" in changes or "rate_plan_override" in changes:
+                field = "settings.rate_plan"
+                await tariffs.check_reference(self.rt.tariffs, row.rate_plan, owner.path, field)
+                capped = await tariffs.capped_points_below(session, owner_path=owner.path)
+                await tariffs.check_max_prices(session, self.rt.tariffs, capped, field)
             await self.rt.audit.record(
                 session, resource=request.settings.name, tenant_path=owner.path, changes=dict(changes)
             )

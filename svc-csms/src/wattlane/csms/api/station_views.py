@@ -127,6 +127,7 @@ def station_message(row: Message) -> stations_pb2.StationMessage:
         error=row.error,
         error_code=row.error_code or "",
         error_description=row.error_description or "",
+        trace_id=row.trace_id or "",
     )
     _timestamps(message, time=row.time)
     return message

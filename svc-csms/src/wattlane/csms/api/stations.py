@@ -31,6 +31,7 @@ MESSAGE_FILTERS = {
     "message_type": Field(Message.message_type, "int"),
     "error": Field(Message.error, "bool"),
     "time": Field(Message.time, "timestamp"),
+    "trace_id": Field(Message.trace_id),  # the frames a traced request sent (and their answers)
 }
 UNCLAIMED_FILTERS = {
     "identity": Field(UnclaimedConnection.identity),

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 
 from wattlane.api.csms.v1 import transactions_pb2
 from wattlane.core.timestamps import to_timestamp
-from wattlane.csms.models import MeterValue, Transaction
+from wattlane.csms.models import MeterValue, Transaction, TransactionChargingState
 from wattlane.csms.names import station_name, transaction_name
 
 T = transactions_pb2
@@ -28,8 +28,17 @@ def meter_value(row: MeterValue) -> transactions_pb2.MeterValue:
     return message
 
 
-def transaction(row: Transaction, samples: Sequence[MeterValue] = ()) -> transactions_pb2.Transaction:
-    """The API view of a transaction (with `samples` for the FULL view)."""
+def charging_state(row: TransactionChargingState) -> transactions_pb2.ChargingState:
+    """The API view of one charging ↔ parked change."""
+    return T.ChargingState(time=to_timestamp(row.time), charging=row.charging)
+
+
+def transaction(
+    row: Transaction,
+    samples: Sequence[MeterValue] = (),
+    states: Sequence[TransactionChargingState] = (),
+) -> transactions_pb2.Transaction:
+    """The API view of a transaction (with `samples` and charging `states` for the FULL view)."""
     message = T.Transaction(
         name=transaction_name(row.id),
         station=station_name(row.identity),
@@ -51,6 +60,8 @@ def transaction(row: Transaction, samples: Sequence[MeterValue] = ()) -> transac
         payer=row.payer,
         rate_plan=row.rate_plan,
         meter_values=[meter_value(s) for s in samples],
+        charging_states=[charging_state(s) for s in states],
+        time_zone=row.time_zone,
     )
     if (stop := to_timestamp(row.stop_time)) is not None:
         message.stop_time.CopyFrom(stop)

@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 import grpc
 
 from wattlane.api.csms.v1 import transactions_pb2, transactions_pb2_grpc
+from wattlane.contracts import scopes
 from wattlane.core.caller import Caller, current_caller
 from wattlane.core.db import Database
-from wattlane.core.errors import InvalidArgument
+from wattlane.core.errors import InvalidArgument, NotFound
 from wattlane.core.filtering import Field, compile_filter
 from wattlane.core.listing import list_call
 from wattlane.core.names import parse_optional_name
@@ -54,15 +55,24 @@ class TransactionServicer(transactions_pb2_grpc.TransactionServiceServicer):
     async def GetTransaction(
         self, request: transactions_pb2.GetTransactionRequest, context: grpc.aio.ServicerContext
     ) -> transactions_pb2.Transaction:
-        """Gets one transaction (`transactions.read` on its owner or card owner, or the cardholder)."""
+        """Gets one transaction (`transactions.read` on its owner or card owner, or the
+        cardholder; any transaction for a service token holding `csms.transactions`)."""
         transaction_id = parse_transaction_name(request.name)
         full = _full(request.view)
         caller = current_caller()
-        scope = await caller.scope()
         async with self.db.reader() as session:
-            row = await visibility.transaction_in_scope(session, scope, _user_id(caller), transaction_id)
+            if caller.principal.is_service:
+                # Billing prices every completed transaction, whoever owns it.
+                caller.require_service_scope(scopes.CSMS_TRANSACTIONS)
+                row = await repository.get_transaction(session, transaction_id)
+                if row is None:
+                    raise NotFound(request.name)
+            else:
+                scope = await caller.scope()
+                row = await visibility.transaction_in_scope(session, scope, _user_id(caller), transaction_id)
             samples = (await repository.meter_values_of(session, [row.id]))[row.id] if full else []
-        return transaction_views.transaction(row, samples)
+            states = (await repository.charging_states_of(session, [row.id]))[row.id] if full else []
+        return transaction_views.transaction(row, samples, states)
 
     async def ListTransactions(
         self, request: transactions_pb2.ListTransactionsRequest, context: grpc.aio.ServicerContext
@@ -82,9 +92,13 @@ class TransactionServicer(transactions_pb2_grpc.TransactionServiceServicer):
                 limit=call.page.size + 1,
             )
             shown = rows[: call.page.size]
-            samples = await repository.meter_values_of(session, [r.id for r in shown]) if full else {}
+            ids = [r.id for r in shown]
+            samples = await repository.meter_values_of(session, ids) if full else {}
+            states = await repository.charging_states_of(session, ids) if full else {}
         return transactions_pb2.ListTransactionsResponse(
-            transactions=[transaction_views.transaction(r, samples.get(r.id, [])) for r in shown],
+            transactions=[
+                transaction_views.transaction(r, samples.get(r.id, []), states.get(r.id, [])) for r in shown
+            ],
             next_page_token=call.page.next_token(rows, lambda r: r.id),
         )
 

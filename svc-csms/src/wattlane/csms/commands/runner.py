@@ -201,6 +201,14 @@ class CommandRunner:
             )
             final = await session.get(Command, row.id, populate_existing=True)
         assert final is not None
+        # One line per remote action (rare, operator-driven), with the request's trace id.
+        logger.info(
+            "%s: %s %s",
+            command_name(final.identity, final.id),
+            final.ocpp_action,
+            final.state,
+            extra={"station": final.identity, "action": final.ocpp_action, "state": final.state},
+        )
         return final
 
 

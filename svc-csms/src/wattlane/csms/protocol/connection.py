@@ -15,9 +15,11 @@ import time
 import uuid
 from typing import Any
 
+from opentelemetry import trace
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from wattlane.core.logs import current_trace_id
 from wattlane.csms.protocol.errors import (
     CallError,
     CallTimeout,
@@ -49,6 +51,7 @@ from wattlane.csms.providers.interfaces import Direction, LogEntry, MessageLog
 logger = logging.getLogger(__name__)
 
 _MAX_LOGGED_RAW = 4096  # characters of an unparsable frame kept in the message log
+_tracer = trace.get_tracer("wattlane.ocpp")
 
 
 class StationConnection:
@@ -76,6 +79,7 @@ class StationConnection:
         self._metrics = metrics or version_metrics(session.version)
         self._call_lock = asyncio.Lock()
         self._pending: tuple[str, str, asyncio.Future[dict[str, Any]]] | None = None
+        self._pending_trace: str | None = None  # the trace the pending call was sent in
         self._open = True
 
     # -- receiving ---------------------------------------------------------------------------
@@ -170,7 +174,14 @@ class StationConnection:
         action = pending[1] if pending is not None and pending[0] == frame.message_id else None
         self._log.record(
             LogEntry(
-                time.time(), self.identity, Direction.IN, CALLRESULT, frame.message_id, action, frame.payload
+                time.time(),
+                self.identity,
+                Direction.IN,
+                CALLRESULT,
+                frame.message_id,
+                action,
+                frame.payload,
+                trace_id=self._pending_trace if action is not None else None,
             )
         )
         if pending is None or action is None or pending[2].done():
@@ -198,6 +209,7 @@ class StationConnection:
                 frame.details,
                 frame.code,
                 frame.description,
+                self._pending_trace if action is not None else None,
             )
         )
         if pending is None or action is None or pending[2].done():
@@ -258,8 +270,29 @@ class StationConnection:
         Raises `OcppError` when `payload` is not a valid request (a bug on our side),
         `CallError` for a CALLERROR answer, `InvalidResponse` for an answer that violates the
         response schema, `CallTimeout`, or `StationNotConnected`.
+
+        Traced: a client span `OCPP <action>` from sending the CALL to its answer, in the trace of
+        whoever asked (a CreateCommand call); the CALL and its answer in the message log carry
+        the trace id. A call made outside any trace (the CSMS's own, e.g. after a boot) starts
+        none: thousands of stations would otherwise each make a one-span trace per call.
         """
         self._schemas.validate_request(action, payload)
+        if not trace.get_current_span().get_span_context().is_valid:
+            return await self._call(trace.INVALID_SPAN, action, payload, timeout)
+        with _tracer.start_as_current_span(
+            f"OCPP {action}",
+            kind=trace.SpanKind.CLIENT,
+            attributes={
+                "ocpp.station": self.identity,
+                "ocpp.action": action,
+                "ocpp.version": str(self.version),
+            },
+        ) as span:
+            return await self._call(span, action, payload, timeout)
+
+    async def _call(
+        self, span: trace.Span, action: str, payload: dict[str, Any], timeout: float | None
+    ) -> dict[str, Any]:
         metrics = self._metrics.outgoing(action)
         async with self._call_lock:  # one CSMS→station call in flight per station
             if not self._open:
@@ -267,11 +300,22 @@ class StationConnection:
             message_id = str(uuid.uuid4())
             future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
             self._pending = (message_id, action, future)
+            self._pending_trace = trace_id = current_trace_id() or None
+            span.set_attribute("ocpp.message_id", message_id)
             sent = time.monotonic()
             try:
                 await self.ws.send(encode_call(message_id, action, payload), text=True)
                 self._log.record(
-                    LogEntry(time.time(), self.identity, Direction.OUT, CALL, message_id, action, payload)
+                    LogEntry(
+                        time.time(),
+                        self.identity,
+                        Direction.OUT,
+                        CALL,
+                        message_id,
+                        action,
+                        payload,
+                        trace_id=trace_id,
+                    )
                 )
                 async with asyncio.timeout(timeout if timeout is not None else self._options.call_timeout):
                     answer = await future
@@ -290,7 +334,7 @@ class StationConnection:
                 metrics.seconds.observe(time.monotonic() - sent)
                 raise
             finally:
-                self._pending = None
+                self._pending, self._pending_trace = None, None
             metrics.ok.inc()
             metrics.seconds.observe(time.monotonic() - sent)
             return answer

@@ -16,3 +16,13 @@ class CsmsOptions:
     silence_factor: float = 2.5
     # Validate every reply against the response schema before sending it (tests, debugging).
     validate_responses: bool = False
+    # Costs on stations (when a pricing provider is configured): a running cost at most every
+    # this many seconds per transaction (0 = only in replies and at the end) ...
+    cost_update_interval: float = 60.0
+    # ... each price waiting at most this long (a reply never waits longer for its cost) ...
+    pricing_timeout: float = 1.0
+    # ... and after a failed or late price, none is asked for this long (billing is down).
+    pricing_backoff: float = 15.0
+    # OCPP 1.6 stations shown California pricing messages without asking them (a regex of
+    # identities); the others are asked for their `CustomDisplayCostAndPrice` key.
+    cost_display_pattern: str = ""

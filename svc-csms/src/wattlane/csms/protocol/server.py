@@ -41,6 +41,7 @@ from wattlane.core.clock import utcnow
 from wattlane.core.ocpp import validate_identity
 from wattlane.csms.protocol.connected import ConnectionRegistry
 from wattlane.csms.protocol.connection import StationConnection
+from wattlane.csms.protocol.costs import CostDisplay
 from wattlane.csms.protocol.errors import OcppVersion
 from wattlane.csms.protocol.handlers import (
     DataTransferHandler,
@@ -127,7 +128,12 @@ class Csms:
         self.options = options or CsmsOptions()
         self.access = CachingAccessDecider(providers.access, ttl=access_cache_ttl, stale_ttl=access_stale_ttl)
         self.registry = ConnectionRegistry()
-        context = HandlerContext(providers, self.access, self.options, dict(data_transfer or {}))
+        self.costs = (
+            CostDisplay(providers.pricing, providers.transactions, self.registry, self.options)
+            if providers.pricing is not None
+            else None
+        )
+        context = HandlerContext(providers, self.access, self.options, dict(data_transfer or {}), self.costs)
         # Built once: per message the dispatch is a dict lookup.
         self._tables: dict[OcppVersion, dict[str, Handler]] = {
             v: dispatch_table(v, context) for v in OcppVersion
@@ -179,6 +185,8 @@ class Csms:
         self._servers.append(server)
         if self._sweeper is None:
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep_silent(), name="csms-sweeper")
+        if self.costs is not None:
+            self.costs.start()
         return server
 
     async def close(self) -> None:
@@ -194,6 +202,8 @@ class Csms:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
             self._sweeper = None
+        if self.costs is not None:
+            await self.costs.close()  # no running costs to stations that are leaving
         for server in self._servers:
             server.close(close_connections=False)  # no new connections; the open ones stay
         connections = list(self.registry)

@@ -222,6 +222,7 @@ class AssetsAccess:
             card_owner_path=reply.card_owner_path,
             cardholder=reply.cardholder,
             rate_plan=reply.rate_plan,
+            time_zone=reply.time_zone,
         )
 
 

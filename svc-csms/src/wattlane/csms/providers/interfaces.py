@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, NamedTuple, Protocol
 
 from wattlane.csms.protocol.errors import OcppVersion
@@ -130,7 +131,8 @@ class AccessDecision:
     card_owner: str = ""  # tenants/{id} owning the card
     card_owner_path: str = ""
     cardholder: str = ""  # users/{id} holding a private card
-    rate_plan: str = ""  # the effective rate plan reference at the charging point
+    rate_plan: str = ""  # the effective rate plan (`tariffs/{id}`) at the charging point
+    time_zone: str = ""  # the IANA zone of the charging point's location ("" when not known)
 
 
 class LogEntry(NamedTuple):
@@ -145,6 +147,7 @@ class LogEntry(NamedTuple):
     payload: Any
     error_code: str | None = None
     error_description: str | None = None
+    trace_id: str | None = None  # a CSMS→station call and its answer: the trace that sent it
 
 
 class ProviderUnavailable(Exception):
@@ -268,6 +271,17 @@ class TransactionEnd:
 
 
 @dataclass(frozen=True, slots=True)
+class ChargingChange:
+    """A station said an EVSE's session is charging or parked (connected, not charging): 1.6
+    StatusNotification, 2.0.1 TransactionEvent's chargingState. Stored on the EVSE's active
+    transaction when it changes that transaction's state (billing prices parking time)."""
+
+    at: datetime
+    charging: bool
+    evse_id: int = 0  # 1.6: the connector, to find the active transaction on it
+
+
+@dataclass(frozen=True, slots=True)
 class TransactionChange:
     """One transaction message: a start (found or created by its key) or a reference to the
     CSMS's transaction id, with the meter samples it carries and its end, if it ends."""
@@ -278,6 +292,51 @@ class TransactionChange:
     samples: tuple[MeterSample, ...] = ()
     end: TransactionEnd | None = None
     seq_no: int | None = None  # 2.0.1
+    # Charging or parked; with neither `start` nor `transaction_id`, it names the active
+    # transaction on its EVSE (1.6 StatusNotification), or nothing when there is none.
+    charging: ChargingChange | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionToPrice:
+    """A stored transaction as pricing needs it: its tariff and zone (recorded at the start),
+    its start (and stop, once ended) and every meter sample so far."""
+
+    transaction_id: int
+    tariff: str  # `tariffs/{id}` (the rate plan recorded at the start); "" = not priced
+    time_zone: str  # the location's IANA zone at the start; "" = UTC
+    start_time: datetime
+    meter_start_wh: int | None = None
+    stop_time: datetime | None = None
+    meter_stop_wh: int | None = None
+    samples: tuple[MeterSample, ...] = ()
+    # (from, charging) changes between charging and parked, by time; none: charging throughout.
+    charging_states: tuple[tuple[datetime, bool], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SessionCost:
+    """What a station shows of a priced session: the total including VAT (excluding it when the
+    tariff gives no VAT rate) as an exact decimal, and the unit prices in force at the end of
+    the priced span (for OCPP 1.6 California pricing's `chargingPrice`)."""
+
+    currency: str
+    total: Decimal
+    energy_wh: int = 0
+    kwh_price: Decimal | None = None
+    hour_price: Decimal | None = None
+    flat_fee: Decimal | None = None
+
+
+class Pricing(Protocol):
+    """Prices sessions for display on the station (billing's `PriceSession`)."""
+
+    async def price(self, session: SessionToPrice, until: datetime) -> SessionCost | None:
+        """Price `session` up to `until` (its stop time once ended) with the tariff version in
+        force at its start; None when billing will not price it (e.g. the tariff is unknown to
+        it). Raise `ProviderUnavailable` when billing cannot answer now (down, overloaded);
+        callers bound the wait themselves."""
+        ...
 
 
 class TransactionStore(Protocol):
@@ -287,6 +346,11 @@ class TransactionStore(Protocol):
         """Store `change` and return the CSMS's transaction id (the 1.6 transactionId), or None
         when `transaction_id` names no transaction of this station. Repeats change nothing.
         Raise `ProviderUnavailable` when the store cannot commit now."""
+        ...
+
+    async def to_price(self, transaction_id: int) -> SessionToPrice | None:
+        """The committed transaction as pricing needs it (samples only when it has a tariff),
+        or None when there is no such transaction."""
         ...
 
 
@@ -299,3 +363,6 @@ class Providers:
     events: StationEvents
     message_log: MessageLog
     transactions: TransactionStore
+    # Costs shown on stations (TransactionEventResponse.totalCost, CostUpdated, 1.6 California
+    # pricing); None: no pricing, stations are shown no cost.
+    pricing: Pricing | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import hashlib
 import hmac
@@ -9,8 +10,9 @@ import itertools
 import re
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 
 from wattlane.csms.protocol.errors import OcppVersion
 from wattlane.csms.providers.interfaces import (
@@ -22,6 +24,8 @@ from wattlane.csms.providers.interfaces import (
     MeterSample,
     Providers,
     ProviderUnavailable,
+    SessionCost,
+    SessionToPrice,
     StationNotice,
     StationOwner,
     StatusChange,
@@ -206,6 +210,7 @@ class MemoryTransaction:
     start: TransactionStart
     samples: dict[datetime, MeterSample]
     end: TransactionEnd | None = None
+    charging_states: list[tuple[datetime, bool]] = field(default_factory=list)
 
 
 class InMemoryTransactions:
@@ -227,6 +232,8 @@ class InMemoryTransactions:
                 transaction_id = next(self._ids)
                 self._by_key[key] = transaction_id
                 self.by_id[transaction_id] = MemoryTransaction(transaction_id, change.start, {})
+        elif change.transaction_id is None and change.charging is not None:
+            transaction_id = self._active_on(change.identity, change.charging.evse_id)
         else:
             transaction_id = change.transaction_id
         found = self.by_id.get(transaction_id) if transaction_id is not None else None
@@ -234,10 +241,98 @@ class InMemoryTransactions:
             return None
         for sample in change.samples:
             found.samples.setdefault(sample.at, sample)
+        if change.charging is not None and found.end is None:
+            earlier = [c for t, c in found.charging_states if t <= change.charging.at]
+            if not earlier or earlier[-1] != change.charging.charging:
+                found.charging_states.append((change.charging.at, change.charging.charging))
+                found.charging_states.sort()
         if change.end is not None and found.end is None:
             found.end = change.end
             self.completed.append(found.id)
         return found.id
+
+    def _active_on(self, identity: str, evse_id: int) -> int | None:
+        active = [
+            t.id
+            for t in self.by_id.values()
+            if t.start.identity == identity and t.start.evse_id == evse_id and t.end is None
+        ]
+        return max(active, default=None)
+
+    async def to_price(self, transaction_id: int) -> SessionToPrice | None:
+        """The transaction with its samples in time order (none when it has no tariff)."""
+        found = self.by_id.get(transaction_id)
+        if found is None:
+            return None
+        decision = found.start.decision
+        tariff = decision.rate_plan
+        return SessionToPrice(
+            transaction_id=found.id,
+            tariff=tariff,
+            time_zone=decision.time_zone,
+            start_time=found.start.at,
+            meter_start_wh=found.start.meter_start_wh,
+            stop_time=found.end.at if found.end is not None else None,
+            meter_stop_wh=found.end.meter_stop_wh if found.end is not None else None,
+            samples=tuple(found.samples[t] for t in sorted(found.samples)) if tariff else (),
+            charging_states=tuple(found.charging_states) if tariff else (),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FlatTariff:
+    """A tariff the in-memory pricing understands: a price per kWh and a fee per session, both
+    including VAT."""
+
+    currency: str
+    kwh_price: Decimal
+    flat_fee: Decimal = Decimal(0)
+
+
+@dataclass
+class InMemoryPricing:
+    """A `Pricing` for tests and runs without billing: energy since the start times the tariff's
+    kWh price, plus its flat fee. `available = False` makes it raise `ProviderUnavailable` as an
+    unreachable billing does; `delay` makes it slow."""
+
+    tariffs: dict[str, FlatTariff] = field(default_factory=dict)
+    available: bool = True
+    delay: float = 0.0
+    calls: list[tuple[SessionToPrice, datetime]] = field(default_factory=list)
+
+    async def price(self, session: SessionToPrice, until: datetime) -> SessionCost | None:
+        """The cost of the energy metered up to `until` (the stop time once ended); None for a
+        tariff it does not know."""
+        self.calls.append((session, until))
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if not self.available:
+            raise ProviderUnavailable("pricing is unavailable")
+        tariff = self.tariffs.get(session.tariff)
+        if tariff is None:
+            return None
+        energy_wh = session_energy_wh(session, until)
+        total = tariff.flat_fee + tariff.kwh_price * Decimal(energy_wh) / 1000
+        return SessionCost(
+            tariff.currency,
+            total,
+            energy_wh=energy_wh,
+            kwh_price=tariff.kwh_price,
+            hour_price=Decimal(0),
+            flat_fee=tariff.flat_fee,
+        )
+
+
+def session_energy_wh(session: SessionToPrice, until: datetime) -> int:
+    """Energy from the start reading (or the first sample) to the last reading up to `until`."""
+    readings = [(s.at, s.energy_wh) for s in session.samples if s.energy_wh is not None and s.at <= until]
+    if session.meter_stop_wh is not None and session.stop_time is not None and session.stop_time <= until:
+        readings.append((session.stop_time, session.meter_stop_wh))
+    first = (
+        session.meter_start_wh if session.meter_start_wh is not None else min(readings)[1] if readings else 0
+    )
+    last = max(readings)[1] if readings else first
+    return max(last - first, 0)
 
 
 @dataclass
@@ -250,6 +345,7 @@ class MemoryProviders:
     log_sink: MemoryLogSink
     message_log: BatchingMessageLog
     transactions: InMemoryTransactions
+    pricing: InMemoryPricing | None = None  # None: no costs shown on stations
 
     def providers(self) -> Providers:
         """The bundle the CSMS takes."""
@@ -259,6 +355,7 @@ class MemoryProviders:
             events=self.events,
             message_log=self.message_log,
             transactions=self.transactions,
+            pricing=self.pricing,
         )
 
 

@@ -34,6 +34,7 @@ def log_row(entry: LogEntry, *, sqlite: bool = False) -> tuple[Any, ...]:
         entry.message_type in (CALLERROR, 0),
         entry.error_code[:64] if entry.error_code else None,
         entry.error_description[:_MAX_TEXT] if entry.error_description else None,
+        entry.trace_id or None,
     )
 
 

@@ -153,6 +153,7 @@ MESSAGE_COLUMNS = (
     "error",
     "error_code",
     "error_description",
+    "trace_id",
 )
 
 

@@ -11,12 +11,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from wattlane.core.db import dialect_insert
-from wattlane.csms.models import MeterValue, Transaction, TransactionHandoff, TransactionOutbox
+from wattlane.csms.models import (
+    MeterValue,
+    Transaction,
+    TransactionChargingState,
+    TransactionHandoff,
+    TransactionOutbox,
+)
 
 TRANSACTIONS: Table = Transaction.__table__  # type: ignore[assignment]
 METER_VALUES: Table = MeterValue.__table__  # type: ignore[assignment]
 OUTBOX: Table = TransactionOutbox.__table__  # type: ignore[assignment]
 HANDOFFS: Table = TransactionHandoff.__table__  # type: ignore[assignment]
+CHARGING_STATES: Table = TransactionChargingState.__table__  # type: ignore[assignment]
 
 
 async def find_or_create(session: AsyncSession, row: Mapping[str, Any]) -> int:
@@ -53,6 +60,7 @@ TENANCY_COLUMNS = (
     "cardholder_id",
     "payer",
     "rate_plan",
+    "time_zone",
 )
 
 
@@ -80,6 +88,58 @@ async def add_meter_values(session: AsyncSession, rows: Sequence[Mapping[str, An
     """Insert samples; a sample already stored (same transaction and time) is left as it is."""
     if rows:
         await session.execute(dialect_insert(session, METER_VALUES).on_conflict_do_nothing(), list(rows))
+
+
+async def active_on_evse(session: AsyncSession, identity: str, evse_id: int) -> int | None:
+    """The id of the station's latest transaction on `evse_id` that has not ended."""
+    c = TRANSACTIONS.c
+    found = await session.scalar(
+        select(c.id)
+        .where(c.identity == identity, c.evse_id == evse_id, c.stop_time.is_(None))
+        .order_by(c.id.desc())
+        .limit(1)
+    )
+    return int(found) if found is not None else None
+
+
+async def add_charging_state(
+    session: AsyncSession, transaction_id: int, at: dt.datetime, charging: bool
+) -> bool:
+    """Store a charging (True) or parked (False) state from `at` unless the transaction was
+    already in it then (only changes are kept; a repeat at the same time is the same row).
+    True when stored."""
+    c = CHARGING_STATES.c
+    before = await session.scalar(
+        select(c.charging)
+        .where(c.transaction_id == transaction_id, c.time <= at)
+        .order_by(c.time.desc())
+        .limit(1)
+    )
+    if before is not None and bool(before) == charging:
+        return False
+    await session.execute(
+        dialect_insert(session, CHARGING_STATES)
+        .values(transaction_id=transaction_id, time=at, charging=charging)
+        .on_conflict_do_nothing()
+    )
+    return True
+
+
+async def charging_states_of(
+    session: AsyncSession, ids: Sequence[int]
+) -> dict[int, list[TransactionChargingState]]:
+    """The charging ↔ parked changes of these transactions, by time."""
+    result: dict[int, list[TransactionChargingState]] = {i: [] for i in ids}
+    if not ids:
+        return result
+    rows = await session.scalars(
+        select(TransactionChargingState)
+        .where(TransactionChargingState.transaction_id.in_(list(ids)))
+        .order_by(TransactionChargingState.transaction_id, TransactionChargingState.time)
+    )
+    for row in rows:
+        result[row.transaction_id].append(row)
+    return result
 
 
 async def last_energy(session: AsyncSession, transaction_id: int) -> int | None:

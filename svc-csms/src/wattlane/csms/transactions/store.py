@@ -21,7 +21,9 @@ from wattlane.core.clock import utcnow
 from wattlane.core.db import Database
 from wattlane.csms.protocol import meter
 from wattlane.csms.providers.interfaces import (
+    MeterSample,
     ProviderUnavailable,
+    SessionToPrice,
     StationCredentials,
     StationOwner,
     TransactionChange,
@@ -65,6 +67,7 @@ def start_row(start: TransactionStart, owner: StationOwner) -> dict[str, Any]:
         "cardholder_id": _strip(decision.cardholder, "users"),
         "payer": decision.payer,
         "rate_plan": decision.rate_plan[:128],
+        "time_zone": decision.time_zone[:64],
         "create_time": now,
         "update_time": now,
     }
@@ -122,6 +125,30 @@ class StoredTransactions:
         self._wake.set()
         return await future
 
+    async def to_price(self, transaction_id: int) -> SessionToPrice | None:
+        """The committed row, and its samples when it has a tariff (one snapshot)."""
+        async with self.db.reader() as session:
+            row = await repository.get_transaction(session, transaction_id)
+            if row is None:
+                return None
+            values, states = [], []
+            if row.rate_plan:
+                values = (await repository.meter_values_of(session, [transaction_id]))[transaction_id]
+                states = (await repository.charging_states_of(session, [transaction_id]))[transaction_id]
+        return SessionToPrice(
+            transaction_id=row.id,
+            tariff=row.rate_plan,
+            time_zone=row.time_zone,
+            start_time=row.start_time,
+            meter_start_wh=row.meter_start_wh,
+            stop_time=row.stop_time,
+            meter_stop_wh=row.meter_stop_wh,
+            samples=tuple(
+                MeterSample(v.time, v.energy_wh, v.power_w, v.current_a, v.soc_percent) for v in values
+            ),
+            charging_states=tuple((c.time, c.charging) for c in states),
+        )
+
     async def _run(self) -> None:
         while True:
             if not self._queue:
@@ -169,6 +196,9 @@ async def apply(
         if change.start is not None:
             row = start_row(change.start, owner or _NO_OWNER)
             ids.append(await repository.find_or_create(session, row))
+        elif change.transaction_id is None and change.charging is not None:
+            # 1.6 StatusNotification: the state of whatever is active on the connector.
+            ids.append(await repository.active_on_evse(session, change.identity, change.charging.evse_id))
         else:
             ids.append(change.transaction_id)
     known = await repository.states(session, [i for i in ids if i is not None])
@@ -193,6 +223,12 @@ async def apply(
                 },
             )
     await repository.add_meter_values(session, list(samples.values()))
+    for (change, _), transaction_id in zip(items, results, strict=True):
+        # Only while active: a state reported after the end (1.6 Finishing) prices nothing.
+        if change.charging is not None and transaction_id is not None and not known[transaction_id][1]:
+            await repository.add_charging_state(
+                session, transaction_id, change.charging.at, change.charging.charging
+            )
     completed = 0
     now = utcnow()
     for (change, _), transaction_id in zip(items, results, strict=True):

@@ -302,6 +302,7 @@ class AccessDecision(_message.Message):
     RATE_PLAN_FIELD_NUMBER: _builtins.int
     CARD_EXPIRE_TIME_FIELD_NUMBER: _builtins.int
     ACCESS_MODE_FIELD_NUMBER: _builtins.int
+    TIME_ZONE_FIELD_NUMBER: _builtins.int
     status: Global___AccessDecision.Status.ValueType
     """Outcome."""
     payer: Global___AccessDecision.Payer.ValueType
@@ -324,6 +325,8 @@ class AccessDecision(_message.Message):
     """The effective rate plan reference at the charging point (empty: none)."""
     access_mode: _builtins.str
     """The access mode in force (`OPEN`, `WHITELIST`, `ROAMING`, `ROAMING_WHITELIST`)."""
+    time_zone: _builtins.str
+    """The IANA time zone of the charging point's location (local-time tariff restrictions)."""
     @_builtins.property
     def card_expire_time(self) -> _timestamp_pb2.Timestamp:
         """The card's own end of validity, when it has one."""
@@ -343,10 +346,11 @@ class AccessDecision(_message.Message):
         rate_plan: _builtins.str = ...,
         card_expire_time: _timestamp_pb2.Timestamp | None = ...,
         access_mode: _builtins.str = ...,
+        time_zone: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["card_expire_time", b"card_expire_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_mode", b"access_mode", "card", b"card", "card_expire_time", b"card_expire_time", "card_owner", b"card_owner", "card_owner_path", b"card_owner_path", "cardholder", b"cardholder", "charging_point", b"charging_point", "owner_path", b"owner_path", "payer", b"payer", "rate_plan", b"rate_plan", "reason", b"reason", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_mode", b"access_mode", "card", b"card", "card_expire_time", b"card_expire_time", "card_owner", b"card_owner", "card_owner_path", b"card_owner_path", "cardholder", b"cardholder", "charging_point", b"charging_point", "owner_path", b"owner_path", "payer", b"payer", "rate_plan", b"rate_plan", "reason", b"reason", "status", b"status", "time_zone", b"time_zone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -337,3 +337,65 @@ class ExportChargeRecordsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ExportChargeRecordsResponse: _TypeAlias = ExportChargeRecordsResponse  # noqa: Y015
+
+@_typing.final
+class CorrectChargeRecordRequest(_message.Message):
+    """Request for CorrectChargeRecord."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    TARIFF_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`chargeRecords/{record}`: the DEBIT to correct."""
+    tariff: _builtins.str
+    """`tariffs/{tariff}` to price the corrected record with (`billing.read` on it); empty: the
+    transaction's own.
+    """
+    request_id: _builtins.str
+    """Idempotency key."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        tariff: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "request_id", b"request_id", "tariff", b"tariff"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CorrectChargeRecordRequest: _TypeAlias = CorrectChargeRecordRequest  # noqa: Y015
+
+@_typing.final
+class CorrectChargeRecordResponse(_message.Message):
+    """Response of CorrectChargeRecord."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CREDIT_FIELD_NUMBER: _builtins.int
+    DEBIT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def credit(self) -> Global___ChargeRecord:
+        """The CREDIT negating the corrected record."""
+
+    @_builtins.property
+    def debit(self) -> Global___ChargeRecord:
+        """The new DEBIT."""
+
+    def __init__(
+        self,
+        *,
+        credit: Global___ChargeRecord | None = ...,
+        debit: Global___ChargeRecord | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["credit", b"credit", "debit", b"debit"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["credit", b"credit", "debit", b"debit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CorrectChargeRecordResponse: _TypeAlias = CorrectChargeRecordResponse  # noqa: Y015

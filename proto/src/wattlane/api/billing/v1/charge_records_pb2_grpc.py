@@ -53,6 +53,11 @@ class ChargeRecordServiceStub:
                 request_serializer=wattlane_dot_api_dot_billing_dot_v1_dot_charge__records__pb2.ExportChargeRecordsRequest.SerializeToString,
                 response_deserializer=wattlane_dot_api_dot_billing_dot_v1_dot_charge__records__pb2.ExportChargeRecordsResponse.FromString,
                 _registered_method=True)
+        self.CorrectChargeRecord = channel.unary_unary(
+                '/wattlane.api.billing.v1.ChargeRecordService/CorrectChargeRecord',
+                request_serializer=wattlane_dot_api_dot_billing_dot_v1_dot_charge__records__pb2.CorrectChargeRecordRequest.SerializeToString,
+                response_deserializer=wattlane_dot_api_dot_billing_dot_v1_dot_charge__records__pb2.CorrectChargeRecordResponse.FromString,
+                _registered_method=True)
 
 
 class ChargeRecordServiceServicer:
@@ -86,6 +91,16 @@ class ChargeRecordServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CorrectChargeRecord(self, request, context):
+        """Corrects a record (`billing.manage` on its station owner): seals a CREDIT negating it, then a
+        new DEBIT priced from the transaction as the CSMS has it now, with `tariff` when given (a
+        wrong rate plan was recorded) or else the transaction's tariff, in the version in force at
+        its start. Only the newest DEBIT of a transaction can be corrected (FAILED_PRECONDITION).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChargeRecordServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -103,6 +118,11 @@ def add_ChargeRecordServiceServicer_to_server(servicer, server):
                     servicer.ExportChargeRecords,
                     request_deserializer=wattlane_dot_api_dot_billing_dot_v1_dot_charge__records__pb2.ExportChargeRecordsRequest.FromString,
                     response_serializer=wattlane_dot_api_dot_billing_dot_v1_dot_charge__records__pb2.ExportChargeRecordsResponse.SerializeToString,
+            ),
+            'CorrectChargeRecord': grpc.unary_unary_rpc_method_handler(
+                    servicer.CorrectChargeRecord,
+                    request_deserializer=wattlane_dot_api_dot_billing_dot_v1_dot_charge__records__pb2.CorrectChargeRecordRequest.FromString,
+                    response_serializer=wattlane_dot_api_dot_billing_dot_v1_dot_charge__records__pb2.CorrectChargeRecordResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -190,6 +210,33 @@ class ChargeRecordService:
             '/wattlane.api.billing.v1.ChargeRecordService/ExportChargeRecords',
             wattlane_dot_api_dot_billing_dot_v1_dot_charge__records__pb2.ExportChargeRecordsRequest.SerializeToString,
             wattlane_dot_api_dot_billing_dot_v1_dot_charge__records__pb2.ExportChargeRecordsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CorrectChargeRecord(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wattlane.api.billing.v1.ChargeRecordService/CorrectChargeRecord',
+            wattlane_dot_api_dot_billing_dot_v1_dot_charge__records__pb2.CorrectChargeRecordRequest.SerializeToString,
+            wattlane_dot_api_dot_billing_dot_v1_dot_charge__records__pb2.CorrectChargeRecordResponse.FromString,
             options,
             channel_credentials,
             insecure,

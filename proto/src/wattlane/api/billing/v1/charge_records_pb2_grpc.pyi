@@ -48,6 +48,12 @@ class ChargeRecordServiceStub:
     """Exports visible charge records as CSV (header first), streamed in chunks. Same parent and
     filter as ListChargeRecords.
     """
+    CorrectChargeRecord: _grpc.UnaryUnaryMultiCallable[_charge_records_pb2.CorrectChargeRecordRequest, _charge_records_pb2.CorrectChargeRecordResponse]
+    """Corrects a record (`billing.manage` on its station owner): seals a CREDIT negating it, then a
+    new DEBIT priced from the transaction as the CSMS has it now, with `tariff` when given (a
+    wrong rate plan was recorded) or else the transaction's tariff, in the version in force at
+    its start. Only the newest DEBIT of a transaction can be corrected (FAILED_PRECONDITION).
+    """
 
 @_typing.type_check_only
 class ChargeRecordServiceAsyncStub(ChargeRecordServiceStub):
@@ -68,6 +74,12 @@ class ChargeRecordServiceAsyncStub(ChargeRecordServiceStub):
     ExportChargeRecords: _aio.UnaryStreamMultiCallable[_charge_records_pb2.ExportChargeRecordsRequest, _charge_records_pb2.ExportChargeRecordsResponse]  # type: ignore[assignment]
     """Exports visible charge records as CSV (header first), streamed in chunks. Same parent and
     filter as ListChargeRecords.
+    """
+    CorrectChargeRecord: _aio.UnaryUnaryMultiCallable[_charge_records_pb2.CorrectChargeRecordRequest, _charge_records_pb2.CorrectChargeRecordResponse]  # type: ignore[assignment]
+    """Corrects a record (`billing.manage` on its station owner): seals a CREDIT negating it, then a
+    new DEBIT priced from the transaction as the CSMS has it now, with `tariff` when given (a
+    wrong rate plan was recorded) or else the transaction's tariff, in the version in force at
+    its start. Only the newest DEBIT of a transaction can be corrected (FAILED_PRECONDITION).
     """
 
 class ChargeRecordServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -104,6 +116,18 @@ class ChargeRecordServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_charge_records_pb2.ExportChargeRecordsResponse], _abc.AsyncIterator[_charge_records_pb2.ExportChargeRecordsResponse]]:
         """Exports visible charge records as CSV (header first), streamed in chunks. Same parent and
         filter as ListChargeRecords.
+        """
+
+    @_abc_1.abstractmethod
+    def CorrectChargeRecord(
+        self,
+        request: _charge_records_pb2.CorrectChargeRecordRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_charge_records_pb2.CorrectChargeRecordResponse, _abc.Awaitable[_charge_records_pb2.CorrectChargeRecordResponse]]:
+        """Corrects a record (`billing.manage` on its station owner): seals a CREDIT negating it, then a
+        new DEBIT priced from the transaction as the CSMS has it now, with `tariff` when given (a
+        wrong rate plan was recorded) or else the transaction's tariff, in the version in force at
+        its start. Only the newest DEBIT of a transaction can be corrected (FAILED_PRECONDITION).
         """
 
 def add_ChargeRecordServiceServicer_to_server(servicer: ChargeRecordServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -394,6 +394,7 @@ class StationMessage(_message.Message):
     ERROR_FIELD_NUMBER: _builtins.int
     ERROR_CODE_FIELD_NUMBER: _builtins.int
     ERROR_DESCRIPTION_FIELD_NUMBER: _builtins.int
+    TRACE_ID_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name: `stations/{identity}/messages/{id}`."""
     identity: _builtins.str
@@ -412,6 +413,10 @@ class StationMessage(_message.Message):
     """The CALLERROR code."""
     error_description: _builtins.str
     """The CALLERROR description (or what was wrong with an unparsable frame)."""
+    trace_id: _builtins.str
+    """For a CSMS→station CALL and its answer: the OpenTelemetry trace (32 hex digits) of the
+    request that sent it, e.g. a CreateCommand call; empty otherwise or when tracing is off.
+    """
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp:
         """When the CSMS received or sent it."""
@@ -434,10 +439,11 @@ class StationMessage(_message.Message):
         error: _builtins.bool = ...,
         error_code: _builtins.str = ...,
         error_description: _builtins.str = ...,
+        trace_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["payload", b"payload", "time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "direction", b"direction", "error", b"error", "error_code", b"error_code", "error_description", b"error_description", "identity", b"identity", "message_id", b"message_id", "message_type", b"message_type", "name", b"name", "payload", b"payload", "time", b"time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "direction", b"direction", "error", b"error", "error_code", b"error_code", "error_description", b"error_description", "identity", b"identity", "message_id", b"message_id", "message_type", b"message_type", "name", b"name", "payload", b"payload", "time", b"time", "trace_id", b"trace_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

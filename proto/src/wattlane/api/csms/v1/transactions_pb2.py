@@ -25,31 +25,33 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'wattlane/api/csms/v1/transactions.proto\x12\x14wattlane.api.csms.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xce\x01\n\nMeterValue\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\tenergy_wh\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12\x14\n\x07power_w\x18\x03 \x01(\x03H\x01\x88\x01\x01\x12\x16\n\tcurrent_a\x18\x04 \x01(\x01H\x02\x88\x01\x01\x12\x18\n\x0bsoc_percent\x18\x05 \x01(\x01H\x03\x88\x01\x01\x42\x0c\n\n_energy_whB\n\n\x08_power_wB\x0c\n\n_current_aB\x0e\n\x0c_soc_percent\"\xe9\x05\n\x0bTransaction\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07station\x18\x02 \x01(\t\x12\x10\n\x08protocol\x18\x03 \x01(\t\x12\x1e\n\x16station_transaction_id\x18\x04 \x01(\t\x12\x0f\n\x07\x65vse_id\x18\x05 \x01(\x05\x12\x14\n\x0c\x63onnector_id\x18\x06 \x01(\x05\x12\x10\n\x08id_token\x18\x07 \x01(\t\x12\x1c\n\x14\x61uthorization_status\x18\x08 \x01(\t\x12\x36\n\x05state\x18\t \x01(\x0e\x32\'.wattlane.api.csms.v1.Transaction.State\x12.\n\nstart_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tstop_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x0emeter_start_wh\x18\x0c \x01(\x03H\x00\x88\x01\x01\x12\x1a\n\rmeter_stop_wh\x18\r \x01(\x03H\x01\x88\x01\x01\x12\x16\n\tenergy_wh\x18\x0e \x01(\x03H\x02\x88\x01\x01\x12\x13\n\x0bstop_reason\x18\x0f \x01(\t\x12\r\n\x05owner\x18\x10 \x01(\t\x12\x10\n\x08location\x18\x11 \x01(\t\x12\x16\n\x0e\x63harging_point\x18\x12 \x01(\t\x12\x0c\n\x04\x63\x61rd\x18\x13 \x01(\t\x12\x12\n\ncard_owner\x18\x14 \x01(\t\x12\x12\n\ncardholder\x18\x15 \x01(\t\x12\r\n\x05payer\x18\x16 \x01(\t\x12\x11\n\trate_plan\x18\x17 \x01(\t\x12\x36\n\x0cmeter_values\x18\x18 \x03(\x0b\x32 .wattlane.api.csms.v1.MeterValue\"9\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\n\n\x06\x41\x43TIVE\x10\x01\x12\r\n\tCOMPLETED\x10\x02\x42\x11\n\x0f_meter_start_whB\x10\n\x0e_meter_stop_whB\x0c\n\n_energy_wh\"Z\n\x15GetTransactionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x33\n\x04view\x18\x02 \x01(\x0e\x32%.wattlane.api.csms.v1.TransactionView\"\x95\x01\n\x17ListTransactionsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x33\n\x04view\x18\x05 \x01(\x0e\x32%.wattlane.api.csms.v1.TransactionView\"l\n\x18ListTransactionsResponse\x12\x37\n\x0ctransactions\x18\x01 \x03(\x0b\x32!.wattlane.api.csms.v1.Transaction\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\";\n\x19\x45xportTransactionsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\")\n\x1a\x45xportTransactionsResponse\x12\x0b\n\x03\x63sv\x18\x01 \x01(\x0c*H\n\x0fTransactionView\x12 \n\x1cTRANSACTION_VIEW_UNSPECIFIED\x10\x00\x12\t\n\x05\x42\x41SIC\x10\x01\x12\x08\n\x04\x46ULL\x10\x02\x32\xe4\x02\n\x12TransactionService\x12`\n\x0eGetTransaction\x12+.wattlane.api.csms.v1.GetTransactionRequest\x1a!.wattlane.api.csms.v1.Transaction\x12q\n\x10ListTransactions\x12-.wattlane.api.csms.v1.ListTransactionsRequest\x1a..wattlane.api.csms.v1.ListTransactionsResponse\x12y\n\x12\x45xportTransactions\x12/.wattlane.api.csms.v1.ExportTransactionsRequest\x1a\x30.wattlane.api.csms.v1.ExportTransactionsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'wattlane/api/csms/v1/transactions.proto\x12\x14wattlane.api.csms.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xce\x01\n\nMeterValue\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\tenergy_wh\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12\x14\n\x07power_w\x18\x03 \x01(\x03H\x01\x88\x01\x01\x12\x16\n\tcurrent_a\x18\x04 \x01(\x01H\x02\x88\x01\x01\x12\x18\n\x0bsoc_percent\x18\x05 \x01(\x01H\x03\x88\x01\x01\x42\x0c\n\n_energy_whB\n\n\x08_power_wB\x0c\n\n_current_aB\x0e\n\x0c_soc_percent\"K\n\rChargingState\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x63harging\x18\x02 \x01(\x08\"\xba\x06\n\x0bTransaction\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07station\x18\x02 \x01(\t\x12\x10\n\x08protocol\x18\x03 \x01(\t\x12\x1e\n\x16station_transaction_id\x18\x04 \x01(\t\x12\x0f\n\x07\x65vse_id\x18\x05 \x01(\x05\x12\x14\n\x0c\x63onnector_id\x18\x06 \x01(\x05\x12\x10\n\x08id_token\x18\x07 \x01(\t\x12\x1c\n\x14\x61uthorization_status\x18\x08 \x01(\t\x12\x36\n\x05state\x18\t \x01(\x0e\x32\'.wattlane.api.csms.v1.Transaction.State\x12.\n\nstart_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tstop_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x0emeter_start_wh\x18\x0c \x01(\x03H\x00\x88\x01\x01\x12\x1a\n\rmeter_stop_wh\x18\r \x01(\x03H\x01\x88\x01\x01\x12\x16\n\tenergy_wh\x18\x0e \x01(\x03H\x02\x88\x01\x01\x12\x13\n\x0bstop_reason\x18\x0f \x01(\t\x12\r\n\x05owner\x18\x10 \x01(\t\x12\x10\n\x08location\x18\x11 \x01(\t\x12\x16\n\x0e\x63harging_point\x18\x12 \x01(\t\x12\x0c\n\x04\x63\x61rd\x18\x13 \x01(\t\x12\x12\n\ncard_owner\x18\x14 \x01(\t\x12\x12\n\ncardholder\x18\x15 \x01(\t\x12\r\n\x05payer\x18\x16 \x01(\t\x12\x11\n\trate_plan\x18\x17 \x01(\t\x12\x36\n\x0cmeter_values\x18\x18 \x03(\x0b\x32 .wattlane.api.csms.v1.MeterValue\x12<\n\x0f\x63harging_states\x18\x19 \x03(\x0b\x32#.wattlane.api.csms.v1.ChargingState\x12\x11\n\ttime_zone\x18\x1a \x01(\t\"9\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\n\n\x06\x41\x43TIVE\x10\x01\x12\r\n\tCOMPLETED\x10\x02\x42\x11\n\x0f_meter_start_whB\x10\n\x0e_meter_stop_whB\x0c\n\n_energy_wh\"Z\n\x15GetTransactionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x33\n\x04view\x18\x02 \x01(\x0e\x32%.wattlane.api.csms.v1.TransactionView\"\x95\x01\n\x17ListTransactionsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x33\n\x04view\x18\x05 \x01(\x0e\x32%.wattlane.api.csms.v1.TransactionView\"l\n\x18ListTransactionsResponse\x12\x37\n\x0ctransactions\x18\x01 \x03(\x0b\x32!.wattlane.api.csms.v1.Transaction\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\";\n\x19\x45xportTransactionsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\")\n\x1a\x45xportTransactionsResponse\x12\x0b\n\x03\x63sv\x18\x01 \x01(\x0c*H\n\x0fTransactionView\x12 \n\x1cTRANSACTION_VIEW_UNSPECIFIED\x10\x00\x12\t\n\x05\x42\x41SIC\x10\x01\x12\x08\n\x04\x46ULL\x10\x02\x32\xe4\x02\n\x12TransactionService\x12`\n\x0eGetTransaction\x12+.wattlane.api.csms.v1.GetTransactionRequest\x1a!.wattlane.api.csms.v1.Transaction\x12q\n\x10ListTransactions\x12-.wattlane.api.csms.v1.ListTransactionsRequest\x1a..wattlane.api.csms.v1.ListTransactionsResponse\x12y\n\x12\x45xportTransactions\x12/.wattlane.api.csms.v1.ExportTransactionsRequest\x1a\x30.wattlane.api.csms.v1.ExportTransactionsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'wattlane.api.csms.v1.transactions_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TRANSACTIONVIEW']._serialized_start=1513
-  _globals['_TRANSACTIONVIEW']._serialized_end=1585
+  _globals['_TRANSACTIONVIEW']._serialized_start=1671
+  _globals['_TRANSACTIONVIEW']._serialized_end=1743
   _globals['_METERVALUE']._serialized_start=99
   _globals['_METERVALUE']._serialized_end=305
-  _globals['_TRANSACTION']._serialized_start=308
-  _globals['_TRANSACTION']._serialized_end=1053
-  _globals['_TRANSACTION_STATE']._serialized_start=945
-  _globals['_TRANSACTION_STATE']._serialized_end=1002
-  _globals['_GETTRANSACTIONREQUEST']._serialized_start=1055
-  _globals['_GETTRANSACTIONREQUEST']._serialized_end=1145
-  _globals['_LISTTRANSACTIONSREQUEST']._serialized_start=1148
-  _globals['_LISTTRANSACTIONSREQUEST']._serialized_end=1297
-  _globals['_LISTTRANSACTIONSRESPONSE']._serialized_start=1299
-  _globals['_LISTTRANSACTIONSRESPONSE']._serialized_end=1407
-  _globals['_EXPORTTRANSACTIONSREQUEST']._serialized_start=1409
-  _globals['_EXPORTTRANSACTIONSREQUEST']._serialized_end=1468
-  _globals['_EXPORTTRANSACTIONSRESPONSE']._serialized_start=1470
-  _globals['_EXPORTTRANSACTIONSRESPONSE']._serialized_end=1511
-  _globals['_TRANSACTIONSERVICE']._serialized_start=1588
-  _globals['_TRANSACTIONSERVICE']._serialized_end=1944
+  _globals['_CHARGINGSTATE']._serialized_start=307
+  _globals['_CHARGINGSTATE']._serialized_end=382
+  _globals['_TRANSACTION']._serialized_start=385
+  _globals['_TRANSACTION']._serialized_end=1211
+  _globals['_TRANSACTION_STATE']._serialized_start=1103
+  _globals['_TRANSACTION_STATE']._serialized_end=1160
+  _globals['_GETTRANSACTIONREQUEST']._serialized_start=1213
+  _globals['_GETTRANSACTIONREQUEST']._serialized_end=1303
+  _globals['_LISTTRANSACTIONSREQUEST']._serialized_start=1306
+  _globals['_LISTTRANSACTIONSREQUEST']._serialized_end=1455
+  _globals['_LISTTRANSACTIONSRESPONSE']._serialized_start=1457
+  _globals['_LISTTRANSACTIONSRESPONSE']._serialized_end=1565
+  _globals['_EXPORTTRANSACTIONSREQUEST']._serialized_start=1567
+  _globals['_EXPORTTRANSACTIONSREQUEST']._serialized_end=1626
+  _globals['_EXPORTTRANSACTIONSRESPONSE']._serialized_start=1628
+  _globals['_EXPORTTRANSACTIONSRESPONSE']._serialized_end=1669
+  _globals['_TRANSACTIONSERVICE']._serialized_start=1746
+  _globals['_TRANSACTIONSERVICE']._serialized_end=2102
 # @@protoc_insertion_point(module_scope)

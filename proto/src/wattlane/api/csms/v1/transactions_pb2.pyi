@@ -100,6 +100,39 @@ class MeterValue(_message.Message):
 Global___MeterValue: _TypeAlias = MeterValue  # noqa: Y015
 
 @_typing.final
+class ChargingState(_message.Message):
+    """A change between charging and parking (connected, not charging) of an active transaction, from
+    StatusNotification (1.6: `Charging` vs `SuspendedEV`, `SuspendedEVSE`, `Finishing`) or
+    TransactionEvent's `chargingState` (2.0.1: `Charging` vs `EVConnected`, `SuspendedEV`,
+    `SuspendedEVSE`, `Idle`). Only changes are kept: the first is the state the session was first
+    reported in.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TIME_FIELD_NUMBER: _builtins.int
+    CHARGING_FIELD_NUMBER: _builtins.int
+    charging: _builtins.bool
+    """True: charging; false: parked (connected, not charging)."""
+    @_builtins.property
+    def time(self) -> _timestamp_pb2.Timestamp:
+        """When the station reported it (the station's clock)."""
+
+    def __init__(
+        self,
+        *,
+        time: _timestamp_pb2.Timestamp | None = ...,
+        charging: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["charging", b"charging", "time", b"time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChargingState: _TypeAlias = ChargingState  # noqa: Y015
+
+@_typing.final
 class Transaction(_message.Message):
     """A charging session."""
 
@@ -152,6 +185,8 @@ class Transaction(_message.Message):
     PAYER_FIELD_NUMBER: _builtins.int
     RATE_PLAN_FIELD_NUMBER: _builtins.int
     METER_VALUES_FIELD_NUMBER: _builtins.int
+    CHARGING_STATES_FIELD_NUMBER: _builtins.int
+    TIME_ZONE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name: `transactions/{id}`; the id is the CSMS's (the OCPP 1.6 transactionId)."""
     station: _builtins.str
@@ -194,6 +229,8 @@ class Transaction(_message.Message):
     """Who pays: `free`, `cardholder`, `roaming` (empty when not known)."""
     rate_plan: _builtins.str
     """The effective rate plan reference at the start."""
+    time_zone: _builtins.str
+    """The location's IANA time zone at the start (empty when unknown: billing prices in UTC)."""
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp:
         """Start (the station's clock)."""
@@ -205,6 +242,10 @@ class Transaction(_message.Message):
     @_builtins.property
     def meter_values(self) -> _containers.RepeatedCompositeFieldContainer[Global___MeterValue]:
         """Meter values, by time (FULL view only)."""
+
+    @_builtins.property
+    def charging_states(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChargingState]:
+        """Charging ↔ parking changes, by time (FULL view only; none: charging throughout)."""
 
     def __init__(
         self,
@@ -233,10 +274,12 @@ class Transaction(_message.Message):
         payer: _builtins.str = ...,
         rate_plan: _builtins.str = ...,
         meter_values: _abc.Iterable[Global___MeterValue] | None = ...,
+        charging_states: _abc.Iterable[Global___ChargingState] | None = ...,
+        time_zone: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_energy_wh", b"_energy_wh", "_meter_start_wh", b"_meter_start_wh", "_meter_stop_wh", b"_meter_stop_wh", "energy_wh", b"energy_wh", "meter_start_wh", b"meter_start_wh", "meter_stop_wh", b"meter_stop_wh", "start_time", b"start_time", "stop_time", b"stop_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_energy_wh", b"_energy_wh", "_meter_start_wh", b"_meter_start_wh", "_meter_stop_wh", b"_meter_stop_wh", "authorization_status", b"authorization_status", "card", b"card", "card_owner", b"card_owner", "cardholder", b"cardholder", "charging_point", b"charging_point", "connector_id", b"connector_id", "energy_wh", b"energy_wh", "evse_id", b"evse_id", "id_token", b"id_token", "location", b"location", "meter_start_wh", b"meter_start_wh", "meter_stop_wh", b"meter_stop_wh", "meter_values", b"meter_values", "name", b"name", "owner", b"owner", "payer", b"payer", "protocol", b"protocol", "rate_plan", b"rate_plan", "start_time", b"start_time", "state", b"state", "station", b"station", "station_transaction_id", b"station_transaction_id", "stop_reason", b"stop_reason", "stop_time", b"stop_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_energy_wh", b"_energy_wh", "_meter_start_wh", b"_meter_start_wh", "_meter_stop_wh", b"_meter_stop_wh", "authorization_status", b"authorization_status", "card", b"card", "card_owner", b"card_owner", "cardholder", b"cardholder", "charging_point", b"charging_point", "charging_states", b"charging_states", "connector_id", b"connector_id", "energy_wh", b"energy_wh", "evse_id", b"evse_id", "id_token", b"id_token", "location", b"location", "meter_start_wh", b"meter_start_wh", "meter_stop_wh", b"meter_stop_wh", "meter_values", b"meter_values", "name", b"name", "owner", b"owner", "payer", b"payer", "protocol", b"protocol", "rate_plan", b"rate_plan", "start_time", b"start_time", "state", b"state", "station", b"station", "station_transaction_id", b"station_transaction_id", "stop_reason", b"stop_reason", "stop_time", b"stop_time", "time_zone", b"time_zone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__energy_wh: _TypeAlias = _typing.Literal["energy_wh"]  # noqa: Y015
     _WhichOneofArgType__energy_wh: _TypeAlias = _typing.Literal["_energy_wh", b"_energy_wh"]  # noqa: Y015

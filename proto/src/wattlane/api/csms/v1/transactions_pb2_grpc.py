@@ -63,7 +63,8 @@ class TransactionServiceServicer:
     """
 
     def GetTransaction(self, request, context):
-        """Gets one transaction (`transactions.read`, or the cardholder).
+        """Gets one transaction (`transactions.read`, or the cardholder; any transaction for a service
+        token holding `csms.transactions`: billing prices it).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

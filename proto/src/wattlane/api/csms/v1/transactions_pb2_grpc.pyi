@@ -38,7 +38,9 @@ class TransactionServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> TransactionServiceAsyncStub: ...
     GetTransaction: _grpc.UnaryUnaryMultiCallable[_transactions_pb2.GetTransactionRequest, _transactions_pb2.Transaction]
-    """Gets one transaction (`transactions.read`, or the cardholder)."""
+    """Gets one transaction (`transactions.read`, or the cardholder; any transaction for a service
+    token holding `csms.transactions`: billing prices it).
+    """
     ListTransactions: _grpc.UnaryUnaryMultiCallable[_transactions_pb2.ListTransactionsRequest, _transactions_pb2.ListTransactionsResponse]
     """Lists visible transactions, newest first. Filterable by `station` (`stations/{identity}`),
     `location` (`locations/{id}`), `card` (`cards/{id}`), `owner` and `card_owner`
@@ -61,7 +63,9 @@ class TransactionServiceAsyncStub(TransactionServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetTransaction: _aio.UnaryUnaryMultiCallable[_transactions_pb2.GetTransactionRequest, _transactions_pb2.Transaction]  # type: ignore[assignment]
-    """Gets one transaction (`transactions.read`, or the cardholder)."""
+    """Gets one transaction (`transactions.read`, or the cardholder; any transaction for a service
+    token holding `csms.transactions`: billing prices it).
+    """
     ListTransactions: _aio.UnaryUnaryMultiCallable[_transactions_pb2.ListTransactionsRequest, _transactions_pb2.ListTransactionsResponse]  # type: ignore[assignment]
     """Lists visible transactions, newest first. Filterable by `station` (`stations/{identity}`),
     `location` (`locations/{id}`), `card` (`cards/{id}`), `owner` and `card_owner`
@@ -87,7 +91,9 @@ class TransactionServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _transactions_pb2.GetTransactionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_transactions_pb2.Transaction, _abc.Awaitable[_transactions_pb2.Transaction]]:
-        """Gets one transaction (`transactions.read`, or the cardholder)."""
+        """Gets one transaction (`transactions.read`, or the cardholder; any transaction for a service
+        token holding `csms.transactions`: billing prices it).
+        """
 
     @_abc_1.abstractmethod
     def ListTransactions(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wattlane.core.clock import utcnow
 from wattlane.csms.protocol.clock import ocpp_time, parse_ocpp_time
@@ -21,6 +21,9 @@ from wattlane.csms.providers.interfaces import (
     StationNotice,
     TransactionChange,
 )
+
+if TYPE_CHECKING:
+    from wattlane.csms.protocol.costs import CostDisplay
 
 
 @dataclass(slots=True)
@@ -59,6 +62,7 @@ class HandlerContext:
     access: AccessDecider  # the caching decider in front of providers.access
     options: CsmsOptions
     data_transfer: dict[str, DataTransferHandler] = field(default_factory=dict)
+    costs: CostDisplay | None = None  # None: no pricing, stations are shown no cost
 
 
 ACCESS_STATUS_OCPP: dict[AccessStatus, str] = {

@@ -24,6 +24,7 @@ from wattlane.csms.protocol.statuses import STATUS_16
 from wattlane.csms.providers.interfaces import (
     AccessDecision,
     BootInfo,
+    ChargingChange,
     NoticeKind,
     StatusChange,
     TransactionChange,
@@ -32,6 +33,10 @@ from wattlane.csms.providers.interfaces import (
 )
 
 logger = logging.getLogger(__name__)
+
+# What a connector status says about its session: charging, or parked (connected, not charging;
+# billed as parking time). Other statuses say nothing about a running session.
+CHARGING_16 = {"Charging": True, "SuspendedEV": False, "SuspendedEVSE": False, "Finishing": False}
 
 
 def id_tag_info(decision: AccessDecision) -> dict[str, Any]:
@@ -66,6 +71,8 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
                 accepted=session.known,
             )
         )
+        if ctx.costs is not None:
+            ctx.costs.booted(session.identity)
         return boot_reply(session, now, options)
 
     async def heartbeat(session: Session, p: dict[str, Any]) -> dict[str, Any]:
@@ -74,9 +81,11 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
         return {"currentTime": ocpp_now()}
 
     async def status_notification(session: Session, p: dict[str, Any]) -> dict[str, Any]:
-        """Map the connector status to the platform's and report it."""
+        """Map the connector status to the platform's and report it; a charging or parked
+        status is stored on the connector's active transaction (waiting for the commit)."""
         connector = p["connectorId"]
         error_code = p["errorCode"]
+        at = parse_ocpp_time(p.get("timestamp"), utcnow())
         await events.status_changed(
             StatusChange(
                 identity=session.identity,
@@ -85,11 +94,15 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
                 connector_id=1 if connector > 0 else 0,
                 status=STATUS_16[p["status"]],
                 ocpp_status=p["status"],
-                at=parse_ocpp_time(p.get("timestamp"), utcnow()),
+                at=at,
                 error_code=None if error_code == "NoError" else error_code,
                 info=p.get("info"),
             )
         )
+        charging = CHARGING_16.get(p["status"])
+        if charging is not None and connector > 0:
+            change = ChargingChange(at=at, charging=charging, evse_id=connector)
+            await record(ctx, TransactionChange(session.identity, charging=change))
         return {}
 
     async def authorize(session: Session, p: dict[str, Any]) -> dict[str, Any]:
@@ -116,6 +129,8 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
             decision=decision,
         )
         transaction_id = await record(ctx, TransactionChange(session.identity, start=start))
+        if ctx.costs is not None and transaction_id is not None:
+            ctx.costs.follow(transaction_id, session.identity, OcppVersion.V16, transaction_id)
         return {"idTagInfo": id_tag_info(decision), "transactionId": transaction_id}
 
     async def stop_transaction(session: Session, p: dict[str, Any]) -> dict[str, Any]:
@@ -135,6 +150,9 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
             logger.info(
                 "%s: StopTransaction for unknown transaction %s", session.identity, p["transactionId"]
             )
+        elif ctx.costs is not None:
+            # California pricing's FinalCost goes out after this reply, in a task of its own.
+            ctx.costs.final_cost_16(p["transactionId"], session.identity)
         if "idTag" not in p:
             return {}
         return {"idTagInfo": id_tag_info(await decide(ctx, session, p["idTag"], ""))}
@@ -145,9 +163,12 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
         if transaction_id is not None:
             found = meter.samples(p["meterValue"], v201=False, default_time=utcnow())
             if found:
-                await record(
+                stored = await record(
                     ctx, TransactionChange(session.identity, transaction_id=transaction_id, samples=found)
                 )
+                if ctx.costs is not None and stored is not None:
+                    # Followed again here after a reconnect to this process (a repeat is a no-op).
+                    ctx.costs.follow(stored, session.identity, OcppVersion.V16, stored)
         return {}
 
     async def transfer(session: Session, p: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 from wattlane.core.clock import utcnow
 from wattlane.csms.protocol import meter
 from wattlane.csms.protocol.clock import ocpp_now, ocpp_time, parse_ocpp_time
+from wattlane.csms.protocol.costs import CostDisplay, total_cost
 from wattlane.csms.protocol.errors import OcppVersion
 from wattlane.csms.protocol.handlers.context import (
     ACCESS_STATUS_OCPP,
@@ -25,12 +26,23 @@ from wattlane.csms.providers.interfaces import (
     AccessDecision,
     AccessStatus,
     BootInfo,
+    ChargingChange,
     NoticeKind,
     StatusChange,
     TransactionChange,
     TransactionEnd,
     TransactionStart,
 )
+
+# TransactionEvent's chargingState: charging, or parked (connected, not charging; billed as
+# parking time).
+CHARGING_201 = {
+    "Charging": True,
+    "EVConnected": False,
+    "SuspendedEV": False,
+    "SuspendedEVSE": False,
+    "Idle": False,
+}
 
 
 def id_token_info(decision: AccessDecision) -> dict[str, Any]:
@@ -42,6 +54,29 @@ def id_token_info(decision: AccessDecision) -> dict[str, Any]:
     if decision.group_id is not None:
         info["groupIdToken"] = {"idToken": decision.group_id[:36], "type": "Central"}
     return info
+
+
+async def _show_cost(
+    costs: CostDisplay,
+    reply: dict[str, Any],
+    transaction_id: int,
+    identity: str,
+    event_type: str,
+    station_transaction_id: str,
+) -> None:
+    """I02/I03: the running total in the reply to Updated, the final total in the one to Ended
+    (after the commit; without `totalCost` when no price comes in time); running costs follow
+    a session that has not ended."""
+    if event_type == "Ended":
+        costs.ended(transaction_id)
+    else:
+        costs.follow(transaction_id, identity, OcppVersion.V201, station_transaction_id)
+        if event_type == "Started":
+            return
+    cost = await costs.price(transaction_id)
+    if cost is not None:
+        reply["totalCost"] = total_cost(cost)
+        costs.shown(transaction_id)
 
 
 def handlers(ctx: HandlerContext) -> dict[str, Handler]:
@@ -69,6 +104,8 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
                 accepted=session.known,
             )
         )
+        if ctx.costs is not None:
+            ctx.costs.booted(session.identity)
         return boot_reply(session, now, options)
 
     async def heartbeat(session: Session, p: dict[str, Any]) -> dict[str, Any]:
@@ -127,10 +164,20 @@ def handlers(ctx: HandlerContext) -> dict[str, Handler]:
         end = None
         if p["eventType"] == "Ended":
             end = TransactionEnd(at=at, meter_stop_wh=None, reason=info.get("stoppedReason", ""))
-        await record(
-            ctx, TransactionChange(session.identity, start=start, samples=found, end=end, seq_no=p["seqNo"])
+        charging = None
+        if (state := CHARGING_201.get(info.get("chargingState", ""))) is not None:
+            charging = ChargingChange(at=at, charging=state, evse_id=start.evse_id)
+        change = TransactionChange(
+            session.identity, start=start, samples=found, end=end, seq_no=p["seqNo"], charging=charging
         )
-        return {} if token is None else {"idTokenInfo": id_token_info(decision)}
+        transaction_id = await record(ctx, change)
+        reply: dict[str, Any] = {} if token is None else {"idTokenInfo": id_token_info(decision)}
+        costs = ctx.costs
+        if costs is not None and transaction_id is not None:
+            await _show_cost(
+                costs, reply, transaction_id, session.identity, p["eventType"], info["transactionId"]
+            )
+        return reply
 
     async def transfer(session: Session, p: dict[str, Any]) -> dict[str, Any]:
         """Vendor-specific DataTransfer."""

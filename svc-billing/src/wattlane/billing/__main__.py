@@ -1,0 +1,3 @@
+from wattlane.billing.main import cli
+
+cli()

@@ -1,0 +1,2 @@
+"""Billing's gRPC servicers and the proto <-> domain conversions (domain modules never see proto
+types)."""

@@ -1,0 +1,1 @@
+"""Alembic revisions of the billing database (env and template live in wattlane.core)."""

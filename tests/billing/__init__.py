@@ -1,0 +1,1 @@
+"""Billing beside the other services: costs shown on stations from billing's real pricing."""
