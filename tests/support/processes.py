@@ -211,6 +211,7 @@ class RealStack:
             "WATTLANE_CSMS_CLIENT_ID": "csms",
             "WATTLANE_CSMS_CLIENT_SECRET": self.secrets["csms"],
             "WATTLANE_CSMS_TEMPORAL_ADDRESS": temporal_address,
+            "WATTLANE_CSMS_BILLING_ADDRESS": billing.grpc,  # costs shown on stations
         }
         await self._start(csms, logs)
 
