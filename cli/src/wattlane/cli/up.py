@@ -371,6 +371,7 @@ async def _run(args: argparse.Namespace, data: Path, secrets_by_service: dict[st
             assets_port=ports.assets,
             client_secret=secrets_by_service["csms"],
             temporal_port=ports.temporal,
+            billing_port=ports.billing,
         )
         if seeded_assets is not None:
             identities = [s.identity for s in seeded_assets.stations]
