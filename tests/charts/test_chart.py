@@ -449,6 +449,16 @@ BAD_VALUES = [
     ),
     ("the latest tag", ["--set", "image.tag=latest"], "/image/tag"),
     (
+        "a scrape interval that is no duration",
+        ["--set", "monitoring.podMonitor.interval=often"],
+        "/monitoring/podMonitor/interval",
+    ),
+    (
+        "a runbook base that is no URL",
+        ["--set", "monitoring.rules.runbookBaseUrl=docs"],
+        "/monitoring/rules/runbookBaseUrl",
+    ),
+    (
         "a secret setting",
         ["--set", "csms.settings.CLIENT_SECRET=s3cret"],
         "invalid propertyName 'CLIENT_SECRET'",
