@@ -62,9 +62,13 @@ def lineage(all_stages: dict[str, Stage], name: str) -> list[Stage]:
     return chain
 
 
+# Projects that only render files committed to the tree (rules, dashboards): no process runs them.
+BUILD_TIME_ONLY = frozenset({"ops"})
+
+
 def projects() -> set[str]:
-    """Every project of the monorepo: a folder with a pyproject.toml."""
-    return {p.parent.name for p in ROOT.glob("*/pyproject.toml")}
+    """Every project of the monorepo that a process needs: a folder with a pyproject.toml."""
+    return {p.parent.name for p in ROOT.glob("*/pyproject.toml")} - BUILD_TIME_ONLY
 
 
 def exec_form(value: str) -> list[str]:
