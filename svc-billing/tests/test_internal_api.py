@@ -161,6 +161,24 @@ async def test_record_charge_seals_one_record_per_transaction(billing: Billing) 
     assert billing.csms.reads == reads  # a repeated delivery asks nobody anything
 
 
+async def test_a_session_at_an_employee_s_home_point_is_home_charging_compensation(
+    billing: Billing,
+) -> None:
+    """The station owner is an employee's home sub-organization (identity says whose): its
+    sessions are the home charging the employer reimburses; any other owner's are not."""
+    tariff = await create(billing, energy_tariff("0.30"))
+    home = billing.identity.tenant(billing.org, "ORGANIZATION", "Home of E", home_of="users/E1")
+    at_home = transaction(billing, 31, rate_plan=tariff.name)
+    at_home.owner = home.name
+    transaction(billing, 32, rate_plan=tariff.name)
+    worker = billing.service_client("worker", scopes.BILLING_RECORDS).internal
+    record = await worker.RecordCharge(internal_pb2.RecordChargeRequest(transaction="transactions/31"))
+    assert record.home_charging_compensation and record.owner == home.name
+    assert Decimal(record.total_cost.excl_vat) == Decimal("3.00")  # priced as any other session
+    office = await worker.RecordCharge(internal_pb2.RecordChargeRequest(transaction="transactions/32"))
+    assert not office.home_charging_compensation
+
+
 async def test_charging_states_and_the_location_s_zone_from_the_csms_price_the_record(
     billing: Billing,
 ) -> None:

@@ -52,3 +52,28 @@ async def test_resolve_owner(admin: Client, tree: TreeBuilder) -> None:
     assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
     for c in (ch, other_ch):
         await c.close(None)  # type: ignore[attr-defined]
+
+
+async def test_resolve_owner_names_the_employee_of_a_home_organization(
+    admin: Client, tree: TreeBuilder
+) -> None:
+    """Billing marks sessions at an employee's home point as reimbursed home charging: identity
+    says which tenants are home sub-organizations, and whose."""
+    stub, ch = await _stub(admin, ["identity.directory"])
+    root = await tree.root()
+    partner = await tree.tenant(root.name, "PARTNER")
+    customer = await tree.tenant(partner.name, "CUSTOMER", customer_type="COMPANY")
+    org = await tree.tenant(customer.name, "ORGANIZATION")
+    employee = await admin.users.CreateEmployee(
+        users_pb2.CreateEmployeeRequest(
+            parent=org.name,
+            user=users_pb2.User(email=f"{unique('emp')}@example.test", display_name="Eva"),
+            create_home_organization=True,
+            request_id=unique("req"),
+        )
+    )
+    home = await stub.ResolveOwner(internal_pb2.ResolveOwnerRequest(name=employee.home_organization.name))
+    assert home.home_of == employee.user.name and home.kind == "ORGANIZATION"
+    office = await stub.ResolveOwner(internal_pb2.ResolveOwnerRequest(name=org.name))
+    assert office.home_of == ""
+    await ch.close(None)  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ from wattlane.billing.catalog import TariffVersion
 from wattlane.billing.models import ChargeRecordRow
 from wattlane.billing.runtime import Runtime
 from wattlane.billing.transactions import CompletedTransaction
+from wattlane.billing.upstream import Owner
 from wattlane.core.errors import InvalidArgument, NotFound
 from wattlane.core.names import parse_name
 from wattlane.core.scope import EffectiveScope
@@ -34,11 +35,17 @@ class Recorder:
         if existing is not None:
             return existing, False
         tx = await self.rt.transactions.get(transaction_id)
-        owner_path = await self._path("tenants", tx.owner_id)
-        card_owner_path = await self._path("tenants", tx.card_owner_id)
+        owner = await self._owner("tenants", tx.owner_id)
+        card_owner = await self._owner("tenants", tx.card_owner_id)
         version = await self.version_of(tx)
         row = charge_records.build(
-            tx, version, owner_path=owner_path, card_owner_path=card_owner_path, workflow_id=workflow_id
+            tx,
+            version,
+            owner_path=owner.path if owner else "",
+            card_owner_path=card_owner.path if card_owner else "",
+            workflow_id=workflow_id,
+            # A point of an employee's home sub-organization: the employer reimburses its energy.
+            home_charging_compensation=bool(owner and owner.home_of),
         )
         try:
             async with self.rt.db.transaction() as session:
@@ -90,10 +97,10 @@ class Recorder:
         async with self.rt.db.reader() as session:
             return tx, await catalog.version_at(session, tariff_id, tx.start)
 
-    async def _path(self, collection: str, resource_id: str) -> str:
+    async def _owner(self, collection: str, resource_id: str) -> Owner | None:
         if not resource_id:
-            return ""
+            return None
         try:
-            return (await self.rt.directory.owner(f"{collection}/{resource_id}")).path
+            return await self.rt.directory.owner(f"{collection}/{resource_id}")
         except NotFound:
-            return ""  # a tenant deleted since: the record stays visible to the cardholder only
+            return None  # a tenant deleted since: the record stays visible to the cardholder only

@@ -25,6 +25,7 @@ class Owner:
     path: str
     kind: str
     display_name: str
+    home_of: str = ""  # `users/{id}` when the tenant is that employee's home sub-organization
 
 
 class Directory(Protocol):
@@ -59,7 +60,12 @@ class IdentityDirectory:
                 f"identity did not answer: {error.code().name}", reason="IDENTITY_UNAVAILABLE"
             ) from None
         owner = Owner(
-            name, reply.tenant.removeprefix("tenants/"), reply.tenant_path, reply.kind, reply.display_name
+            name,
+            reply.tenant.removeprefix("tenants/"),
+            reply.tenant_path,
+            reply.kind,
+            reply.display_name,
+            reply.home_of,
         )
         if len(self._owners) > 100_000:
             self._owners.clear()

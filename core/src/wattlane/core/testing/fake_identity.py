@@ -39,6 +39,7 @@ class FakeTenant:
     path: str
     kind: str
     display_name: str
+    home_of: str = ""  # `users/{id}` owning an employee's home sub-organization
 
     @property
     def name(self) -> str:
@@ -88,11 +89,13 @@ class FakeIdentity(auth_pb2_grpc.AuthServiceServicer, internal_pb2_grpc.Identity
 
     # --- declaring the world -----------------------------------------------------------------
 
-    def tenant(self, parent: FakeTenant, kind: str = "ORGANIZATION", display_name: str = "") -> FakeTenant:
-        """A new tenant below `parent`."""
+    def tenant(
+        self, parent: FakeTenant, kind: str = "ORGANIZATION", display_name: str = "", *, home_of: str = ""
+    ) -> FakeTenant:
+        """A new tenant below `parent` (`home_of`: the employee owning a home sub-organization)."""
         tenant_id = new_id()
         display = display_name or f"{kind.lower()}-{tenant_id[-6:]}"
-        tenant = FakeTenant(tenant_id, f"{parent.path}{tenant_id}/", kind, display)
+        tenant = FakeTenant(tenant_id, f"{parent.path}{tenant_id}/", kind, display, home_of)
         self.tenants[tenant_id] = tenant
         return tenant
 
@@ -202,6 +205,7 @@ class FakeIdentity(auth_pb2_grpc.AuthServiceServicer, internal_pb2_grpc.Identity
             tenant_path=tenant.path,
             kind=tenant.kind,
             display_name=display,
+            home_of=tenant.home_of,
         )
 
     async def _claims(self, context: Any) -> dict[str, Any]:

@@ -342,4 +342,5 @@ class IdentityInternalServicer(internal_pb2_grpc.IdentityInternalServiceServicer
             tenant_path=tenant.path,
             kind=tenant.kind,
             display_name=display_name,
+            home_of=f"users/{tenant.owner_user_id}" if tenant.owner_user_id else "",
         )

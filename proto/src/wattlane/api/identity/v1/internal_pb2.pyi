@@ -651,6 +651,7 @@ class Owner(_message.Message):
     TENANT_PATH_FIELD_NUMBER: _builtins.int
     KIND_FIELD_NUMBER: _builtins.int
     DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    HOME_OF_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The name asked about."""
     tenant: _builtins.str
@@ -661,6 +662,10 @@ class Owner(_message.Message):
     """The tenant's kind (`OPERATOR`, `PARTNER`, `CUSTOMER`, `ORGANIZATION`)."""
     display_name: _builtins.str
     """The tenant's display name (or the user's, for users)."""
+    home_of: _builtins.str
+    """For an employee's home sub-organization: `users/{user}`, the employee who owns it (sessions
+    at its points are home charging the employer reimburses); empty for every other tenant.
+    """
     def __init__(
         self,
         *,
@@ -669,10 +674,11 @@ class Owner(_message.Message):
         tenant_path: _builtins.str = ...,
         kind: _builtins.str = ...,
         display_name: _builtins.str = ...,
+        home_of: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["display_name", b"display_name", "kind", b"kind", "name", b"name", "tenant", b"tenant", "tenant_path", b"tenant_path"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["display_name", b"display_name", "home_of", b"home_of", "kind", b"kind", "name", b"name", "tenant", b"tenant", "tenant_path", b"tenant_path"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
