@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import random
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,7 +25,7 @@ from wattlane.cli.stack import port_is_free
 WATTLANE = str(Path(sys.executable).parent / "wattlane")
 
 
-def free_base_port(span: int = 13) -> int:
+def free_base_port(span: int = 14) -> int:
     """A base port with `span` free ports after it, below Linux's ephemeral range (32768+), so
     that ports other processes get from the kernel (Temporal's internal services, test servers)
     cannot land in it between this check and the stack binding it."""
@@ -67,7 +69,16 @@ class LineReader:
 def test_up_starts_seeds_prints_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     base = free_base_port()
     proc = subprocess.Popen(
-        [WATTLANE, "up", "--data-dir", str(tmp_path / "data"), "--base-port", str(base), "--headless"],
+        [
+            WATTLANE,
+            "up",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--base-port",
+            str(base),
+            "--headless",
+            "--observe",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -169,6 +180,26 @@ def test_up_starts_seeds_prints_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         assert transactions.returncode == 0, transactions.stderr
         assert "cost" in transactions.stdout and "warning" not in transactions.stderr
 
+        # --observe: Prometheus scrapes every process's side port, with the chart's rules loaded.
+        if shutil.which("prometheus") is None:
+            assert not os.environ.get("WATTLANE_REQUIRE_PROMTOOL"), "CI installs prometheus"
+            assert "not installed (apt-get install prometheus)" in text, text
+        else:
+            prometheus = f"http://127.0.0.1:{base + 13}"
+            assert f"{prometheus}  (targets:" in text, text
+            deadline = time.monotonic() + 60
+            while True:
+                with urllib.request.urlopen(f"{prometheus}/api/v1/query?query=up", timeout=5) as response:
+                    up = json.loads(response.read())["data"]["result"]
+                jobs = sorted(s["metric"]["job"] for s in up if s["value"][1] == "1")
+                if jobs == ["assets", "billing", "csms", "identity", "worker"]:
+                    break
+                assert time.monotonic() < deadline, up
+                time.sleep(1)
+            with urllib.request.urlopen(f"{prometheus}/api/v1/rules", timeout=5) as response:
+                groups = {g["name"] for g in json.loads(response.read())["data"]["groups"]}
+            assert {"wattlane-symptoms", "wattlane-slo-grpc-availability"} <= groups, groups
+
         # Customer Success approves the seeded pending application from the CLI; the mail arrives.
         pending = re.search(r"wattlane applications approve (applications/\S+)", text)
         assert pending is not None, text
@@ -204,7 +235,7 @@ def test_up_starts_seeds_prints_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         lines.wait_for(lambda line: "Stopped." in line, 60)
         proc.wait(timeout=30)
         assert proc.returncode == 0
-        for offset in (*range(9), 11, 12):
+        for offset in (*range(9), 11, 12, 13):
             assert port_is_free(base + offset), f"port {base + offset} still in use after Ctrl-C"
     finally:
         if proc.poll() is None:

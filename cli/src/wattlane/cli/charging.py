@@ -31,6 +31,7 @@ async def start_csms(
     assets_port: int,
     client_secret: str,
     temporal_port: int | None = None,
+    billing_port: int | None = None,
 ) -> None:
     """Start the CSMS on a SQLite file, with assets as its station directory and completed
     transactions handed on through Temporal (when given); wait until its side port says ready."""
@@ -46,6 +47,8 @@ async def start_csms(
         "WATTLANE_CSMS_PROCESS_ID": "csms-local",
         "WATTLANE_CSMS_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}" if temporal_port else "",
         "WATTLANE_CSMS_HEARTBEAT_INTERVAL": str(HEARTBEAT_SECONDS),
+        # Running and final costs shown on the stations, priced by billing.
+        "WATTLANE_CSMS_BILLING_ADDRESS": f"127.0.0.1:{billing_port}" if billing_port else "",
     }
     csms = Child("csms", [python(), "-m", "wattlane.csms"], env, data / "logs" / "csms.log")
     await stack.start(csms)

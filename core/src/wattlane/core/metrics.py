@@ -37,6 +37,7 @@ BOUNDED_LABELS: dict[str, str] = {
     "reason": "a handshake rejection reason declared in code",
     "workflow": "a workflow type declared in contracts",
     "outcome": "a workflow outcome declared in code",
+    "certificate": "a certificate role declared in code (CERTIFICATES)",
 }
 
 # --- every process -------------------------------------------------------------------------
@@ -179,6 +180,37 @@ ACTIVITY_SECONDS = Histogram(
     "Time our activities take, by workflow and outcome.",
     ["workflow", "outcome"],
     buckets=_SLOW_BUCKETS,
+)
+
+# --- billing -------------------------------------------------------------------------------------
+# Declared ahead of the settlement workflow, so the alert that watches it (WattlaneSettlementOverdue
+# in charts/wattlane/rules) names a metric of this catalog. Nothing sets it yet.
+
+SETTLED_THROUGH = Gauge(
+    "wattlane_billing_settled_through_timestamp_seconds",
+    "End (Unix time, UTC, exclusive) of the latest billing period whose settlement finished: every "
+    "charge record before it is invoiced. Set by billing's settlement when a period is done (a "
+    "monthly period settled on 3 December reads 1 December 00:00 UTC); alerts fire when the "
+    "previous month is not settled by the end of the 3rd.",
+    ["service"],
+)
+
+# --- certificates --------------------------------------------------------------------------------
+# Declared ahead of the code that loads them (the CSMS's TLS for security profiles 2 and 3), so
+# WattlaneCertificateExpiresSoon names a metric of this catalog. Nothing sets it yet.
+
+CERTIFICATE_EXPIRY = Gauge(
+    "wattlane_certificate_expiry_timestamp_seconds",
+    "notAfter (Unix time) of a certificate the process relies on, by role (CERTIFICATES); a role "
+    "that covers many certificates reports the earliest. Set when the certificate is loaded.",
+    ["certificate"],
+)
+
+# Certificate roles (the `certificate` label of CERTIFICATE_EXPIRY).
+CERTIFICATES = (
+    "csms_server",  # the chain the CSMS presents to stations (profiles 2, 3)
+    "station_client_ca",  # the CA bundle that signs station certificates (profile 3)
+    "identity_signing",  # identity's token signing key's certificate, when it has one
 )
 
 # --- label value normalizers ---------------------------------------------------------------------

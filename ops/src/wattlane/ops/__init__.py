@@ -1,0 +1,1 @@
+"""Operations as code: SLO rules and Grafana dashboards, rendered into the chart."""
