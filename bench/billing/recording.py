@@ -263,17 +263,26 @@ async def count(db: Database, ids: range) -> Count:
     )
 
 
-async def _in_flight(calls: Sequence[Callable[[], Awaitable[object]]], concurrency: int) -> float:
-    """Wall seconds to run every call, `concurrency` in flight at once."""
+async def _in_flight(
+    calls: Sequence[Callable[[], Awaitable[object]]], concurrency: int, limit: float = math.inf
+) -> tuple[int, float]:
+    """Run the calls in order, `concurrency` in flight at once, none started after `limit`
+    seconds; returns how many ran (the first ones) and the wall seconds they took."""
     queue = iter(calls)
+    started = 0
+    begin = time.perf_counter()
+    deadline = begin + limit
 
     async def lane() -> None:
+        nonlocal started
         for call in queue:
+            started += 1
             await call()
+            if time.perf_counter() > deadline:
+                return
 
-    begin = time.perf_counter()
     await asyncio.gather(*(lane() for _ in range(concurrency)))
-    return time.perf_counter() - begin
+    return started, time.perf_counter() - begin
 
 
 async def baseline(db: Database, ids: range, concurrency: int) -> float:
@@ -294,7 +303,8 @@ async def baseline(db: Database, ids: range, concurrency: int) -> float:
 
         return call
 
-    return len(rows) / await _in_flight([one(r) for r in rows], concurrency)
+    done, seconds = await _in_flight([one(r) for r in rows], concurrency)
+    return done / seconds
 
 
 async def _billing_process(tmp: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
@@ -463,16 +473,18 @@ async def full_path(parts: Parts, ids: range, timeout: float) -> dict[str, Any]:
     }
 
 
-async def stage(parts: Parts, ids: range, concurrency: int) -> dict[str, Any]:
-    """RecordCharge over gRPC for every transaction of `ids`, `concurrency` in flight."""
+async def stage(parts: Parts, ids: range, concurrency: int, limit: float) -> dict[str, Any]:
+    """RecordCharge over gRPC for every transaction of `ids`, `concurrency` in flight; cut off
+    after `limit` seconds (the transactions called are the first ones; the rest are left out)."""
 
     def one(tid: int) -> Callable[[], Awaitable[object]]:
         return lambda: parts.worker_client.record_charge(f"transactions/{tid}", f"bench-{tid}")
 
     cpu0 = _cpu(parts)
-    seconds = await _in_flight([one(t) for t in ids], concurrency)
+    called, seconds = await _in_flight([one(t) for t in ids], concurrency, limit)
     cpu = [b - a for a, b in zip(cpu0, _cpu(parts), strict=True)]
-    return {"seconds": seconds, "cpu": cpu, "count": await count(parts.billing_db, ids)}
+    done = ids[:called]
+    return {"seconds": seconds, "cpu": cpu, "count": await count(parts.billing_db, done), "ids": done}
 
 
 def _cpu(parts: Parts) -> tuple[float, float]:
@@ -482,7 +494,13 @@ def _cpu(parts: Parts) -> tuple[float, float]:
 
 
 async def measure(
-    *, transactions: int, relayed: int, concurrency: int, server_url: str, timeout: float
+    *,
+    transactions: int,
+    relayed: int,
+    concurrency: int,
+    server_url: str,
+    timeout: float,
+    stage_limit: float = math.inf,
 ) -> dict[str, Any]:
     """Both measurements and their baselines, on fresh databases."""
     with tempfile.TemporaryDirectory(prefix="bench-rec-") as tmp:
@@ -496,9 +514,11 @@ async def measure(
             seeded = time.perf_counter() - begin
             results: dict[str, Any] = {"seed_seconds": seeded, "concurrency": concurrency}
             if transactions:
-                results["stage"] = await stage(parts, stage_ids, concurrency)
-                results["stage"]["baseline"] = await baseline(parts.billing_db, stage_ids, concurrency)
-                results["stage"]["after_baseline"] = await count(parts.billing_db, stage_ids)
+                results["stage"] = part = await stage(parts, stage_ids, concurrency, stage_limit)
+                results["stage"]["baseline"] = await baseline(parts.billing_db, part["ids"], concurrency)
+                results["stage"]["after_baseline"] = await count(parts.billing_db, part["ids"])
+                results["stage"]["cut_off"] = len(part["ids"]) < len(stage_ids)
+                results["stage"]["requested"] = len(stage_ids)
             if relayed:
                 results["full"] = await full_path(parts, relayed_ids, timeout)
                 results["full"]["baseline"] = await baseline(parts.billing_db, relayed_ids, concurrency)
@@ -559,6 +579,9 @@ def report(results: dict[str, Any]) -> list[str]:
             f"full path: relay handed on {full['handed_on']:,} in {full['relay_seconds']:.1f} s "
             f"(second pass {full['handed_on_again']}), {full['handoffs']:,} handoffs recorded at the CSMS"
         )
+    if results.get("stage", {}).get("cut_off"):
+        ran, asked = len(results["stage"]["ids"]), results["stage"]["requested"]
+        lines.append(f"RecordCharge alone was cut off (--stage-seconds): {ran:,} of {asked:,} ran")
     for key in ("full", "stage"):
         if key in results:
             billing_cpu, own_cpu = results[key]["cpu"]
@@ -612,7 +635,8 @@ def targets(results: dict[str, Any]) -> list[Target]:
                     _ratio(part),
                     limit,
                     f"{n:,} transactions: {_rate(part['count'].records, part['seconds']):,.0f} records/s, "
-                    f"baseline {part['baseline']:,.0f}/s",
+                    f"baseline {part['baseline']:,.0f}/s"
+                    + (f"; CUT OFF at {n:,} of {part['requested']:,}" if part.get("cut_off") else ""),
                 )
             )
     return made
@@ -635,6 +659,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"PostgreSQL server to create the databases on (default ${ENV}; SQLite files without)",
     )
     parser.add_argument(
+        "--stage-seconds",
+        type=float,
+        default=0,
+        help="cut RecordCharge alone off after this long (default 0: never); reported as cut off",
+    )
+    parser.add_argument(
         "--timeout", type=float, default=1800, help="seconds the full path may take before it is cut off"
     )
 
@@ -653,6 +683,7 @@ def run_recording(args: argparse.Namespace) -> list[Target]:
             concurrency=args.concurrency,
             server_url=args.server_url,
             timeout=args.timeout,
+            stage_limit=args.stage_seconds or math.inf,
         )
     )
     print("\n".join(report(results)))
