@@ -17,7 +17,9 @@ Two measurements, each followed by the count check (exactly one priced record pe
 
 1. The recording stage alone, `--transactions` (default 100,000): RecordCharge over real gRPC
    with the worker's service token, `--concurrency` calls in flight (the worker's activity
-   slots do the same).
+   slots do the same); like the activity, a refused call is retried (bad input excepted), and
+   the retries are printed with their errors (billing's log is kept; its errors are printed).
+   `--stage-seconds` cuts it off (then it says so, and counts the transactions it called).
 2. The full path, `--relayed` transactions (default 2,000): the CSMS's `handoff_relay` (core's
    outbox relay, one, as one CSMS process runs it) starts one TransactionHandoff workflow per
    outbox row; the worker runs RecordCharge, then RecordHandoff at the CSMS. Timed from the
@@ -92,6 +94,9 @@ SEED_BATCH = 2_000
 # No limit is given by the issue; these bound what the 2-core machine showed (bench note).
 # The baseline's rate is that of inserting rows into a table of the same size: a sample will do.
 BASELINE_ROWS = 20_000
+RETRIES = 10
+# Kept after the run (the databases and the rest go): what billing said when something failed.
+BILLING_LOG = Path(tempfile.gettempdir()) / f"bench-billing-{os.getpid()}.log"
 STAGE_LIMIT = 25.0
 FULL_PATH_LIMIT = 150.0
 
@@ -309,7 +314,7 @@ async def baseline(db: Database, ids: range, concurrency: int) -> float:
 
 async def _billing_process(tmp: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
     """`python -m wattlane.billing` (it migrates, then serves), ready once its port answers."""
-    log = (tmp / "billing.log").open("wb")
+    log = BILLING_LOG.open("wb")
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "wattlane.billing", env={**os.environ, **env}, stdout=log, stderr=log
     )
@@ -324,7 +329,7 @@ async def _billing_process(tmp: Path, env: dict[str, str]) -> asyncio.subprocess
                 pass
         if process.returncode is not None or time.perf_counter() > deadline:
             await _stop(process)
-            raise RuntimeError(f"billing did not start: {(tmp / 'billing.log').read_text()[-2000:]}")
+            raise RuntimeError(f"billing did not start: {BILLING_LOG.read_text()[-2000:]}")
 
 
 async def _stop(process: asyncio.subprocess.Process) -> None:
@@ -477,14 +482,35 @@ async def stage(parts: Parts, ids: range, concurrency: int, limit: float) -> dic
     """RecordCharge over gRPC for every transaction of `ids`, `concurrency` in flight; cut off
     after `limit` seconds (the transactions called are the first ones; the rest are left out)."""
 
+    errors: dict[str, int] = {}
+
     def one(tid: int) -> Callable[[], Awaitable[object]]:
-        return lambda: parts.worker_client.record_charge(f"transactions/{tid}", f"bench-{tid}")
+        async def call() -> None:
+            # As the worker's activity does: every refusal but bad input is retried (counted).
+            for attempt in range(RETRIES):
+                try:
+                    await parts.worker_client.record_charge(f"transactions/{tid}", f"bench-{tid}")
+                    return
+                except grpc.aio.AioRpcError as error:
+                    if error.code() == grpc.StatusCode.INVALID_ARGUMENT or attempt == RETRIES - 1:
+                        raise
+                    key = f"{error.code().name}: {error.details()}"[:160]
+                    errors[key] = errors.get(key, 0) + 1
+                    await asyncio.sleep(0.2 * (attempt + 1))
+
+        return call
 
     cpu0 = _cpu(parts)
     called, seconds = await _in_flight([one(t) for t in ids], concurrency, limit)
     cpu = [b - a for a, b in zip(cpu0, _cpu(parts), strict=True)]
     done = ids[:called]
-    return {"seconds": seconds, "cpu": cpu, "count": await count(parts.billing_db, done), "ids": done}
+    return {
+        "seconds": seconds,
+        "cpu": cpu,
+        "count": await count(parts.billing_db, done),
+        "ids": done,
+        "retried": errors,
+    }
 
 
 def _cpu(parts: Parts) -> tuple[float, float]:
@@ -530,6 +556,10 @@ async def measure(
                     .where(ChargeRecordRow.tariff_version > 0)
                 )
             results["priced"] = int(costed or 0)
+            log = BILLING_LOG.read_text(errors="replace").splitlines()
+            results["billing_errors"] = [
+                line[:300] for line in log if '"error"' in line or "Traceback" in line
+            ][:20]
     return results
 
 
@@ -579,6 +609,10 @@ def report(results: dict[str, Any]) -> list[str]:
             f"full path: relay handed on {full['handed_on']:,} in {full['relay_seconds']:.1f} s "
             f"(second pass {full['handed_on_again']}), {full['handoffs']:,} handoffs recorded at the CSMS"
         )
+    for error, times in results.get("stage", {}).get("retried", {}).items():
+        lines.append(f"RecordCharge alone: retried {times}x after {error}")
+    for line in results.get("billing_errors", []):
+        lines.append(f"billing log: {line}")
     if results.get("stage", {}).get("cut_off"):
         ran, asked = len(results["stage"]["ids"]), results["stage"]["requested"]
         lines.append(f"RecordCharge alone was cut off (--stage-seconds): {ran:,} of {asked:,} ran")
@@ -676,6 +710,7 @@ def run_recording(args: argparse.Namespace) -> list[Target]:
     print(load_note())
     postgres = args.server_url.startswith("postgres")
     print(f"databases: {'PostgreSQL ' + args.server_url if postgres else 'SQLite files'}")
+    print(f"billing's log: {BILLING_LOG}")
     results = run_async(
         measure(
             transactions=args.transactions,
