@@ -295,23 +295,27 @@ def run(count: int, rounds: int) -> list[Target]:
     ]
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    from bench.billing import __doc__ as doc
-
-    parser = argparse.ArgumentParser(prog="python -m bench.billing", description=(doc or "").splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sessions", type=int, default=2_000, help="sessions priced per round (default 2,000)"
     )
     parser.add_argument("--rounds", type=int, default=9, help="rounds, the sides alternating (default 9)")
-    return parser.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None) -> list[Target]:
-    """Run the benchmark; returns its targets (also printed)."""
-    args = parse_args(argv)
+def run_pricing(args: argparse.Namespace) -> list[Target]:
+    """Run the pricing benchmark with parsed arguments; returns its targets (also printed)."""
     print(load_note())
     targets = run(args.sessions, args.rounds)
     print()
     for target in targets:
         print(target.line())
     return targets
+
+
+def main(argv: Sequence[str] | None = None) -> list[Target]:
+    """Run the benchmark; returns its targets (also printed)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.billing.throughput", description=(__doc__ or "").splitlines()[0]
+    )
+    add_arguments(parser)
+    return run_pricing(parser.parse_args(argv))

@@ -53,13 +53,26 @@ def test_assets_benchmark_at_tiny_size(tmp_path: Path) -> None:
     assert all(t.ratio > 0 for t in targets)
 
 
-def test_billing_benchmark_at_tiny_size() -> None:
-    targets = billing_main(["--sessions", "20", "--rounds", "1"])
+def test_billing_pricing_benchmark_at_tiny_size() -> None:
+    targets = billing_main(["pricing", "--sessions", "20", "--rounds", "1"])
     assert [t.name for t in targets] == [
         "billing.pricing sessions/s on one core",
         "billing.pricing vs the same arithmetic without periods",
     ]
     assert all(t.ratio > 0 for t in targets)
+
+
+def test_billing_recording_benchmark_at_tiny_size() -> None:
+    """A handful of transactions through the relay, Temporal, the worker and billing, and a few
+    more through RecordCharge alone: the count check (one priced record each) must hold."""
+    targets = billing_main(["recording", "--transactions", "30", "--relayed", "10", "--concurrency", "4"])
+    assert [t.name for t in targets] == [
+        "billing.recording count check (0 = every transaction recorded once, priced)",
+        "billing.recording RecordCharge vs raw SQL inserts",
+        "billing.recording full path vs raw SQL inserts",
+    ]
+    assert targets[0].ok, targets[0].detail
+    assert all(t.ratio > 0 for t in targets[1:])
 
 
 def test_csms_transactions_benchmark_at_tiny_size() -> None:
