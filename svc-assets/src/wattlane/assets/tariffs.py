@@ -27,20 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wattlane.assets import inheritance
 from wattlane.assets.models import ChargingPoint, Location
 from wattlane.core.clients.billing import BillingClient
+from wattlane.core.currencies import minor_units
 from wattlane.core.errors import FailedPrecondition, FieldViolation, InvalidArgument, Unavailable
 from wattlane.core.scope import PATH_END
-
-# Digits after the point of the currencies that do not have two (ISO 4217); the maximum price
-# is stored in minor units of its currency.
-_ZERO_DIGITS = frozenset(
-    "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF".split()  # noqa: SIM905
-)
-_THREE_DIGITS = frozenset(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"])
-
-
-def minor_units(currency: str) -> int:
-    """How many digits a currency's minor unit has (2 unless ISO 4217 says otherwise)."""
-    return 0 if currency in _ZERO_DIGITS else 3 if currency in _THREE_DIGITS else 2
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
-from wattlane.billing.currencies import is_currency
 from wattlane.billing.errors import InvalidTariff, Violation
+from wattlane.core.currencies import is_currency
 
 _HH_MM = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]")
 END_OF_DAY = "24:00"  # accepted as an end_time (OCPI's own step-size example uses it)

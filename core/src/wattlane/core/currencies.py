@@ -29,6 +29,11 @@ MINOR_UNITS: Mapping[str, int] = MappingProxyType(
 )
 
 
+def minor_units(currency: str) -> int:
+    """How many digits a currency's minor unit has (2 unless ISO 4217 says otherwise)."""
+    return MINOR_UNITS.get(currency, 2)
+
+
 def is_currency(code: str) -> bool:
     """Whether `code` is an ISO 4217 currency a tariff may be in (upper case, e.g. EUR)."""
     return code in MINOR_UNITS
