@@ -12,6 +12,7 @@ from wattlane.cli import up
 from wattlane.cli.commands import (
     account,
     applications,
+    invoices,
     roles,
     stations,
     tariffs,
@@ -28,7 +29,7 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="wattlane", description="Wattlane EV charging and energy cloud")
     sub = root.add_subparsers(dest="command", required=True)
     up.register(sub)
-    for module in (account, tenants, users, roles, applications, stations, tariffs, transactions):
+    for module in (account, tenants, users, roles, applications, stations, tariffs, invoices, transactions):
         module.register(sub)
     return root
 
