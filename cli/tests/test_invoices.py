@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wattlane.api.billing.v1 import invoices_pb2
-from wattlane.cli.commands.invoices import amount, credit_lines, kind_of, state_of
+from wattlane.cli.commands.invoices import amount, credit_lines, kind_of, state_of, statement
 from wattlane.cli.main import parser
 
 I = invoices_pb2  # noqa: E741
@@ -41,5 +41,17 @@ def test_the_subcommands_parse() -> None:
     assert (args.name, args.line, args.reason) == ("X1", ["1:2"], "meter")
     args = parser().parse_args(["invoices", "mark-paid", "invoices/X1", "--reference", "E2E-1"])
     assert args.reference == "E2E-1"
-    for action in ("list", "show X", "finalize X", "pdf X -o x.pdf", "csv X"):
+    for action in ("list", "show X", "finalize X", "pdf X -o x.pdf", "csv X", "import-payments f --issuer T"):
         assert parser().parse_args(["invoices", *action.split()]).handler
+
+
+def test_a_statement_from_csv() -> None:
+    text = "end_to_end_id,amount,currency,booking_date\nINV-2026-000001,3.63,EUR,2026-12-01\nX,1,EUR,\n"
+    assert statement(text) == [
+        I.StatementPayment(
+            end_to_end_id="INV-2026-000001", amount="3.63", currency="EUR", booking_date="2026-12-01"
+        ),
+        I.StatementPayment(end_to_end_id="X", amount="1", currency="EUR"),
+    ]
+    with pytest.raises(SystemExit, match="currency"):
+        statement("end_to_end_id,amount\nX,1\n")

@@ -284,6 +284,55 @@ async def test_csv_and_pdf_in_the_recipient_locale_under_the_issuer_brand(billin
     assert f"/Title (Rechnungskorrektur {credit.credit_note.number})".encode() in note
 
 
+async def test_a_bank_statement_marks_invoices_paid_by_their_sepa_id(billing: Billing) -> None:
+    who = partner_admin(billing)
+    issuer = billing.client(who).invoices
+    numbers = []
+    names = []
+    for _ in range(4):
+        created = await draft(billing, who, billing.org.name)  # 3.00 + 0.63 VAT
+        final = await issuer.FinalizeInvoice(I.FinalizeInvoiceRequest(name=created.name))
+        numbers.append(final.number)
+        names.append(final.name)
+    await issuer.CreateCreditNote(I.CreateCreditNoteRequest(invoice=names[3]))  # now VOID
+    P = I.StatementPayment
+    request = I.ImportPaymentsRequest(
+        parent=billing.partner.name,
+        payments=[
+            P(end_to_end_id=numbers[0], amount="3.63", currency="EUR", booking_date="2026-12-01"),
+            P(end_to_end_id=numbers[1], amount="3.00", currency="EUR"),
+            P(end_to_end_id="INV-1999-000001", amount="3.63", currency="EUR"),
+            P(end_to_end_id=numbers[3], amount="3.63", currency="EUR"),
+        ],
+        request_id="statement-1",
+    )
+    reply = await issuer.ImportPayments(request)
+    M = I.PaymentMatch
+    assert [(m.outcome, m.invoice) for m in reply.matches] == [
+        (M.MATCHED, names[0]),
+        (M.AMOUNT_MISMATCH, names[1]),
+        (M.UNKNOWN_INVOICE, ""),
+        (M.NOT_PAYABLE, names[3]),
+    ]
+    paid = await issuer.GetInvoice(I.GetInvoiceRequest(name=names[0]))
+    assert paid.state == I.PAID and paid.payment_reference == numbers[0]
+    assert paid.paid_time.ToDatetime().date() == dt.date(2026, 12, 1)
+    assert (await issuer.ImportPayments(request)) == reply  # the same import, replayed
+    again = I.ImportPaymentsRequest(parent=billing.partner.name, payments=request.payments[:1])
+    assert [m.outcome for m in (await issuer.ImportPayments(again)).matches] == [M.ALREADY_PAID]
+    bad = I.ImportPaymentsRequest(
+        parent=billing.partner.name,
+        payments=[
+            P(end_to_end_id="x", amount="1.005", currency="EUR"),
+            P(end_to_end_id="", amount="1", currency="EUR"),
+        ],
+    )
+    assert await invalid(issuer.ImportPayments(bad)) == ["payments[0].amount", "payments[1].end_to_end_id"]
+    # The recipient's admin cannot import into the partner's books.
+    admin = billing.client(billing.admin).invoices
+    assert await code_of(admin.ImportPayments(request)) == grpc.StatusCode.NOT_FOUND
+
+
 def test_overdue_after_the_due_date() -> None:
     from wattlane.billing import invoices
     from wattlane.billing.models import InvoiceRow
@@ -344,6 +393,7 @@ async def test_isolation_over_every_invoice_rpc(billing: Billing) -> None:
         held = [Grant(t.path, True, frozenset(p)) for t, p in grants.items() if p]
         actors.append(Actor(label, billing.client(user).invoices, user.name, held))
     mask = FieldMask(paths=["locale"])
+    payment = I.StatementPayment(end_to_end_id="X", amount="1", currency="EUR")
     probes = [
         Probe("GetInvoice", "invoices", "billing.read", "read",
               lambda a, t: a.client.GetInvoice(I.GetInvoiceRequest(name=t.name))),
@@ -362,6 +412,9 @@ async def test_isolation_over_every_invoice_rpc(billing: Billing) -> None:
               lambda a, t: a.client.MarkInvoicePaid(I.MarkInvoicePaidRequest(name=t.name))),
         Probe("CreateCreditNote", "invoices", "billing.manage", "write",
               lambda a, t: a.client.CreateCreditNote(I.CreateCreditNoteRequest(invoice=t.name))),
+        Probe("ImportPayments", "issuers", "billing.manage", "write",
+              lambda a, t: a.client.ImportPayments(I.ImportPaymentsRequest(
+                  parent=t.name, payments=[payment]))),
         Probe("CreateInvoice", "issuers", "billing.manage", "write",
               lambda a, t: a.client.CreateInvoice(I.CreateInvoiceRequest(
                   parent=t.name, invoice=I.Invoice(recipient=t.name, currency="EUR", lines=[line()])))),

@@ -544,6 +544,82 @@ async def mark_paid(
     return Invoice(row, await _lines(session, row.id))
 
 
+@dataclass(frozen=True)
+class Payment:
+    """A credit line of a bank statement."""
+
+    end_to_end_id: str
+    amount_minor: int
+    currency: str
+    booked: dt.datetime
+
+
+@dataclass(frozen=True)
+class Match:
+    """What became of one statement line (`outcome` as PaymentMatch.Outcome names it)."""
+
+    end_to_end_id: str
+    outcome: str
+    invoice: str = ""
+    detail: str = ""
+
+
+async def import_payments(
+    session: AsyncSession, scope: EffectiveScope, issuer: Owner, payments: Sequence[Payment]
+) -> list[Match]:
+    """Mark paid the issuer's finalized invoices the statement lines pay (`billing.manage` at the
+    issuer): the end-to-end id is the invoice number (what our SEPA collections and invoices
+    quote), and amount and currency must be the invoice's total. Anything else is reported."""
+    scope.require(MANAGE, issuer.path, issuer.name)
+    numbers = sorted({p.end_to_end_id for p in payments})
+    query = (
+        select(InvoiceRow)
+        .where(InvoiceRow.issuer_id == issuer.tenant_id, InvoiceRow.number.in_(numbers))
+        .with_for_update()
+    )
+    by_number = {row.number: row for row in (await session.execute(query)).scalars()}
+    out = []
+    now = utcnow()
+    for payment in payments:
+        row = by_number.get(payment.end_to_end_id)
+        if row is None:
+            out.append(
+                Match(
+                    payment.end_to_end_id,
+                    "UNKNOWN_INVOICE",
+                    detail="no invoice of the issuer has this number",
+                )
+            )
+            continue
+        name = invoice_name(row.id)
+        if row.status == "PAID" and row.payment_reference == payment.end_to_end_id:
+            out.append(Match(payment.end_to_end_id, "ALREADY_PAID", name))
+        elif row.kind != "INVOICE" or row.status != "FINALIZED":
+            out.append(
+                Match(payment.end_to_end_id, "NOT_PAYABLE", name, f"the document is {row.status.lower()}")
+            )
+        elif payment.currency != row.currency or payment.amount_minor != row.net_minor + row.vat_minor:
+            due = money.format_minor(row.net_minor + row.vat_minor, row.currency)
+            got = money.format_minor(payment.amount_minor, payment.currency)
+            out.append(
+                Match(
+                    payment.end_to_end_id,
+                    "AMOUNT_MISMATCH",
+                    name,
+                    f"{got} {payment.currency} paid, {due} {row.currency} due",
+                )
+            )
+        else:
+            row.status = "PAID"
+            row.paid_time = payment.booked
+            row.payment_reference = payment.end_to_end_id
+            row.revision += 1
+            row.update_time = now
+            out.append(Match(payment.end_to_end_id, "MATCHED", name))
+    await session.flush()
+    return out
+
+
 def is_overdue(row: InvoiceRow, today: dt.date) -> bool:
     """A finalized invoice still unpaid after its due date."""
     return (

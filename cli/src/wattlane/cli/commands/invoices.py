@@ -1,14 +1,17 @@
-"""wattlane invoices list | show | finalize | pdf | csv | credit | mark-paid: billing's invoices
-and credit notes as their issuer or recipient sees them.
+"""wattlane invoices list | show | finalize | pdf | csv | credit | mark-paid | import-payments:
+billing's invoices and credit notes as their issuer or recipient sees them.
 
 `credit` corrects a finalized invoice with a credit note: everything not yet credited, or with
-`--line POSITION[:QUANTITY]` (repeatable) part of its lines. The billing address is
+`--line POSITION[:QUANTITY]` (repeatable) part of its lines. `import-payments` marks paid what a
+bank statement's lines pay (their SEPA end-to-end id is the invoice number). The billing address is
 WATTLANE_BILLING_ADDRESS (default 127.0.0.1:50053, what `wattlane up` uses)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
+import io
 from decimal import Decimal
 from pathlib import Path
 
@@ -209,6 +212,50 @@ async def mark_paid(args: argparse.Namespace, client: IdentityClient, session: S
     print(as_json(invoice)) if args.json else _print(invoice)
 
 
+STATEMENT_COLUMNS = ("end_to_end_id", "amount", "currency", "booking_date")
+
+
+def statement(text: str) -> list[I.StatementPayment]:
+    """A bank statement's credit lines from CSV with the columns end_to_end_id, amount, currency
+    and (optional) booking_date, as a bank export or a converted camt.053 gives them."""
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in STATEMENT_COLUMNS[:3] if c not in (reader.fieldnames or [])]
+    if missing:
+        raise SystemExit(f"the statement needs the columns {', '.join(missing)}")
+    return [
+        I.StatementPayment(
+            end_to_end_id=row["end_to_end_id"],
+            amount=row["amount"],
+            currency=row["currency"],
+            booking_date=row.get("booking_date") or "",
+        )
+        for row in reader
+    ]
+
+
+async def import_payments(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
+    payments = statement(await asyncio.to_thread(Path(args.file).read_text))
+    billing = billing_client(session)
+    request = I.ImportPaymentsRequest(parent=resource("tenants", args.issuer), payments=payments)
+    try:
+        reply = await billing.invoices.ImportPayments(request)
+    finally:
+        await billing.close()
+    if args.json:
+        print(as_json(reply))
+        return
+    rows = [
+        (
+            m.end_to_end_id,
+            I.PaymentMatch.Outcome.Name(m.outcome).lower().replace("_", " "),
+            m.invoice or "-",
+            m.detail,
+        )
+        for m in reply.matches
+    ]
+    print(table(["end-to-end id", "outcome", "invoice", "detail"], rows))
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     group = sub.add_parser("invoices", help="invoices and credit notes").add_subparsers(
         dest="action", required=True
@@ -247,3 +294,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--reference", help="the payment's reference (SEPA end-to-end id)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=mark_paid)
+    p = group.add_parser("import-payments", help="mark invoices paid from a bank statement (CSV)")
+    p.add_argument("file", help="CSV: end_to_end_id (the invoice number), amount, currency, booking_date")
+    p.add_argument("--issuer", required=True, help="the issuer whose account received them, tenants/ID")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=import_payments)

@@ -147,6 +147,36 @@ def draft_spec(message: invoices_pb2.Invoice, paths: set[str] | None = None) -> 
     )
 
 
+def statement_payments(lines: list[invoices_pb2.StatementPayment]) -> list[invoices.Payment]:
+    """Validated statement lines, every bad field named (`payments[3].amount`)."""
+    if not lines:
+        raise InvalidArgument.field("payments", "give at least one statement line")
+    if len(lines) > MAX_LINES:
+        raise InvalidArgument.field("payments", f"at most {MAX_LINES} lines per import")
+    found: list[FieldViolation] = []
+    out = []
+    today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    for i, line in enumerate(lines):
+        at = f"payments[{i}]"
+        reference = line.end_to_end_id.strip()
+        if not reference or len(reference) > 35:
+            found.append(
+                FieldViolation(f"{at}.end_to_end_id", "is required (a SEPA id has at most 35 characters)")
+            )
+        if not is_currency(line.currency):
+            found.append(FieldViolation(f"{at}.currency", f"unknown ISO 4217 currency {line.currency[:8]!r}"))
+        paid = _decimal(found, line.amount, f"{at}.amount", maximum=Decimal(10) ** 12)
+        minor = money.to_minor(paid, line.currency) if is_currency(line.currency) else 0
+        if is_currency(line.currency) and money.from_minor(minor, line.currency) != paid:
+            found.append(FieldViolation(f"{at}.amount", f"has more digits than {line.currency} has"))
+        day = _date(line.booking_date, f"{at}.booking_date")
+        booked = dt.datetime.combine(day, dt.time(), dt.UTC) if day else today
+        out.append(invoices.Payment(reference, minor, line.currency, booked))
+    if found:
+        raise InvalidArgument(found)
+    return out
+
+
 def invoice_message(invoice: Invoice, today: dt.date) -> invoices_pb2.Invoice:
     """A document as the API shows it."""
     row = invoice.row
@@ -429,6 +459,43 @@ class InvoiceServicer(invoices_pb2_grpc.InvoiceServiceServicer):
             )
 
         return await self.rt.idempotency.once(request, invoices_pb2.CreateCreditNoteResponse, write)
+
+    async def ImportPayments(
+        self, request: invoices_pb2.ImportPaymentsRequest, context: grpc.aio.ServicerContext
+    ) -> invoices_pb2.ImportPaymentsResponse:
+        """Marks paid the issuer's finalized invoices that bank statement lines pay (end-to-end id
+        = invoice number, amount and currency = its total); reports every other line
+        (`billing.manage` at the issuer)."""
+        parse_name(request.parent, "tenants", "parent")
+        payments = statement_payments(list(request.payments))
+        scope = await current_caller().scope()
+        issuer = await self.rt.directory.owner(request.parent)
+        if not scope.visible(issuer.path):
+            raise NotFound(request.parent)
+
+        async def write(session: AsyncSession) -> invoices_pb2.ImportPaymentsResponse:
+            matches = await invoices.import_payments(session, scope, issuer, payments)
+            for match in matches:
+                if match.outcome == "MATCHED":
+                    await self.rt.audit.record(
+                        session,
+                        resource=match.invoice,
+                        tenant_path=issuer.path,
+                        changes={"state": "PAID", "payment_reference": match.end_to_end_id},
+                    )
+            return invoices_pb2.ImportPaymentsResponse(
+                matches=[
+                    invoices_pb2.PaymentMatch(
+                        end_to_end_id=m.end_to_end_id,
+                        outcome=invoices_pb2.PaymentMatch.Outcome.Value(m.outcome),
+                        invoice=m.invoice,
+                        detail=m.detail,
+                    )
+                    for m in matches
+                ]
+            )
+
+        return await self.rt.idempotency.once(request, invoices_pb2.ImportPaymentsResponse, write)
 
     async def ExportInvoiceLines(
         self, request: invoices_pb2.ExportInvoiceLinesRequest, context: grpc.aio.ServicerContext

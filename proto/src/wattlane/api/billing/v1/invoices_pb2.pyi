@@ -788,3 +788,162 @@ class RenderInvoiceResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RenderInvoiceResponse: _TypeAlias = RenderInvoiceResponse  # noqa: Y015
+
+@_typing.final
+class StatementPayment(_message.Message):
+    """A credit line of a bank statement."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    END_TO_END_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    BOOKING_DATE_FIELD_NUMBER: _builtins.int
+    end_to_end_id: _builtins.str
+    """The SEPA end-to-end id the payer quoted (our invoice number). Required."""
+    amount: _builtins.str
+    """The amount received as a decimal ("6.05"). Required."""
+    currency: _builtins.str
+    """ISO 4217 currency. Required."""
+    booking_date: _builtins.str
+    """The booking day ("YYYY-MM-DD"); default today."""
+    def __init__(
+        self,
+        *,
+        end_to_end_id: _builtins.str = ...,
+        amount: _builtins.str = ...,
+        currency: _builtins.str = ...,
+        booking_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "booking_date", b"booking_date", "currency", b"currency", "end_to_end_id", b"end_to_end_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StatementPayment: _TypeAlias = StatementPayment  # noqa: Y015
+
+@_typing.final
+class ImportPaymentsRequest(_message.Message):
+    """Request for ImportPayments."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    PAYMENTS_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """`tenants/{tenant}`: the issuer whose bank account received the payments."""
+    request_id: _builtins.str
+    """Idempotency key."""
+    @_builtins.property
+    def payments(self) -> _containers.RepeatedCompositeFieldContainer[Global___StatementPayment]:
+        """The statement's credit lines (at most 10,000)."""
+
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        payments: _abc.Iterable[Global___StatementPayment] | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["parent", b"parent", "payments", b"payments", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportPaymentsRequest: _TypeAlias = ImportPaymentsRequest  # noqa: Y015
+
+@_typing.final
+class PaymentMatch(_message.Message):
+    """What became of one statement line."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    class _Outcome:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _OutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[PaymentMatch._Outcome.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        OUTCOME_UNSPECIFIED: PaymentMatch._Outcome.ValueType  # 0
+        """Not given."""
+        MATCHED: PaymentMatch._Outcome.ValueType  # 1
+        """The invoice is now PAID."""
+        ALREADY_PAID: PaymentMatch._Outcome.ValueType  # 2
+        """The invoice was already paid with this reference (a repeated import)."""
+        UNKNOWN_INVOICE: PaymentMatch._Outcome.ValueType  # 3
+        """No finalized invoice of the issuer has this number."""
+        AMOUNT_MISMATCH: PaymentMatch._Outcome.ValueType  # 4
+        """The invoice exists but the amount or currency differs (partial or wrong payment)."""
+        NOT_PAYABLE: PaymentMatch._Outcome.ValueType  # 5
+        """The invoice cannot be paid (void, a credit note, or paid with another reference)."""
+
+    class Outcome(_Outcome, metaclass=_OutcomeEnumTypeWrapper):
+        """What happened."""
+
+    OUTCOME_UNSPECIFIED: PaymentMatch.Outcome.ValueType  # 0
+    """Not given."""
+    MATCHED: PaymentMatch.Outcome.ValueType  # 1
+    """The invoice is now PAID."""
+    ALREADY_PAID: PaymentMatch.Outcome.ValueType  # 2
+    """The invoice was already paid with this reference (a repeated import)."""
+    UNKNOWN_INVOICE: PaymentMatch.Outcome.ValueType  # 3
+    """No finalized invoice of the issuer has this number."""
+    AMOUNT_MISMATCH: PaymentMatch.Outcome.ValueType  # 4
+    """The invoice exists but the amount or currency differs (partial or wrong payment)."""
+    NOT_PAYABLE: PaymentMatch.Outcome.ValueType  # 5
+    """The invoice cannot be paid (void, a credit note, or paid with another reference)."""
+
+    END_TO_END_ID_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    INVOICE_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    end_to_end_id: _builtins.str
+    """The line's end-to-end id."""
+    outcome: Global___PaymentMatch.Outcome.ValueType
+    """The outcome."""
+    invoice: _builtins.str
+    """`invoices/{invoice}` when one has the number."""
+    detail: _builtins.str
+    """Why, for people."""
+    def __init__(
+        self,
+        *,
+        end_to_end_id: _builtins.str = ...,
+        outcome: Global___PaymentMatch.Outcome.ValueType = ...,
+        invoice: _builtins.str = ...,
+        detail: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detail", b"detail", "end_to_end_id", b"end_to_end_id", "invoice", b"invoice", "outcome", b"outcome"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PaymentMatch: _TypeAlias = PaymentMatch  # noqa: Y015
+
+@_typing.final
+class ImportPaymentsResponse(_message.Message):
+    """Response of ImportPayments."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MATCHES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def matches(self) -> _containers.RepeatedCompositeFieldContainer[Global___PaymentMatch]:
+        """One per statement line, in order."""
+
+    def __init__(
+        self,
+        *,
+        matches: _abc.Iterable[Global___PaymentMatch] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["matches", b"matches"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportPaymentsResponse: _TypeAlias = ImportPaymentsResponse  # noqa: Y015

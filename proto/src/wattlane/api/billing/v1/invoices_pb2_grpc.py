@@ -84,6 +84,11 @@ class InvoiceServiceStub:
                 request_serializer=wattlane_dot_api_dot_billing_dot_v1_dot_invoices__pb2.CreateCreditNoteRequest.SerializeToString,
                 response_deserializer=wattlane_dot_api_dot_billing_dot_v1_dot_invoices__pb2.CreateCreditNoteResponse.FromString,
                 _registered_method=True)
+        self.ImportPayments = channel.unary_unary(
+                '/wattlane.api.billing.v1.InvoiceService/ImportPayments',
+                request_serializer=wattlane_dot_api_dot_billing_dot_v1_dot_invoices__pb2.ImportPaymentsRequest.SerializeToString,
+                response_deserializer=wattlane_dot_api_dot_billing_dot_v1_dot_invoices__pb2.ImportPaymentsResponse.FromString,
+                _registered_method=True)
         self.ExportInvoiceLines = channel.unary_stream(
                 '/wattlane.api.billing.v1.InvoiceService/ExportInvoiceLines',
                 request_serializer=wattlane_dot_api_dot_billing_dot_v1_dot_invoices__pb2.ExportInvoiceLinesRequest.SerializeToString,
@@ -167,6 +172,16 @@ class InvoiceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ImportPayments(self, request, context):
+        """Marks paid the finalized invoices of an issuer that lines of a bank statement pay: a line
+        matches when its SEPA end-to-end id is the invoice's number and its amount and currency are
+        the invoice's total (`billing.manage` at the issuer). Lines that match nothing are reported,
+        never guessed at; a repeated import changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ExportInvoiceLines(self, request, context):
         """Streams the lines of an invoice as CSV (`billing.read`, or its user recipient).
         """
@@ -224,6 +239,11 @@ def add_InvoiceServiceServicer_to_server(servicer, server):
                     servicer.CreateCreditNote,
                     request_deserializer=wattlane_dot_api_dot_billing_dot_v1_dot_invoices__pb2.CreateCreditNoteRequest.FromString,
                     response_serializer=wattlane_dot_api_dot_billing_dot_v1_dot_invoices__pb2.CreateCreditNoteResponse.SerializeToString,
+            ),
+            'ImportPayments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportPayments,
+                    request_deserializer=wattlane_dot_api_dot_billing_dot_v1_dot_invoices__pb2.ImportPaymentsRequest.FromString,
+                    response_serializer=wattlane_dot_api_dot_billing_dot_v1_dot_invoices__pb2.ImportPaymentsResponse.SerializeToString,
             ),
             'ExportInvoiceLines': grpc.unary_stream_rpc_method_handler(
                     servicer.ExportInvoiceLines,
@@ -461,6 +481,33 @@ class InvoiceService:
             '/wattlane.api.billing.v1.InvoiceService/CreateCreditNote',
             wattlane_dot_api_dot_billing_dot_v1_dot_invoices__pb2.CreateCreditNoteRequest.SerializeToString,
             wattlane_dot_api_dot_billing_dot_v1_dot_invoices__pb2.CreateCreditNoteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportPayments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wattlane.api.billing.v1.InvoiceService/ImportPayments',
+            wattlane_dot_api_dot_billing_dot_v1_dot_invoices__pb2.ImportPaymentsRequest.SerializeToString,
+            wattlane_dot_api_dot_billing_dot_v1_dot_invoices__pb2.ImportPaymentsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -65,6 +65,12 @@ class InvoiceServiceStub:
     """Credits a finalized invoice, fully or for part of its lines, with a finalized credit note
     referencing it; the invoice turns VOID once fully credited (`billing.manage` at the issuer).
     """
+    ImportPayments: _grpc.UnaryUnaryMultiCallable[_invoices_pb2.ImportPaymentsRequest, _invoices_pb2.ImportPaymentsResponse]
+    """Marks paid the finalized invoices of an issuer that lines of a bank statement pay: a line
+    matches when its SEPA end-to-end id is the invoice's number and its amount and currency are
+    the invoice's total (`billing.manage` at the issuer). Lines that match nothing are reported,
+    never guessed at; a repeated import changes nothing.
+    """
     ExportInvoiceLines: _grpc.UnaryStreamMultiCallable[_invoices_pb2.ExportInvoiceLinesRequest, _invoices_pb2.ExportInvoiceLinesResponse]
     """Streams the lines of an invoice as CSV (`billing.read`, or its user recipient)."""
     RenderInvoice: _grpc.UnaryStreamMultiCallable[_invoices_pb2.RenderInvoiceRequest, _invoices_pb2.RenderInvoiceResponse]
@@ -107,6 +113,12 @@ class InvoiceServiceAsyncStub(InvoiceServiceStub):
     CreateCreditNote: _aio.UnaryUnaryMultiCallable[_invoices_pb2.CreateCreditNoteRequest, _invoices_pb2.CreateCreditNoteResponse]  # type: ignore[assignment]
     """Credits a finalized invoice, fully or for part of its lines, with a finalized credit note
     referencing it; the invoice turns VOID once fully credited (`billing.manage` at the issuer).
+    """
+    ImportPayments: _aio.UnaryUnaryMultiCallable[_invoices_pb2.ImportPaymentsRequest, _invoices_pb2.ImportPaymentsResponse]  # type: ignore[assignment]
+    """Marks paid the finalized invoices of an issuer that lines of a bank statement pay: a line
+    matches when its SEPA end-to-end id is the invoice's number and its amount and currency are
+    the invoice's total (`billing.manage` at the issuer). Lines that match nothing are reported,
+    never guessed at; a repeated import changes nothing.
     """
     ExportInvoiceLines: _aio.UnaryStreamMultiCallable[_invoices_pb2.ExportInvoiceLinesRequest, _invoices_pb2.ExportInvoiceLinesResponse]  # type: ignore[assignment]
     """Streams the lines of an invoice as CSV (`billing.read`, or its user recipient)."""
@@ -195,6 +207,18 @@ class InvoiceServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_invoices_pb2.CreateCreditNoteResponse, _abc.Awaitable[_invoices_pb2.CreateCreditNoteResponse]]:
         """Credits a finalized invoice, fully or for part of its lines, with a finalized credit note
         referencing it; the invoice turns VOID once fully credited (`billing.manage` at the issuer).
+        """
+
+    @_abc_1.abstractmethod
+    def ImportPayments(
+        self,
+        request: _invoices_pb2.ImportPaymentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_invoices_pb2.ImportPaymentsResponse, _abc.Awaitable[_invoices_pb2.ImportPaymentsResponse]]:
+        """Marks paid the finalized invoices of an issuer that lines of a bank statement pay: a line
+        matches when its SEPA end-to-end id is the invoice's number and its amount and currency are
+        the invoice's total (`billing.manage` at the issuer). Lines that match nothing are reported,
+        never guessed at; a repeated import changes nothing.
         """
 
     @_abc_1.abstractmethod
