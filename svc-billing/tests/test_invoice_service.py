@@ -166,6 +166,19 @@ async def test_drafts_are_deleted_and_created_once_per_request_id(billing: Billi
     await issuer.DeleteInvoice(I.DeleteInvoiceRequest(name=first.name))
     assert await code_of(issuer.GetInvoice(I.GetInvoiceRequest(name=first.name))) == grpc.StatusCode.NOT_FOUND
     assert list((await issuer.ListInvoices(I.ListInvoicesRequest())).invoices) == []
+    # Self-billing is for employees only, whichever field the update names.
+    to_org = await draft(billing, who, billing.org.name)
+    self_billed = I.UpdateInvoiceRequest(
+        invoice=I.Invoice(name=to_org.name, self_billed=True), update_mask=FieldMask(paths=["self_billed"])
+    )
+    assert await invalid(issuer.UpdateInvoice(self_billed)) == ["invoice.self_billed"]
+    # A new currency re-rounds the lines in its minor unit.
+    yen = await issuer.UpdateInvoice(
+        I.UpdateInvoiceRequest(
+            invoice=I.Invoice(name=to_org.name, currency="JPY"), update_mask=FieldMask(paths=["currency"])
+        )
+    )
+    assert (yen.lines[0].net_minor, yen.lines[0].net_amount, yen.total_minor) == (3, "3", 4)
     empty = await draft(billing, who, billing.org.name)
     await issuer.UpdateInvoice(
         I.UpdateInvoiceRequest(invoice=I.Invoice(name=empty.name), update_mask=FieldMask(paths=["lines"]))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from sqlalchemy import delete, func, or_, select
@@ -304,23 +304,25 @@ async def update_draft(
     FAILED_PRECONDITION once finalized."""
     row = await _for_write(session, scope, user_id, invoice_id, etag)
     _require_draft(row, "edited")
+    lines = (
+        spec.lines if "lines" in paths else tuple(_spec_of(line) for line in await _lines(session, row.id))
+    )
     merged = DraftSpec(
         currency=spec.currency if "currency" in paths else row.currency,
         locale=spec.locale if "locale" in paths else row.locale,
         due_date=spec.due_date if "due_date" in paths else row.due_date,
         self_billed=spec.self_billed if "self_billed" in paths else row.self_billed,
-        lines=spec.lines,
+        lines=lines,
     )
-    if "lines" in paths:
-        _check_self_billing(row.recipient_kind, merged)
+    _check_self_billing(row.recipient_kind, merged)
     row.currency, row.locale, row.due_date = merged.currency, merged.locale, merged.due_date
     row.self_billed = merged.self_billed
     row.revision += 1
     row.update_time = utcnow()
     if "lines" in paths or "currency" in paths:
-        specs = spec.lines if "lines" in paths else [_spec_of(line) for line in await _lines(session, row.id)]
+        # Nets are rounded in the draft's currency: a new currency re-rounds every line.
         await session.execute(delete(InvoiceLineRow).where(InvoiceLineRow.invoice_id == row.id))
-        session.add_all(_line_rows(row.id, row.currency, specs))
+        session.add_all(_line_rows(row.id, row.currency, lines))
     await session.flush()
     return Invoice(row, await _lines(session, row.id))
 
@@ -468,12 +470,7 @@ async def credit(
             )
         left[item.position] -= quantity
         original = _spec_of(originals[item.position])
-        specs.append(
-            (
-                item.position,
-                LineSpec(**{**original.__dict__, "quantity": quantity, "unit_price": -original.unit_price}),
-            )
-        )
+        specs.append((item.position, replace(original, quantity=quantity, unit_price=-original.unit_price)))
     if not specs:
         raise FailedPrecondition(
             f"{invoice_name(invoice.id)} is already fully credited", reason="FULLY_CREDITED"
