@@ -260,6 +260,41 @@ async def test_an_employee_sees_their_self_billed_credit(billing: Billing) -> No
     assert await code_of(denied) == grpc.StatusCode.NOT_FOUND
 
 
+async def test_the_operator_sees_all_a_partner_its_kickbacks_and_its_customers_invoices(
+    billing: Billing,
+) -> None:
+    root = billing.identity.root
+    operator = billing.identity.user(root, {p: [root] for p in MANAGE})
+    issuer = billing.client(operator).invoices
+
+    async def issue(recipient: str) -> str:
+        created = await issuer.CreateInvoice(
+            I.CreateInvoiceRequest(
+                parent=root.name, invoice=I.Invoice(recipient=recipient, currency="EUR", lines=[line()])
+            )
+        )
+        return str(created.name)
+
+    kickback = await issue(billing.partner.name)
+    to_customer = await issue(billing.org.name)
+    other_partner = billing.identity.tenant(root, "PARTNER")
+    elsewhere = await issue(other_partner.name)
+    got = await issuer.GetInvoice(I.GetInvoiceRequest(name=kickback))
+    assert got.recipient_kind == I.PARTNER and got.issuer_display_name == root.display_name
+    reader = billing.identity.user(billing.partner, {"billing.read": [billing.partner]})
+
+    async def names(who: FakeUser) -> set[str]:
+        listed = await billing.client(who).invoices.ListInvoices(I.ListInvoicesRequest())
+        return {i.name for i in listed.invoices}
+
+    assert await names(operator) == {kickback, to_customer, elsewhere}
+    assert await names(reader) == {kickback, to_customer}
+    assert await names(billing.viewer) == {to_customer}
+    assert await names(billing.sibling_admin) == set()
+    missing = billing.client(reader).invoices.GetInvoice(I.GetInvoiceRequest(name=elsewhere))
+    assert await code_of(missing) == grpc.StatusCode.NOT_FOUND
+
+
 def _pdf_text(pdf: bytes) -> str:
     out = []
     for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S):
