@@ -1,11 +1,13 @@
-"""wattlane roles permissions | list | create | delete | assign | bindings | unassign."""
+"""wattlane roles permissions | list | create | update | delete | assign | bindings | unassign."""
 
 from __future__ import annotations
 
 import argparse
 
+from google.protobuf import field_mask_pb2
+
 from wattlane.api.identity.v1 import roles_pb2
-from wattlane.cli.output import resource, table
+from wattlane.cli.output import as_json, output_flags, resource, set_fields, table
 from wattlane.cli.session import Session
 from wattlane.core.clients.identity import IdentityClient
 
@@ -39,6 +41,23 @@ async def create(args: argparse.Namespace, client: IdentityClient, session: Sess
         )
     )
     print(f"created {role.name}")
+
+
+async def update(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
+    role = roles_pb2.Role(name=resource("roles", args.name))
+    paths = set_fields(role, {"display_name": args.display_name, "description": args.description})
+    if args.permission is not None:
+        role.permissions.extend(args.permission)
+        paths.append("permissions")
+    if not paths:
+        raise SystemExit("update: nothing to change (give --name, --description or --permission)")
+    updated = await client.roles.UpdateRole(
+        roles_pb2.UpdateRoleRequest(role=role, update_mask=field_mask_pb2.FieldMask(paths=paths))
+    )
+    if args.json:
+        print(as_json(updated))
+        return
+    print(f"updated {updated.name} ({', '.join(paths)}): {', '.join(updated.permissions)}")
 
 
 async def delete(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
@@ -100,6 +119,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--description")
     p.add_argument("--permission", action="append", required=True)
     p.set_defaults(handler=create)
+    p = group.add_parser("update", help="a custom role's name, description or permissions (those given)")
+    p.add_argument("name", help="roles/ID or ID")
+    p.add_argument("--name", dest="display_name", help="the new name")
+    p.add_argument("--description")
+    p.add_argument(
+        "--permission", action="append", help="the whole new permission list (repeat for each permission)"
+    )
+    output_flags(p)
+    p.set_defaults(handler=update)
     p = group.add_parser("delete")
     p.add_argument("name")
     p.set_defaults(handler=delete)
