@@ -1,4 +1,5 @@
-"""wattlane transactions list | show | export: charging sessions as the CSMS recorded them, with
+"""wattlane transactions list | show | export: charging sessions as the CSMS recorded them (show:
+with every meter value), with
 what they cost from billing's charge records (a corrected record counts as its credit plus the
 new record, so the cost shown is always the one in force).
 
@@ -146,6 +147,24 @@ async def list_(args: argparse.Namespace, client: IdentityClient, session: Sessi
         print(f"(more: narrow with --filter or raise --limit, now {args.limit})")
 
 
+def meter_rows(transaction: T.Transaction) -> list[tuple[str, str, str, str, str]]:
+    """The transaction's meter values, one row each (`-` where a quantity was not sampled)."""
+
+    def value(m: T.MeterValue, field: str) -> str:
+        return f"{getattr(m, field):g}" if m.HasField(field) else "-"  # type: ignore[arg-type]
+
+    return [
+        (
+            _time(m.time),
+            value(m, "energy_wh"),
+            value(m, "power_w"),
+            value(m, "current_a"),
+            value(m, "soc_percent"),
+        )
+        for m in transaction.meter_values
+    ]
+
+
 async def show(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
     csms, billing = csms_client(session), billing_client(session)
     name = resource("transactions", args.transaction)
@@ -181,6 +200,8 @@ async def show(args: argparse.Namespace, client: IdentityClient, session: Sessio
         f"card {t.card or '-'}"
     )
     print(f"  owner {t.owner or '-'}, location {t.location or '-'}, tariff {t.rate_plan or '-'}")
+    if t.meter_values:
+        print(table(["meter value (UTC)", "energy Wh", "power W", "current A", "SoC %"], meter_rows(t)))
     if t.charging_states:
         changes = ", ".join(
             f"{_time(s.time)} {'charging' if s.charging else 'parked'}" for s in t.charging_states
