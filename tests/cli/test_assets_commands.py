@@ -89,7 +89,7 @@ async def test_locations_and_settings_round_trip(
     )
     _refused(code, err, "INVALID_ARGUMENT", "location.latitude")
     code, _, err = await wl(env, "locations", "update", name, ok=False)
-    assert code == 1 and "nothing to change" in err and "Traceback" not in err
+    assert code == 2 and "nothing to change" in err and "Traceback" not in err
 
     _, deleted, _ = await wl(env, "locations", "delete", name)
     assert f"deleted {name}" in deleted

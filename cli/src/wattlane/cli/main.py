@@ -110,6 +110,11 @@ async def _call(args: argparse.Namespace, name: str = "wattlane") -> int:
             print(f"  (the session's services: {where})", file=sys.stderr)
             return UNREACHABLE
         return REFUSED
+    except SystemExit as stop:
+        if not isinstance(stop.code, str):
+            raise
+        print(f"error: {stop.code}", file=sys.stderr)  # a usage error the command found
+        return USAGE
     except (OSError, ValueError, json_format.ParseError) as error:
         # A file that cannot be read, a value that does not parse: a message, not a traceback.
         print(f"error: {error}", file=sys.stderr)

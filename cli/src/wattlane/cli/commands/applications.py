@@ -60,7 +60,7 @@ async def show(args: argparse.Namespace, client: IdentityClient, session: Sessio
 KINDS = ("create_account", "change_datapoints", "change_plan", "extend", "renew")
 # The flags each kind needs (checked here so the message names the flag, not a proto field).
 NEEDS = {
-    "create_account": ("display_name", "plan", "datapoints", "sector"),
+    "create_account": ("display_name", "plan", "datapoints", "sector", "organization"),
     "change_datapoints": ("account", "datapoints"),
     "change_plan": ("account", "plan"),
     "extend": ("account", "months"),
