@@ -87,5 +87,5 @@ def test_up_prints_how_to_point_the_cli_at_its_ports() -> None:
     for variable, port in (("IDENTITY", 20002), ("ASSETS", 20007), ("BILLING", 20011), ("CSMS", 20006)):
         assert f"export WATTLANE_{variable}_ADDRESS=127.0.0.1:{port}" in lines
     assert "--base-port" not in "\n".join(cli_lines(Ports()))
-    up_help = parser()._subparsers._group_actions[0].choices["up"].format_help()  # type: ignore[union-attr]
+    up_help = leaves(parser())["up"].format_help()
     assert "N..N+12" in " ".join(up_help.split())
