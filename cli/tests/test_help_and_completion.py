@@ -23,7 +23,7 @@ def test_every_command_has_an_example_in_its_help() -> None:
     assert sorted(set(commands) - set(EXAMPLES)) == []
     assert sorted(set(EXAMPLES) - set(commands) - {""}) == []  # none left over from a rename
     help_text = commands["access explain"].format_help()
-    assert "example:\n  wattlane access explain chargingPoints/" in help_text
+    assert "example:\n  wattlane access explain ACME-AMS-01 " in help_text
     assert "exit codes:" in parser().format_help()
 
 

@@ -129,8 +129,13 @@ async def test_points_connectors_cards_whitelists_and_access(
     connector = _created(out, "connectors")
     code, _, err = await wl(env, "connectors", "create", point, "--type", "ccs2", "--evse", "0", ok=False)
     _refused(code, err, "INVALID_ARGUMENT", "connector.evse_id")
-    _, shown, _ = await wl(env, "points", "show", point)
-    assert "Bay 3" in shown and connector in shown and "TYPE_2" in shown and "authorization key set" in shown
+    _, shown, _ = await wl(env, "points", "show", ocpp)  # by the station's OCPP identity too
+    assert (
+        f"{point}: {ocpp} (Bay 3)" in shown
+        and connector in shown
+        and "TYPE_2" in shown
+        and "authorization key set" in shown
+    )
     assert re.search(rf"access mode\s+OPEN\s+charging point\s+{point}", shown), shown
     _, as_json, _ = await wl(env, "points", "show", point, "--output", "json")
     assert json.loads(as_json)[0]["alias"] == "Bay 3"
@@ -153,7 +158,7 @@ async def test_points_connectors_cards_whitelists_and_access(
 
     # The point uses the location's whitelist again: not listed, then listed.
     await wl(env, "points", "update", point, "--inherit-access-mode")
-    code, explained, _ = await wl(env, "access", "explain", point, uid)
+    code, explained, _ = await wl(env, "access", "explain", ocpp, uid)
     assert f"card {uid} at {point}: invalid" in explained and "why:" in explained
     _, out, _ = await wl(env, "whitelists", "add", org.org.name, "--card", card)
     entry = _created(out, "whitelistEntries")

@@ -9,7 +9,7 @@ EXAMPLES: dict[str, str] = {
     "": """  wattlane up                                     # the local platform, with a demo tree
   wattlane login admin@acme.example               # signs in; stores every service address
   wattlane locations list --output json           # JSON for scripts, tables for people
-  wattlane access explain chargingPoints/ID 04A1B2C3D4  # would this card be accepted here? why not?
+  wattlane access explain ACME-AMS-01 04A1B2C3D4  # would this card be accepted here? why not?
   source <(wattlane completion bash)              # shell completion""",
     "up": "wattlane up --base-port 20000 --data-dir /tmp/stack2",
     "login": "wattlane login admin@acme.example --base-port 20000",
@@ -73,7 +73,7 @@ EXAMPLES: dict[str, str] = {
     "locations update": "wattlane locations update locations/01J0LOCATION --city Utrecht",
     "locations delete": "wattlane locations delete locations/01J0LOCATION",
     "points list": "wattlane points list --location locations/01J0LOCATION --filter 'current_type = DC'",
-    "points show": "wattlane points show chargingPoints/01J0POINT",
+    "points show": "wattlane points show ACME-AMS-01",
     "points create": (
         "wattlane points create --location locations/01J0LOCATION --ocpp-identity ACME-AMS-09 "
         "--current-type ac --max-power-w 22000 --onboarding pre-approved"
@@ -94,7 +94,7 @@ EXAMPLES: dict[str, str] = {
     "whitelists remove": "wattlane whitelists remove whitelistEntries/01J0ENTRY",
     "settings show": "wattlane settings show chargingPoints/01J0POINT",
     "settings set": "wattlane settings set tenants/01J0ORG --rate-plan tariffs/01J0TARIFF",
-    "access explain": "wattlane access explain chargingPoints/01J0POINT 04A1B2C3D4",
+    "access explain": "wattlane access explain ACME-AMS-01 04A1B2C3D4",
     "stations list": "wattlane stations list --filter 'online = true'",
     "stations show": "wattlane stations show ACME-AMS-01",
     "stations log": "wattlane stations log ACME-AMS-01 --action StatusNotification --limit 20",

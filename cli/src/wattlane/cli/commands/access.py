@@ -6,7 +6,8 @@ import argparse
 
 from wattlane.api.assets.v1 import access_pb2, internal_pb2
 from wattlane.cli.clients import assets_client, connected
-from wattlane.cli.output import as_json, output_flags, resource
+from wattlane.cli.commands.points import POINT_HELP, point_name
+from wattlane.cli.output import as_json, output_flags
 from wattlane.cli.session import Session
 from wattlane.core.clients.identity import IdentityClient
 
@@ -17,7 +18,7 @@ async def explain(args: argparse.Namespace, client: IdentityClient, session: Ses
     async with connected(assets_client(session)) as assets:
         decision = await assets.access.ExplainAccess(
             access_pb2.ExplainAccessRequest(
-                charging_point=resource("chargingPoints", args.point), id_token=args.card
+                charging_point=await point_name(assets, args.point), id_token=args.card
             )
         )
     if args.json:
@@ -36,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         dest="action", required=True
     )
     p = group.add_parser("explain", help="would this card be accepted at this point, and why (not)?")
-    p.add_argument("point", help="chargingPoints/ID or ID")
+    p.add_argument("point", help=POINT_HELP)
     p.add_argument("card", help="the card UID / idTag the station would send")
     output_flags(p)
     p.set_defaults(handler=explain)

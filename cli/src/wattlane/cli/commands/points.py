@@ -9,6 +9,7 @@ it once. `update` changes only the fields given."""
 from __future__ import annotations
 
 import argparse
+import json
 
 from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -18,11 +19,26 @@ from wattlane.cli.clients import assets_client, connected
 from wattlane.cli.commands.locations import ACCESS_MODES, effective_rows
 from wattlane.cli.output import as_json, list_flags, output_flags, print_list, resource, set_fields, table
 from wattlane.cli.session import Session
+from wattlane.core.clients.assets import AssetsClient
 from wattlane.core.clients.identity import IdentityClient
 
 P = charging_points_pb2
 CP = P.ChargingPoint
+POINT_HELP = "chargingPoints/ID, ID, or the station's OCPP identity"
 CONNECTOR_TYPES = ("type_2", "ccs2", "chademo", "type_1", "ccs1", "domestic")
+
+
+async def point_name(assets: AssetsClient, value: str) -> str:
+    """`chargingPoints/ID` for `chargingPoints/ID`, a bare ID, or the station's OCPP identity (what
+    support knows, e.g. ACME-AMS-01)."""
+    if value.startswith("chargingPoints/"):
+        return value
+    found = await assets.charging_points.ListChargingPoints(
+        P.ListChargingPointsRequest(filter=f"ocpp_identity = {json.dumps(value)}", page_size=2)
+    )
+    if len(found.charging_points) == 1:
+        return found.charging_points[0].name
+    return resource("chargingPoints", value)
 
 
 def _time(value: Timestamp) -> str:
@@ -59,8 +75,8 @@ async def list_(args: argparse.Namespace, client: IdentityClient, session: Sessi
 
 
 async def show(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
-    name = resource("chargingPoints", args.name)
     async with connected(assets_client(session)) as assets:
+        name = await point_name(assets, args.name)
         point = await assets.charging_points.GetChargingPoint(P.GetChargingPointRequest(name=name))
         connectors = await assets.charging_points.ListConnectors(
             P.ListConnectorsRequest(parent=name, page_size=1000)
@@ -145,8 +161,8 @@ async def update(args: argparse.Namespace, client: IdentityClient, session: Sess
     point, fields = _point_from_args(args)
     if not fields:
         raise SystemExit("update: nothing to change (give --alias, --max-power-w, --access-mode, ...)")
-    point.name = resource("chargingPoints", args.name)
     async with connected(assets_client(session)) as assets:
+        point.name = await point_name(assets, args.name)
         updated = await assets.charging_points.UpdateChargingPoint(
             P.UpdateChargingPointRequest(
                 charging_point=point, update_mask=FieldMask(paths=fields), request_id=args.request_id or ""
@@ -156,8 +172,8 @@ async def update(args: argparse.Namespace, client: IdentityClient, session: Sess
 
 
 async def delete(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
-    name = resource("chargingPoints", args.name)
     async with connected(assets_client(session)) as assets:
+        name = await point_name(assets, args.name)
         await assets.charging_points.DeleteChargingPoint(
             P.DeleteChargingPointRequest(name=name, etag=args.etag or "", request_id=args.request_id or "")
         )
@@ -165,8 +181,8 @@ async def delete(args: argparse.Namespace, client: IdentityClient, session: Sess
 
 
 async def rotate_key(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
-    name = resource("chargingPoints", args.name)
     async with connected(assets_client(session)) as assets:
+        name = await point_name(assets, args.name)
         rotated = await assets.charging_points.RotateAuthorizationKey(
             P.RotateAuthorizationKeyRequest(name=name, request_id=args.request_id or "")
         )
@@ -188,7 +204,7 @@ async def connectors_list(args: argparse.Namespace, client: IdentityClient, sess
     async with connected(assets_client(session)) as assets:
         page = await assets.charging_points.ListConnectors(
             P.ListConnectorsRequest(
-                parent=resource("chargingPoints", args.point),
+                parent=await point_name(assets, args.point),
                 page_size=args.limit,
                 page_token=args.page_token,
             )
@@ -208,7 +224,7 @@ async def connectors_create(args: argparse.Namespace, client: IdentityClient, se
     async with connected(assets_client(session)) as assets:
         created = await assets.charging_points.CreateConnector(
             P.CreateConnectorRequest(
-                parent=resource("chargingPoints", args.point),
+                parent=await point_name(assets, args.point),
                 connector=connector,
                 request_id=args.request_id or "",
             )
@@ -262,7 +278,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     list_flags(p, "current_type = DC AND charging_enabled = true")
     p.set_defaults(handler=list_)
     p = group.add_parser("show", help="one point: details, connectors, effective settings and their level")
-    p.add_argument("name", help="chargingPoints/ID or ID")
+    p.add_argument("name", help=POINT_HELP)
     output_flags(p)
     p.set_defaults(handler=show)
     p = group.add_parser("create", help="add a charging point to a location")
@@ -279,16 +295,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     _flags(p)
     p.set_defaults(handler=create)
     p = group.add_parser("update", help="change the fields given (and only those)")
-    p.add_argument("name", help="chargingPoints/ID or ID")
+    p.add_argument("name", help=POINT_HELP)
     _flags(p)
     p.set_defaults(handler=update)
     p = group.add_parser("delete", help="remove a charging point")
-    p.add_argument("name", help="chargingPoints/ID or ID")
+    p.add_argument("name", help=POINT_HELP)
     p.add_argument("--etag", help="only if unchanged since this etag")
     p.add_argument("--request-id", help="idempotency key")
     p.set_defaults(handler=delete)
     p = group.add_parser("rotate-key", help="set a new OCPP AuthorizationKey (shown once)")
-    p.add_argument("name", help="chargingPoints/ID or ID")
+    p.add_argument("name", help=POINT_HELP)
     p.add_argument("--request-id", help="idempotency key")
     output_flags(p)
     p.set_defaults(handler=rotate_key)
@@ -297,11 +313,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         dest="action", required=True
     )
     p = group.add_parser("list", help="a charging point's connectors")
-    p.add_argument("point", help="chargingPoints/ID or ID")
+    p.add_argument("point", help=POINT_HELP)
     list_flags(p)
     p.set_defaults(handler=connectors_list)
     p = group.add_parser("create", help="add a connector to a charging point")
-    p.add_argument("point", help="chargingPoints/ID or ID")
+    p.add_argument("point", help=POINT_HELP)
     p.add_argument("--evse", type=int, default=1, help="OCPP EVSE id (default 1)")
     p.add_argument("--connector", type=int, default=1, help="connector id within the EVSE (default 1)")
     p.add_argument("--type", required=True, choices=CONNECTOR_TYPES, help="plug type")
