@@ -62,6 +62,24 @@ async def test_locations_and_settings_round_trip(
     assert name in listed and "Depot North" in listed and "Amsterdam, NL" in listed
     _, as_json, _ = await wl(env, "locations", "list", "--parent", org.org.name, "--output", "json")
     assert [x["name"] for x in json.loads(as_json)] == [name]
+    # Paging and filters: a second location, one per page, then only Amsterdam's.
+    _, out, _ = await wl(
+        env, "locations", "create", "--parent", org.org.name, "--name", "Yard", "--city", "Delft"
+    )
+    other = _created(out, "locations")
+    _, first, more = await wl(env, "locations", "list", "--parent", org.org.name, "--limit", "1", "--json")
+    assert [x["name"] for x in json.loads(first)] == [name]
+    token = re.search(r"--page-token (\S+)\)", more)
+    assert token is not None, more
+    _, second, _ = await wl(
+        env, "locations", "list", "--parent", org.org.name, "--limit", "1", "--page-token", token.group(1)
+    )
+    assert other in second and name not in second
+    _, filtered, _ = await wl(
+        env, "locations", "list", "--filter", 'city = "Delft"', "--parent", org.org.name
+    )
+    assert other in filtered and name not in filtered
+    await wl(env, "locations", "delete", other)
     # Only the given field changes: the street stays when only the city is given.
     _, updated, _ = await wl(env, "locations", "update", name, "--city", "Utrecht")
     assert "(address)" in updated
@@ -138,7 +156,9 @@ async def test_points_connectors_cards_whitelists_and_access(
     )
     assert re.search(rf"access mode\s+OPEN\s+charging point\s+{point}", shown), shown
     _, as_json, _ = await wl(env, "points", "show", point, "--output", "json")
-    assert json.loads(as_json)[0]["alias"] == "Bay 3"
+    parts = json.loads(as_json)
+    assert parts["chargingPoint"]["alias"] == "Bay 3" and parts["connectors"][0]["name"] == connector
+    assert parts["effectiveSettings"]["accessMode"]["level"] == "CHARGING_POINT"
 
     uid = unique("CLI").upper()[:20]
     _, out, _ = await wl(

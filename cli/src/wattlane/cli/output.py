@@ -18,6 +18,17 @@ def as_json(items: Sequence[Message] | Message) -> str:
     return json.dumps([MessageToDict(i) for i in items], indent=2)
 
 
+def as_json_parts(**parts: Message | Sequence[Message]) -> str:
+    """Several resources as one JSON object, e.g. {"chargingPoint": {...}, "connectors": [...]}."""
+    return json.dumps(
+        {
+            key: MessageToDict(value) if isinstance(value, Message) else [MessageToDict(v) for v in value]
+            for key, value in parts.items()
+        },
+        indent=2,
+    )
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A plain aligned table (no dependencies, copy-paste friendly)."""
     cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]

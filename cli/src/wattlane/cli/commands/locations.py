@@ -11,7 +11,16 @@ from google.protobuf.field_mask_pb2 import FieldMask
 
 from wattlane.api.assets.v1 import locations_pb2, settings_pb2
 from wattlane.cli.clients import assets_client, connected
-from wattlane.cli.output import as_json, list_flags, output_flags, print_list, resource, set_fields, table
+from wattlane.cli.output import (
+    as_json,
+    as_json_parts,
+    list_flags,
+    output_flags,
+    print_list,
+    resource,
+    set_fields,
+    table,
+)
 from wattlane.cli.session import Session
 from wattlane.core.clients.identity import IdentityClient
 
@@ -65,7 +74,7 @@ async def show(args: argparse.Namespace, client: IdentityClient, session: Sessio
             settings_pb2.GetEffectiveSettingsRequest(name=name)
         )
     if args.json:
-        print(as_json([location, effective]))
+        print(as_json_parts(location=location, effectiveSettings=effective))
         return
     a = location.address
     print(f"{location.name}: {location.display_name}, organization {location.parent}")

@@ -17,7 +17,16 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from wattlane.api.assets.v1 import charging_points_pb2, settings_pb2
 from wattlane.cli.clients import assets_client, connected
 from wattlane.cli.commands.locations import ACCESS_MODES, effective_rows
-from wattlane.cli.output import as_json, list_flags, output_flags, print_list, resource, set_fields, table
+from wattlane.cli.output import (
+    as_json,
+    as_json_parts,
+    list_flags,
+    output_flags,
+    print_list,
+    resource,
+    set_fields,
+    table,
+)
 from wattlane.cli.session import Session
 from wattlane.core.clients.assets import AssetsClient
 from wattlane.core.clients.identity import IdentityClient
@@ -85,7 +94,9 @@ async def show(args: argparse.Namespace, client: IdentityClient, session: Sessio
             settings_pb2.GetEffectiveSettingsRequest(name=name)
         )
     if args.json:
-        print(as_json([point, *connectors.connectors, effective]))
+        print(
+            as_json_parts(chargingPoint=point, connectors=connectors.connectors, effectiveSettings=effective)
+        )
         return
     c = point
     print(f"{c.name}: {c.ocpp_identity} ({c.alias or 'no alias'}) at {c.location}, owner {c.owner}")

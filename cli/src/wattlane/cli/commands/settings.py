@@ -12,7 +12,7 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from wattlane.api.assets.v1 import settings_pb2
 from wattlane.cli.clients import assets_client, connected
 from wattlane.cli.commands.locations import effective_rows
-from wattlane.cli.output import as_json, output_flags, resource, table
+from wattlane.cli.output import as_json, as_json_parts, output_flags, resource, table
 from wattlane.cli.session import Session
 from wattlane.core.clients.identity import IdentityClient
 
@@ -36,7 +36,11 @@ async def show(args: argparse.Namespace, client: IdentityClient, session: Sessio
             else None
         )
     if args.json:
-        print(as_json([effective, own] if own is not None else effective))
+        print(
+            as_json_parts(effectiveSettings=effective, organizationSettings=own)
+            if own is not None
+            else as_json(effective)
+        )
         return
     print(f"{effective.name}:")
     if own is not None:
