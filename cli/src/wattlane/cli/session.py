@@ -1,4 +1,4 @@
-"""The signed-in CLI session: which identity service, which token (kept in a small file)."""
+"""The signed-in CLI session: the stack (every service address), the token (kept in a small file)."""
 
 from __future__ import annotations
 

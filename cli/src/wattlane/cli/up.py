@@ -248,7 +248,7 @@ def cli_lines(ports: Ports) -> list[str]:
     flag = "" if ports == Ports() else f" --base-port {ports.temporal}"
     return [
         "Point the CLI at this stack:",
-        f"   wattlane login EMAIL{flag}   (stores every service address below with the session)",
+        f"   wattlane login EMAIL{flag}   (stores the addresses below with the session)",
         "or, for every command of this shell:",
         *(f"   export {address_variable(s)}={a}" for s, a in ports.addresses().items()),
     ]
