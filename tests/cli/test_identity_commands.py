@@ -64,8 +64,8 @@ async def test_roles_update_changes_only_the_given_fields(
         env, "roles", "create", "--tenant", partner.name, "--name", name, "--description", "first line",
         "--permission", "stations.read",
     )  # fmt: skip
-    _, listed, _ = await wl(env, "roles", "list", "--tenant", partner.name)
-    role = next(line.split()[0] for line in listed.splitlines() if name in line)
+    _, listed, _ = await wl(env, "roles", "list", "--tenant", partner.name, "--output", "json")
+    role = next(r["name"] for r in json.loads(listed) if r["displayName"] == name)
     _, updated, _ = await wl(
         env, "roles", "update", role, "--permission", "stations.read", "--permission", "cards.read"
     )

@@ -123,6 +123,9 @@ async def reject(args: argparse.Namespace, client: IdentityClient, session: Sess
 
 async def accounts_list(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
     page = await client.accounts.ListAccounts(accounts_pb2.ListAccountsRequest(page_size=1000))
+    if args.json:
+        print(as_json(list(page.accounts)))
+        return
     print(
         table(
             ["name", "account", "plan", "state", "datapoints used/allowed", "expires", "customer"],
@@ -157,6 +160,9 @@ async def licenses_pools(args: argparse.Namespace, client: IdentityClient, sessi
     pools = await client.licenses.ListLicensePools(
         accounts_pb2.ListLicensePoolsRequest(parent=resource("tenants", args.organization))
     )
+    if args.json:
+        print(as_json(list(pools.pools)))
+        return
     print(
         table(
             ["type", "purchased", "in use", "available"],
@@ -215,7 +221,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     accounts = sub.add_parser("accounts", help="accounts in your scope").add_subparsers(
         dest="action", required=True
     )
-    accounts.add_parser("list").set_defaults(handler=accounts_list)
+    p = accounts.add_parser("list")
+    output_flags(p)
+    p.set_defaults(handler=accounts_list)
 
     licenses = sub.add_parser("licenses", help="feature licenses").add_subparsers(
         dest="action", required=True
@@ -227,4 +235,5 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(handler=licenses_buy)
     p = licenses.add_parser("pools")
     p.add_argument("--organization", required=True)
+    output_flags(p)
     p.set_defaults(handler=licenses_pools)

@@ -14,6 +14,9 @@ from wattlane.core.clients.identity import IdentityClient
 
 async def permissions(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
     catalog = await client.roles.ListPermissions(roles_pb2.ListPermissionsRequest())
+    if args.json:
+        print(as_json(list(catalog.permissions)))
+        return
     print(table(["permission", "allows"], [(p.name, p.description) for p in catalog.permissions]))
 
 
@@ -21,6 +24,9 @@ async def list_(args: argparse.Namespace, client: IdentityClient, session: Sessi
     page = await client.roles.ListRoles(
         roles_pb2.ListRolesRequest(parent=resource("tenants", args.tenant), page_size=1000)
     )
+    if args.json:
+        print(as_json(list(page.roles)))
+        return
     print(
         table(
             ["name", "display name", "defined at", "permissions"],
@@ -87,6 +93,9 @@ async def bindings(args: argparse.Namespace, client: IdentityClient, session: Se
             parent=resource("tenants", args.tenant) if args.tenant else "", filter=filter_, page_size=1000
         )
     )
+    if args.json:
+        print(as_json(list(page.role_bindings)))
+        return
     print(
         table(
             ["name", "user", "role", "tenant", "propagate", "restricted to"],
@@ -109,9 +118,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     group = sub.add_parser("roles", help="roles and their assignment").add_subparsers(
         dest="action", required=True
     )
-    group.add_parser("permissions", help="every permission").set_defaults(handler=permissions)
+    p = group.add_parser("permissions", help="every permission")
+    output_flags(p)
+    p.set_defaults(handler=permissions)
     p = group.add_parser("list", help="roles usable at a tenant")
     p.add_argument("--tenant", required=True)
+    output_flags(p)
     p.set_defaults(handler=list_)
     p = group.add_parser("create", help="a custom role at a tenant")
     p.add_argument("--tenant", required=True)
@@ -141,6 +153,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = group.add_parser("bindings", help="list role assignments")
     p.add_argument("--tenant")
     p.add_argument("--user")
+    output_flags(p)
     p.set_defaults(handler=bindings)
     p = group.add_parser("unassign")
     p.add_argument("name", help="roleBindings/ID")
