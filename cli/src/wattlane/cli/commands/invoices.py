@@ -3,8 +3,8 @@ billing's invoices and credit notes as their issuer or recipient sees them.
 
 `credit` corrects a finalized invoice with a credit note: everything not yet credited, or with
 `--line POSITION[:QUANTITY]` (repeatable) part of its lines. `import-payments` marks paid what a
-bank statement's lines pay (their SEPA end-to-end id is the invoice number). The billing address is
-WATTLANE_BILLING_ADDRESS (default 127.0.0.1:50053, what `wattlane up` uses)."""
+bank statement's lines pay (their SEPA end-to-end id is the invoice number). The billing address
+is the one stored by `wattlane login` (WATTLANE_BILLING_ADDRESS overrides it)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from wattlane.api.billing.v1 import invoices_pb2
-from wattlane.cli.commands.tariffs import billing_client
-from wattlane.cli.output import as_json, resource, table
+from wattlane.cli.clients import billing_client
+from wattlane.cli.output import as_json, output_flags, resource, table
 from wattlane.cli.session import Session
 from wattlane.core.clients.identity import IdentityClient
 from wattlane.core.currencies import minor_units
@@ -263,7 +263,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = group.add_parser("list", help="invoices and credit notes you issue or receive")
     p.add_argument("--state", choices=["draft", "finalized", "paid", "void"], help="only in this state")
     p.add_argument("--filter", help='e.g. kind = CREDIT_NOTE AND recipient = "tenants/ID"')
-    p.add_argument("--json", action="store_true")
+    output_flags(p)
     p.set_defaults(handler=list_)
     for action, handler, text in (
         ("show", show, "one invoice: its lines, VAT per rate and totals"),
@@ -271,7 +271,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ):
         p = group.add_parser(action, help=text)
         p.add_argument("name", help="invoices/ID or ID")
-        p.add_argument("--json", action="store_true")
+        output_flags(p)
         p.set_defaults(handler=handler)
     p = group.add_parser("pdf", help="write the invoice as a PDF")
     p.add_argument("name", help="invoices/ID or ID")
@@ -287,15 +287,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--line", action="append", help="POSITION or POSITION:QUANTITY to credit (default: all that is left)"
     )
     p.add_argument("--reason", help="why, added to each line's description")
-    p.add_argument("--json", action="store_true")
+    output_flags(p)
     p.set_defaults(handler=credit)
     p = group.add_parser("mark-paid", help="mark a finalized invoice paid")
     p.add_argument("name", help="invoices/ID or ID")
     p.add_argument("--reference", help="the payment's reference (SEPA end-to-end id)")
-    p.add_argument("--json", action="store_true")
+    output_flags(p)
     p.set_defaults(handler=mark_paid)
     p = group.add_parser("import-payments", help="mark invoices paid from a bank statement (CSV)")
     p.add_argument("file", help="CSV: end_to_end_id (the invoice number), amount, currency, booking_date")
     p.add_argument("--issuer", required=True, help="the issuer whose account received them, tenants/ID")
-    p.add_argument("--json", action="store_true")
+    output_flags(p)
     p.set_defaults(handler=import_payments)
