@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from wattlane.cli.demo_assets import DemoStation
 from wattlane.cli.stack import Child, Stack, python, wait_ready
 
 HEARTBEAT_SECONDS = 10  # short, so the registry visibly moves while you look
-# Which demo stations speak which protocol (the rest speak OCPP 1.6).
-OCPP_201 = ("ACME-AMS-DC1", "GLOBEX-LON-01")
 # Demo stations that run charging sessions by themselves, and with which card (Dirk's card, on
 # Amsterdam HQ's whitelist): their completed transactions become priced charge records.
 SESSIONS = {"ACME-AMS-01": "04A1B2C3D4E5F6", "ACME-AMS-DC1": "04A1B2C3D4E5F6"}
@@ -55,14 +54,15 @@ async def start_csms(
     await wait_ready(csms, metrics_port)
 
 
-async def start_stations(stack: Stack, data: Path, identities: list[str], *, csms_port: int) -> None:
+async def start_stations(stack: Stack, data: Path, stations: list[DemoStation], *, csms_port: int) -> None:
     """Start the demo stations (they boot, report Available and heartbeat; those in SESSIONS
-    charge now and then), one simulator process per protocol and card."""
+    charge now and then), one simulator process per protocol and card; each speaks the OCPP
+    version it is registered with in assets."""
     keys = data / "station-keys.json"
     groups: dict[tuple[str, str], list[str]] = {}
-    for identity in identities:
-        protocol = "ocpp2.0.1" if identity in OCPP_201 else "ocpp1.6"
-        groups.setdefault((protocol, SESSIONS.get(identity, "")), []).append(identity)
+    for station in stations:
+        protocol = f"ocpp{station.ocpp_version}"
+        groups.setdefault((protocol, SESSIONS.get(station.identity, "")), []).append(station.identity)
     for (protocol, card), members in sorted(groups.items()):
         argv = [python(), "-m", "wattlane.simulator", "--url", f"ws://127.0.0.1:{csms_port}/ocpp"]
         argv += ["--protocol", protocol, "--keys-file", str(keys), "--status", "Available"]

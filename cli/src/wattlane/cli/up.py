@@ -374,8 +374,7 @@ async def _run(args: argparse.Namespace, data: Path, secrets_by_service: dict[st
             billing_port=ports.billing,
         )
         if seeded_assets is not None:
-            identities = [s.identity for s in seeded_assets.stations]
-            await charging.start_stations(stack, data, identities, csms_port=ports.csms)
+            await charging.start_stations(stack, data, seeded_assets.stations, csms_port=ports.csms)
         observed = await _observe(stack, data, ports) if args.observe else None
         print(
             _banner(data, ports, args.headless, seeded, seeded_assets, seeded_tariffs, observed), flush=True
