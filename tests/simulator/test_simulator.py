@@ -37,6 +37,7 @@ _VARIABLE = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "Heart
 SAMPLE_REQUESTS: dict[str, dict[str, Any]] = {
     "GetVariables": {"getVariableData": [_VARIABLE]},
     "SetVariables": {"setVariableData": [{**_VARIABLE, "attributeValue": "60"}]},
+    "ChangeConfiguration": {"key": "HeartbeatInterval", "value": "60"},
     "CostUpdated": {"totalCost": 4.25, "transactionId": "tx-1"},
     "DataTransfer": {
         "vendorId": "org.openchargealliance.costmsg",
