@@ -16,6 +16,7 @@ from pathlib import Path
 from wattlane.simulator import messages
 from wattlane.simulator.certs import Issued, client_ssl_context
 from wattlane.simulator.fleet import Fleet
+from wattlane.simulator.reconnect import Backoff, stay_connected
 from wattlane.simulator.sessions import SessionPlan, keep_charging
 
 
@@ -40,6 +41,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--key", type=Path, default=None, help="client certificate key (profile 3)")
     parser.add_argument("--heartbeat", type=float, default=None, help="seconds (default: the boot interval)")
     parser.add_argument("--status", default="Available", help="status to report for connector 1 after boot")
+    parser.add_argument(
+        "--reconnect-cap", type=float, default=60.0, help="longest wait (s) between reconnect attempts"
+    )
     parser.add_argument("--duration", type=float, default=0.0, help="seconds to run; 0 = until Ctrl-C")
     parser.add_argument(
         "--session-card", default="", help="run charging sessions with this card UID (see --session-every)"
@@ -88,6 +92,11 @@ async def run(ns: argparse.Namespace) -> int:
     for error in report.errors:
         print(f"  {error}", file=sys.stderr)
     fleet.start_heartbeats(ns.heartbeat)
+    # Like real stations, each one reconnects after any disconnect (and those that failed to
+    # come up keep trying), with backoff.
+    backoff = Backoff(cap=ns.reconnect_cap)
+    for station in fleet:
+        station.spawn(stay_connected(station, backoff, status=ns.status, heartbeat=ns.heartbeat))
     sessions = []
     if ns.session_card:
         plan = SessionPlan(ns.session_card, kwh=ns.session_kwh)

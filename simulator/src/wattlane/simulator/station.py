@@ -92,6 +92,10 @@ class SimStation:
         self.unmatched: asyncio.Queue[Any] = asyncio.Queue()
         self.received_calls: list[tuple[str, dict[str, Any]]] = []
         self.boot_response: dict[str, Any] | None = None
+        self.reconnect_attempts = 0  # counted by `reconnect.stay_connected`
+        self.boot_kwargs: dict[str, Any] = {}  # how it last booted: it boots the same way again
+        # The last status reported per (connector, evse): sent again after a reconnect.
+        self.connector_statuses: dict[tuple[int, int | None], str] = {}
         self.scripted: dict[str, str | None] = {}
         self._ids = itertools.count(1)
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
@@ -290,6 +294,7 @@ class SimStation:
     async def boot(self, **kwargs: Any) -> dict[str, Any]:
         """BootNotification; remembers the answer (status, interval). The interval an accepting
         CSMS gives is the station's HeartbeatInterval from now on."""
+        self.boot_kwargs = dict(kwargs)
         self.boot_response = await self.call(
             "BootNotification", messages.boot_notification(self.protocol, **kwargs)
         )
@@ -303,10 +308,19 @@ class SimStation:
         return await self.call("Heartbeat", {})
 
     async def status(self, connector_id: int, status: str, **kwargs: Any) -> dict[str, Any]:
-        """StatusNotification for a connector."""
+        """StatusNotification for a connector (remembered, and sent again after a reconnect)."""
+        self.connector_statuses[(connector_id, kwargs.get("evse_id"))] = status
         return await self.call(
             "StatusNotification", messages.status_notification(self.protocol, connector_id, status, **kwargs)
         )
+
+    async def report_status(self, connector_id: int, status: str, **kwargs: Any) -> None:
+        """StatusNotification when connected; offline it is only remembered (a reconnect sends
+        the current statuses), as a real station does not queue them."""
+        self.connector_statuses[(connector_id, kwargs.get("evse_id"))] = status
+        if self.connected:
+            with contextlib.suppress(ConnectionError, TimeoutError, ConnectionClosed):
+                await self.status(connector_id, status, **kwargs)
 
     async def authorize(self, id_token: str, token_type: str = "ISO14443") -> dict[str, Any]:
         """Authorize a card; returns the whole response."""
