@@ -1,6 +1,7 @@
-"""Simulated stations react like real ones at a real CSMS: configuration reads back what was set
-and takes effect (1.6 keys, 2.0.1 variables); a station displaced or disconnected comes back
-with backoff."""
+"""Simulated stations react like real ones at a real CSMS: a remote start starts a session (a
+transaction), a remote stop ends it, ChangeAvailability makes the connector Unavailable (or
+Scheduled while charging), configuration reads back what was set and takes effect (1.6 keys,
+2.0.1 variables); a station displaced or disconnected comes back with backoff."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from typing import Any
 import pytest
 
 from wattlane.csms.protocol.options import CsmsOptions
+from wattlane.csms.providers.interfaces import AccessDecision, AccessStatus, PlatformStatus
 from wattlane.csms.testing import DEFAULT_PASSWORD, RunningCsms, eventually, running_csms
 from wattlane.simulator import messages
 from wattlane.simulator.reconnect import Backoff, stay_connected
+from wattlane.simulator.sessions import ConnectorRunner, SessionPlan
 from wattlane.simulator.station import SimStation, default_handlers
 
 PROTOCOLS = [messages.V16, messages.V201]
@@ -27,6 +30,114 @@ async def _booted(csms: RunningCsms, protocol: str, identity: str = "CS001") -> 
     await station.connect()
     await station.boot()
     return station
+
+
+# A remote session charges until stopped (meter values every 50 ms).
+LONG = SessionPlan("", kwh=20.0, charging_seconds=30.0, parked_seconds=5.0, sample_seconds=0.05)
+
+
+def _remote_start(protocol: str, card: str) -> tuple[str, dict[str, Any]]:
+    if protocol == messages.V16:
+        return "RemoteStartTransaction", {"idTag": card, "connectorId": 1}
+    return "RequestStartTransaction", {"idToken": {"idToken": card, "type": "ISO14443"}, "remoteStartId": 41}
+
+
+def _remote_stop(protocol: str, transaction: Any) -> tuple[str, dict[str, Any]]:
+    """Stop the CSMS's transaction: 1.6 by the CSMS's id, 2.0.1 by the station's."""
+    if protocol == messages.V16:
+        return "RemoteStopTransaction", {"transactionId": transaction.id}
+    return "RequestStopTransaction", {"transactionId": transaction.start.station_transaction_id}
+
+
+def _connector_status(csms: RunningCsms) -> str:
+    (change,) = [c for key, c in csms.memory.events.statuses.items() if key[0] == "CS001" and key[2] == 1]
+    return change.ocpp_status
+
+
+async def _reacting(csms: RunningCsms, protocol: str) -> tuple[SimStation, ConnectorRunner]:
+    station = await _booted(csms, protocol)
+    runner = ConnectorRunner(station, remote_plan=LONG).attach()
+    await station.status(1, "Available")
+    return station, runner
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_remote_start_starts_a_transaction_and_remote_stop_ends_it(protocol: str) -> None:
+    async with running_csms() as csms:
+        csms.memory.access.set("CARD1", AccessDecision(AccessStatus.ACCEPTED, payer="cardholder"))
+        station, runner = await _reacting(csms, protocol)
+        store = csms.memory.transactions
+        action, payload = _remote_start(protocol, "CARD1")
+        assert (await csms.csms.registry.call("CS001", action, payload))["status"] == "Accepted"
+        await eventually(lambda: len(store.by_id) == 1, what="a transaction")
+        (transaction,) = store.by_id.values()
+        assert transaction.start.id_token == "CARD1" and transaction.end is None
+        # AuthorizeRemoteTxRequests is true: the station asked first (the log is written behind).
+        await eventually(lambda: _calls(csms, "Authorize") == 1, what="an Authorize")
+        # Busy: a second start is refused.
+        assert (await csms.csms.registry.call("CS001", action, payload))["status"] == "Rejected"
+        await eventually(lambda: len(transaction.samples) >= 3, what="meter values")
+        stop, stop_payload = _remote_stop(protocol, transaction)
+        assert (await csms.csms.registry.call("CS001", stop, stop_payload))["status"] == "Accepted"
+        await eventually(lambda: transaction.end is not None, what="the transaction ended")
+        assert transaction.end is not None and transaction.end.reason == "Remote"
+        assert store.completed == [transaction.id]
+        await eventually(lambda: _connector_status(csms) == "Available", what="available again")
+        # Nothing runs now: stopping it again is refused.
+        assert (await csms.csms.registry.call("CS001", stop, stop_payload))["status"] == "Rejected"
+        assert runner.sessions == 1
+        await station.close()
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_remote_start_of_a_refused_card_charges_nothing(protocol: str) -> None:
+    async with running_csms() as csms:  # CARD2 is unknown: Authorize says Invalid
+        station, runner = await _reacting(csms, protocol)
+        action, payload = _remote_start(protocol, "CARD2")
+        assert (await csms.csms.registry.call("CS001", action, payload))["status"] == "Accepted"
+        await eventually(lambda: runner.refused == 1, what="the card refused")
+        await eventually(lambda: not runner.busy, what="the connector free")
+        assert csms.memory.transactions.by_id == {}
+        await station.close()
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_change_availability_makes_the_connector_unavailable_and_available_again(protocol: str) -> None:
+    async with running_csms() as csms:
+        csms.memory.access.set("CARD1", AccessDecision(AccessStatus.ACCEPTED, payer="cardholder"))
+        station, runner = await _reacting(csms, protocol)
+        if protocol == messages.V16:
+            inoperative: dict[str, Any] = {"connectorId": 1, "type": "Inoperative"}
+            operative: dict[str, Any] = {"connectorId": 0, "type": "Operative"}
+        else:
+            inoperative = {"operationalStatus": "Inoperative", "evse": {"id": 1}}
+            operative = {"operationalStatus": "Operative"}
+        answer = await csms.csms.registry.call("CS001", "ChangeAvailability", inoperative)
+        assert answer["status"] == "Accepted"
+        await eventually(lambda: _connector_status(csms) == "Unavailable", what="unavailable")
+        change = next(c for k, c in csms.memory.events.statuses.items() if k[0] == "CS001" and k[2] == 1)
+        assert change.status is PlatformStatus.UNAVAILABLE
+        # Unavailable: neither a remote start nor a driver can charge.
+        action, payload = _remote_start(protocol, "CARD1")
+        assert (await csms.csms.registry.call("CS001", action, payload))["status"] == "Rejected"
+        assert not await runner.run(LONG)
+        answer = await csms.csms.registry.call("CS001", "ChangeAvailability", operative)
+        assert answer["status"] == "Accepted"
+        await eventually(lambda: _connector_status(csms) == "Available", what="available")
+        # While a session runs, going inoperative is Scheduled and applies when it ends.
+        assert (await csms.csms.registry.call("CS001", action, payload))["status"] == "Accepted"
+        await eventually(lambda: len(csms.memory.transactions.by_id) == 1, what="a transaction")
+        answer = await csms.csms.registry.call("CS001", "ChangeAvailability", inoperative)
+        assert answer["status"] == "Scheduled"
+        assert _connector_status(csms) != "Unavailable"
+        (transaction,) = csms.memory.transactions.by_id.values()
+        stop, stop_payload = _remote_stop(protocol, transaction)
+        await eventually(lambda: bool(transaction.samples), what="charging")
+        assert (await csms.csms.registry.call("CS001", stop, stop_payload))["status"] == "Accepted"
+        await eventually(
+            lambda: _connector_status(csms) == "Unavailable", what="unavailable after the session"
+        )
+        await station.close()
 
 
 def _calls(csms: RunningCsms, action: str) -> int:
