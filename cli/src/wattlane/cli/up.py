@@ -284,10 +284,15 @@ def _banner(
             lines.append("   (the requester's mail shows up below and in the mail directory)")
         lines += ["   wattlane tenants list", "   wattlane whoami", ""]
         lines += [
-            "Charging stations (as admin@acme.example: Acme's, not Globex's):",
+            "Charging stations (as admin@acme.example: Acme's, not Globex's). They charge with the",
+            "demo cards through a compressed day (24 minutes) from a minute after start, and react:",
             "   wattlane stations list",
             "   wattlane stations show ACME-AMS-01",
             "   wattlane stations log ACME-AMS-01",
+            "   wattlane stations start ACME-AMS-02 --card 04A1B2C3D4E5F6   # a remote start",
+            "   wattlane stations availability ACME-AMS-02 off              # connector Unavailable",
+            "   wattlane stations config ACME-AMS-01 HeartbeatInterval=30   # reads back, re-times",
+            "   wattlane transactions list",
             "",
         ]
     if seeded_assets is not None:
