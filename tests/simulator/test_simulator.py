@@ -155,6 +155,22 @@ async def test_cli_stations_charge_through_a_fast_day_with_several_cards() -> No
     assert {t.start.id_token for t in done} == {"CARD-A", "CARD-B"}
 
 
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_cli_going_down_ends_the_session_in_progress(protocol: str) -> None:
+    async with running_csms(stations={"DAY-1": DEFAULT_PASSWORD}) as csms:
+        csms.memory.access.set("CARD-A", AccessDecision(AccessStatus.ACCEPTED, payer="cardholder"))
+        argv = ["--url", csms.url, "--prefix", "DAY-", "--password", DEFAULT_PASSWORD, "--protocol", protocol]
+        argv += ["--session-card", "CARD-A", "--session-delay", "0", "--duration", "1.5"]  # minutes long
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "wattlane.simulator", *argv, stderr=asyncio.subprocess.PIPE
+        )
+        async with asyncio.timeout(30):
+            _, stderr = await process.communicate()
+        assert process.returncode == 0, stderr.decode()
+        (transaction,) = csms.memory.transactions.by_id.values()
+        assert transaction.end is not None and transaction.end.reason == "Reboot"
+
+
 def test_certificates_carry_the_identity(tmp_path: Path) -> None:
     ca = CertificateAuthority.create(tmp_path, "Test CA")
     issued = ca.issue(tmp_path, "CS042")

@@ -108,9 +108,11 @@ async def run(ns: argparse.Namespace) -> int:
     # Every station answers remote start / stop and availability on its connector; with cards,
     # drivers also come by through the (compressed) day.
     sessions = []
+    runners = []
     day = Day(tuple(ns.session_card), ns.session_power, ns.session_speed, ns.session_seed)
     for n, station in enumerate(fleet):
         runner = ConnectorRunner(station).attach()
+        runners.append(runner)
         if ns.session_card:
             first = ns.session_delay + n * ns.session_stagger  # not every station plugs in at once
             sessions.append(asyncio.create_task(charge_through_the_day(runner, day, first_after=first)))
@@ -121,6 +123,8 @@ async def run(ns: argparse.Namespace) -> int:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(ns.duration or None):
             await stop.wait()
+    # Going down ends the sessions in progress (reason Reboot): no transaction is left open.
+    await asyncio.gather(*(r.shut_down() for r in runners))
     for task in sessions:
         task.cancel()
     await asyncio.gather(*sessions, return_exceptions=True)

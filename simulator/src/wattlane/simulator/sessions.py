@@ -51,7 +51,9 @@ class _Running:
 
     stop: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
     transaction_id: int | str | None = None
-    remote_stop: bool = False
+    # Why it ends early (the OCPP stop reason and 2.0.1 trigger): None while the driver decides.
+    ended_by: tuple[str, str] | None = None
+    done: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
 
 
 class ConnectorRunner:
@@ -102,6 +104,7 @@ class ConnectorRunner:
             )
         finally:
             self._running = None
+            running.done.set()
             if self._scheduled is not None:
                 self.operative, self._scheduled = self._scheduled, None
             await self._report(self._idle_status())
@@ -160,7 +163,7 @@ class ConnectorRunner:
         if not stopped:
             await self._report("SuspendedEV")
             await self._wait(running, plan.parked_seconds)
-        reason = "Remote" if running.remote_stop else "EVDisconnected"
+        reason = running.ended_by[0] if running.ended_by else "EVDisconnected"
         await station.stop_transaction(transaction_id, self.register_wh, reason=reason)
         await self._report("Finishing")
         return True
@@ -200,14 +203,22 @@ class ConnectorRunner:
             )
             await self._wait(running, plan.parked_seconds)
         end = messages.sampled_meter_value(messages.V201, self.register_wh, context="Transaction.End")
-        if running.remote_stop:
-            trigger, reason = "RemoteStop", "Remote"
-        else:
-            trigger, reason = "EVCommunicationLost", "EVDisconnected"
+        reason, trigger = running.ended_by or ("EVDisconnected", "EVCommunicationLost")
         await station.transaction_event(
             "Ended", tx, trigger=trigger, stopped_reason=reason, meter_values=[end]
         )
         return True
+
+    async def shut_down(self, timeout: float = 5.0) -> None:
+        """End a running session as a station going down does (reason Reboot), so its
+        transaction is not left open; give up after `timeout` seconds."""
+        running = self._running
+        if running is None:
+            return
+        running.ended_by = ("Reboot", "AbnormalCondition")
+        running.stop.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(running.done.wait(), timeout)
 
     # -- the CSMS's calls --------------------------------------------------------------------------
 
@@ -256,7 +267,7 @@ class ConnectorRunner:
         wanted = payload.get("transactionId")
         if running is None or running.transaction_id is None or str(running.transaction_id) != str(wanted):
             return {"status": "Rejected"}
-        running.remote_stop = True
+        running.ended_by = ("Remote", "RemoteStop")
         running.stop.set()
         return {"status": "Accepted"}
 
