@@ -5,6 +5,7 @@ Scheduled while charging), configuration reads back what was set and takes effec
 
 from __future__ import annotations
 
+import asyncio
 import random
 from typing import Any
 
@@ -256,3 +257,27 @@ async def test_a_displaced_station_reconnects_and_is_online_again(protocol: str)
         assert status.ocpp_status == "Available"
         await station.close()
         await eventually(lambda: not csms.memory.events.online.get("CS001", True), what="offline after close")
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_a_session_carries_on_through_a_reconnect(protocol: str) -> None:
+    async with running_csms() as csms:
+        csms.memory.access.set("CARD1", AccessDecision(AccessStatus.ACCEPTED, payer="cardholder"))
+        station = SimStation("CS001", csms.url, protocol=protocol, password=DEFAULT_PASSWORD)
+        station.spawn(stay_connected(station, FAST, status="Available"))
+        await eventually(lambda: station.connected and station.boot_response is not None, what="up")
+        runner = ConnectorRunner(station).attach()
+        plan = SessionPlan("CARD1", kwh=3.0, charging_seconds=1.0, parked_seconds=0.2, sample_seconds=0.05)
+        session = asyncio.create_task(runner.run(plan))
+        store = csms.memory.transactions
+        await eventually(lambda: len(store.by_id) == 1, what="a transaction")
+        intruder = SimStation("CS001", csms.url, protocol=protocol, password=DEFAULT_PASSWORD)
+        await intruder.connect()  # displaces it mid-session: messages queue until it is back
+        assert await session
+        await eventually(lambda: len(store.completed) == 1, what="the transaction ended at the CSMS")
+        (transaction,) = store.by_id.values()
+        energy = [s.energy_wh for _, s in sorted(transaction.samples.items()) if s.energy_wh is not None]
+        assert energy[-1] == 3000  # every meter value arrived, the queued ones too
+        assert station.offline_queue == [] and station.reconnect_attempts >= 1
+        await station.close()
+        await intruder.close()

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from wattlane.simulator.sessions import OFFLINE, ConnectorRunner, SessionPlan
+from wattlane.simulator.station import SimCallError
 
 HOUR = 3600.0
 
@@ -73,5 +74,5 @@ async def charge_through_the_day(runner: ConnectorRunner, day: Day, *, first_aft
             await asyncio.sleep(gap)
         try:
             await runner.run(plan)
-        except OFFLINE:
-            continue  # dropped between checks; the next driver comes as planned
+        except (*OFFLINE, SimCallError):
+            continue  # dropped, or a message refused: the next driver comes as planned

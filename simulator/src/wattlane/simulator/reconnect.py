@@ -50,7 +50,11 @@ async def bring_up(station: SimStation, *, status: str | None = None, heartbeat:
         extra = {"evse_id": evse} if evse is not None else {}
         await station.status(connector, value, **extra)
     station.start_heartbeats(heartbeat)
-    await station.replay_queue()
+    while station.offline_queue:
+        try:
+            await station.replay_queue()
+        except SimCallError:
+            station.offline_queue.pop(0)  # the CSMS refused it: sending it again would not help
 
 
 async def stay_connected(

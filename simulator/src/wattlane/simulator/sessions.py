@@ -24,7 +24,7 @@ from websockets.exceptions import ConnectionClosed
 
 from wattlane.simulator import messages
 from wattlane.simulator.config import AUTHORIZE_REMOTE
-from wattlane.simulator.station import CallHandler, SimStation
+from wattlane.simulator.station import CallHandler, SimCallError, SimStation
 
 OFFLINE = (ConnectionError, TimeoutError, ConnectionClosed)
 
@@ -122,11 +122,14 @@ class ConnectorRunner:
             return True
         if not self.station.connected:
             return True
-        with contextlib.suppress(*OFFLINE):
+        try:
             answer = await self.station.authorize(card)
-            info = answer.get("idTagInfo") or answer.get("idTokenInfo") or {}
-            return bool(info.get("status") == "Accepted")
-        return True
+        except OFFLINE:
+            return True  # the link dropped just now: offline rules
+        except SimCallError:
+            return False  # the CSMS could not decide: no charging on an unanswered card
+        info = answer.get("idTagInfo") or answer.get("idTokenInfo") or {}
+        return bool(info.get("status") == "Accepted")
 
     async def _wait(self, running: _Running, seconds: float) -> bool:
         """Sleep `seconds`; True when the session was stopped meanwhile."""
