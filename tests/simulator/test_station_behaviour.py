@@ -281,3 +281,17 @@ async def test_a_session_carries_on_through_a_reconnect(protocol: str) -> None:
         assert station.offline_queue == [] and station.reconnect_attempts >= 1
         await station.close()
         await intruder.close()
+
+
+async def test_a_station_refused_at_first_keeps_trying_with_backoff() -> None:
+    async with running_csms(stations={}) as csms:
+        station = SimStation("LATE-1", csms.url, password=DEFAULT_PASSWORD)
+        station.spawn(stay_connected(station, FAST, status="Available"))
+        await eventually(lambda: station.reconnect_attempts >= 3, what="refused attempts (404)")
+        assert not station.connected
+        csms.memory.stations.add("LATE-1", DEFAULT_PASSWORD)  # registered now: the next try works
+        await eventually(lambda: csms.memory.events.online.get("LATE-1", False), what="online")
+        await eventually(
+            lambda: ("LATE-1", 1, 1) in csms.memory.events.statuses, what="its connector reported"
+        )
+        await station.close()

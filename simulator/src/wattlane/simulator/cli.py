@@ -1,6 +1,11 @@
 """`wattlane-sim`: run N simulated stations against a CSMS.
 
 wattlane-sim --url ws://127.0.0.1:9000/ocpp --count 5 --protocol ocpp1.6 --password secret
+
+Each station boots, reports its connector, heartbeats, answers remote start / stop,
+availability and configuration as a real station does and reconnects with backoff when the
+connection drops; with `--session-card` (repeatable) drivers charge through a compressed,
+seeded day (`--session-speed`, `--session-seed`, `--session-power`).
 """
 
 from __future__ import annotations
