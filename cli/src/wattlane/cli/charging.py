@@ -12,9 +12,9 @@ from wattlane.cli.demo_assets import DemoStation
 from wattlane.cli.stack import Child, Stack, python, wait_ready
 
 HEARTBEAT_SECONDS = 10  # short, so the registry visibly moves while you look
-# Every demo station runs a compressed day of charging sessions with the demo cards its site
-# accepts (seeded: the same day every run): plug-in times busier at rush hour, random energy and
-# parking time, at up to its power. At speed 60 a day takes 24 minutes.
+# Every demo station with charging enabled runs a compressed day of charging sessions with the
+# demo cards its site accepts (seeded: the same day every run): plug-in times busier at rush
+# hour, random energy and parking time, at up to its power. At speed 60 a day takes 24 minutes.
 SESSION_SPEED = 60
 SESSION_SEED = 2026
 SESSION_DELAY_SECONDS = 60  # the first one a minute after start: first see them all available
@@ -59,9 +59,9 @@ async def start_csms(
 
 async def start_stations(stack: Stack, data: Path, stations: list[DemoStation], *, csms_port: int) -> None:
     """Start the demo stations: they boot, report Available, heartbeat, answer remote actions as
-    real stations do, reconnect when dropped, and charge through the (compressed) day with their
-    site's cards. Each speaks the OCPP version it is registered with in assets; one simulator
-    process per protocol, cards and power."""
+    real stations do, reconnect when dropped, and those with cards (charging enabled) charge
+    through the (compressed) day with them. Each speaks the OCPP version it is registered with
+    in assets; one simulator process per protocol, cards and power."""
     keys = data / "station-keys.json"
     groups: dict[tuple[str, tuple[str, ...], int], list[str]] = {}
     for station in stations:
@@ -74,12 +74,13 @@ async def start_stations(stack: Stack, data: Path, stations: list[DemoStation], 
         argv += ["--reconnect-cap", str(RECONNECT_CAP_SECONDS)]
         for identity in members:
             argv += ["--identity", identity]
-        for card in cards:
-            argv += ["--session-card", card]
-        argv += ["--session-power", str(power), "--session-speed", str(SESSION_SPEED)]
-        argv += ["--session-seed", str(SESSION_SEED), "--session-delay", str(first)]
-        argv += ["--session-stagger", str(SESSION_STAGGER_SECONDS)]
-        first += SESSION_STAGGER_SECONDS * len(members)
+        if cards:
+            for card in cards:
+                argv += ["--session-card", card]
+            argv += ["--session-power", str(power), "--session-speed", str(SESSION_SPEED)]
+            argv += ["--session-seed", str(SESSION_SEED), "--session-delay", str(first)]
+            argv += ["--session-stagger", str(SESSION_STAGGER_SECONDS)]
+            first += SESSION_STAGGER_SECONDS * len(members)
         name = f"stations {n + 1} ({protocol}, {', '.join(members)})"
         log = data / "logs" / f"stations-{n + 1}-{protocol}.log"
         await stack.start(Child(name, argv, {}, log))

@@ -42,10 +42,10 @@ class DemoSite:
     city: str
     mode: settings_pb2.AccessMode.ValueType
     points: tuple[DemoPoint, ...]
-    # The demo cards drivers charge with here (their simulated stations' sessions): cards its
-    # access mode accepts, so every session becomes a transaction.
-    cards: tuple[str, ...]
     time_zone: str = "Europe/Amsterdam"  # local-time tariff restrictions are read in it
+    # The demo cards drivers charge with here (the simulated stations' sessions, at points with
+    # charging enabled): cards its access mode accepts, so every session becomes a transaction.
+    cards: tuple[str, ...] = ()
 
 
 DIRK, EVA, VISITOR = "04A1B2C3D4E5F6", "04E7A0000000EA", "NLTNM0000000042"
@@ -61,7 +61,7 @@ SITES = (
             DemoPoint("ACME-AMS-02", CP.AC, 22_000, True),
             DemoPoint("ACME-AMS-DC1", CP.DC, 50_000, True, "2.0.1"),
         ),
-        (DIRK, EVA),  # whitelisted at Acme HQ
+        cards=(DIRK, EVA),  # whitelisted at Acme HQ
     ),
     DemoSite(
         "admin@acme.example",
@@ -70,7 +70,6 @@ SITES = (
         "Utrecht",
         settings_pb2.OPEN,
         (DemoPoint("ACME-UTR-01", CP.AC, 11_000, False),),
-        (EVA, VISITOR),  # open: any card
     ),
     DemoSite(
         "admin@globex.example",
@@ -79,7 +78,6 @@ SITES = (
         "London",
         settings_pb2.ROAMING,
         (DemoPoint("GLOBEX-LON-01", CP.AC, 7_400, False, "2.0.1"),),
-        (VISITOR, DIRK),  # roaming: a public card, and a platform user's private card (he pays)
         time_zone="Europe/London",
     ),
 )
@@ -98,7 +96,7 @@ class DemoStation:
     key: str  # AuthorizationKey ("" if it was made before and not kept)
     ocpp_version: str  # as registered in assets: "1.6" or "2.0.1"
     max_power_w: int
-    cards: tuple[str, ...]  # the demo cards its sessions charge with
+    cards: tuple[str, ...]  # the demo cards its sessions charge with (none: it has no sessions)
 
 
 @dataclass(frozen=True)
@@ -164,7 +162,10 @@ async def _station(
         )
         keys[demo.identity] = rotated.authorization_key
     key = keys.get(demo.identity, "")
-    return DemoStation(demo.identity, site, key, demo.ocpp_version, demo.watts, cards)
+    # Only a point with charging enabled (a charging license) has drivers charging by themselves.
+    return DemoStation(
+        demo.identity, site, key, demo.ocpp_version, demo.watts, cards if demo.charging else ()
+    )
 
 
 async def _user_name(admin: IdentityClient, email: str) -> str:

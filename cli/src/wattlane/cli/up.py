@@ -284,8 +284,8 @@ def _banner(
             lines.append("   (the requester's mail shows up below and in the mail directory)")
         lines += ["   wattlane tenants list", "   wattlane whoami", ""]
         lines += [
-            "Charging stations (as admin@acme.example: Acme's, not Globex's). They charge with the",
-            "demo cards through a compressed day (24 minutes) from a minute after start, and react:",
+            "Charging stations (as admin@acme.example: Acme's, not Globex's). Amsterdam's charge with",
+            "the demo cards through a compressed day (24 minutes) from a minute after start; all react:",
             "   wattlane stations list",
             "   wattlane stations show ACME-AMS-01",
             "   wattlane stations log ACME-AMS-01",
