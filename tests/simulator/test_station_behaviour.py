@@ -295,3 +295,49 @@ async def test_a_station_refused_at_first_keeps_trying_with_backoff() -> None:
             lambda: ("LATE-1", 1, 1) in csms.memory.events.statuses, what="its connector reported"
         )
         await station.close()
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_trigger_message_sends_the_requested_message(protocol: str) -> None:
+    async with running_csms() as csms:
+        station, _ = await _reacting(csms, protocol)
+        # Sent before: one StatusNotification, one BootNotification, no Heartbeat.
+        for message, total in (("StatusNotification", 2), ("Heartbeat", 1), ("BootNotification", 2)):
+            answer = await csms.csms.registry.call("CS001", "TriggerMessage", {"requestedMessage": message})
+            assert answer["status"] == "Accepted"
+            await eventually(lambda: _calls(csms, message) == total, what=f"a triggered {message}")  # noqa: B023
+        answer = await csms.csms.registry.call(
+            "CS001", "TriggerMessage", {"requestedMessage": "FirmwareStatusNotification"}
+        )
+        assert answer["status"] == "NotImplemented"
+        await station.close()
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_a_reset_ends_the_session_and_the_station_reboots(protocol: str) -> None:
+    async with running_csms() as csms:
+        csms.memory.access.set("CARD1", AccessDecision(AccessStatus.ACCEPTED, payer="cardholder"))
+        station = SimStation("CS001", csms.url, protocol=protocol, password=DEFAULT_PASSWORD)
+        station.spawn(stay_connected(station, FAST, status="Available"))
+        await eventually(lambda: station.connected and station.boot_response is not None, what="up")
+        runner = ConnectorRunner(station, remote_plan=LONG).attach()
+        action, payload = _remote_start(protocol, "CARD1")
+        assert (await csms.csms.registry.call("CS001", action, payload))["status"] == "Accepted"
+        store = csms.memory.transactions
+        await eventually(lambda: len(store.by_id) == 1, what="a transaction")
+        reset = {"type": "Hard"} if protocol == messages.V16 else {"type": "OnIdle"}
+        expected = "Accepted" if protocol == messages.V16 else "Scheduled"  # 2.0.1: after the session
+        assert (await csms.csms.registry.call("CS001", "Reset", reset))["status"] == expected
+        if protocol == messages.V201:
+            (transaction,) = store.by_id.values()
+            stop, stop_payload = _remote_stop(protocol, transaction)
+            await eventually(lambda: bool(transaction.samples), what="charging")
+            assert (await csms.csms.registry.call("CS001", stop, stop_payload))["status"] == "Accepted"
+        await eventually(lambda: len(store.completed) == 1, what="the session ended")
+        (transaction,) = store.by_id.values()
+        assert transaction.end is not None
+        assert transaction.end.reason == ("HardReset" if protocol == messages.V16 else "Remote")
+        await eventually(lambda: _calls(csms, "BootNotification") == 2, what="booted again after the reset")
+        await eventually(lambda: station.connected, what="back online")
+        assert runner.resets == 1
+        await station.close()

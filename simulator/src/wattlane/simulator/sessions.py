@@ -9,7 +9,10 @@ RemoteStartTransaction / RequestStartTransaction start a session with the given 
 Authorize when AuthorizeRemoteTxRequests / AuthCtrlr.AuthorizeRemoteStart says so),
 RemoteStopTransaction / RequestStopTransaction end the running one, and ChangeAvailability
 makes the connector Unavailable or Available again (Scheduled while a session runs: applied when
-it ends). While offline, transaction messages queue and statuses are sent again on reconnect."""
+it ends), TriggerMessage sends the requested BootNotification, Heartbeat or StatusNotification,
+and Reset ends a running session and reboots (the connection closes; `reconnect.stay_connected`
+brings the station back: it boots again). While offline, transaction messages queue and
+statuses are sent again on reconnect."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import asyncio
 import contextlib
 import dataclasses
 import secrets
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +75,8 @@ class ConnectorRunner:
         self.sessions = 0  # sessions that charged
         self.refused = 0  # sessions whose card was not authorized
         self._remote_start_ids = iter(range(1, 2**31))
+        self._reset_when_idle: str | None = None  # a 2.0.1 OnIdle reset waiting for the session
+        self.resets = 0
 
     @property
     def busy(self) -> bool:
@@ -108,6 +114,9 @@ class ConnectorRunner:
             if self._scheduled is not None:
                 self.operative, self._scheduled = self._scheduled, None
             await self._report(self._idle_status())
+            if self._reset_when_idle is not None:
+                reason, self._reset_when_idle = self._reset_when_idle, None
+                self.station.spawn(self._reboot(reason))
 
     def _idle_status(self) -> str:
         return "Available" if self.operative else "Unavailable"
@@ -212,13 +221,14 @@ class ConnectorRunner:
         )
         return True
 
-    async def shut_down(self, timeout: float = 5.0) -> None:
-        """End a running session as a station going down does (reason Reboot), so its
-        transaction is not left open; give up after `timeout` seconds."""
+    async def shut_down(self, timeout: float = 5.0, reason: str = "Reboot") -> None:
+        """End a running session as a station going down does (reason Reboot, or the reset's),
+        so its transaction is not left open; give up after `timeout` seconds."""
         running = self._running
         if running is None:
             return
-        running.ended_by = ("Reboot", "AbnormalCondition")
+        trigger = "ResetCommand" if reason.endswith("Reset") else "AbnormalCondition"
+        running.ended_by = (reason, trigger)
         running.stop.set()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(running.done.wait(), timeout)
@@ -232,13 +242,16 @@ class ConnectorRunner:
 
     def handlers(self) -> dict[str, CallHandler]:
         """The handlers for the station's OCPP version."""
+        common: dict[str, CallHandler] = {"TriggerMessage": self._trigger, "Reset": self._reset}
         if self.station.protocol == messages.V16:
             return {
+                **common,
                 "RemoteStartTransaction": self._remote_start_16,
                 "RemoteStopTransaction": self._remote_stop,
                 "ChangeAvailability": self._availability_16,
             }
         return {
+            **common,
             "RequestStartTransaction": self._remote_start_201,
             "RequestStopTransaction": self._remote_stop,
             "ChangeAvailability": self._availability_201,
@@ -273,6 +286,48 @@ class ConnectorRunner:
         running.ended_by = ("Remote", "RemoteStop")
         running.stop.set()
         return {"status": "Accepted"}
+
+    async def _trigger(self, station: SimStation, payload: dict[str, Any]) -> dict[str, Any]:
+        requested = payload["requestedMessage"]
+        if requested == "StatusNotification":
+            work = self._report(self._current_status())
+        elif requested == "Heartbeat":
+            work = self._quietly(station.heartbeat())
+        elif requested == "BootNotification":
+            kwargs = {**station.boot_kwargs}
+            if station.protocol == messages.V201:
+                kwargs["reason"] = "Triggered"
+            work = self._quietly(station.boot(**kwargs))
+        else:
+            return {"status": "NotImplemented"}
+        station.after_reply(work)
+        return {"status": "Accepted"}
+
+    def _current_status(self) -> str:
+        return next(
+            (status for (connector, _), status in self.station.connector_statuses.items() if connector == 1),
+            self._idle_status(),
+        )
+
+    async def _quietly(self, call: Coroutine[Any, Any, Any]) -> None:
+        with contextlib.suppress(*OFFLINE, SimCallError):
+            await call
+
+    async def _reset(self, station: SimStation, payload: dict[str, Any]) -> dict[str, Any]:
+        kind = payload["type"]  # 1.6 Hard / Soft, 2.0.1 Immediate / OnIdle
+        reason = {"Hard": "HardReset", "Soft": "SoftReset"}.get(kind, "ImmediateReset")
+        if kind == "OnIdle" and self.busy:
+            self._reset_when_idle = reason
+            return {"status": "Scheduled"}
+        station.after_reply(self._reboot(reason))
+        return {"status": "Accepted"}
+
+    async def _reboot(self, reason: str) -> None:
+        """End the session in progress with `reason` and close the connection, as a reboot does."""
+        self.resets += 1
+        await self.shut_down(reason=reason)
+        if self.station.ws is not None:
+            await self.station.ws.close()
 
     def _change_availability(self, operative: bool) -> str:
         if self.busy and operative != self.operative:
