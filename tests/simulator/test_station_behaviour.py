@@ -341,3 +341,26 @@ async def test_a_reset_ends_the_session_and_the_station_reboots(protocol: str) -
         await eventually(lambda: station.connected, what="back online")
         assert runner.resets == 1
         await station.close()
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_a_remote_start_skips_authorize_when_configured_not_to_ask(protocol: str) -> None:
+    async with running_csms() as csms:
+        csms.memory.access.set("CARD1", AccessDecision(AccessStatus.ACCEPTED, payer="cardholder"))
+        station, _ = await _reacting(csms, protocol)
+        if protocol == messages.V16:
+            change: dict[str, Any] = {"key": "AuthorizeRemoteTxRequests", "value": "false"}
+            assert (await csms.csms.registry.call("CS001", "ChangeConfiguration", change))[
+                "status"
+            ] == "Accepted"
+        else:
+            ref = {"component": {"name": "AuthCtrlr"}, "variable": {"name": "AuthorizeRemoteStart"}}
+            data = {"setVariableData": [{**ref, "attributeValue": "false"}]}
+            answer = await csms.csms.registry.call("CS001", "SetVariables", data)
+            assert answer["setVariableResult"][0]["attributeStatus"] == "Accepted"
+        action, payload = _remote_start(protocol, "CARD1")
+        assert (await csms.csms.registry.call("CS001", action, payload))["status"] == "Accepted"
+        await eventually(lambda: len(csms.memory.transactions.by_id) == 1, what="a transaction")
+        await asyncio.sleep(0.2)  # the message log is written behind
+        assert _calls(csms, "Authorize") == 0
+        await station.close()
