@@ -19,10 +19,10 @@ from wattlane.billing.runtime import Runtime
 from wattlane.billing.schema import MIGRATIONS
 from wattlane.billing.settings import BillingSettings
 from wattlane.billing.transactions import CsmsTransactions, TransactionSource
-from wattlane.billing.upstream import IdentityDirectory
 from wattlane.core.audit import AuditLog
 from wattlane.core.audit_api import AuditServicer
 from wattlane.core.caller import current_caller
+from wattlane.core.clients.directory import IdentityDirectory
 from wattlane.core.errors import NotFound
 from wattlane.core.idempotency import Idempotency
 from wattlane.core.identity_link import IdentityLink
