@@ -16,8 +16,10 @@ from typing import Any
 
 import grpc
 from opentelemetry import propagate, trace
+from sqlalchemy.exc import IntegrityError
 
 from wattlane.core.caller import Caller, caller_var
+from wattlane.core.constraints import unique_violation
 from wattlane.core.context import method_var, request_id_var
 from wattlane.core.errors import DomainError, Unauthenticated
 from wattlane.core.ids import new_id
@@ -107,7 +109,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 try:
                     await self._authenticate(call, public)
                     return await inner(request, context)
-                except BaseException as exc:
+                except BaseException as raised:
+                    exc = _as_domain_error(raised)
                     code = _code_of(exc, context)
                     await _fail(exc, method, context)
                 finally:
@@ -134,7 +137,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                     else:
                         async for item in responses:
                             yield item
-                except BaseException as exc:
+                except BaseException as raised:
+                    exc = _as_domain_error(raised)
                     code = _code_of(exc, context)
                     await _fail(exc, method, context)
                 finally:
@@ -207,6 +211,14 @@ class _Call:
         self.method_token: Any = None
         self.rid_token: Any = None
         self.span: Any = None
+
+
+def _as_domain_error(exc: BaseException) -> BaseException:
+    """A unique-key collision that got past the domain's own checks is the caller's ALREADY_EXISTS
+    (e.g. renaming onto a sibling's name), not an internal error."""
+    if isinstance(exc, IntegrityError):
+        return unique_violation(exc) or exc
+    return exc
 
 
 def _code_of(exc: BaseException, context: grpc.aio.ServicerContext) -> grpc.StatusCode:
