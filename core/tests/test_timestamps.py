@@ -64,5 +64,5 @@ def test_request_instants_at_the_edges_and_unset() -> None:
 class _Holder:
     """A message whose `time` is unset."""
 
-    def HasField(self, name: str) -> bool:  # noqa: N802 (the protobuf name)
+    def HasField(self, name: str) -> bool:
         return False

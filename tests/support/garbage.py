@@ -1,0 +1,403 @@
+"""Garbage requests for any gRPC method, built from its descriptor alone (the robustness walk).
+
+Every value is one a client can really send on the wire and a service must answer with a clear
+status (INVALID_ARGUMENT, NOT_FOUND, ...), never INTERNAL or UNKNOWN: enum numbers no version of
+the API defines, Timestamps and Durations outside what a datetime holds, 100k-character strings,
+malformed resource names, negative and huge page sizes, bad page tokens and field masks, NaN.
+Deterministic: one `random.Random` seeded per method."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import Message
+
+LONG = "x" * 100_000
+MALFORMED_NAMES = (
+    "",
+    "tenants/../x",
+    "a/b/c/d",
+    "tenants/",
+    "tenants//x",
+    "tenants/-",
+    "tenants/%2e%2e",
+    "tenants/\x00",
+    "/",
+    "tenants/" + "9" * 64,
+    "tenants/x/locations/../../y",
+    "tenants/-/users/-",
+    "tenants/123/roles/456/x",
+    LONG,
+)
+STRINGS = ("", " ", "\x00\x01\x7f", "💥" * 20, "-1", "9" * 40, "null", "' OR 1=1 --", LONG)
+PAGE_TOKENS = ("garbage", "!!!", "eyJ4IjoxfQ", "AAAA", "-1", LONG)
+FIELD_MASKS = (["no_such_field"], ["", "a..b"], ["*"], ["name.no.such.path"], [LONG])
+# Seconds of 0001-01-01 and 9999-12-31T23:59:59 (what a datetime holds), and well beyond them.
+_MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799
+TIMESTAMPS = (
+    (_MAX_SECONDS + 1, 0),
+    (_MIN_SECONDS - 1, 0),
+    (2**62, 0),
+    (-(2**62), 0),
+    (0, -1),
+    (0, 2_000_000_000),
+)
+DURATIONS = ((10**12, 0), (-(10**12), 0), (2**62, 0), (1, -5), (0, 2_000_000_000))
+UNKNOWN_ENUMS = (999, -5, 2**31 - 1)
+INT32 = (-1, -(2**31), 2**31 - 1, 10**9)
+INT64 = (-1, -(2**63), 2**63 - 1, 10**15)
+UINT32 = (2**32 - 1, 0)
+UINT64 = (2**64 - 1, 0)
+FLOATS = (math.nan, math.inf, -math.inf, 1e308, -1e308)
+BYTES = (b"", b"\xff" * 64, b"\x00" * 100_000)
+
+# The kinds of garbage a whole request can be filled with, field by field where they apply.
+KINDS = (
+    "unknown_enum",
+    "timestamp_late",
+    "timestamp_early",
+    "timestamp_nanos",
+    "long_string",
+    "malformed_name",
+    "negative_number",
+    "huge_number",
+    "not_a_number",
+    "bad_page",
+    "bad_field_mask",
+)
+_MAX_DEPTH = 4
+
+
+def _is_name(field: FieldDescriptor) -> bool:
+    return field.name in ("name", "parent") or field.name.endswith(("_name", "_names", "_parent"))
+
+
+# Plausible values by field name, so garbage in one field meets a request valid elsewhere.
+PLAUSIBLE_STRINGS = {
+    "email": "robust@wattlane.test",
+    "country": "NL",
+    "currency": "EUR",
+    "time_zone": "Europe/Amsterdam",
+    "language": "en",
+    "locale": "en",
+    "color": "#112233",
+    "password": "Robust-password-1",
+    "page_token": "",
+    "etag": "",
+}
+
+
+@dataclass
+class Garbage:
+    """Fills requests of one method; `rng` seeded by the caller. `resource` is a real resource
+    name of the stack (a tenant's), used for plausible `name` and `parent` fields."""
+
+    rng: random.Random
+    resource: str = ""
+    plausible_names: bool = True
+
+    def requests(
+        self, descriptor: Descriptor, cls: Callable[[], Message], per_field: int
+    ) -> Iterator[tuple[str, Message]]:
+        """(label, request): the empty request, the request filled with each kind of garbage,
+        a few filled with random garbage, then one per leaf field (up to `per_field`)."""
+        yield "empty", cls()
+        base = cls()
+        self._plausible(base, 0)
+        yield "plausible", base
+        for kind in KINDS:
+            message = cls()
+            message.CopyFrom(base)
+            if self._fill(message, kind, 0):
+                yield kind, message
+        for n in range(3):
+            message = cls()
+            self._fill(message, "random", 0)
+            yield f"random#{n}", message
+        paths = list(_leaf_paths(descriptor, (), 0))
+        self.rng.shuffle(paths)
+        for path in paths[:per_field]:
+            message = cls()
+            message.CopyFrom(base)
+            _narrow_mask(message, path)
+            value = self._set_path(message, path)
+            yield f"{'.'.join(f.name for f in path)}={value}", message
+
+    def _plausible(self, message: Message, depth: int) -> None:
+        """Fill `message` with values that pass validation where the walk can guess them."""
+        for field in message.DESCRIPTOR.fields:
+            oneof = field.containing_oneof
+            if (
+                oneof is not None
+                and not oneof.name.startswith("_")
+                and message.WhichOneof(oneof.name) is not None
+            ):
+                continue
+            if field.type == FieldDescriptor.TYPE_MESSAGE:
+                full = field.message_type.full_name
+                if field.message_type.GetOptions().map_entry or depth >= _MAX_DEPTH:
+                    continue
+                child = (
+                    getattr(message, field.name).add() if field.is_repeated else getattr(message, field.name)
+                )
+                if full == "google.protobuf.Timestamp":
+                    child.seconds = 1_800_000_000  # type: ignore[attr-defined]
+                elif full == "google.protobuf.Duration":
+                    child.seconds = 60  # type: ignore[attr-defined]
+                elif full == "google.protobuf.FieldMask":
+                    child.paths.extend(_mask_paths(message.DESCRIPTOR))  # type: ignore[attr-defined]
+                elif full.startswith("google.protobuf."):
+                    continue
+                else:
+                    self._plausible(child, depth + 1)
+                continue
+            value = self._plausible_scalar(field)
+            if value is _SKIP:
+                continue
+            if field.is_repeated:
+                getattr(message, field.name).append(value)
+            else:
+                setattr(message, field.name, value)
+
+    def _plausible_scalar(self, field: FieldDescriptor) -> object:
+        t = field.type
+        if t == FieldDescriptor.TYPE_ENUM:
+            numbers = [v.number for v in field.enum_type.values if v.number]
+            return numbers[0] if numbers else _SKIP
+        if t == FieldDescriptor.TYPE_STRING:
+            if _is_name(field):
+                return self.resource if self.plausible_names and self.resource else _SKIP
+            for key, value in PLAUSIBLE_STRINGS.items():
+                if key in field.name:
+                    return value
+            if field.name.endswith("url"):
+                return "https://example.com/robust"
+            return f"Robust {field.name}"
+        if t in _INTS or t in _UNSIGNED:
+            return 10 if field.name == "page_size" else 1
+        if t in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
+            return 1.0
+        return _SKIP
+
+    # --- whole-request fills -------------------------------------------------------------------
+
+    def _fill(self, message: Message, kind: str, depth: int) -> bool:
+        """Fill every field of `message` the kind applies to; True when any was set."""
+        touched = False
+        seen_oneofs: set[str] = set()
+        for field in message.DESCRIPTOR.fields:
+            oneof = field.containing_oneof
+            if oneof is not None and not oneof.name.startswith("_"):
+                if oneof.name in seen_oneofs and self.rng.random() < 0.5:
+                    continue
+                seen_oneofs.add(oneof.name)
+            if field.type == FieldDescriptor.TYPE_MESSAGE:
+                if field.message_type.GetOptions().map_entry:
+                    continue
+                if depth >= _MAX_DEPTH:
+                    continue
+                if field.is_repeated:
+                    child = getattr(message, field.name).add()
+                else:
+                    child = getattr(message, field.name)
+                if self._fill_message(child, kind, depth + 1):
+                    touched = True
+                elif field.is_repeated:
+                    getattr(message, field.name).pop()
+                else:
+                    message.ClearField(field.name)
+                continue
+            value = self._scalar(field, kind)
+            if value is _SKIP:
+                continue
+            if field.is_repeated:
+                getattr(message, field.name).append(value)
+            else:
+                setattr(message, field.name, value)
+            touched = True
+        return touched
+
+    def _fill_message(self, message: Message, kind: str, depth: int) -> bool:
+        full = message.DESCRIPTOR.full_name
+        if full == "google.protobuf.Timestamp":
+            pair = self._timestamp(kind)
+            if pair is None:
+                return False
+            message.seconds, message.nanos = pair  # type: ignore[attr-defined]
+            return True
+        if full == "google.protobuf.Duration":
+            if kind not in ("random", "negative_number", "huge_number", "timestamp_nanos"):
+                return False
+            message.seconds, message.nanos = self._pick(DURATIONS)  # type: ignore[attr-defined]
+            return True
+        if full == "google.protobuf.FieldMask":
+            if kind not in ("random", "bad_field_mask", "long_string"):
+                return False
+            message.paths.extend([LONG] if kind == "long_string" else self._pick(FIELD_MASKS))  # type: ignore[attr-defined]
+            return True
+        if full in ("google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue"):
+            return False  # free-form JSON: every shape is valid
+        return self._fill(message, kind, depth)
+
+    def _timestamp(self, kind: str) -> tuple[int, int] | None:
+        if kind == "timestamp_late":
+            return TIMESTAMPS[0]
+        if kind == "timestamp_early":
+            return TIMESTAMPS[1]
+        if kind == "timestamp_nanos":
+            return TIMESTAMPS[4]
+        if kind in ("random", "huge_number", "negative_number"):
+            return self._pick(TIMESTAMPS)
+        return None
+
+    def _scalar(self, field: FieldDescriptor, kind: str) -> object:
+        t = field.type
+        if kind == "random":
+            return self._random_scalar(field)
+        if t == FieldDescriptor.TYPE_ENUM:
+            return self._pick(UNKNOWN_ENUMS) if kind in ("unknown_enum", "huge_number") else _SKIP
+        if t == FieldDescriptor.TYPE_STRING:
+            if kind == "long_string":
+                return LONG
+            if kind == "malformed_name" and _is_name(field):
+                return self._pick(MALFORMED_NAMES)
+            if kind == "bad_page" and field.name == "page_token":
+                return self._pick(PAGE_TOKENS)
+            return _SKIP
+        if t in _INTS:
+            if kind == "negative_number":
+                return -1 if t not in _UNSIGNED else _SKIP
+            if kind == "huge_number":
+                return _INTS[t][-1] if t not in _UNSIGNED else _UNSIGNED[t][0]
+            if kind == "bad_page" and field.name == "page_size":
+                return self._pick((-1, -(2**31), 2**31 - 1))
+            return _SKIP
+        if t in _UNSIGNED:
+            return _UNSIGNED[t][0] if kind == "huge_number" else _SKIP
+        if t in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
+            if kind == "not_a_number":
+                return self._pick((math.nan, math.inf, -math.inf))
+            if kind == "huge_number":
+                return 1e308 if t == FieldDescriptor.TYPE_DOUBLE else 3e38
+            if kind == "negative_number":
+                return -1.0
+            return _SKIP
+        if t == FieldDescriptor.TYPE_BYTES:
+            return BYTES[2] if kind == "long_string" else _SKIP
+        return _SKIP
+
+    def _random_scalar(self, field: FieldDescriptor) -> object:
+        t = field.type
+        if t == FieldDescriptor.TYPE_ENUM:
+            return self._pick(UNKNOWN_ENUMS)
+        if t == FieldDescriptor.TYPE_STRING:
+            if field.name == "page_token":
+                return self._pick(PAGE_TOKENS)
+            return self._pick(MALFORMED_NAMES if _is_name(field) else STRINGS)
+        if t in _INTS:
+            if field.name == "page_size":
+                return self._pick((-1, 2**31 - 1, 10**6))
+            return self._pick(_INTS[t])
+        if t in _UNSIGNED:
+            return self._pick(_UNSIGNED[t])
+        if t == FieldDescriptor.TYPE_DOUBLE:
+            return self._pick(FLOATS)
+        if t == FieldDescriptor.TYPE_FLOAT:
+            return self._pick((math.nan, math.inf, -math.inf, 3e38))
+        if t == FieldDescriptor.TYPE_BOOL:
+            return True
+        if t == FieldDescriptor.TYPE_BYTES:
+            return self._pick(BYTES)
+        return _SKIP
+
+    # --- one field at a time -------------------------------------------------------------------
+
+    def _set_path(self, message: Message, path: tuple[FieldDescriptor, ...]) -> str:
+        """Set the leaf at `path` to random garbage; a short description of the value."""
+        target = message
+        for field in path[:-1]:
+            if field.is_repeated:
+                target = getattr(target, field.name).add()
+            else:
+                target = getattr(target, field.name)
+        leaf = path[-1]
+        if leaf.type == FieldDescriptor.TYPE_MESSAGE:
+            child = getattr(target, leaf.name).add() if leaf.is_repeated else getattr(target, leaf.name)
+            self._fill_message(child, "random", _MAX_DEPTH)
+            return _short(str(child).replace("\n", " "))
+        value = self._random_scalar(leaf)
+        if leaf.is_repeated:
+            getattr(target, leaf.name).append(value)
+        else:
+            setattr(target, leaf.name, value)
+        return _short(repr(value))
+
+    def _pick(self, options: tuple | list) -> object:  # type: ignore[type-arg]
+        return options[self.rng.randrange(len(options))]
+
+
+_SKIP = object()
+_INTS = {
+    FieldDescriptor.TYPE_INT32: INT32,
+    FieldDescriptor.TYPE_SINT32: INT32,
+    FieldDescriptor.TYPE_SFIXED32: INT32,
+    FieldDescriptor.TYPE_INT64: INT64,
+    FieldDescriptor.TYPE_SINT64: INT64,
+    FieldDescriptor.TYPE_SFIXED64: INT64,
+}
+_UNSIGNED = {
+    FieldDescriptor.TYPE_UINT32: UINT32,
+    FieldDescriptor.TYPE_FIXED32: UINT32,
+    FieldDescriptor.TYPE_UINT64: UINT64,
+    FieldDescriptor.TYPE_FIXED64: UINT64,
+}
+_LEAF_MESSAGES = (
+    "google.protobuf.Timestamp",
+    "google.protobuf.Duration",
+    "google.protobuf.FieldMask",
+)
+
+
+def _leaf_paths(
+    descriptor: Descriptor, prefix: tuple[FieldDescriptor, ...], depth: int
+) -> Iterator[tuple[FieldDescriptor, ...]]:
+    for field in descriptor.fields:
+        path = (*prefix, field)
+        if field.type != FieldDescriptor.TYPE_MESSAGE or field.message_type.full_name in _LEAF_MESSAGES:
+            yield path
+        elif not field.message_type.GetOptions().map_entry and depth < _MAX_DEPTH:
+            if field.message_type.full_name.startswith("google.protobuf."):
+                continue
+            yield from _leaf_paths(field.message_type, path, depth + 1)
+
+
+def _mask_paths(request: Descriptor) -> list[str]:
+    """The update mask of a plausible Update request: every field of the resource it carries."""
+    for field in request.fields:
+        if field.type == FieldDescriptor.TYPE_MESSAGE and not field.message_type.full_name.startswith(
+            "google.protobuf."
+        ):
+            return [f.name for f in field.message_type.fields]
+    return []
+
+
+def _narrow_mask(message: Message, path: tuple[FieldDescriptor, ...]) -> None:
+    """Point an update mask at the one field that carries garbage (so it is read)."""
+    for field in message.DESCRIPTOR.fields:
+        if (
+            field.type == FieldDescriptor.TYPE_MESSAGE
+            and field.message_type.full_name == "google.protobuf.FieldMask"
+            and not field.is_repeated
+            and len(path) >= 2
+        ):
+            mask = getattr(message, field.name)
+            del mask.paths[:]
+            mask.paths.append(path[1].name)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 60 else f"{text[:40]}…({len(text)} chars)"
