@@ -21,42 +21,52 @@ from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import Message
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
+from tests.assets.helpers import card, location, point, uid
+from tests.support.assets import AssetsStack, Org, organization
 from tests.support.garbage import Garbage
 from tests.support.processes import ADMIN_EMAIL, ADMIN_PASSWORD, RealStack
-from wattlane.api.identity.v1 import auth_pb2
+from wattlane.api.assets.v1 import charging_points_pb2 as cp_pb2
+from wattlane.api.identity.v1 import auth_pb2, internal_pb2_grpc, roles_pb2
+from wattlane.core.client import channel
+from wattlane.core.clients.assets import AssetsClient
 from wattlane.core.clients.identity import IdentityClient
+from wattlane.core.errors import field_violations
+from wattlane.identity.testing import TreeBuilder
 
 GRPC_SERVICES = ("identity", "billing", "assets", "csms")
 # Leaf fields tried one at a time per method (the whole-request fills cover every field).
-PER_FIELD = 24
+PER_FIELD = 32
 # Calls in flight at once: the services are single processes on a shared 2-core machine.
 CONCURRENCY = 8
 FORBIDDEN = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
 # Answers that are not a verdict on the request: the walk's own deadline.
 TIMEOUT = 20.0
+# Calls spent per method making its plausible request acceptable (see `_repaired`).
+REPAIR_CALLS = 30
 DESTRUCTIVE = ("Delete", "Move", "Logout", "Revoke")
 
 
-def _methods(address: str) -> list[tuple[MethodDescriptor, descriptor_pool.DescriptorPool]]:
-    """Every method of every service the server at `address` lists through reflection."""
+def _methods(address: str) -> list[MethodDescriptor]:
+    """Every method of every service the server at `address` lists through reflection (its
+    descriptors as the server sends them, not the ones this test was built with)."""
     with grpc.insecure_channel(address) as channel:
         database = ProtoReflectionDescriptorDatabase(channel)
         pool = descriptor_pool.DescriptorPool(database)
-        out = []
+        out: list[MethodDescriptor] = []
         for name in database.get_services():
             if name.startswith(("grpc.health.", "grpc.reflection.")):
                 continue
-            service = pool.FindServiceByName(name)
-            out.extend((method, pool) for method in service.methods)
+            out.extend(pool.FindServiceByName(name).methods)
         # Resolve every type now, while the channel is open.
-        for method, _ in out:
+        for method in out:
             message_factory.GetMessageClass(method.input_type)
         return out
 
 
 async def _call(
     channel: grpc.aio.Channel, method: MethodDescriptor, request: Message, token: str
-) -> grpc.StatusCode:
+) -> tuple[grpc.StatusCode, list[str]]:
+    """The status a call ends with, and the fields its INVALID_ARGUMENT names."""
     path = f"/{method.containing_service.full_name}/{method.name}"
     metadata = (("authorization", f"Bearer {token}"),) if token else ()
     serialize: Callable[[Message], bytes] = lambda m: m.SerializeToString()  # noqa: E731
@@ -69,18 +79,98 @@ async def _call(
             unary = channel.unary_unary(path, request_serializer=serialize, response_deserializer=bytes)
             await unary(request, metadata=metadata, timeout=TIMEOUT)
     except grpc.aio.AioRpcError as error:
-        return error.code()
-    return grpc.StatusCode.OK
+        return error.code(), [v.field for v in field_violations(error)]
+    return grpc.StatusCode.OK, []
 
 
-async def _admin_login(identity: str) -> tuple[str, str]:
-    """A fresh operator admin token and the admin's tenant (`tenants/<id>`)."""
+async def _repaired(
+    channel: grpc.aio.Channel,
+    method: MethodDescriptor,
+    base: Message,
+    token: str,
+    garbage: Garbage,
+    failures: list[str],
+) -> tuple[Message, int]:
+    """`base` with the fields the service refuses replaced by plausible values that it takes
+    (greedy, at most REPAIR_CALLS calls), so that garbage in one field meets a request the
+    service reads past validation; and the calls spent. An INTERNAL/UNKNOWN on the way is a
+    failure like any other."""
+    calls = 0
+    code, refused = await _call(channel, method, base, token)
+    calls += 1
+    tried: set[str] = set()
+    while code == grpc.StatusCode.INVALID_ARGUMENT and calls < REPAIR_CALLS:
+        pending = [f for f in refused if f not in tried]
+        if not pending:
+            break
+        path = pending[0]
+        tried.add(path)
+        for candidate in garbage.repairs(base, path):
+            if calls >= REPAIR_CALLS:
+                break
+            new_code, new_refused = await _call(channel, method, candidate, token)
+            calls += 1
+            if new_code in FORBIDDEN:
+                failures.append(f"{method.full_name} [repair] {path}: {new_code.name}\n    {candidate}")
+                continue
+            if path not in new_refused:
+                base, code, refused = candidate, new_code, new_refused
+                break
+    return base, calls
+
+
+async def _admin_token(identity: str) -> str:
+    """A fresh operator admin token."""
     client = IdentityClient(identity)
     try:
         reply = await client.auth.Login(auth_pb2.LoginRequest(email=ADMIN_EMAIL, password=ADMIN_PASSWORD))
-        return reply.access_token, "/".join(reply.user.name.split("/")[:2])
+        return reply.access_token
     finally:
         await client.close()
+
+
+async def _real_names(real_stack: RealStack, tokens: dict[str, str]) -> dict[str, str]:
+    """A few real resources of each kind (collection -> name), so that plausible requests get
+    past "not found" to the fields that carry the garbage."""
+    identity, assets = real_stack["identity"], real_stack["assets"]
+    admin = await IdentityClient(identity.grpc).login(ADMIN_EMAIL, ADMIN_PASSWORD)
+    worker = channel(identity.grpc, token=tokens["service:worker"], max_attempts=1)
+    stack = AssetsStack(
+        None,  # type: ignore[arg-type]
+        assets.grpc,
+        tokens["service:csms"],
+        internal_pb2_grpc.IdentityInternalServiceStub(worker),  # type: ignore[arg-type]
+    )
+    tree = TreeBuilder(admin)
+    try:
+        org: Org = await organization(tree, stack)
+        client = AssetsClient(assets.grpc, org.admin.client.token)
+        site = await location(client, org.org.name)
+        station = await point(client, site.name)
+        connector = await client.charging_points.CreateConnector(
+            cp_pb2.CreateConnectorRequest(
+                parent=station.name,
+                connector=cp_pb2.Connector(evse_id=1, connector_id=1, type=cp_pb2.Connector.TYPE_2),
+            )
+        )
+        tag = await card(client, org.admin.user.name, uid())
+        role = await admin.roles.CreateRole(
+            roles_pb2.CreateRoleRequest(
+                parent=org.customer.name,
+                role=roles_pb2.Role(display_name="Robust", permissions=["tenants.read"]),
+            )
+        )
+        await client.close()
+        names = [
+            org.org.name, org.admin.user.name, org.account.name, site.name, station.name,
+            connector.name, tag.name, role.name,
+        ]  # fmt: skip
+        found = {name.rsplit("/", 2)[-2]: name for name in names}
+        return found | {"stations": f"stations/{station.ocpp_identity}"}
+    finally:
+        await tree.close()
+        await worker.close(None)
+        await admin.close()
 
 
 async def _service_tokens(identity: str, secrets: dict[str, str]) -> dict[str, str]:
@@ -97,10 +187,23 @@ async def _service_tokens(identity: str, secrets: dict[str, str]) -> dict[str, s
         await client.close()
 
 
+async def _internal_caller(
+    channel: grpc.aio.Channel, method: MethodDescriptor, base: Message, callers: dict[str, str]
+) -> str:
+    """The first service account whose token the internal method accepts (its scope)."""
+    for who, token in callers.items():
+        if who.startswith("service:"):
+            code, _ = await _call(channel, method, base, token)
+            if code not in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED):
+                return token
+    return callers["admin"]
+
+
 @pytest.mark.slow
 async def test_no_rpc_answers_garbage_with_internal_or_unknown(real_stack: RealStack) -> None:
     identity = real_stack["identity"].grpc
     service_tokens = await _service_tokens(identity, real_stack.secrets)
+    names = await _real_names(real_stack, service_tokens)
     failures: list[str] = []
     calls = 0
     methods_seen = 0
@@ -116,7 +219,7 @@ async def test_no_rpc_answers_garbage_with_internal_or_unknown(real_stack: RealS
     ) -> None:
         nonlocal calls
         async with limit:
-            code = await _call(channel, method, request, token)
+            code, _ = await _call(channel, method, request, token)
             calls += 1
         if code in FORBIDDEN:
             failures.append(f"{method.full_name} [{who}] {label}: {code.name}")
@@ -128,19 +231,26 @@ async def test_no_rpc_answers_garbage_with_internal_or_unknown(real_stack: RealS
         async with grpc.aio.insecure_channel(
             address, options=[("grpc.max_send_message_length", 16 * 1024 * 1024)]
         ) as channel:
-            for method, _pool in methods:
+            for method in methods:
                 methods_seen += 1
                 # A fresh admin token per method: Logout and password changes may end the last one.
-                token, tenant = await _admin_login(identity)
-                callers = {"admin": token, "anonymous": ""}
+                callers = {"admin": await _admin_token(identity), "anonymous": ""}
                 if method.containing_service.name.endswith("InternalService"):
                     callers |= service_tokens
                 cls = message_factory.GetMessageClass(method.input_type)
                 rng = random.Random(zlib.crc32(method.full_name.encode()))
-                # Plausible names point at the operator tenant, except where that would delete or
-                # move it from under the rest of the walk.
-                garbage = Garbage(rng, tenant, plausible_names=not method.name.startswith(DESTRUCTIVE))
-                requests = list(garbage.requests(method.input_type, cls, PER_FIELD))
+                # Plausible requests name the seeded resources, except where that would delete or
+                # move them from under the rest of the walk.
+                destructive = method.name.startswith(DESTRUCTIVE)
+                garbage = Garbage(rng, names, plausible_names=not destructive)
+                base = garbage.plausible(cls)
+                if not destructive:
+                    repairer = callers["admin"]
+                    if method.containing_service.name.endswith("InternalService"):
+                        repairer = await _internal_caller(channel, method, base, callers)
+                    base, spent = await _repaired(channel, method, base, repairer, garbage, failures)
+                    calls += spent
+                requests = list(garbage.requests(method.input_type, cls, PER_FIELD, base))
                 await asyncio.gather(
                     *(
                         check(channel, method, label, request, who, token)

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from typing import Any
 
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 LONG = "x" * 100_000
@@ -72,9 +75,51 @@ KINDS = (
 _MAX_DEPTH = 4
 
 
-def _is_name(field: FieldDescriptor) -> bool:
-    return field.name in ("name", "parent") or field.name.endswith(("_name", "_names", "_parent"))
+def _is_name(field: Field) -> bool:
+    return (
+        field.name in ("name", "parent")
+        or field.name.endswith(("_name", "_names", "_parent"))
+        or _reference(field) is not None
+    )
 
+
+# Reference fields whose name is not their collection's.
+_ALIASES = {
+    "organization": "tenants",
+    "customer": "tenants",
+    "partner": "tenants",
+    "tenant": "tenants",
+    "home_of": "tenants",
+    "actor": "users",
+    "holder": "users",
+    "account": "accounts",
+    "application": "applications",
+}
+_COLLECTIONS = {
+    "tenants", "users", "roles", "roleBindings", "accounts", "applications", "locations",
+    "chargingPoints", "connectors", "cards", "whitelistEntries", "tariffs", "chargeRecords",
+    "transactions", "commands", "stations", "serviceAccounts",
+}  # fmt: skip
+
+
+def _reference(field: Field) -> str | None:
+    """The collection a string field refers to (`user` -> `users`), if it looks like a reference."""
+    if field.type != FieldDescriptor.TYPE_STRING:
+        return None
+    word = field.name.removesuffix("s") if field.is_repeated else field.name
+    if word in _ALIASES:
+        return _ALIASES[word]
+    head, *rest = word.split("_")
+    collection = head + "".join(w.title() for w in rest) + "s"
+    return collection if collection in _COLLECTIONS else None
+
+
+# What a field a service refused may take instead (the walk repairs its plausible requests).
+REPAIR_STRINGS = (
+    "NL", "EUR", "Europe/Amsterdam", "en", "robust@wattlane.test", "https://example.com/robust",
+    "ROBUST-1", "04A1B2C3D4E5F6", "2026-01-15", "business", "logistics", "1.6", "ocpp1.6",
+    "#112233", "Robust", "1", "stations/ROBUST-1", "TYPE_2", "Available", "Reset",
+)  # fmt: skip
 
 # Plausible values by field name, so garbage in one field meets a request valid elsewhere.
 PLAUSIBLE_STRINGS = {
@@ -93,21 +138,79 @@ PLAUSIBLE_STRINGS = {
 
 @dataclass
 class Garbage:
-    """Fills requests of one method; `rng` seeded by the caller. `resource` is a real resource
-    name of the stack (a tenant's), used for plausible `name` and `parent` fields."""
+    """Fills requests of one method; `rng` seeded by the caller. `names` are real resources of
+    the stack by collection (`tenants`, `chargingPoints`...), for plausible references."""
 
     rng: random.Random
-    resource: str = ""
+    names: Mapping[str, str] = dataclass_field(default_factory=dict)  # collection -> a real resource
     plausible_names: bool = True
 
-    def requests(
-        self, descriptor: Descriptor, cls: Callable[[], Message], per_field: int
-    ) -> Iterator[tuple[str, Message]]:
-        """(label, request): the empty request, the request filled with each kind of garbage,
-        a few filled with random garbage, then one per leaf field (up to `per_field`)."""
-        yield "empty", cls()
+    def plausible(self, cls: Callable[[], Message]) -> Message:
+        """A request of values that pass validation where the walk can guess them (real
+        resource names for references, a country for `country`...)."""
         base = cls()
         self._plausible(base, 0)
+        return base
+
+    def repairs(self, base: Message, path: str) -> Iterator[Message]:
+        """Copies of `base` with the field at `path` (a BadRequest field path such as
+        `charging_point.connectors[0].type`) set to each other plausible value, or cleared."""
+        segments = [re.sub(r"\[\d+\]$", "", part) for part in path.split(".")]
+        descriptor: Any = base.DESCRIPTOR
+        fields: list[Field] = []
+        for segment in segments:
+            if descriptor is None or segment not in descriptor.fields_by_name:
+                return
+            found = descriptor.fields_by_name[segment]
+            fields.append(found)
+            descriptor = found.message_type
+        leaf = fields[-1]
+        if leaf.type == FieldDescriptor.TYPE_MESSAGE:
+            options: list[object] = [None]
+        elif leaf.type == FieldDescriptor.TYPE_ENUM:
+            options = [v.number for v in leaf.enum_type.values]
+        elif leaf.type == FieldDescriptor.TYPE_STRING:
+            options = (
+                [*sorted(set(self.names.values())), *REPAIR_STRINGS, None]
+                if self.plausible_names
+                else [
+                    *REPAIR_STRINGS,
+                    None,
+                ]
+            )
+        elif leaf.type == FieldDescriptor.TYPE_BOOL:
+            options = [True, False]
+        elif leaf.type in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
+            options = [0.0, 10.0, 52.37]
+        else:
+            options = [0, 10, 100, 1000, 20]
+        for value in options:
+            copy = type(base)()
+            copy.CopyFrom(base)
+            target = copy
+            for field in fields[:-1]:
+                if field.is_repeated:
+                    items = getattr(target, field.name)
+                    target = items[0] if len(items) else items.add()
+                else:
+                    target = getattr(target, field.name)
+            if value is None:
+                target.ClearField(leaf.name)
+            elif leaf.is_repeated:
+                items = getattr(target, leaf.name)
+                del items[:]
+                items.append(value)
+            else:
+                setattr(target, leaf.name, value)
+            yield copy
+
+    def requests(
+        self, descriptor: Any, cls: Callable[[], Message], per_field: int, base: Message
+    ) -> Iterator[tuple[str, Message]]:
+        """(label, request): the empty request, `base` (plausible), `base` filled with each kind
+        of garbage, a few requests of random garbage, then `base` with one leaf field of garbage
+        (up to `per_field`, shallow fields first)."""
+        yield "empty", cls()
         yield "plausible", base
         for kind in KINDS:
             message = cls()
@@ -120,6 +223,7 @@ class Garbage:
             yield f"random#{n}", message
         paths = list(_leaf_paths(descriptor, (), 0))
         self.rng.shuffle(paths)
+        paths.sort(key=len)  # stable: shuffled within each depth
         for path in paths[:per_field]:
             message = cls()
             message.CopyFrom(base)
@@ -129,7 +233,7 @@ class Garbage:
 
     def _plausible(self, message: Message, depth: int) -> None:
         """Fill `message` with values that pass validation where the walk can guess them."""
-        for field in message.DESCRIPTOR.fields:
+        for field in _fields_of(message.DESCRIPTOR):
             oneof = field.containing_oneof
             if (
                 oneof is not None
@@ -163,14 +267,28 @@ class Garbage:
             else:
                 setattr(message, field.name, value)
 
-    def _plausible_scalar(self, field: FieldDescriptor) -> object:
+    def _real_name(self, field: Field) -> str | None:
+        """A real resource name for a reference field, guessed from its name or its message's."""
+        if field.name == "name":
+            noun = field.containing_type.name
+            if noun.endswith("Request"):  # GetChargingPointRequest -> ChargingPoint
+                noun = re.sub(r"^[A-Z][a-z]+(?=[A-Z])", "", noun.removesuffix("Request"))
+            collection = noun[:1].lower() + noun[1:] + "s"
+        elif field.name == "parent":
+            collection = "tenants"
+        else:
+            collection = _reference(field) or ""
+        return self.names.get(collection)
+
+    def _plausible_scalar(self, field: Field) -> object:
         t = field.type
         if t == FieldDescriptor.TYPE_ENUM:
             numbers = [v.number for v in field.enum_type.values if v.number]
             return numbers[0] if numbers else _SKIP
         if t == FieldDescriptor.TYPE_STRING:
-            if _is_name(field):
-                return self.resource if self.plausible_names and self.resource else _SKIP
+            if _is_name(field) or _reference(field) is not None:
+                real = self._real_name(field)
+                return real if self.plausible_names and real else _SKIP
             for key, value in PLAUSIBLE_STRINGS.items():
                 if key in field.name:
                     return value
@@ -189,7 +307,7 @@ class Garbage:
         """Fill every field of `message` the kind applies to; True when any was set."""
         touched = False
         seen_oneofs: set[str] = set()
-        for field in message.DESCRIPTOR.fields:
+        for field in _fields_of(message.DESCRIPTOR):
             oneof = field.containing_oneof
             if oneof is not None and not oneof.name.startswith("_"):
                 if oneof.name in seen_oneofs and self.rng.random() < 0.5:
@@ -251,10 +369,11 @@ class Garbage:
         if kind == "timestamp_nanos":
             return TIMESTAMPS[4]
         if kind in ("random", "huge_number", "negative_number"):
-            return self._pick(TIMESTAMPS)
+            pair: tuple[int, int] = self._pick(TIMESTAMPS)
+            return pair
         return None
 
-    def _scalar(self, field: FieldDescriptor, kind: str) -> object:
+    def _scalar(self, field: Field, kind: str) -> object:
         t = field.type
         if kind == "random":
             return self._random_scalar(field)
@@ -290,7 +409,7 @@ class Garbage:
             return BYTES[2] if kind == "long_string" else _SKIP
         return _SKIP
 
-    def _random_scalar(self, field: FieldDescriptor) -> object:
+    def _random_scalar(self, field: Field) -> object:
         t = field.type
         if t == FieldDescriptor.TYPE_ENUM:
             return self._pick(UNKNOWN_ENUMS)
@@ -316,7 +435,7 @@ class Garbage:
 
     # --- one field at a time -------------------------------------------------------------------
 
-    def _set_path(self, message: Message, path: tuple[FieldDescriptor, ...]) -> str:
+    def _set_path(self, message: Message, path: tuple[Field, ...]) -> str:
         """Set the leaf at `path` to random garbage; a short description of the value."""
         target = message
         for field in path[:-1]:
@@ -336,11 +455,12 @@ class Garbage:
             setattr(target, leaf.name, value)
         return _short(repr(value))
 
-    def _pick(self, options: tuple | list) -> object:  # type: ignore[type-arg]
+    def _pick(self, options: tuple[Any, ...] | list[Any]) -> Any:
         return options[self.rng.randrange(len(options))]
 
 
 _SKIP = object()
+Field = Any  # a FieldDescriptor (upb's and the pure-Python one type differently)
 _INTS = {
     FieldDescriptor.TYPE_INT32: INT32,
     FieldDescriptor.TYPE_SINT32: INT32,
@@ -362,10 +482,8 @@ _LEAF_MESSAGES = (
 )
 
 
-def _leaf_paths(
-    descriptor: Descriptor, prefix: tuple[FieldDescriptor, ...], depth: int
-) -> Iterator[tuple[FieldDescriptor, ...]]:
-    for field in descriptor.fields:
+def _leaf_paths(descriptor: Any, prefix: tuple[Field, ...], depth: int) -> Iterator[tuple[Field, ...]]:
+    for field in _fields_of(descriptor):
         path = (*prefix, field)
         if field.type != FieldDescriptor.TYPE_MESSAGE or field.message_type.full_name in _LEAF_MESSAGES:
             yield path
@@ -375,9 +493,14 @@ def _leaf_paths(
             yield from _leaf_paths(field.message_type, path, depth + 1)
 
 
-def _mask_paths(request: Descriptor) -> list[str]:
+def _fields_of(descriptor: Any) -> list[Field]:
+    """A message descriptor's fields (descriptors typed loosely: upb and pure-Python differ)."""
+    return list(descriptor.fields)
+
+
+def _mask_paths(request: Any) -> list[str]:
     """The update mask of a plausible Update request: every field of the resource it carries."""
-    for field in request.fields:
+    for field in _fields_of(request):
         if field.type == FieldDescriptor.TYPE_MESSAGE and not field.message_type.full_name.startswith(
             "google.protobuf."
         ):
@@ -385,9 +508,9 @@ def _mask_paths(request: Descriptor) -> list[str]:
     return []
 
 
-def _narrow_mask(message: Message, path: tuple[FieldDescriptor, ...]) -> None:
+def _narrow_mask(message: Message, path: tuple[Field, ...]) -> None:
     """Point an update mask at the one field that carries garbage (so it is read)."""
-    for field in message.DESCRIPTOR.fields:
+    for field in _fields_of(message.DESCRIPTOR):
         if (
             field.type == FieldDescriptor.TYPE_MESSAGE
             and field.message_type.full_name == "google.protobuf.FieldMask"
