@@ -37,6 +37,10 @@ MALFORMED_NAMES = (
     LONG,
 )
 STRINGS = ("", " ", "\x00\x01\x7f", "💥" * 20, "-1", "9" * 40, "null", "' OR 1=1 --", LONG)
+FILTERS = (
+    "((((", "x = ", 'time >= "yesterday"', "kind = SPACESHIP", 'name = "\\"', "create_time > 1e400",
+    "a = 1 AND " * 2000 + "a = 1", "NOT NOT NOT", LONG,
+)  # fmt: skip
 PAGE_TOKENS = ("garbage", "!!!", "eyJ4IjoxfQ", "AAAA", "-1", LONG)
 FIELD_MASKS = (["no_such_field"], ["", "a..b"], ["*"], ["name.no.such.path"], [LONG])
 # Seconds of 0001-01-01 and 9999-12-31T23:59:59 (what a datetime holds), and well beyond them.
@@ -83,6 +87,8 @@ def _is_name(field: Field) -> bool:
     )
 
 
+# Resources whose message (or method) noun is not their collection's.
+_NOUN_COLLECTIONS = {"OrganizationSettings": "assetSettings", "TariffVersions": "tariffs"}
 # Reference fields whose name is not their collection's.
 _ALIASES = {
     "organization": "tenants",
@@ -133,6 +139,8 @@ PLAUSIBLE_STRINGS = {
     "password": "Robust-password-1",
     "page_token": "",
     "etag": "",
+    "filter": "",
+    "order_by": "",
 }
 
 
@@ -165,6 +173,12 @@ class Garbage:
             fields.append(found)
             descriptor = found.message_type
         leaf = fields[-1]
+        if (
+            leaf.type == FieldDescriptor.TYPE_MESSAGE
+            and leaf.message_type.full_name == "google.protobuf.FieldMask"
+        ):
+            yield from self._mask_repairs(base, leaf)
+            return
         if leaf.type == FieldDescriptor.TYPE_MESSAGE:
             options: list[object] = [None]
         elif leaf.type == FieldDescriptor.TYPE_ENUM:
@@ -202,6 +216,16 @@ class Garbage:
                 items.append(value)
             else:
                 setattr(target, leaf.name, value)
+            yield copy
+
+    def _mask_repairs(self, base: Message, leaf: Field) -> Iterator[Message]:
+        """Copies of an Update request whose mask names one field of the resource at a time."""
+        for path in _mask_paths(base.DESCRIPTOR):
+            copy = type(base)()
+            copy.CopyFrom(base)
+            mask = getattr(copy, leaf.name)
+            del mask.paths[:]
+            mask.paths.append(path)
             yield copy
 
     def requests(
@@ -273,7 +297,7 @@ class Garbage:
             noun = field.containing_type.name
             if noun.endswith("Request"):  # GetChargingPointRequest -> ChargingPoint
                 noun = re.sub(r"^[A-Z][a-z]+(?=[A-Z])", "", noun.removesuffix("Request"))
-            collection = noun[:1].lower() + noun[1:] + "s"
+            collection = _NOUN_COLLECTIONS.get(noun, noun[:1].lower() + noun[1:] + "s")
         elif field.name == "parent":
             collection = "tenants"
         else:
@@ -386,6 +410,8 @@ class Garbage:
                 return self._pick(MALFORMED_NAMES)
             if kind == "bad_page" and field.name == "page_token":
                 return self._pick(PAGE_TOKENS)
+            if kind == "bad_page" and field.name in ("filter", "order_by"):
+                return self._pick(FILTERS)
             return _SKIP
         if t in _INTS:
             if kind == "negative_number":
@@ -416,6 +442,8 @@ class Garbage:
         if t == FieldDescriptor.TYPE_STRING:
             if field.name == "page_token":
                 return self._pick(PAGE_TOKENS)
+            if field.name in ("filter", "order_by"):
+                return self._pick(FILTERS)
             return self._pick(MALFORMED_NAMES if _is_name(field) else STRINGS)
         if t in _INTS:
             if field.name == "page_size":
@@ -460,6 +488,7 @@ class Garbage:
 
 
 _SKIP = object()
+_FIELD_MASK = "google.protobuf.FieldMask"
 Field = Any  # a FieldDescriptor (upb's and the pure-Python one type differently)
 _INTS = {
     FieldDescriptor.TYPE_INT32: INT32,
