@@ -249,3 +249,17 @@ async def test_list_users_filters(admin: Client, tree: TreeBuilder) -> None:
         users_pb2.ListUsersRequest(parent=customer.name, recursive=True, filter="state = INVITED")
     )
     assert list(active.users) == []
+
+
+async def test_an_unknown_state_is_named(admin: Client, tree: TreeBuilder) -> None:
+    _, org = await _org(tree)
+    member = await tree.member(org.name, [("organization-member", org.name)])
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await admin.users.UpdateUser(
+            users_pb2.UpdateUserRequest(
+                user=U(name=member.user.name, state=999),  # type: ignore[arg-type]
+                update_mask=mask("state"),
+            )
+        )
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in field_violations(raised.value)] == ["user.state"]

@@ -20,6 +20,7 @@ from wattlane.assets.provisioning import Provisioning
 from wattlane.assets.runtime import Runtime
 from wattlane.assets.scoped import parent_in_scope
 from wattlane.core.caller import current_caller
+from wattlane.core.enums import enum_name
 from wattlane.core.errors import InvalidArgument
 from wattlane.core.fieldmasks import mask_paths
 from wattlane.core.filtering import Field
@@ -47,11 +48,15 @@ def _fields(message: pb.ChargingPoint, paths: Iterable[str]) -> dict[str, Any]:
         top = path.split(".", 1)[0]
         value = getattr(message, top)
         if top == "access_mode":
-            value = settings_pb2.AccessMode.Name(value) if value else ""
+            value = enum_name(settings_pb2.AccessMode, value, "charging_point.access_mode") if value else ""
         elif top == "current_type":
-            value = pb.ChargingPoint.CurrentType.Name(value) if value else ""
+            value = (
+                enum_name(pb.ChargingPoint.CurrentType, value, "charging_point.current_type") if value else ""
+            )
         elif top == "onboarding":
-            value = pb.ChargingPoint.Onboarding.Name(value) if value else ""
+            value = (
+                enum_name(pb.ChargingPoint.Onboarding, value, "charging_point.onboarding") if value else ""
+            )
         fields[top] = value
     return fields
 
@@ -230,7 +235,7 @@ class ChargingPointServicer(charging_points_pb2_grpc.ChargingPointServiceService
         fields = {
             "evse_id": c.evse_id,
             "connector_id": c.connector_id,
-            "type": pb.Connector.Type.Name(c.type) if c.type else "",
+            "type": enum_name(pb.Connector.Type, c.type, "connector.type") if c.type else "",
             "max_power_w": c.max_power_w,
         }
         scope = await current_caller().scope()

@@ -13,9 +13,10 @@ from wattlane.api.identity.v1 import accounts_pb2, internal_pb2, internal_pb2_gr
 from wattlane.contracts import scopes as internal_scopes
 from wattlane.core.caller import current_caller
 from wattlane.core.clock import utcnow
+from wattlane.core.enums import enum_name
 from wattlane.core.errors import FailedPrecondition, InvalidArgument, NotFound
 from wattlane.core.names import parse_name
-from wattlane.core.timestamps import from_timestamp, to_timestamp
+from wattlane.core.timestamps import optional_instant, to_timestamp
 from wattlane.identity import (
     applications,
     datapoints,
@@ -90,7 +91,7 @@ class IdentityInternalServicer(internal_pb2_grpc.IdentityInternalServiceServicer
         current_caller().require_service_scope(internal_scopes.IDENTITY_LICENSES)
         org_id = parse_name(request.organization, "tenants", "organization")
         resource = _resource(request.resource)
-        license_type = accounts_pb2.LicenseType.Name(request.type)
+        license_type = enum_name(accounts_pb2.LicenseType, request.type, "type")
         for attempt in range(2):
             try:
                 async with self.rt.db.transaction() as session:
@@ -108,7 +109,7 @@ class IdentityInternalServicer(internal_pb2_grpc.IdentityInternalServiceServicer
         """Releases a resource's license (no-op when not allocated)."""
         current_caller().require_service_scope(internal_scopes.IDENTITY_LICENSES)
         resource = _resource(request.resource)
-        license_type = accounts_pb2.LicenseType.Name(request.type)
+        license_type = enum_name(accounts_pb2.LicenseType, request.type, "type")
         async with self.rt.db.transaction() as session:
             return internal_pb2.ReleaseResponse(
                 released=await licenses.release(session, license_type, resource)
@@ -126,7 +127,7 @@ class IdentityInternalServicer(internal_pb2_grpc.IdentityInternalServiceServicer
             actor,
             request.reason,
             _date(request.effective_date, "effective_date"),
-            from_timestamp(request.effective_time) if request.HasField("effective_time") else None,
+            optional_instant(request, "effective_time", "effective_time"),
         )
         async with self.rt.db.transaction() as session:
             row, account, changed = await applications.decide(session, application_id, decision)

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wattlane.api.identity.v1 import users_pb2, users_pb2_grpc
 from wattlane.core.caller import current_caller
+from wattlane.core.enums import enum_name
 from wattlane.core.errors import (
     InvalidArgument,
     NotFound,
@@ -108,7 +109,7 @@ class UserServicer(users_pb2_grpc.UserServiceServicer):
         changes: dict[str, object] = {}
         for path in paths:
             value = getattr(request.user, path)
-            changes[path] = users_pb2.User.State.Name(value) if path == "state" else value
+            changes[path] = enum_name(users_pb2.User.State, value, "user.state") if path == "state" else value
         scope = await current_caller().scope()
 
         async def write(session: AsyncSession) -> users_pb2.User:
