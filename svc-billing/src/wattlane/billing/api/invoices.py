@@ -27,7 +27,7 @@ from wattlane.core.filtering import Field
 from wattlane.core.listing import list_call
 from wattlane.core.names import parse_name
 from wattlane.core.paging import Page
-from wattlane.core.timestamps import to_timestamp
+from wattlane.core.timestamps import optional_instant, to_timestamp
 
 MAX_PAGE = 500
 MAX_LINES = 10_000
@@ -390,7 +390,7 @@ class InvoiceServicer(invoices_pb2_grpc.InvoiceServiceServicer):
     ) -> invoices_pb2.Invoice:
         """Marks a finalized document paid (`billing.manage` at the issuer)."""
         invoice_id = parse_name(request.name, "invoices")
-        paid = convert.optional_instant(request, "paid_time", "paid_time") or utcnow()
+        paid = optional_instant(request, "paid_time", "paid_time") or utcnow()
         if paid > utcnow() + dt.timedelta(minutes=5):
             raise InvalidArgument.field("paid_time", "must not be in the future")
         reference = validation.text(
