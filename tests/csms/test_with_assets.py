@@ -157,7 +157,9 @@ async def test_send_local_list_syncs_the_whitelist_from_assets(
     point = await client.charging_points.CreateChargingPoint(
         cp_pb2.CreateChargingPointRequest(
             parent=site.name,
-            charging_point=cp_pb2.ChargingPoint(ocpp_identity=identity, current_type=cp_pb2.ChargingPoint.AC),
+            charging_point=cp_pb2.ChargingPoint(
+                ocpp_identity=identity, current_type=cp_pb2.ChargingPoint.AC, charging_enabled=True
+            ),
         )
     )
     key = (
