@@ -43,6 +43,7 @@ class World:
     stations: dict[str, str]  # access mode -> OCPP identity
     cards: dict[str, cards_pb2.Card]
     csms: AssetsClient
+    admin: AssetsClient  # the organization's administrator
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +103,7 @@ async def world(tree_builder: TreeBuilder, assets_stack: AssetsStack) -> World:
             parent=org.org.name, whitelist_entry=cards_pb2.WhitelistEntry(user=listed_user.user.name)
         )
     )
-    return World(org, site.name, stations, cards, assets_stack.client(assets_stack.csms_token))
+    return World(org, site.name, stations, cards, assets_stack.client(assets_stack.csms_token), client)
 
 
 CASES = [
@@ -299,3 +300,29 @@ async def test_a_point_without_its_feature_license_refuses_every_card(
         internal_pb2.ListLocalAuthorizationsRequest(identity=station.ocpp_identity)
     )
     assert len(offline.entries) == 1
+
+
+async def test_explain_access_reads_a_card_outside_scope_as_unknown(world: World) -> None:
+    """Issue 15: ExplainAccess is no oracle for UIDs of other tenants: another customer's card
+    (here a public one, which roaming points would let charge on its issuer's account) gets
+    exactly the answer of a UID that exists nowhere, under every access mode."""
+    client = world.admin
+    for mode, identity in world.stations.items():
+        points = await client.charging_points.ListChargingPoints(
+            charging_points_pb2.ListChargingPointsRequest(
+                parent=world.site_name, filter=f'ocpp_identity = "{identity}"'
+            )
+        )
+        station = points.charging_points[0].name
+        foreign, unknown = [
+            await client.access.ExplainAccess(
+                access_pb2.ExplainAccessRequest(charging_point=station, id_token=token)
+            )
+            for token in (world.cards["foreign_public"].uid, uid())
+        ]
+        assert foreign == unknown, mode
+        # The caller's own cards are still explained as what they are.
+        mine = await client.access.ExplainAccess(
+            access_pb2.ExplainAccessRequest(charging_point=station, id_token=world.cards["private"].uid)
+        )
+        assert mine.card == world.cards["private"].name, mode

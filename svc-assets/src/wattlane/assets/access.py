@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -375,11 +375,22 @@ class AccessDecider:
         """The decision for `id_token` at the point with OCPP `identity` (NOT_FOUND: no such point)."""
         return await self._decision("identity", identity, id_token, now or utcnow())
 
-    async def explain(self, point_id: str, id_token: str) -> AccessDecision:
-        """The decision at a point by id (ExplainAccess)."""
-        return await self._decision("id", point_id, id_token, utcnow())
+    async def explain(
+        self, point_id: str, id_token: str, known: Callable[[CardRow, PointContext], bool]
+    ) -> AccessDecision:
+        """The decision at a point by id (ExplainAccess), as if the cards `known` rejects did
+        not exist: a caller learns nothing of cards outside its scope, not even that the UID
+        is in use somewhere."""
+        return await self._decision("id", point_id, id_token, utcnow(), known)
 
-    async def _decision(self, key: str, value: str, id_token: str, now: dt.datetime) -> AccessDecision:
+    async def _decision(
+        self,
+        key: str,
+        value: str,
+        id_token: str,
+        now: dt.datetime,
+        known: Callable[[CardRow, PointContext], bool] | None = None,
+    ) -> AccessDecision:
         uid = ocpp.normalize_id_token(id_token)
         read = self._read_portable if self._db.is_sqlite else self._read_postgres
         found = await read(key, value, uid or "")
@@ -392,6 +403,8 @@ class AccessDecider:
         context, cards = found
         if uid is None:
             return context.decision(Outcome(AccessStatus.INVALID, None, "not a valid card token"))
+        if known is not None:
+            cards = [c for c in cards if known(c, context)]
         card = pick_card(cards, context.customer_path)
         outcome = judge(
             context.access_mode,
