@@ -147,3 +147,33 @@ async def test_readme_users_create_with_role_as_partner_admin(
     assert "PERMISSION_DENIED" in refused.stderr
     # Nothing was left behind: the retry without that role is not ALREADY_EXISTS.
     await wl(env, "users", "create", "--tenant", org, "--email", other, "--name", "Other")
+
+
+async def test_whoami_shows_an_allow_listed_members_restriction(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Issue 15: a member restricted to one location sees that restriction in `whoami`, not the
+    whole subtree."""
+    roots = (await wl(cli_env, "tenants", "list", "--filter", "kind = OPERATOR")).stdout
+    parent = roots.splitlines()[2].split()[0]
+    for kind in ("partner", "customer", "organization"):
+        extra = ["--customer-type", "company"] if kind == "customer" else []
+        out = await wl(
+            cli_env, "tenants", "create", "--parent", parent, "--kind", kind, "--name", unique(kind), *extra
+        )
+        parent = out.stdout.splitlines()[2].split()[0]
+    email = f"{unique('restricted')}@example.test"
+    made = await wl(cli_env, "users", "create", "--tenant", parent, "--email", email, "--name", "R")
+    user = made.stdout.splitlines()[2].split()[0]
+    token = made.stdout.split("invitation token (one-time): ")[1].split()[0]
+    await wl(cli_env, "users", "accept", token, "--password", "cli-password-1")
+    await wl(
+        cli_env, "roles", "assign", "--user", user, "--role", "organization-member", "--tenant", parent,
+        "--allow", "locations/L1", "--allow", "chargingPoints/CP9",
+    )  # fmt: skip
+    env = {**cli_env, "WATTLANE_HOME": str(tmp_path / "restricted")}
+    await wl(env, "login", email, "--password", "cli-password-1")
+    lines = (await wl(env, "whoami")).stdout.splitlines()
+    rows = {line.split()[0]: line for line in lines if "." in line.split()[0]}
+    assert "locations/L1" in rows["stations.read"] and "chargingPoints/CP9" in rows["stations.read"]
+    assert "only" in rows["stations.read"]
