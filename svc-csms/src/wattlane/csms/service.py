@@ -119,10 +119,9 @@ class CsmsService(Service[CsmsSettings]):
         self._housekeeping = self._lease_renewal = self.handoff = None
         self._drained = False
         if s.identity_address:
-            self.identity = IdentityLink(
+            self.identity = self.identity_link(
                 s.identity_address, client_id=s.client_id, client_secret=s.client_secret
             )
-            self.on_stop(self.identity.close)
             with contextlib.suppress(Exception):  # identity may start later; keys load on demand
                 await self.identity.start()
         self.memory = self._static()

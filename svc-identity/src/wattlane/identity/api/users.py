@@ -19,7 +19,7 @@ from wattlane.core.filtering import Field
 from wattlane.core.listing import list_call
 from wattlane.core.names import parse_name
 from wattlane.core.timestamps import to_timestamp
-from wattlane.identity import messages, roles, tenants, user_mails, users
+from wattlane.identity import messages, revocations, roles, tenants, user_mails, users
 from wattlane.identity.passwords import check_policy
 from wattlane.identity.runtime import Runtime
 
@@ -227,7 +227,7 @@ class UserServicer(users_pb2_grpc.UserServiceServicer):
         async with self.rt.db.transaction() as session:
             user = await users.redeem_token(session, request.token, "PASSWORD_RESET")
             user.password_hash = password_hash
-            user.auth_epoch += 1
+            revocations.end_sessions(session, user)
             user.version += 1
             await self.rt.audit.record(
                 session,
@@ -308,7 +308,7 @@ class UserServicer(users_pb2_grpc.UserServiceServicer):
             row = await users.load(session, principal.subject, for_update=True)
             assert row is not None
             row.password_hash = password_hash
-            row.auth_epoch += 1
+            revocations.end_sessions(session, row)
             row.version += 1
             await self.rt.audit.record(
                 session, resource=f"users/{row.id}", tenant_path=row.tenant_path, changes=["password"]
