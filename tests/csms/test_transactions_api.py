@@ -377,8 +377,7 @@ async def test_a_parent_is_a_subtree_in_scope(csms: CsmsService, tree: TreeBuild
             chunks = [c.csv async for c in export]
             rows = list(csv.DictReader(io.StringIO(b"".join(chunks).decode())))
             assert len(rows) == len(expected)
-        for parent in (foreign, p2, "tenants/NOSUCHTENANT"):
-            name = parent if isinstance(parent, str) else parent.name
+        for name in (foreign.name, p2.name, "tenants/NOSUCHTENANT"):
             with pytest.raises(grpc.aio.AioRpcError) as error:
                 await rpc.ListTransactions(T.ListTransactionsRequest(parent=name))
             assert error.value.code() == grpc.StatusCode.NOT_FOUND, name
