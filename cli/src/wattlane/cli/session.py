@@ -1,4 +1,4 @@
-"""The signed-in CLI session: which identity service, which token (kept in a small file)."""
+"""The signed-in CLI session: the stack (every service address), the token (kept in a small file)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ from pathlib import Path
 
 from opentelemetry import trace
 
+from wattlane.cli.stack import Ports
 from wattlane.core import telemetry
 from wattlane.core.logs import current_trace_id
 
-DEFAULT_IDENTITY = "127.0.0.1:50051"
+# Each service's address on a standard `wattlane up` (no --base-port).
+DEFAULT_ADDRESSES = Ports().addresses()
+DEFAULT_IDENTITY = DEFAULT_ADDRESSES["identity"]
 # Where the CLI sends its traces (an OpenTelemetry collector's OTLP gRPC port); unset: no tracing.
 OTLP_ENDPOINT = "WATTLANE_OTLP_ENDPOINT"
 
@@ -25,18 +28,46 @@ def home() -> Path:
     return Path(os.environ.get("WATTLANE_HOME") or Path.home() / ".config" / "wattlane")
 
 
+def address_variable(service: str) -> str:
+    """The environment variable naming a service's address, e.g. WATTLANE_CSMS_ADDRESS."""
+    return f"WATTLANE_{service.upper()}_ADDRESS"
+
+
 @dataclass
 class Session:
+    """Every service address of the stack signed into (so no command of the session silently
+    talks to another stack), the token and who signed in. A WATTLANE_<SERVICE>_ADDRESS variable
+    overrides the stored address of that service."""
+
     identity: str = DEFAULT_IDENTITY
     token: str = ""
     email: str = ""
+    assets: str = DEFAULT_ADDRESSES["assets"]
+    billing: str = DEFAULT_ADDRESSES["billing"]
+    csms: str = DEFAULT_ADDRESSES["csms"]
 
     @classmethod
     def load(cls) -> Session:
         path = home() / "session.json"
-        session = cls(**json.loads(path.read_text())) if path.exists() else cls()
-        session.identity = os.environ.get("WATTLANE_IDENTITY_ADDRESS", session.identity)
-        return session
+        stored = json.loads(path.read_text()) if path.exists() else {}
+        return cls(**{k: v for k, v in stored.items() if k in cls.__dataclass_fields__})._overridden()
+
+    @classmethod
+    def for_stack(cls, base_port: int | None) -> Session:
+        """A new session (no token yet) at the stack of `wattlane up --base-port base_port`, or of
+        the standard ports when None; the address variables still override."""
+        return cls(
+            **(Ports.from_base(base_port).addresses() if base_port else DEFAULT_ADDRESSES)
+        )._overridden()
+
+    def _overridden(self) -> Session:
+        for service in DEFAULT_ADDRESSES:
+            setattr(self, service, os.environ.get(address_variable(service), getattr(self, service)))
+        return self
+
+    def addresses(self) -> dict[str, str]:
+        """Service → address."""
+        return {service: getattr(self, service) for service in DEFAULT_ADDRESSES}
 
     def save(self) -> Path:
         path = home() / "session.json"

@@ -18,6 +18,82 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 
+@dataclass(frozen=True)
+class Ports:
+    """The ports of one `wattlane up` stack (standard, or N.. with --base-port N)."""
+
+    temporal: int = 7233
+    temporal_ui: int = 8233
+    identity: int = 50051
+    identity_metrics: int = 9151
+    smtp: int = 1025
+    csms: int = 9000
+    csms_grpc: int = 50061
+    assets: int = 50052
+    assets_metrics: int = 9152
+    worker_metrics: int = 9153
+    csms_metrics: int = 9161
+    billing: int = 50053
+    billing_metrics: int = 9154
+    prometheus: int = 9090  # with --observe
+
+    @classmethod
+    def from_base(cls, base: int) -> Ports:
+        return cls(
+            temporal=base,
+            temporal_ui=base + 1,
+            identity=base + 2,
+            identity_metrics=base + 3,
+            smtp=base + 4,
+            csms=base + 5,
+            csms_grpc=base + 6,
+            assets=base + 7,
+            assets_metrics=base + 8,
+            worker_metrics=base + 9,
+            csms_metrics=base + 10,
+            billing=base + 11,
+            billing_metrics=base + 12,
+            prometheus=base + 13,
+        )
+
+    def named(self) -> list[tuple[str, int]]:
+        return [
+            ("Temporal", self.temporal),
+            ("Temporal UI", self.temporal_ui),
+            ("identity", self.identity),
+            ("identity metrics", self.identity_metrics),
+            ("SMTP sink", self.smtp),
+            ("CSMS", self.csms),
+            ("CSMS gRPC", self.csms_grpc),
+            ("assets", self.assets),
+            ("assets metrics", self.assets_metrics),
+            ("worker metrics", self.worker_metrics),
+            ("CSMS metrics", self.csms_metrics),
+            ("billing", self.billing),
+            ("billing metrics", self.billing_metrics),
+            ("Prometheus", self.prometheus),
+        ]
+
+    def addresses(self) -> dict[str, str]:
+        """The gRPC address of each service the CLI talks to."""
+        return {
+            "identity": f"127.0.0.1:{self.identity}",
+            "assets": f"127.0.0.1:{self.assets}",
+            "billing": f"127.0.0.1:{self.billing}",
+            "csms": f"127.0.0.1:{self.csms_grpc}",
+        }
+
+    def side_ports(self) -> dict[str, int]:
+        """Every Wattlane process's side port (/metrics), by the process's name."""
+        return {
+            "identity": self.identity_metrics,
+            "assets": self.assets_metrics,
+            "worker": self.worker_metrics,
+            "csms": self.csms_metrics,
+            "billing": self.billing_metrics,
+        }
+
+
 class StackError(RuntimeError):
     """The local stack cannot start (port taken, child died, not healthy in time)."""
 

@@ -18,81 +18,25 @@ import secrets
 import shutil
 import signal
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 
 from wattlane.cli import charging, demo, demo_assets, demo_billing, observe
 from wattlane.cli.output import table
-from wattlane.cli.stack import Child, Stack, StackError, port_is_free, python, scripts_dir, wait_ready
+from wattlane.cli.session import address_variable
+from wattlane.cli.stack import (
+    Child,
+    Ports,
+    Stack,
+    StackError,
+    port_is_free,
+    python,
+    scripts_dir,
+    wait_ready,
+)
 from wattlane.contracts.scopes import SERVICE_ACCOUNTS
 from wattlane.core.clients.identity import IdentityClient
-
-
-@dataclass(frozen=True)
-class Ports:
-    temporal: int = 7233
-    temporal_ui: int = 8233
-    identity: int = 50051
-    identity_metrics: int = 9151
-    smtp: int = 1025
-    csms: int = 9000
-    csms_grpc: int = 50061
-    assets: int = 50052
-    assets_metrics: int = 9152
-    worker_metrics: int = 9153
-    csms_metrics: int = 9161
-    billing: int = 50053
-    billing_metrics: int = 9154
-    prometheus: int = 9090  # with --observe
-
-    @classmethod
-    def from_base(cls, base: int) -> Ports:
-        return cls(
-            temporal=base,
-            temporal_ui=base + 1,
-            identity=base + 2,
-            identity_metrics=base + 3,
-            smtp=base + 4,
-            csms=base + 5,
-            csms_grpc=base + 6,
-            assets=base + 7,
-            assets_metrics=base + 8,
-            worker_metrics=base + 9,
-            csms_metrics=base + 10,
-            billing=base + 11,
-            billing_metrics=base + 12,
-            prometheus=base + 13,
-        )
-
-    def named(self) -> list[tuple[str, int]]:
-        return [
-            ("Temporal", self.temporal),
-            ("Temporal UI", self.temporal_ui),
-            ("identity", self.identity),
-            ("identity metrics", self.identity_metrics),
-            ("SMTP sink", self.smtp),
-            ("CSMS", self.csms),
-            ("CSMS gRPC", self.csms_grpc),
-            ("assets", self.assets),
-            ("assets metrics", self.assets_metrics),
-            ("worker metrics", self.worker_metrics),
-            ("CSMS metrics", self.csms_metrics),
-            ("billing", self.billing),
-            ("billing metrics", self.billing_metrics),
-            ("Prometheus", self.prometheus),
-        ]
-
-    def side_ports(self) -> dict[str, int]:
-        """Every Wattlane process's side port (/metrics), by the process's name."""
-        return {
-            "identity": self.identity_metrics,
-            "assets": self.assets_metrics,
-            "worker": self.worker_metrics,
-            "csms": self.csms_metrics,
-            "billing": self.billing_metrics,
-        }
 
 
 def _service_accounts(data: Path) -> tuple[Path, dict[str, str]]:
@@ -258,7 +202,7 @@ def _banner(
     where = [
         ("Temporal", f"127.0.0.1:{ports.temporal}"),
         ("Temporal web UI", "(headless)" if headless else f"http://127.0.0.1:{ports.temporal_ui}"),
-        ("identity gRPC", f"127.0.0.1:{ports.identity}  (health, reflection: grpcurl -plaintext ...)"),
+        ("identity gRPC", f"127.0.0.1:{ports.identity}  (every API: `wattlane --help`)"),
         ("identity metrics", f"http://127.0.0.1:{ports.identity_metrics}/metrics"),
         ("assets gRPC", f"127.0.0.1:{ports.assets}"),
         ("billing gRPC", f"127.0.0.1:{ports.billing}  (tariffs, charge records)"),
@@ -269,7 +213,7 @@ def _banner(
         *(observed or []),
         ("data and logs", f"{data}  (logs/*.log)"),
     ]
-    lines = ["", "Wattlane is running.", "", table(["what", "where"], where), ""]
+    lines = ["", "Wattlane is running.", "", table(["what", "where"], where), "", *cli_lines(ports), ""]
     if seeded is not None:
         lines += [
             f"Demo logins (password: {demo.DEMO_PASSWORD}):",
@@ -284,10 +228,15 @@ def _banner(
             lines.append("   (the requester's mail shows up below and in the mail directory)")
         lines += ["   wattlane tenants list", "   wattlane whoami", ""]
         lines += [
-            "Charging stations (as admin@acme.example: Acme's, not Globex's):",
+            "Charging stations (as admin@acme.example: Acme's, not Globex's). Amsterdam's charge with",
+            "the demo cards through a compressed day (24 minutes) from a minute after start; all react:",
             "   wattlane stations list",
             "   wattlane stations show ACME-AMS-01",
             "   wattlane stations log ACME-AMS-01",
+            "   wattlane stations start ACME-AMS-02 --card 04A1B2C3D4E5F6   # a remote start",
+            "   wattlane stations availability ACME-AMS-02 off              # connector Unavailable",
+            "   wattlane stations config ACME-AMS-01 HeartbeatInterval=30   # reads back, re-times",
+            "   wattlane transactions list",
             "",
         ]
     if seeded_assets is not None:
@@ -296,6 +245,18 @@ def _banner(
         lines += demo_billing.banner(seeded_tariffs)
     lines.append("Press Ctrl-C to stop everything.")
     return "\n".join(lines)
+
+
+def cli_lines(ports: Ports) -> list[str]:
+    """How to point the CLI at this stack: the login flag (it stores every address), or the
+    environment variables, exactly."""
+    flag = "" if ports == Ports() else f" --base-port {ports.temporal}"
+    return [
+        "Point the CLI at this stack:",
+        f"   wattlane login EMAIL{flag}   (stores the addresses below with the session)",
+        "or, for every command of this shell:",
+        *(f"   export {address_variable(s)}={a}" for s, a in ports.addresses().items()),
+    ]
 
 
 async def _observe(stack: Stack, data: Path, ports: Ports) -> list[tuple[str, str]]:
@@ -374,8 +335,7 @@ async def _run(args: argparse.Namespace, data: Path, secrets_by_service: dict[st
             billing_port=ports.billing,
         )
         if seeded_assets is not None:
-            identities = [s.identity for s in seeded_assets.stations]
-            await charging.start_stations(stack, data, identities, csms_port=ports.csms)
+            await charging.start_stations(stack, data, seeded_assets.stations, csms_port=ports.csms)
         observed = await _observe(stack, data, ports) if args.observe else None
         print(
             _banner(data, ports, args.headless, seeded, seeded_assets, seeded_tariffs, observed), flush=True
@@ -408,7 +368,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--headless", action="store_true", help="no Temporal web UI")
     p.add_argument("--exit-after-start", action="store_true", help="start, seed, print, stop (smoke test)")
     p.add_argument(
-        "--base-port", type=int, help="use ports N..N+13 instead of the standard ones (tests, two stacks)"
+        "--base-port",
+        type=int,
+        help="bind ports N..N+12 (N+13 too with --observe) instead of the standard ones (tests, two "
+        "stacks); then `wattlane login EMAIL --base-port N` points the CLI at this stack",
     )
     p.add_argument(
         "--observe",

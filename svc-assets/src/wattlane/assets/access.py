@@ -32,8 +32,8 @@ from sqlalchemy import Table, and_, bindparam, exists, or_, select
 from wattlane.assets import inheritance
 from wattlane.assets.cards import valid_at
 from wattlane.assets.models import Card, ChargingPoint, Location, OrganizationSettings, WhitelistEntry
-from wattlane.assets.upstream import Owner
 from wattlane.core import ocpp
+from wattlane.core.clients.directory import Owner
 from wattlane.core.clock import utcnow
 from wattlane.core.db import Database
 from wattlane.core.errors import NotFound

@@ -15,8 +15,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from wattlane.assets import rules
 from wattlane.assets.locations import check_etag
 from wattlane.assets.models import Card
-from wattlane.assets.upstream import Owner
 from wattlane.core import validation
+from wattlane.core.clients.directory import Owner
 from wattlane.core.clock import utcnow
 from wattlane.core.errors import (
     AlreadyExists,

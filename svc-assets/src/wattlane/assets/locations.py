@@ -12,8 +12,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from wattlane.assets import rules
 from wattlane.assets.models import ChargingPoint, Location
-from wattlane.assets.upstream import Owner
 from wattlane.core import validation
+from wattlane.core.clients.directory import Owner
 from wattlane.core.clock import utcnow
 from wattlane.core.errors import Aborted, FailedPrecondition, NotFound, PermissionDenied
 from wattlane.core.ids import new_id

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wattlane.assets import rules
 from wattlane.assets.locations import check_etag
 from wattlane.assets.models import OrganizationSettings
-from wattlane.assets.upstream import Owner
+from wattlane.core.clients.directory import Owner
 from wattlane.core.errors import FailedPrecondition
 from wattlane.core.scope import EffectiveScope
 

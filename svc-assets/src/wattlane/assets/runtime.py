@@ -8,8 +8,9 @@ from wattlane.assets.access import AccessDecider
 from wattlane.assets.onboarding import CsmsLink
 from wattlane.assets.settings import AssetsSettings
 from wattlane.assets.tariffs import TariffLink
-from wattlane.assets.upstream import Directory, Quota
+from wattlane.assets.upstream import Quota
 from wattlane.core.audit import AuditLog
+from wattlane.core.clients.directory import Directory
 from wattlane.core.db import Database
 from wattlane.core.idempotency import Idempotency
 

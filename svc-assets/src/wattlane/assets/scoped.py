@@ -4,7 +4,7 @@ against the caller's scope the way every RPC must: absent or outside the scope i
 
 from __future__ import annotations
 
-from wattlane.assets.upstream import Directory, Owner
+from wattlane.core.clients.directory import Directory, Owner
 from wattlane.core.errors import NotFound
 from wattlane.core.scope import EffectiveScope
 

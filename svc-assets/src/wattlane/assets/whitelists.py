@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wattlane.assets import cards
 from wattlane.assets.models import WhitelistEntry
-from wattlane.assets.upstream import Owner
+from wattlane.core.clients.directory import Owner
 from wattlane.core.clock import utcnow
 from wattlane.core.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from wattlane.core.ids import new_id

@@ -24,7 +24,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from wattlane.billing.models import TariffRow, TariffVersionRow
 from wattlane.billing.tariffs import Dimension, Element, Tariff, from_ocpi
-from wattlane.billing.upstream import Owner
+from wattlane.core.clients.directory import Owner
 from wattlane.core.clock import utcnow
 from wattlane.core.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from wattlane.core.ids import new_id

@@ -8,10 +8,16 @@ python -m wattlane.billing settings   # print the configuration in force (secret
 
 from __future__ import annotations
 
-from wattlane.api.billing.v1 import charge_records_pb2_grpc, internal_pb2_grpc, tariffs_pb2_grpc
+from wattlane.api.billing.v1 import (
+    charge_records_pb2_grpc,
+    internal_pb2_grpc,
+    invoices_pb2_grpc,
+    tariffs_pb2_grpc,
+)
 from wattlane.api.common.v1 import audit_pb2_grpc
 from wattlane.billing.api.charge_records import ChargeRecordServicer
 from wattlane.billing.api.internal import BillingInternalServicer
+from wattlane.billing.api.invoices import InvoiceServicer
 from wattlane.billing.api.tariffs import TariffServicer
 from wattlane.billing.models import AUDIT, IDEMPOTENCY
 from wattlane.billing.recording import Recorder
@@ -19,10 +25,10 @@ from wattlane.billing.runtime import Runtime
 from wattlane.billing.schema import MIGRATIONS
 from wattlane.billing.settings import BillingSettings
 from wattlane.billing.transactions import CsmsTransactions, TransactionSource
-from wattlane.billing.upstream import IdentityDirectory
 from wattlane.core.audit import AuditLog
 from wattlane.core.audit_api import AuditServicer
 from wattlane.core.caller import current_caller
+from wattlane.core.clients.directory import IdentityDirectory
 from wattlane.core.errors import NotFound
 from wattlane.core.idempotency import Idempotency
 from wattlane.core.names import parse_name
@@ -46,7 +52,7 @@ class OwnerPaths:
 
 
 class BillingService(Service[BillingSettings]):
-    """svc-billing: tariffs (versioned), pricing, sealed charge records.
+    """svc-billing: tariffs (versioned), pricing, sealed charge records, invoices and credit notes.
 
     `transactions` replaces the CSMS link (tests serve a fake CSMS or a source in memory)."""
 
@@ -96,6 +102,7 @@ class BillingService(Service[BillingSettings]):
             internal_pb2_grpc.add_BillingInternalServiceServicer_to_server,
             BillingInternalServicer(rt, recorder),
         )
+        self.add_grpc(invoices_pb2_grpc.add_InvoiceServiceServicer_to_server, InvoiceServicer(rt))
         self.add_grpc(
             audit_pb2_grpc.add_AuditServiceServicer_to_server, AuditServicer(db, rt.audit, OwnerPaths(rt))
         )

@@ -16,7 +16,7 @@ from wattlane.billing.catalog import TariffVersion
 from wattlane.billing.models import ChargeRecordRow
 from wattlane.billing.runtime import Runtime
 from wattlane.billing.transactions import CompletedTransaction
-from wattlane.billing.upstream import Owner
+from wattlane.core.clients.directory import Owner
 from wattlane.core.errors import InvalidArgument, NotFound
 from wattlane.core.names import parse_name
 from wattlane.core.scope import EffectiveScope

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from wattlane.billing.settings import BillingSettings
 from wattlane.billing.transactions import TransactionSource
-from wattlane.billing.upstream import Directory
 from wattlane.core.audit import AuditLog
+from wattlane.core.clients.directory import Directory
 from wattlane.core.db import Database
 from wattlane.core.idempotency import Idempotency
 

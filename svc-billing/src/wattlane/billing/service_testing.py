@@ -17,6 +17,7 @@ import pytest
 from wattlane.api.billing.v1 import (
     charge_records_pb2_grpc,
     internal_pb2_grpc,
+    invoices_pb2_grpc,
     tariffs_pb2,
     tariffs_pb2_grpc,
 )
@@ -80,11 +81,13 @@ class Clients:
     tariffs: tariffs_pb2_grpc.TariffServiceAsyncStub = field(init=False)
     records: charge_records_pb2_grpc.ChargeRecordServiceAsyncStub = field(init=False)
     internal: internal_pb2_grpc.BillingInternalServiceAsyncStub = field(init=False)
+    invoices: invoices_pb2_grpc.InvoiceServiceAsyncStub = field(init=False)
 
     def __post_init__(self) -> None:
         self.tariffs = tariffs_pb2_grpc.TariffServiceStub(self.channel)
         self.records = charge_records_pb2_grpc.ChargeRecordServiceStub(self.channel)
         self.internal = internal_pb2_grpc.BillingInternalServiceStub(self.channel)
+        self.invoices = invoices_pb2_grpc.InvoiceServiceStub(self.channel)
 
 
 @dataclass

@@ -34,6 +34,7 @@ from wattlane.core.audit import AuditLog
 from wattlane.core.audit_api import AuditServicer
 from wattlane.core.client import channel
 from wattlane.core.clients.billing import BillingClient
+from wattlane.core.clients.directory import IdentityDirectory
 from wattlane.core.clock import utcnow
 from wattlane.core.db import Database
 from wattlane.core.identity_link import IdentityLink
@@ -54,7 +55,7 @@ from wattlane.csms.protocol.security import server_ssl_context
 from wattlane.csms.protocol.server import Csms, ListenerConfig
 from wattlane.csms.providers.assets import AssetsAccess, AssetsLocalLists, AssetsStations
 from wattlane.csms.providers.billing import BillingPricing
-from wattlane.csms.providers.directory import IdentityDirectory
+from wattlane.csms.providers.directory import TenantPaths
 from wattlane.csms.providers.interfaces import (
     AccessDecider,
     Pricing,
@@ -238,7 +239,7 @@ class CsmsService(Service[CsmsSettings]):
             # Tenant paths for reads with a `parent` (transactions, audit entries).
             directory = None
             if identity is not None:
-                directory = IdentityDirectory(s.identity_address, identity.service_token)
+                directory = TenantPaths(IdentityDirectory(s.identity_address, identity.service_token))
                 self.on_stop(directory.close)
             self.add_grpc(stations_pb2_grpc.add_StationServiceServicer_to_server, StationServicer(db))
             self.add_grpc(

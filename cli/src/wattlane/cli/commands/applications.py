@@ -1,11 +1,15 @@
-"""wattlane applications list | show | approve | reject, and accounts / licenses commands."""
+"""wattlane applications list | show | create | approve | reject, and accounts / licenses commands.
+
+`applications create` asks Customer Success for a new account (create_account), more or fewer
+datapoints (change_datapoints), another plan (change_plan), an extension (extend) or a renewal
+(renew); nothing changes on the account before approval."""
 
 from __future__ import annotations
 
 import argparse
 
 from wattlane.api.identity.v1 import accounts_pb2
-from wattlane.cli.output import as_json, resource, table
+from wattlane.cli.output import as_json, output_flags, resource, table
 from wattlane.cli.session import Session
 from wattlane.core.clients.identity import IdentityClient
 
@@ -53,6 +57,56 @@ async def show(args: argparse.Namespace, client: IdentityClient, session: Sessio
     print(as_json(account))
 
 
+KINDS = ("create_account", "change_datapoints", "change_plan", "extend", "renew")
+# The flags each kind needs (checked here so the message names the flag, not a proto field).
+NEEDS = {
+    "create_account": ("display_name", "plan", "datapoints", "sector", "organization"),
+    "change_datapoints": ("account", "datapoints"),
+    "change_plan": ("account", "plan"),
+    "extend": ("account", "months"),
+    "renew": ("account",),
+}
+
+
+async def create(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
+    missing = [f"--{f.replace('_', '-')}" for f in NEEDS[args.kind] if getattr(args, f) is None]
+    if missing:
+        raise SystemExit(f"create --kind {args.kind}: also give {', '.join(missing)}")
+    app = A(kind=A.Kind.Value(args.kind.upper()), comment=args.comment or "")
+    if args.kind == "create_account":
+        app.new_account.CopyFrom(
+            accounts_pb2.Account(
+                display_name=args.display_name,
+                plan=args.plan,
+                datapoints=args.datapoints,
+                sector=args.sector,
+                period_months=args.months or 0,
+                organizations=[resource("tenants", o) for o in args.organization or []],
+                comment=args.comment or "",
+            )
+        )
+    else:
+        app.account = resource("accounts", args.account)
+        app.datapoints = args.datapoints or 0
+        app.plan = args.plan or ""
+        app.months = args.months or 0
+    created = await client.applications.CreateApplication(
+        accounts_pb2.CreateApplicationRequest(
+            parent=resource("tenants", args.customer), application=app, request_id=args.request_id or ""
+        )
+    )
+    print(as_json(created) if args.json else _rows([created]))
+
+
+async def plans(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
+    found = await client.accounts.ListPlans(accounts_pb2.ListPlansRequest())
+    print(
+        as_json(list(found.plans))
+        if args.json
+        else table(["plan", "name", "includes"], [(p.id, p.display_name, p.description) for p in found.plans])
+    )
+
+
 async def approve(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
     app = await client.applications.ApproveApplication(
         accounts_pb2.ApproveApplicationRequest(name=resource("applications", args.name))
@@ -69,6 +123,9 @@ async def reject(args: argparse.Namespace, client: IdentityClient, session: Sess
 
 async def accounts_list(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
     page = await client.accounts.ListAccounts(accounts_pb2.ListAccountsRequest(page_size=1000))
+    if args.json:
+        print(as_json(list(page.accounts)))
+        return
     print(
         table(
             ["name", "account", "plan", "state", "datapoints used/allowed", "expires", "customer"],
@@ -103,6 +160,9 @@ async def licenses_pools(args: argparse.Namespace, client: IdentityClient, sessi
     pools = await client.licenses.ListLicensePools(
         accounts_pb2.ListLicensePoolsRequest(parent=resource("tenants", args.organization))
     )
+    if args.json:
+        print(as_json(list(pools.pools)))
+        return
     print(
         table(
             ["type", "purchased", "in use", "available"],
@@ -124,11 +184,32 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--kind", choices=["create_account", "change_datapoints", "change_plan", "extend", "renew"]
     )
     p.add_argument("--partner", help="tenants/ID of a partner")
-    p.add_argument("--json", action="store_true")
+    output_flags(p)
     p.set_defaults(handler=list_)
     p = group.add_parser("show")
     p.add_argument("name")
     p.set_defaults(handler=show)
+    p = group.add_parser(
+        "create", help="ask for a new account, datapoints, another plan, an extension or renewal"
+    )
+    p.add_argument("--customer", required=True, help="the customer: tenants/ID")
+    p.add_argument("--kind", required=True, choices=KINDS)
+    p.add_argument("--account", help="the account concerned (all kinds but create_account): accounts/ID")
+    p.add_argument("--name", dest="display_name", help="create_account: the account's name")
+    p.add_argument("--plan", help="create_account, change_plan: the plan id (see `applications plans`)")
+    p.add_argument("--datapoints", type=int, help="create_account, change_datapoints: the quota (>= 20)")
+    p.add_argument("--sector", help="create_account: e.g. logistics, hospitality, residential")
+    p.add_argument(
+        "--organization", action="append", help="create_account: an organization covered (repeatable)"
+    )
+    p.add_argument("--months", type=int, help="extend, renew: months (create_account: the period)")
+    p.add_argument("--comment", help="for Customer Success")
+    p.add_argument("--request-id", help="idempotency key: a retry never creates a second application")
+    output_flags(p)
+    p.set_defaults(handler=create)
+    p = group.add_parser("plans", help="the plans an account can have")
+    output_flags(p)
+    p.set_defaults(handler=plans)
     p = group.add_parser("approve")
     p.add_argument("name")
     p.set_defaults(handler=approve)
@@ -140,7 +221,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     accounts = sub.add_parser("accounts", help="accounts in your scope").add_subparsers(
         dest="action", required=True
     )
-    accounts.add_parser("list").set_defaults(handler=accounts_list)
+    p = accounts.add_parser("list")
+    output_flags(p)
+    p.set_defaults(handler=accounts_list)
 
     licenses = sub.add_parser("licenses", help="feature licenses").add_subparsers(
         dest="action", required=True
@@ -152,4 +235,5 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(handler=licenses_buy)
     p = licenses.add_parser("pools")
     p.add_argument("--organization", required=True)
+    output_flags(p)
     p.set_defaults(handler=licenses_pools)

@@ -1,17 +1,22 @@
-"""wattlane roles permissions | list | create | delete | assign | bindings | unassign."""
+"""wattlane roles permissions | list | create | update | delete | assign | bindings | unassign."""
 
 from __future__ import annotations
 
 import argparse
 
+from google.protobuf import field_mask_pb2
+
 from wattlane.api.identity.v1 import roles_pb2
-from wattlane.cli.output import resource, table
+from wattlane.cli.output import as_json, output_flags, resource, set_fields, table
 from wattlane.cli.session import Session
 from wattlane.core.clients.identity import IdentityClient
 
 
 async def permissions(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
     catalog = await client.roles.ListPermissions(roles_pb2.ListPermissionsRequest())
+    if args.json:
+        print(as_json(list(catalog.permissions)))
+        return
     print(table(["permission", "allows"], [(p.name, p.description) for p in catalog.permissions]))
 
 
@@ -19,6 +24,9 @@ async def list_(args: argparse.Namespace, client: IdentityClient, session: Sessi
     page = await client.roles.ListRoles(
         roles_pb2.ListRolesRequest(parent=resource("tenants", args.tenant), page_size=1000)
     )
+    if args.json:
+        print(as_json(list(page.roles)))
+        return
     print(
         table(
             ["name", "display name", "defined at", "permissions"],
@@ -39,6 +47,23 @@ async def create(args: argparse.Namespace, client: IdentityClient, session: Sess
         )
     )
     print(f"created {role.name}")
+
+
+async def update(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
+    role = roles_pb2.Role(name=resource("roles", args.name))
+    paths = set_fields(role, {"display_name": args.display_name, "description": args.description})
+    if args.permission is not None:
+        role.permissions.extend(args.permission)
+        paths.append("permissions")
+    if not paths:
+        raise SystemExit("update: nothing to change (give --name, --description or --permission)")
+    updated = await client.roles.UpdateRole(
+        roles_pb2.UpdateRoleRequest(role=role, update_mask=field_mask_pb2.FieldMask(paths=paths))
+    )
+    if args.json:
+        print(as_json(updated))
+        return
+    print(f"updated {updated.name} ({', '.join(paths)}): {', '.join(updated.permissions)}")
 
 
 async def delete(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
@@ -68,6 +93,9 @@ async def bindings(args: argparse.Namespace, client: IdentityClient, session: Se
             parent=resource("tenants", args.tenant) if args.tenant else "", filter=filter_, page_size=1000
         )
     )
+    if args.json:
+        print(as_json(list(page.role_bindings)))
+        return
     print(
         table(
             ["name", "user", "role", "tenant", "propagate", "restricted to"],
@@ -90,9 +118,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     group = sub.add_parser("roles", help="roles and their assignment").add_subparsers(
         dest="action", required=True
     )
-    group.add_parser("permissions", help="every permission").set_defaults(handler=permissions)
+    p = group.add_parser("permissions", help="every permission")
+    output_flags(p)
+    p.set_defaults(handler=permissions)
     p = group.add_parser("list", help="roles usable at a tenant")
     p.add_argument("--tenant", required=True)
+    output_flags(p)
     p.set_defaults(handler=list_)
     p = group.add_parser("create", help="a custom role at a tenant")
     p.add_argument("--tenant", required=True)
@@ -100,6 +131,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--description")
     p.add_argument("--permission", action="append", required=True)
     p.set_defaults(handler=create)
+    p = group.add_parser("update", help="a custom role's name, description or permissions (those given)")
+    p.add_argument("name", help="roles/ID or ID")
+    p.add_argument("--name", dest="display_name", help="the new name")
+    p.add_argument("--description")
+    p.add_argument(
+        "--permission", action="append", help="the whole new permission list (repeat for each permission)"
+    )
+    output_flags(p)
+    p.set_defaults(handler=update)
     p = group.add_parser("delete")
     p.add_argument("name")
     p.set_defaults(handler=delete)
@@ -113,6 +153,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = group.add_parser("bindings", help="list role assignments")
     p.add_argument("--tenant")
     p.add_argument("--user")
+    output_flags(p)
     p.set_defaults(handler=bindings)
     p = group.add_parser("unassign")
     p.add_argument("name", help="roleBindings/ID")

@@ -3,34 +3,27 @@ actions: status | reset | unlock | start | stop | availability | config | variab
 diagnostics | limit, with `commands` to list what was sent. An action prints the command's final
 state and exits 2 when the station did not accept it (rejected, timed out, failed).
 
-The CSMS address is WATTLANE_CSMS_ADDRESS (default 127.0.0.1:50061, what `wattlane up` uses)."""
+The CSMS address is the one stored by `wattlane login` (WATTLANE_CSMS_ADDRESS overrides it)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from wattlane.api.csms.v1 import commands_pb2, stations_pb2
-from wattlane.cli.output import as_json, table
+from wattlane.cli.clients import csms_client
+from wattlane.cli.output import as_json, output_flags, table
 from wattlane.cli.session import Session
-from wattlane.core.clients.csms import CsmsClient
 from wattlane.core.clients.identity import IdentityClient
 
 S = stations_pb2
 C = commands_pb2
-DEFAULT_CSMS = "127.0.0.1:50061"
 # CreateCommand waits for the station's answer (the CSMS gives up after 30 s by default).
 ACTION_DEADLINE = 60.0
 _PAYLOAD_WIDTH = 90
-
-
-def csms_client(session: Session) -> CsmsClient:
-    """A client of the CSMS with the session's token."""
-    return CsmsClient(os.environ.get("WATTLANE_CSMS_ADDRESS", DEFAULT_CSMS), session.token, max_attempts=3)
 
 
 def _time(value: Timestamp) -> str:
@@ -304,7 +297,7 @@ def _action_parser(
         p.add_argument("--connector", type=int, help="connector (1.6; or within the EVSE on 2.0.1)")
         p.add_argument("--evse", type=int, help="EVSE (2.0.1)")
     p.add_argument("--request-id", help="idempotency key: a retry with the same key is not sent twice")
-    p.add_argument("--json", action="store_true")
+    output_flags(p)
     p.set_defaults(handler=remote_action)
     return p
 
@@ -336,7 +329,7 @@ def _register_actions(group: argparse._SubParsersAction[argparse.ArgumentParser]
     p.add_argument("identity", nargs="?", help="one station (default: every station in your scope)")
     p.add_argument("--filter", help='e.g. state = "REJECTED"')
     p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--json", action="store_true")
+    output_flags(p)
     p.set_defaults(handler=commands)
 
 
@@ -346,11 +339,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p = group.add_parser("list", help="stations in your scope: connectivity, status, last seen")
     p.add_argument("--filter", help='e.g. online = true AND protocol = "ocpp2.0.1"')
-    p.add_argument("--json", action="store_true")
+    output_flags(p)
     p.set_defaults(handler=list_)
     p = group.add_parser("show", help="one station: connection, boot report, connectors")
     p.add_argument("identity", help="the station's OCPP identity (or stations/IDENTITY)")
-    p.add_argument("--json", action="store_true")
+    output_flags(p)
     p.set_defaults(handler=show)
     p = group.add_parser("log", help="the station message log, newest first")
     p.add_argument("identity", nargs="?", help="one station (default: every station in your scope)")
@@ -359,6 +352,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--since", help="RFC 3339 time, e.g. 2026-11-22T08:00:00Z")
     p.add_argument("--filter", help="any other filter, e.g. direction = IN")
     p.add_argument("--limit", type=int, default=50, help="how many messages (default 50, at most 1000)")
-    p.add_argument("--json", action="store_true")
+    output_flags(p)
     p.set_defaults(handler=log)
     _register_actions(group)

@@ -3,15 +3,14 @@ versions, and what a session would cost ("22 kWh from 17:40 to 21:10 on a Sunday
 
 A simple tariff is given with flags (--energy 0.30 per kWh, --flat 1.00 per session, --time and
 --parking per hour, --vat 21); any OCPI-shaped tariff (restrictions, several elements) with
---file tariff.json (the API's Tariff as JSON). The billing address is WATTLANE_BILLING_ADDRESS
-(default 127.0.0.1:50053, what `wattlane up` uses)."""
+--file tariff.json (the API's Tariff as JSON). The billing address is the one stored by
+`wattlane login` (WATTLANE_BILLING_ADDRESS overrides it)."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import json
-import os
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -20,21 +19,13 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from wattlane.api.billing.v1 import tariffs_pb2
-from wattlane.cli.output import as_json, resource, table
+from wattlane.cli.clients import billing_client
+from wattlane.cli.output import as_json, output_flags, resource, table
 from wattlane.cli.session import Session
-from wattlane.core.clients.billing import BillingClient
 from wattlane.core.clients.identity import IdentityClient
 
 T = tariffs_pb2
-DEFAULT_BILLING = "127.0.0.1:50053"
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-
-
-def billing_client(session: Session) -> BillingClient:
-    """A client of billing with the session's token."""
-    return BillingClient(
-        os.environ.get("WATTLANE_BILLING_ADDRESS", DEFAULT_BILLING), session.token, max_attempts=3
-    )
 
 
 def _time(value: Timestamp) -> str:
@@ -310,7 +301,7 @@ def _tariff_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--effective-from", help="when it comes into force (ISO time, default now; never in the past)"
     )
-    p.add_argument("--json", action="store_true")
+    output_flags(p)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -320,13 +311,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = group.add_parser("list", help="tariffs in your scope, each in its version in force now")
     p.add_argument("--parent", help="only this tenant's (tenants/ID) and below")
     p.add_argument("--filter", help='e.g. currency = "EUR" AND purpose = CHARGING')
-    p.add_argument("--json", action="store_true")
+    output_flags(p)
     p.set_defaults(handler=list_)
     p = group.add_parser("show", help="one tariff: its elements, and with --versions its history")
     p.add_argument("name", help="tariffs/ID or ID")
     p.add_argument("--version", type=int, help="this version (default: the one in force now)")
     p.add_argument("--versions", action="store_true", help="list every version")
-    p.add_argument("--json", action="store_true")
+    output_flags(p)
     p.set_defaults(handler=show)
     p = group.add_parser("create", help="a new tariff (version 1) owned by a tenant")
     p.add_argument("--parent", required=True, help="the owning tenant, tenants/ID")
@@ -349,5 +340,5 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument(
         "--version", type=int, help="price with this version (default: the one in force at the start)"
     )
-    p.add_argument("--json", action="store_true")
+    output_flags(p)
     p.set_defaults(handler=price)

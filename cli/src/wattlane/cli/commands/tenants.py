@@ -7,7 +7,7 @@ import argparse
 from google.protobuf import field_mask_pb2
 
 from wattlane.api.identity.v1 import tenants_pb2
-from wattlane.cli.output import as_json, resource, table
+from wattlane.cli.output import as_json, output_flags, resource, table
 from wattlane.cli.session import Session
 from wattlane.core.clients.identity import IdentityClient
 
@@ -96,7 +96,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--parent")
     p.add_argument("--recursive", action="store_true", help="the whole subtree under --parent")
     p.add_argument("--filter", help='e.g. kind = CUSTOMER AND display_name:"acme"')
-    p.add_argument("--json", action="store_true")
+    output_flags(p)
     p.set_defaults(handler=list_)
     p = group.add_parser("get")
     p.add_argument("name")
@@ -113,7 +113,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--brand-color")
     p.add_argument("--brand-mail-domain")
     p.add_argument("--request-id", help="idempotency key (a retry returns the first result)")
-    p.add_argument("--json", action="store_true")
+    output_flags(p)
     p.set_defaults(handler=create)
     p = group.add_parser("update")
     p.add_argument("name")

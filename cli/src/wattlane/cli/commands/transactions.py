@@ -1,9 +1,10 @@
-"""wattlane transactions list | show | export: charging sessions as the CSMS recorded them, with
+"""wattlane transactions list | show | export: charging sessions as the CSMS recorded them (show:
+with every meter value), with
 what they cost from billing's charge records (a corrected record counts as its credit plus the
 new record, so the cost shown is always the one in force).
 
-The CSMS address is WATTLANE_CSMS_ADDRESS (default 127.0.0.1:50061), billing's
-WATTLANE_BILLING_ADDRESS (default 127.0.0.1:50053), what `wattlane up` uses. A transaction not
+The CSMS and billing addresses are those stored by `wattlane login` (WATTLANE_CSMS_ADDRESS and
+WATTLANE_BILLING_ADDRESS override them). A transaction not
 yet recorded by billing (still running, or its handoff waiting) shows no cost; when billing
 cannot be reached the costs are left empty and a warning says so."""
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import os
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,25 +23,17 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from wattlane.api.billing.v1 import charge_records_pb2, tariffs_pb2
 from wattlane.api.csms.v1 import transactions_pb2
-from wattlane.cli.commands.stations import csms_client
-from wattlane.cli.output import as_json, resource, table
+from wattlane.cli.clients import billing_client, csms_client
+from wattlane.cli.output import as_json, output_flags, resource, table
 from wattlane.cli.session import Session
 from wattlane.core.clients.billing import BillingClient
 from wattlane.core.clients.identity import IdentityClient
 
 T = transactions_pb2
 R = charge_records_pb2
-DEFAULT_BILLING = "127.0.0.1:50053"
 # Transactions per ListChargeRecords call (an OR filter; the filter is at most 2,000 characters).
 _PER_CALL = 40
 COST_COLUMNS = ("currency", "cost_excl_vat", "cost_incl_vat", "charge_record")
-
-
-def billing_client(session: Session) -> BillingClient:
-    """A client of billing with the session's token."""
-    return BillingClient(
-        os.environ.get("WATTLANE_BILLING_ADDRESS", DEFAULT_BILLING), session.token, max_attempts=3
-    )
 
 
 @dataclass(frozen=True)
@@ -155,6 +147,24 @@ async def list_(args: argparse.Namespace, client: IdentityClient, session: Sessi
         print(f"(more: narrow with --filter or raise --limit, now {args.limit})")
 
 
+def meter_rows(transaction: T.Transaction) -> list[tuple[str, str, str, str, str]]:
+    """The transaction's meter values, one row each (`-` where a quantity was not sampled)."""
+
+    def value(m: T.MeterValue, field: str) -> str:
+        return f"{getattr(m, field):g}" if m.HasField(field) else "-"  # type: ignore[arg-type]
+
+    return [
+        (
+            _time(m.time),
+            value(m, "energy_wh"),
+            value(m, "power_w"),
+            value(m, "current_a"),
+            value(m, "soc_percent"),
+        )
+        for m in transaction.meter_values
+    ]
+
+
 async def show(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
     csms, billing = csms_client(session), billing_client(session)
     name = resource("transactions", args.transaction)
@@ -190,6 +200,8 @@ async def show(args: argparse.Namespace, client: IdentityClient, session: Sessio
         f"card {t.card or '-'}"
     )
     print(f"  owner {t.owner or '-'}, location {t.location or '-'}, tariff {t.rate_plan or '-'}")
+    if t.meter_values:
+        print(table(["meter value (UTC)", "energy Wh", "power W", "current A", "SoC %"], meter_rows(t)))
     if t.charging_states:
         changes = ", ".join(
             f"{_time(s.time)} {'charging' if s.charging else 'parked'}" for s in t.charging_states
@@ -278,11 +290,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     ls.add_argument("--filter", help='e.g. station = "stations/ACME-AMS-01" AND payer = "cardholder"')
     ls.add_argument("--limit", type=int, default=50, help="at most this many (default 50, max 1000)")
-    ls.add_argument("--json", action="store_true")
+    output_flags(ls)
     ls.set_defaults(handler=list_)
     sh = s.add_parser("show", help="one transaction: meter, charging/parked changes, charge records")
     sh.add_argument("transaction", help="transactions/ID or ID")
-    sh.add_argument("--json", action="store_true")
+    output_flags(sh)
     sh.set_defaults(handler=show)
     ex = s.add_parser("export", help="CSV of visible transactions with cost columns")
     ex.add_argument("--parent", help="a tenant's and its subtree's: tenants/ID")

@@ -8,7 +8,7 @@ import getpass
 from google.protobuf import field_mask_pb2
 
 from wattlane.api.identity.v1 import users_pb2
-from wattlane.cli.output import as_json, resource, table
+from wattlane.cli.output import as_json, output_flags, resource, table
 from wattlane.cli.session import Session
 from wattlane.core.clients.identity import IdentityClient
 
@@ -120,7 +120,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--parent", help="tenant")
     p.add_argument("--recursive", action="store_true")
     p.add_argument("--filter", help='e.g. state = ACTIVE AND email = "*@acme.example"')
-    p.add_argument("--json", action="store_true")
+    output_flags(p)
     p.set_defaults(handler=list_)
     p = group.add_parser("get")
     p.add_argument("name", help="users/ID, ID or me")

@@ -10,6 +10,7 @@ from wattlane.api.billing.v1 import (
     charge_records_pb2_grpc,
     internal_pb2,
     internal_pb2_grpc,
+    invoices_pb2_grpc,
     tariffs_pb2,
     tariffs_pb2_grpc,
 )
@@ -19,7 +20,7 @@ from wattlane.core.timestamps import to_timestamp
 
 @dataclass
 class BillingClient(ApiClient):
-    """Stubs of billing's APIs (tariffs, charge records, the internal API), sending `token` as
+    """Stubs of billing's APIs (tariffs, charge records, invoices, the internal API), sending `token` as
     the bearer, and typed shortcuts for the internal calls other services make."""
 
     def __post_init__(self) -> None:
@@ -27,6 +28,7 @@ class BillingClient(ApiClient):
         self.tariffs = tariffs_pb2_grpc.TariffServiceStub(self.channel)
         self.charge_records = charge_records_pb2_grpc.ChargeRecordServiceStub(self.channel)
         self.internal = internal_pb2_grpc.BillingInternalServiceStub(self.channel)
+        self.invoices = invoices_pb2_grpc.InvoiceServiceStub(self.channel)
 
     async def record_charge(self, transaction: str, workflow_id: str = "") -> charge_records_pb2.ChargeRecord:
         """Seal (or fetch, when already sealed) the charge record of the completed transaction
