@@ -19,6 +19,7 @@ from wattlane.core.errors import AlreadyExists, InvalidArgument, NotFound, RateL
 from wattlane.core.ids import new_id
 from wattlane.core.tokens import Principal
 from wattlane.core.validation import MAX_EMAIL_LENGTH
+from wattlane.identity import revocations
 from wattlane.identity.models import LoginThrottle, RevokedToken, ServiceAccount, User
 from wattlane.identity.runtime import Runtime
 
@@ -121,6 +122,12 @@ async def logout(rt: Runtime, principal: Principal) -> None:
                     user_id=principal.subject,
                     expire_time=dt.datetime.fromtimestamp(principal.expires_at, dt.UTC),
                 )
+            )
+            revocations.record_token(
+                session,
+                principal.subject,
+                principal.token_id,
+                dt.datetime.fromtimestamp(principal.expires_at, dt.UTC),
             )
     rt.verifier.forget(lambda p: p.token_id == principal.token_id)
     rt.scopes.invalidate(lambda subject: subject == principal.subject)

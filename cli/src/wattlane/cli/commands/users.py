@@ -7,7 +7,7 @@ import getpass
 
 from google.protobuf import field_mask_pb2
 
-from wattlane.api.identity.v1 import roles_pb2, users_pb2
+from wattlane.api.identity.v1 import users_pb2
 from wattlane.cli.output import as_json, output_flags, resource, table
 from wattlane.cli.session import Session
 from wattlane.core.clients.identity import IdentityClient
@@ -48,19 +48,14 @@ async def get(args: argparse.Namespace, client: IdentityClient, session: Session
 
 async def create(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
     tenant = resource("tenants", args.tenant)
+    # The roles go with the user in one request: a refused role creates nothing.
     user = await client.users.CreateUser(
         users_pb2.CreateUserRequest(
-            parent=tenant, user=U(email=args.email, display_name=args.display_name, locale=args.locale or "")
+            parent=tenant,
+            user=U(email=args.email, display_name=args.display_name, locale=args.locale or ""),
+            roles=[resource("roles", role) for role in args.role or []],
         )
     )
-    for role in args.role or []:
-        await client.roles.CreateRoleBinding(
-            roles_pb2.CreateRoleBindingRequest(
-                role_binding=roles_pb2.RoleBinding(
-                    user=user.name, role=resource("roles", role), tenant=tenant, propagate=True
-                )
-            )
-        )
     invitation = await client.users.CreateInvitation(users_pb2.CreateInvitationRequest(user=user.name))
     print(_rows([user]))
     print(f"\ninvitation token (one-time): {invitation.token}")

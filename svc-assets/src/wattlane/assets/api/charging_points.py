@@ -145,7 +145,8 @@ class ChargingPointServicer(charging_points_pb2_grpc.ChargingPointServiceService
     async def UpdateChargingPoint(
         self, request: pb.UpdateChargingPointRequest, context: grpc.aio.ServicerContext
     ) -> pb.ChargingPoint:
-        """Updates a charging point; enabling charging takes a license first (`stations.manage`)."""
+        """Updates a charging point (`stations.manage`); enabling charging takes a license first,
+        and enabling or disabling it needs `licenses.use` (alone: what organization members hold)."""
         point_id = parse_name(request.charging_point.name, "chargingPoints", "charging_point.name")
         changes = _fields(request.charging_point, mask_paths(request.update_mask, charging_points.UPDATABLE))
         scope = await current_caller().scope()
@@ -153,7 +154,7 @@ class ChargingPointServicer(charging_points_pb2_grpc.ChargingPointServiceService
         if replayed is not None:
             return replayed
         async with self.rt.db.reader() as session:
-            before = await charging_points.get_in_scope(session, scope, point_id, "stations.manage")
+            before = await charging_points.get_for_update(session, scope, point_id, changes)
         enable = "charging_enabled" in changes and changes["charging_enabled"] and not before.charging_enabled
         disable = (
             "charging_enabled" in changes and not changes["charging_enabled"] and before.charging_enabled

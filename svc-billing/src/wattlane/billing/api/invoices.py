@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wattlane.api.billing.v1 import invoices_pb2, invoices_pb2_grpc
 from wattlane.billing import invoice_files, invoices, money
-from wattlane.billing.api import convert
 from wattlane.billing.invoices import Invoice
 from wattlane.billing.models import InvoiceRow
 from wattlane.billing.runtime import Runtime

@@ -23,6 +23,7 @@ from wattlane.identity import (
     licenses,
     messages,
     recipients,
+    revocations,
     scopes,
     tenants,
     users,
@@ -345,3 +346,26 @@ class IdentityInternalServicer(internal_pb2_grpc.IdentityInternalServiceServicer
             display_name=display_name,
             home_of=f"users/{tenant.owner_user_id}" if tenant.owner_user_id else "",
         )
+
+    async def ListRevocations(
+        self, request: internal_pb2.ListRevocationsRequest, context: grpc.aio.ServicerContext
+    ) -> internal_pb2.ListRevocationsResponse:
+        """Revoked user tokens recorded since `since` (all in force when unset), oldest first;
+        what services that verify tokens locally poll (`identity.revocations`)."""
+        current_caller().require_service_scope(internal_scopes.IDENTITY_REVOCATIONS)
+        since = optional_instant(request, "since", "since")
+        read_time = utcnow()
+        async with self.rt.db.reader(snapshot=False) as session:
+            rows, truncated = await revocations.since(session, since)
+        response = internal_pb2.ListRevocationsResponse(
+            read_time=to_timestamp(rows[-1].revoke_time if truncated else read_time), truncated=truncated
+        )
+        for row in rows:
+            response.revocations.add(
+                user=users.user_name(row.user_id),
+                token_id=row.token_id or "",
+                epoch=row.epoch or 0,
+                revoke_time=to_timestamp(row.revoke_time),
+                expire_time=to_timestamp(row.expire_time),
+            )
+        return response
