@@ -6,6 +6,7 @@ subprocess support (a blocking subprocess call would freeze the server it talks 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from dataclasses import dataclass
@@ -106,6 +107,50 @@ async def test_tenant_user_role_round_trip(cli_env: dict[str, str]) -> None:
     assert "NOT_FOUND" in missing.stderr
     whoami = await wl(cli_env, "whoami")
     assert ADMIN_EMAIL in whoami.stdout and "accounts.approve" in whoami.stdout
+
+
+async def test_tenants_and_users_show_and_list_a_page_at_a_time(cli_env: dict[str, str]) -> None:
+    """`show` (old name `get`) prints a table or JSON; `list` takes --limit and --page-token and
+    says on stderr where the next page starts, as every other noun's list does."""
+    roots = (await wl(cli_env, "tenants", "list", "--filter", "kind = OPERATOR")).stdout
+    root = roots.splitlines()[2].split()[0]
+    partner = (
+        (await wl(cli_env, "tenants", "create", "--parent", root, "--kind", "partner", "--name", unique("p")))
+        .stdout.splitlines()[2]
+        .split()[0]
+    )
+    children = set()
+    for _ in range(3):
+        out = await wl(
+            cli_env,
+            "tenants",
+            "create",
+            "--parent",
+            partner,
+            "--kind",
+            "customer",
+            "--name",
+            unique("c"),
+            "--customer-type",
+            "company",
+        )
+        children.add(out.stdout.splitlines()[2].split()[0])
+    first = await wl(cli_env, "tenants", "list", "--parent", partner, "--limit", "2")
+    assert len(first.stdout.splitlines()) == 2 + 2  # header, rule, two rows
+    token = first.stderr.split("--page-token ")[1].split(")")[0]
+    second = await wl(cli_env, "tenants", "list", "--parent", partner, "--limit", "2", "--page-token", token)
+    listed = {line.split()[0] for out in (first, second) for line in out.stdout.splitlines()[2:]}
+    assert listed == children and "--page-token" not in second.stderr
+    one = sorted(children)[0]
+    shown = await wl(cli_env, "tenants", "show", one)
+    assert one in shown.stdout and "customer type: company" in shown.stdout
+    assert json.loads((await wl(cli_env, "tenants", "get", one, "--output", "json")).stdout)["name"] == one
+    me = await wl(cli_env, "users", "show", "me", "--output", "json")
+    assert json.loads(me.stdout)["email"] == ADMIN_EMAIL
+    users = await wl(cli_env, "users", "list", "--limit", "1", "--output", "json")
+    assert len(json.loads(users.stdout)) == 1
+    missing = await wl(cli_env, "users", "show", "users/NOPE", ok=False)
+    assert missing.returncode == 1 and "NOT_FOUND" in missing.stderr
 
 
 async def test_readme_users_create_with_role_as_partner_admin(
