@@ -110,7 +110,7 @@ async def test_tariffs_create_list_show_update_and_price(
     assert any("21:00" in line and "ENERGY" in line for line in lines)  # a period starts at 21:00
     assert any("FLAT" in line for line in lines)
     total = lines[-1]
-    assert total.startswith("total: 9.59") and "EUR excl. VAT" in total
+    assert total.startswith("total: 9.59 EUR excl. VAT") and "(exact: 9.59" in total
     code, _, err = await wl(
         env, "tariffs", "create", "--parent", org.name, "--display-name", "Bad", "--currency", "EUR",
         "--energy", "-1", ok=False,

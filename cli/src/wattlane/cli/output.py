@@ -6,10 +6,13 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
+
+from wattlane.core.currencies import is_currency, minor_units
 
 
 def as_json(items: Sequence[Message] | Message) -> str:
@@ -104,3 +107,15 @@ def print_list(
     print(as_json(items) if args.json else table(headers, [row(i) for i in items]))
     if next_page_token:
         print(f"(more: add --page-token {next_page_token})", file=sys.stderr)
+
+
+def money(amount: object, currency: str) -> str:
+    """An amount as people read it: rounded half up to the currency's minor unit ("0.81" for
+    0.81191 EUR). Charge records and prices keep exact decimals (an invoice rounds its lines);
+    JSON and CSV output show those, tables the rounded figure."""
+    try:
+        exact = Decimal(str(amount))
+    except ArithmeticError:
+        return str(amount)
+    digits = minor_units(currency) if is_currency(currency) else 2
+    return str(exact.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))

@@ -20,7 +20,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from wattlane.api.billing.v1 import tariffs_pb2
 from wattlane.cli.clients import billing_client
-from wattlane.cli.output import as_json, output_flags, resource, table
+from wattlane.cli.output import as_json, money, output_flags, resource, table
 from wattlane.cli.session import Session
 from wattlane.core.clients.identity import IdentityClient
 
@@ -282,9 +282,11 @@ async def price(args: argparse.Namespace, client: IdentityClient, session: Sessi
         )
     )
     total = priced.total_cost
-    incl = total.incl_vat or "unknown (no VAT rate)"
+    incl = money(total.incl_vat, priced.currency) if total.incl_vat else "unknown (no VAT rate)"
     limit = f" (limited by {priced.limited_by})" if priced.limited_by else ""
-    print(f"total: {total.excl_vat} {priced.currency} excl. VAT, {incl} incl. VAT{limit}")
+    excl = money(total.excl_vat, priced.currency)
+    exact = f"exact: {total.excl_vat} / {total.incl_vat or '-'}"
+    print(f"total: {excl} {priced.currency} excl. VAT, {incl} incl. VAT{limit} ({exact})")
 
 
 def _tariff_flags(p: argparse.ArgumentParser) -> None:

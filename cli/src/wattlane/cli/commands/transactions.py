@@ -24,7 +24,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from wattlane.api.billing.v1 import charge_records_pb2, tariffs_pb2
 from wattlane.api.csms.v1 import transactions_pb2
 from wattlane.cli.clients import billing_client, csms_client
-from wattlane.cli.output import as_json, output_flags, resource, table
+from wattlane.cli.output import as_json, money, output_flags, resource, table
 from wattlane.cli.session import Session
 from wattlane.core.clients.billing import BillingClient
 from wattlane.core.clients.identity import IdentityClient
@@ -105,8 +105,8 @@ def _kwh(transaction: T.Transaction) -> str:
 def _cost(cost: Cost | None) -> str:
     if cost is None:
         return "-"
-    incl = "" if cost.incl_vat is None else f" ({cost.incl_vat} incl. VAT)"
-    return f"{cost.excl_vat} {cost.currency}{incl}"
+    incl = "" if cost.incl_vat is None else f" ({money(cost.incl_vat, cost.currency)} incl. VAT)"
+    return f"{money(cost.excl_vat, cost.currency)} {cost.currency}{incl}"
 
 
 async def list_(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
