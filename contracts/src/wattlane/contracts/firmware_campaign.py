@@ -6,6 +6,7 @@ reads those states to decide on gates and aborts. Both spell them the same way, 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from wattlane.contracts import task_queues
@@ -51,4 +52,76 @@ class FailureType(StrEnum):
     INSTALL_VERIFICATION_FAILED = "INSTALL_VERIFICATION_FAILED"
     WRONG_VERSION = "WRONG_VERSION"  # reported Installed, then booted with another version
     TIMED_OUT = "TIMED_OUT"  # in progress longer than the campaign's per-station timeout
-    OFFLINE = "OFFLINE"  # offline longer than the campaign allows before it was sent
+    OFFLINE_TOO_LONG = "OFFLINE_TOO_LONG"  # offline longer than the campaign allows before it was sent
+
+
+ANY_FAILURE = "ANY"
+"""A rule's failure type that counts every failure."""
+
+
+@dataclass(frozen=True)
+class AbortRuleSpec:
+    """Abort once `min_finished` stations finished and more than `threshold_percent` of them
+    failed with `failure_type` (a FailureType value, or ANY_FAILURE)."""
+
+    failure_type: str
+    threshold_percent: float
+    min_finished: int
+
+
+@dataclass(frozen=True)
+class RedispatchSpec:
+    """Send the update again to stations failed with `failure_type`, up to `max_sends` in all."""
+
+    failure_type: str
+    max_sends: int
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """A maintenance window: from `start` (local `HH:MM`) for `minutes` on `weekdays`
+    (0 = Monday), between the local days `first_day` and `last_day` (ISO dates, '' = open)."""
+
+    time_zone: str
+    start: str
+    minutes: int
+    weekdays: tuple[int, ...]
+    first_day: str = ""
+    last_day: str = ""
+
+
+@dataclass(frozen=True)
+class CampaignSpec:
+    """What a campaign does, validated by the CSMS: the FirmwareCampaign workflow's plan."""
+
+    location: str
+    target_version: str
+    signing_certificate: str = ""
+    signature: str = ""
+    canary_stations: tuple[str, ...] = ()
+    canary_count: int = 0
+    percentages: tuple[float, ...] = ()
+    exponential_start: int = 0
+    exponential_factor: float = 0.0
+    gate_min_success_percent: float = 100.0
+    gate_min_sample: int = 1
+    gate_manual: bool = False
+    abort_rules: tuple[AbortRuleSpec, ...] = ()
+    station_timeout_seconds: int = 2 * 3600
+    offline_limit_seconds: int = 24 * 3600
+    ocpp_retries: int = 0
+    ocpp_retry_interval_seconds: int = 0
+    redispatch: tuple[RedispatchSpec, ...] = ()
+    window: WindowSpec | None = None
+    max_concurrent: int = 0
+    max_per_minute: int = 0
+
+
+@dataclass(frozen=True)
+class CampaignInput:
+    """The workflow's input: `campaigns/{id}`, its plan and its stations (identities, in the
+    order waves take them)."""
+
+    campaign: str
+    spec: CampaignSpec
+    stations: tuple[str, ...] = field(default=())

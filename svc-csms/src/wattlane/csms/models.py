@@ -287,6 +287,30 @@ class Command(Base):
     finish_time: Mapped[dt.datetime | None]
 
 
+class FirmwareCampaign(Base):
+    """A firmware rollout campaign: what was asked (the API's Campaign as bytes, like a
+    command's spec), its owner copy for scoped reads, its state and every decision taken."""
+
+    __tablename__ = "firmware_campaigns"
+    __table_args__ = (Index("ix_firmware_campaigns_owner_path_id", "owner_path", "id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # a ULID: sorts by creation
+    owner_id: Mapped[str] = mapped_column(String(64))
+    owner_path: Mapped[TreePath]
+    display_name: Mapped[str] = mapped_column(String(200))
+    spec: Mapped[bytes] = mapped_column(LargeBinary)
+    target_version: Mapped[str] = mapped_column(String(50))
+    state: Mapped[str] = mapped_column(String(16))  # CampaignState
+    state_reason: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    current_wave: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    target_count: Mapped[int] = mapped_column(Integer)
+    # [{time, actor, action, reason}], oldest first: who decided what and why.
+    decisions: Mapped[list[Any]]
+    creator: Mapped[str] = mapped_column(String(160))
+    create_time: Mapped[dt.datetime]
+    update_time: Mapped[dt.datetime]
+
+
 class CampaignStation(Base):
     """One station of a firmware campaign: its wave, its progress (`StationState`, the failure
     that ended it) and the update sent to it. Written where the station's notifications arrive
