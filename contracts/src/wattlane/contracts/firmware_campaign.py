@@ -6,7 +6,7 @@ reads those states to decide on gates and aborts. Both spell them the same way, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 from wattlane.contracts import task_queues
@@ -119,9 +119,35 @@ class CampaignSpec:
 
 @dataclass(frozen=True)
 class CampaignInput:
-    """The workflow's input: `campaigns/{id}`, its plan and its stations (identities, in the
-    order waves take them)."""
+    """The workflow's input: `campaigns/{id}`, its plan and how many waves the CSMS split its
+    stations into (each station's wave is stored with it). `start_wave` and `poll_seconds`
+    carry a run over continue-as-new and let tests poll fast."""
 
     campaign: str
     spec: CampaignSpec
-    stations: tuple[str, ...] = field(default=())
+    wave_count: int
+    start_wave: int = 0
+    poll_seconds: int = 30
+
+
+@dataclass(frozen=True)
+class CampaignCommand:
+    """A person's decision, sent by the CSMS after it checked `stations.firmware`."""
+
+    actor: str  # users/{id}
+    reason: str
+
+
+@dataclass(frozen=True)
+class CampaignStatus:
+    """The campaign's state (a CampaignState value) and the wave it is on."""
+
+    state: str
+    wave: int
+    reason: str = ""
+
+
+PAUSE = "pause"
+RESUME = "resume"
+CANCEL = "cancel"
+STATUS_QUERY = "status"
