@@ -14,8 +14,11 @@ from wattlane.contracts.firmware_campaign import StationState
 from wattlane.core.clock import utcnow
 from wattlane.core.db import Database
 from wattlane.core.testing.databases import DatabaseFactory
-from wattlane.csms.campaigns import tracking
-from wattlane.csms.models import CampaignStation
+from wattlane.csms.campaigns import dispatch, tracking
+from wattlane.csms.campaigns.campaigns import CampaignState
+from wattlane.csms.commands.peers import Peers
+from wattlane.csms.commands.runner import CommandRunner
+from wattlane.csms.models import CampaignStation, FirmwareCampaign, Station
 from wattlane.csms.providers.interfaces import StationOwner
 from wattlane.csms.providers.memory import memory_providers
 from wattlane.csms.registry import repository
@@ -212,3 +215,142 @@ async def test_a_station_rebooting_into_another_process_is_verified_there(
         async with db.reader() as session:
             assert (await repository.get_station(session, "CS201")).connected_process == "csms-b"  # type: ignore[union-attr]
         await sim.close()
+
+
+# -- dispatch: the workflow's activities at the CSMS --------------------------------------------
+
+
+async def campaign_of(db: Database, *identities: str, state: str = "RUNNING") -> None:
+    """Campaign C1 with `identities` QUEUED in wave 0."""
+    now = utcnow()
+    async with db.transaction() as session:
+        session.add(
+            FirmwareCampaign(
+                id="C1",
+                owner_id="org1",
+                owner_path=OWNER.owner_path,
+                display_name="test",
+                spec=b"",
+                target_version="2.1.0",
+                state=state,
+                target_count=len(identities),
+                decisions=[],
+                creator="users/test",
+                create_time=now,
+                update_time=now,
+            )
+        )
+        for identity in identities:
+            session.add(
+                CampaignStation(
+                    campaign_id="C1",
+                    identity=identity,
+                    wave=0,
+                    state=StationState.QUEUED.value,
+                    target_version="2.1.0",
+                    window_seconds=600,
+                    update_time=now,
+                )
+            )
+
+
+def runner_of(db: Database, csms: RunningCsms) -> CommandRunner:
+    return CommandRunner(db, "csms-a", csms.csms.registry, Peers(None, timeout=5))
+
+
+async def test_a_wave_is_sent_once_and_its_stations_verified(db: Database, csms: RunningCsms) -> None:
+    sim16, _ = await station(csms, "CS16", messages.V16)
+    sim201, _ = await station(csms, "CS201", messages.V201)
+    assert csms.storage is not None
+    await csms.storage.registry.writer.flush()
+    await campaign_of(db, "CS16", "CS201")
+    runner = runner_of(db, csms)
+    sent = await dispatch.dispatch_wave(db, runner, "C1", 0, dispatch.Firmware(LOCATION))
+    assert (sent.sent, sent.offline, sent.failed) == (2, 0, 0)
+    again = await dispatch.dispatch_wave(db, runner, "C1", 0, dispatch.Firmware(LOCATION))
+    assert again.sent == 0, "a repeated dispatch sends no station twice"
+    await reaches(db, "CS16", StationState.VERIFIED)
+    await reaches(db, "CS201", StationState.VERIFIED)
+    async with db.reader() as session:
+        assert await tracking.counts(session, "C1") == {(0, "VERIFIED", ""): 2}
+    assert [a for a, _ in sim16.received_calls].count("UpdateFirmware") == 1
+    assert [a for a, _ in sim201.received_calls].count("UpdateFirmware") == 1
+    await sim16.close()
+    await sim201.close()
+
+
+async def test_a_signed_update_goes_to_a_16_station_as_signed_update_firmware(
+    db: Database, csms: RunningCsms
+) -> None:
+    sim, agent = await station(csms, "CS16", messages.V16)
+    assert csms.storage is not None
+    await csms.storage.registry.writer.flush()
+    await campaign_of(db, "CS16")
+    firmware = dispatch.Firmware(
+        LOCATION, signing_certificate="-----BEGIN CERTIFICATE-----", signature="c2ln"
+    )
+    await dispatch.dispatch_wave(db, runner_of(db, csms), "C1", 0, firmware)
+    await reaches(db, "CS16", StationState.VERIFIED)
+    assert agent.jobs[0].action == "SignedUpdateFirmware"
+    await sim.close()
+
+
+async def test_a_refused_certificate_fails_the_station_at_once(db: Database, csms: RunningCsms) -> None:
+    sim, _ = await station(
+        csms, "CS201", messages.V201, FirmwareBehaviour(failure=FirmwareFailure.CERTIFICATE)
+    )
+    assert csms.storage is not None
+    await csms.storage.registry.writer.flush()
+    await campaign_of(db, "CS201")
+    firmware = dispatch.Firmware(
+        LOCATION, signing_certificate="-----BEGIN CERTIFICATE-----", signature="c2ln"
+    )
+    result = await dispatch.dispatch_wave(db, runner_of(db, csms), "C1", 0, firmware)
+    assert result.failed == 1
+    assert (await row(db, "CS201")).failure_type == "INVALID_CERTIFICATE"
+    await sim.close()
+
+
+async def test_offline_stations_wait_then_fail_and_stuck_ones_time_out(
+    db: Database, csms: RunningCsms
+) -> None:
+    await campaign_of(db, "CS16", "CS201")
+    now = utcnow()
+    async with db.transaction() as session:  # both known to the registry, neither online
+        for identity in ("CS16", "CS201"):
+            session.add(
+                Station(identity=identity, owner_path=OWNER.owner_path, online=False, create_time=now)
+            )
+    runner = runner_of(db, csms)
+    waiting = await dispatch.dispatch_wave(db, runner, "C1", 0, dispatch.Firmware(LOCATION), wave_started=now)
+    assert (waiting.sent, waiting.offline) == (0, 2)
+    late = now - timedelta(days=2)
+    gone = await dispatch.dispatch_wave(db, runner, "C1", 0, dispatch.Firmware(LOCATION), wave_started=late)
+    assert gone.failed == 2
+    assert (await row(db, "CS16")).failure_type == "OFFLINE_TOO_LONG"
+    # A station sent long ago and never finished times out.
+    async with db.transaction() as session:
+        stuck = await session.get(CampaignStation, ("C1", "CS201"))
+        assert stuck is not None
+        stuck.state, stuck.failure_type, stuck.sent_time = StationState.DOWNLOADING.value, "", late
+    assert await dispatch.expire(db, "C1", 3600) == 1
+    assert (await row(db, "CS201")).failure_type == "TIMED_OUT"
+
+
+async def test_nothing_is_sent_unless_the_campaign_runs_and_decisions_are_stored_once(
+    db: Database, csms: RunningCsms
+) -> None:
+    sim, _ = await station(csms, "CS16", messages.V16)
+    await campaign_of(db, "CS16", state="PAUSED")
+    assert (
+        await dispatch.dispatch_wave(db, runner_of(db, csms), "C1", 0, dispatch.Firmware(LOCATION))
+    ).sent == 0
+    for _ in range(2):  # a retried activity
+        await dispatch.record_decision(
+            db, "C1", CampaignState.ABORTED, 0, "campaign", "ABORT", "2 of 5 failed"
+        )
+    async with db.reader() as session:
+        campaign = await session.get(FirmwareCampaign, "C1")
+    assert campaign is not None and campaign.state == "ABORTED"
+    assert [d["action"] for d in campaign.decisions] == ["ABORT"]
+    await sim.close()
