@@ -5,10 +5,12 @@ window that spreads a rollout over weeks."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import secrets
 import zoneinfo
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,6 +32,7 @@ from wattlane.contracts.firmware_campaign import (
     CampaignStatus,
     WindowSpec,
 )
+from wattlane.core.testing.temporal import start_time_skipping
 from wattlane.workflows.campaign.types import (
     DecisionInput,
     DecisionRecorded,
@@ -44,6 +47,18 @@ from wattlane.workflows.campaign.types import (
 from wattlane.workflows.campaign.workflows import FirmwareCampaign
 
 HISTORIES = Path(__file__).parent / "histories"
+
+
+@pytest.fixture
+async def temporal_skipping() -> AsyncIterator[WorkflowEnvironment]:
+    """A fresh time-skipping server per test (not the module's): these campaigns run for weeks
+    of skipped time with people acting in between, and one left waiting on another's clock was
+    seen to stall the next test."""
+    env = await start_time_skipping()
+    yield env
+    await env.shutdown()
+
+
 SPEC = CampaignSpec(location="https://firmware.example/sim-2.1.0.bin", target_version="2.1.0")
 USER = "users/01HUMAN"
 
@@ -190,12 +205,14 @@ async def test_a_manual_gate_waits_for_a_person_who_resumes(temporal_skipping: W
     ]
 
 
-async def test_pause_resume_cancel_are_checked_and_recorded(temporal_skipping: WorkflowEnvironment) -> None:
-    # One station of the canary and one of wave 1 never finish by themselves.
+async def test_pause_resume_cancel_are_checked_and_recorded(temporal_dev: WorkflowEnvironment) -> None:
+    # On the real dev server, polling every second (the time-skipping server was seen to stall
+    # in this back-and-forth of updates). One station of the canary and one of wave 1 never
+    # finish by themselves.
     csms = FakeCsms(fleet(2, 4, 4), hold={"S0-1", "S1-0"})
     queue = f"firmware-{secrets.token_hex(4)}"
-    async with worker(temporal_skipping, csms, queue):
-        handle = await start(temporal_skipping, csms, SPEC, queue)
+    async with worker(temporal_dev, csms, queue):
+        handle = await start(temporal_dev, csms, SPEC, queue, poll=1)
         with pytest.raises(WorkflowUpdateFailedError):
             await handle.execute_update(
                 RESUME, CampaignCommand(USER, "not paused"), result_type=CampaignStatus
@@ -209,10 +226,10 @@ async def test_pause_resume_cancel_are_checked_and_recorded(temporal_skipping: W
         )
         assert paused.state == "PAUSED"
         csms.hold.discard("S0-1")
-        await temporal_skipping.sleep(timedelta(hours=3))
+        await asyncio.sleep(3)  # three polls' worth
         assert not any(s.startswith("S1-") for s in csms.sent), "paused: nothing new is sent"
         await handle.execute_update(RESUME, CampaignCommand(USER, "all clear"), result_type=CampaignStatus)
-        await _until(temporal_skipping, handle, "RUNNING", wave=1)
+        await _until_real(handle, "RUNNING", wave=1)
         cancelled = await handle.execute_update(
             CANCEL, CampaignCommand(USER, "wrong image"), result_type=CampaignStatus
         )
@@ -257,4 +274,16 @@ async def _until(
         if (status.state, status.wave) == (state, wave):
             return
         await env.sleep(timedelta(seconds=30))
+    raise AssertionError(f"never reached {state} in wave {wave}")
+
+
+async def _until_real(
+    handle: WorkflowHandle[FirmwareCampaign, CampaignStatus], state: str, wave: int = 0
+) -> None:
+    """Wait (real time, up to 20 s) until the campaign is in `state` on `wave`."""
+    for _ in range(200):
+        status = await handle.query(FirmwareCampaign.status)
+        if (status.state, status.wave) == (state, wave):
+            return
+        await asyncio.sleep(0.1)
     raise AssertionError(f"never reached {state} in wave {wave}")

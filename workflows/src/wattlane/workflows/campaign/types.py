@@ -17,6 +17,12 @@ class DispatchInput:
     wave: int
     limit: int = 0
     wave_started: str = ""  # ISO time the wave started (the offline limit counts from it)
+    location: str = ""
+    signing_certificate: str = ""
+    signature: str = ""
+    ocpp_retries: int = 0
+    ocpp_retry_interval_seconds: int = 0
+    offline_limit_seconds: int = 24 * 3600
 
 
 @dataclass

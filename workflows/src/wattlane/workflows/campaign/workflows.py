@@ -195,10 +195,22 @@ class FirmwareCampaign:
             await workflow.wait_condition(lambda: self._state != state, timeout=delay)
 
     async def _dispatch(self, wave: int, wave_started: datetime) -> None:
-        limit = self._input.spec.max_concurrent
+        spec = self._input.spec
+        limit = spec.max_concurrent
         await workflow.execute_activity_method(
             CampaignActivities.dispatch,
-            DispatchInput(self._input.campaign, wave, limit, wave_started.astimezone(UTC).isoformat()),
+            DispatchInput(
+                self._input.campaign,
+                wave,
+                limit,
+                wave_started.astimezone(UTC).isoformat(),
+                spec.location,
+                spec.signing_certificate,
+                spec.signature,
+                spec.ocpp_retries,
+                spec.ocpp_retry_interval_seconds,
+                spec.offline_limit_seconds,
+            ),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=RETRY,
         )
