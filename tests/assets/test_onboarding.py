@@ -70,6 +70,37 @@ class StubCsms(internal_pb2_grpc.CsmsInternalServiceServicer):
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not part of this stub")
         raise AssertionError("unreachable")
 
+    async def DispatchCampaignWave(
+        self,
+        request: internal_pb2.DispatchCampaignWaveRequest,
+        context: grpc.aio.ServicerContext[
+            internal_pb2.DispatchCampaignWaveRequest, internal_pb2.DispatchCampaignWaveResponse
+        ],
+    ) -> internal_pb2.DispatchCampaignWaveResponse:
+        """Not used by assets."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not part of this stub")
+        raise AssertionError("unreachable")
+
+    async def SyncCampaign(
+        self,
+        request: internal_pb2.SyncCampaignRequest,
+        context: grpc.aio.ServicerContext[internal_pb2.SyncCampaignRequest, internal_pb2.CampaignTally],
+    ) -> internal_pb2.CampaignTally:
+        """Not used by assets."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not part of this stub")
+        raise AssertionError("unreachable")
+
+    async def RecordCampaignDecision(
+        self,
+        request: internal_pb2.RecordCampaignDecisionRequest,
+        context: grpc.aio.ServicerContext[
+            internal_pb2.RecordCampaignDecisionRequest, internal_pb2.RecordCampaignDecisionResponse
+        ],
+    ) -> internal_pb2.RecordCampaignDecisionResponse:
+        """Not used by assets."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not part of this stub")
+        raise AssertionError("unreachable")
+
 
 @pytest.fixture
 async def connected_assets(

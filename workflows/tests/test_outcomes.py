@@ -24,6 +24,7 @@ from wattlane.workflows import outcomes
 from wattlane.workflows.approval.activities import ApprovalActivities
 from wattlane.workflows.approval.types import ApplyDecisionInput, CheckActorInput, Decision, NotifyInput
 from wattlane.workflows.approval.workflows import ApplicationApproval
+from wattlane.workflows.campaign.workflows import FirmwareCampaign
 from wattlane.workflows.csms import CsmsInternal
 from wattlane.workflows.handoff.activities import HandoffActivities
 from wattlane.workflows.handoff.workflows import TransactionHandoff
@@ -269,7 +270,13 @@ async def test_replaying_histories_counts_nothing() -> None:
     """Workflow code runs again on every replay: nothing there counts (activities do not run)."""
     before = _samples()
     replayer = Replayer(
-        workflows=[ApplicationApproval, AccountRenewal, UserMailDelivery, TransactionHandoff],
+        workflows=[
+            ApplicationApproval,
+            AccountRenewal,
+            UserMailDelivery,
+            TransactionHandoff,
+            FirmwareCampaign,
+        ],
         interceptors=[outcomes.ActivityMetrics()],
     )
     for path in HISTORIES:

@@ -18,6 +18,7 @@ from temporalio.worker import Replayer
 
 from wattlane.workflows.approval.types import ApplyDecisionInput, ScheduleRenewalResult
 from wattlane.workflows.approval.workflows import ApplicationApproval
+from wattlane.workflows.campaign.workflows import FirmwareCampaign
 from wattlane.workflows.handoff.types import HandoffResult
 from wattlane.workflows.handoff.workflows import TransactionHandoff
 from wattlane.workflows.renewal.workflows import AccountRenewal
@@ -41,13 +42,23 @@ def test_fixtures_exist() -> None:
         # Recorded after the handoff had billing seal the charge record first (workflow.patched):
         # the old history proves running handoffs finish without it.
         "transaction_handoff_v2",
+        # A canary and three waves of a firmware campaign, every gate passed.
+        "firmware_campaign",
     } <= set(HISTORIES)
 
 
 @pytest.mark.parametrize("name", sorted(HISTORIES))
 async def test_history_replays(name: str) -> None:
     history = WorkflowHistory.from_json(name, HISTORIES[name])
-    replayer = Replayer(workflows=[ApplicationApproval, AccountRenewal, UserMailDelivery, TransactionHandoff])
+    replayer = Replayer(
+        workflows=[
+            ApplicationApproval,
+            AccountRenewal,
+            UserMailDelivery,
+            TransactionHandoff,
+            FirmwareCampaign,
+        ]
+    )
     await replayer.replay_workflow(history)
 
 

@@ -18,6 +18,7 @@ CSMS_HANDOFF = "csms.handoff"
 CSMS_UNCLAIMED = "csms.unclaimed"
 CSMS_COMMANDS = "csms.commands"
 CSMS_TRANSACTIONS = "csms.transactions"
+CSMS_CAMPAIGNS = "csms.campaigns"
 BILLING_RECORDS = "billing.records"
 BILLING_TARIFFS = "billing.tariffs"
 BILLING_PRICING = "billing.pricing"
@@ -35,6 +36,7 @@ CATALOG: dict[str, str] = {
     CSMS_UNCLAIMED: "read unclaimed station connection attempts (connected onboarding)",
     CSMS_COMMANDS: "forward a remote action to the CSMS process holding the station",
     CSMS_TRANSACTIONS: "read a transaction with its meter values (billing prices it)",
+    CSMS_CAMPAIGNS: "drive firmware campaigns: send waves, read progress, record decisions",
     BILLING_RECORDS: "seal the charge record of a completed transaction",
     BILLING_TARIFFS: "resolve a tariff a setting references",
     BILLING_PRICING: "price a running session for what the station shows",
@@ -48,6 +50,7 @@ SERVICE_ACCOUNTS: dict[str, tuple[str, ...]] = {
         IDENTITY_LICENSES,
         IDENTITY_MAIL,
         CSMS_HANDOFF,
+        CSMS_CAMPAIGNS,
         BILLING_RECORDS,
     ),
     "assets": (

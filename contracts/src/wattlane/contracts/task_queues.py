@@ -7,3 +7,6 @@ ACCOUNTS = "accounts"
 
 BILLING = "billing"
 """Completed transactions handed on to billing."""
+
+FIRMWARE = "firmware"
+"""Firmware rollout campaigns (the CSMS's FirmwareCampaign workflows)."""

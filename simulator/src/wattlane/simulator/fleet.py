@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from wattlane.simulator import messages
+from wattlane.simulator.firmware import FirmwareAgent, FirmwareBehaviour, attach_firmware
 from wattlane.simulator.station import SimStation, default_handlers
 
 
@@ -38,9 +39,12 @@ class Fleet:
         ssl_context: ssl.SSLContext | None = None,
         call_timeout: float = 30.0,
         keys: Mapping[str, str] | None = None,
+        firmware: FirmwareBehaviour | None = None,
     ) -> None:
         """`keys` ({identity: AuthorizationKey}) names the stations instead of prefix/start/count,
-        each with its own key (stations provisioned one by one, as in the demo)."""
+        each with its own key (stations provisioned one by one, as in the demo). With `firmware`,
+        every station runs the firmware lifecycle (`firmware_agents`, one behaviour each to
+        change per station)."""
         credentials = (
             dict(keys)
             if keys is not None
@@ -58,6 +62,9 @@ class Fleet:
             )
             for identity, key in credentials.items()
         ]
+        self.firmware_agents: dict[str, FirmwareAgent] = (
+            {s.identity: attach_firmware(s, firmware) for s in self.stations} if firmware is not None else {}
+        )
 
     def __iter__(self) -> Iterator[SimStation]:
         return iter(self.stations)

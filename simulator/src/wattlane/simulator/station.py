@@ -24,13 +24,14 @@ from typing import Any
 
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
 from wattlane.simulator import messages
 from wattlane.simulator.config import DISPLAY_COSTS, HEARTBEAT_INTERVAL, StationConfig, seconds_text
 
-CallHandler = Callable[["SimStation", dict[str, Any]], Awaitable[dict[str, Any]]]
+# A handler's None means the station never answers (the CSMS's call times out).
+CallHandler = Callable[["SimStation", dict[str, Any]], Awaitable[dict[str, Any] | None]]
 
 # OCPP 1.6 California pricing (OCA application note): the DataTransfer vendor of cost messages.
 COSTMSG_VENDOR = "org.openchargealliance.costmsg"
@@ -116,6 +117,11 @@ class SimStation:
         # ChangeAvailability): queued while answering, run once the answer is sent.
         self._after_reply: list[Coroutine[Any, Any, Any]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
+        # What BootNotification reports (a firmware update changes it), and the transactions
+        # running now (a firmware update installs once they ended).
+        self.firmware_version = "1.0.0"
+        self.active_transactions: set[int | str] = set()
+        self.boots = 0
 
     @property
     def displays_costs(self) -> bool:
@@ -274,7 +280,10 @@ class SimStation:
             reply = [4, message_id, "NotImplemented", f"simulator has no handler for {action}", {}]
         else:
             try:
-                reply = [3, message_id, await handler(self, payload)]
+                answer_payload = await handler(self, payload)
+                if answer_payload is None:
+                    return
+                reply = [3, message_id, answer_payload]
             except SimCallError as exc:
                 reply = [4, message_id, exc.code, exc.description, exc.details]
                 for work in self._after_reply:
@@ -292,9 +301,11 @@ class SimStation:
         self.scripted[action] = answer
 
     async def boot(self, **kwargs: Any) -> dict[str, Any]:
-        """BootNotification; remembers the answer (status, interval). The interval an accepting
-        CSMS gives is the station's HeartbeatInterval from now on."""
+        """BootNotification (with `firmware_version` unless given); remembers the answer (status,
+        interval). The interval an accepting CSMS gives is the station's HeartbeatInterval from now on."""
         self.boot_kwargs = dict(kwargs)
+        kwargs.setdefault("firmware_version", self.firmware_version)
+        self.boots += 1
         self.boot_response = await self.call(
             "BootNotification", messages.boot_notification(self.protocol, **kwargs)
         )
@@ -325,6 +336,26 @@ class SimStation:
     async def authorize(self, id_token: str, token_type: str = "ISO14443") -> dict[str, Any]:
         """Authorize a card; returns the whole response."""
         return await self.call("Authorize", messages.authorize(self.protocol, id_token, token_type))
+
+    async def reboot(
+        self, *, offline_seconds: float | None = 0.0, reason: str = "PowerUp", retry_seconds: float = 0.5
+    ) -> None:
+        """Drop the connection, stay down `offline_seconds` (None: for good), then reconnect
+        (retrying while the CSMS is unreachable) and boot; heartbeats resume if they ran."""
+        heartbeats = self._heartbeat is not None
+        await self.close()
+        if offline_seconds is None:
+            return
+        await asyncio.sleep(offline_seconds)
+        while True:
+            try:
+                await self.connect()
+                break
+            except (OSError, TimeoutError, InvalidStatus):
+                await asyncio.sleep(retry_seconds)
+        await self.boot(reason=reason)
+        if heartbeats:
+            self.start_heartbeats()
 
     # -- transactions (queued while offline) ---------------------------------------------------
 
@@ -369,8 +400,10 @@ class SimStation:
         payload = messages.start_transaction(connector_id, id_tag, meter_start)
         answer = await self.transaction_message("StartTransaction", payload)
         if answer is not None:
+            self.active_transactions.add(int(answer["transactionId"]))
             return int(answer["transactionId"])
         local = next(self._local_ids)
+        self.active_transactions.add(local)
         self.offline_queue[-1] = ("StartTransaction", {**payload, "localId": local})
         return local
 
@@ -387,15 +420,24 @@ class SimStation:
         self, transaction_id: int, meter_stop: int, *, reason: str | None = None
     ) -> dict[str, Any] | None:
         """1.6 StopTransaction."""
+        self.active_transactions.discard(transaction_id)
+        self.active_transactions.discard(self._local_of(transaction_id))
         return await self.transaction_message(
             "StopTransaction", messages.stop_transaction(transaction_id, meter_stop, reason=reason)
         )
+
+    def _local_of(self, transaction_id: int) -> int:
+        return next((local for local, real in self._real_ids.items() if real == transaction_id), 0)
 
     async def transaction_event(
         self, event_type: str, transaction_id: str, **kwargs: Any
     ) -> dict[str, Any] | None:
         """2.0.1 TransactionEvent with the next seqNo of this station."""
         self._seq_no += 1
+        if event_type == "Started":
+            self.active_transactions.add(transaction_id)
+        elif event_type == "Ended":
+            self.active_transactions.discard(transaction_id)
         payload = messages.transaction_event(event_type, transaction_id, self._seq_no, **kwargs)
         answer = await self.transaction_message("TransactionEvent", payload)
         if answer is not None and "totalCost" in answer:

@@ -289,6 +289,54 @@ class Command(Base):
     finish_time: Mapped[dt.datetime | None]
 
 
+class FirmwareCampaign(Base):
+    """A firmware rollout campaign: what was asked (the API's Campaign as bytes, like a
+    command's spec), its owner copy for scoped reads, its state and every decision taken."""
+
+    __tablename__ = "firmware_campaigns"
+    __table_args__ = (Index("ix_firmware_campaigns_owner_path_id", "owner_path", "id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # a ULID: sorts by creation
+    owner_id: Mapped[str] = mapped_column(String(64))
+    owner_path: Mapped[TreePath]
+    display_name: Mapped[str] = mapped_column(String(200))
+    spec: Mapped[bytes] = mapped_column(LargeBinary)
+    target_version: Mapped[str] = mapped_column(String(50))
+    state: Mapped[str] = mapped_column(String(16))  # CampaignState
+    state_reason: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    current_wave: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    target_count: Mapped[int] = mapped_column(Integer)
+    # [{time, actor, action, reason}], oldest first: who decided what and why.
+    decisions: Mapped[list[Any]]
+    creator: Mapped[str] = mapped_column(String(160))
+    create_time: Mapped[dt.datetime]
+    update_time: Mapped[dt.datetime]
+
+
+class CampaignStation(Base):
+    """One station of a firmware campaign: its wave, its progress (`StationState`, the failure
+    that ended it) and the update sent to it. Written where the station's notifications arrive
+    (any CSMS process), so its state survives restarts and reconnects elsewhere."""
+
+    __tablename__ = "campaign_stations"
+    __table_args__ = (Index("ix_campaign_stations_identity_state", "identity", "state"),)
+
+    campaign_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    identity: Mapped[str] = mapped_column(Identity, primary_key=True)
+    wave: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))  # StationState
+    failure_type: Mapped[str] = mapped_column(String(32), default="", server_default="")  # FailureType
+    ocpp_status: Mapped[str] = mapped_column(String(32), default="", server_default="")  # the last reported
+    target_version: Mapped[str] = mapped_column(String(50))
+    # The update as sent: its request id (none for 1.6 UpdateFirmware, correlated by time within
+    # `window_seconds` of `sent_time`) and how many times the campaign sent it.
+    request_id: Mapped[int | None] = mapped_column(BigInteger)
+    window_seconds: Mapped[int] = mapped_column(Integer)
+    dispatches: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    sent_time: Mapped[dt.datetime | None]
+    update_time: Mapped[dt.datetime]
+
+
 class ProcessLease(Base):
     """A running CSMS process: its gRPC address (for forwarded commands) and its lease. Stations
     whose `connected_process` has no unexpired lease are not reachable."""

@@ -25,6 +25,7 @@ import time
 from wattlane.api.assets.v1 import internal_pb2_grpc as assets_grpc
 from wattlane.api.common.v1 import audit_pb2_grpc
 from wattlane.api.csms.v1 import (
+    campaigns_pb2_grpc,
     commands_pb2_grpc,
     internal_pb2_grpc,
     stations_pb2_grpc,
@@ -42,6 +43,7 @@ from wattlane.core.outbox import WorkflowRelay
 from wattlane.core.periodic import Periodic
 from wattlane.core.service import Service
 from wattlane.core.temporal import LazyClient
+from wattlane.csms.api.campaigns import CampaignServicer
 from wattlane.csms.api.commands import CommandServicer
 from wattlane.csms.api.internal import CsmsInternalServicer
 from wattlane.csms.api.stations import StationServicer
@@ -253,6 +255,9 @@ class CsmsService(Service[CsmsSettings]):
             self.add_grpc(
                 commands_pb2_grpc.add_CommandServiceServicer_to_server,
                 CommandServicer(db, runner, audit, local_lists),
+            )
+            self.add_grpc(
+                campaigns_pb2_grpc.add_CampaignServiceServicer_to_server, CampaignServicer(db, audit)
             )
             if directory is not None:
                 self.add_grpc(

@@ -23,6 +23,7 @@ from temporalio.worker import Worker
 
 from wattlane.contracts.task_queues import ACCOUNTS as ACCOUNTS_QUEUE
 from wattlane.contracts.task_queues import BILLING as BILLING_QUEUE
+from wattlane.contracts.task_queues import FIRMWARE as FIRMWARE_QUEUE
 from wattlane.core.clients.billing import BillingClient
 from wattlane.core.identity_link import IdentityLink
 from wattlane.core.service import Service, main
@@ -30,6 +31,8 @@ from wattlane.core.temporal import connect
 from wattlane.workflows import outcomes
 from wattlane.workflows.approval.activities import ApprovalActivities
 from wattlane.workflows.approval.workflows import ApplicationApproval
+from wattlane.workflows.campaign.activities import CampaignActivities
+from wattlane.workflows.campaign.workflows import FirmwareCampaign
 from wattlane.workflows.csms import CsmsInternal
 from wattlane.workflows.handoff.activities import HandoffActivities
 from wattlane.workflows.handoff.workflows import TransactionHandoff
@@ -97,6 +100,14 @@ def task_queues(
                 billing_queue,
                 workflows=[TransactionHandoff],
                 activities=[handoff.record_charge, handoff.record],
+            )
+        )
+        campaign = CampaignActivities(deps.csms)
+        queues.append(
+            TaskQueue(
+                FIRMWARE_QUEUE,
+                workflows=[FirmwareCampaign],
+                activities=[campaign.dispatch, campaign.sync, campaign.record_decision, campaign.notify],
             )
         )
     return queues

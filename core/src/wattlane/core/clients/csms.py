@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from wattlane.api.common.v1 import audit_pb2_grpc
 from wattlane.api.csms.v1 import (
+    campaigns_pb2_grpc,
     commands_pb2_grpc,
     internal_pb2_grpc,
     stations_pb2_grpc,
@@ -24,4 +25,5 @@ class CsmsClient(ApiClient):
         self.transactions = transactions_pb2_grpc.TransactionServiceStub(self.channel)
         self.internal = internal_pb2_grpc.CsmsInternalServiceStub(self.channel)
         self.commands = commands_pb2_grpc.CommandServiceStub(self.channel)
+        self.campaigns = campaigns_pb2_grpc.CampaignServiceStub(self.channel)
         self.audit = audit_pb2_grpc.AuditServiceStub(self.channel)

@@ -22,10 +22,13 @@ from typing import Any
 
 from wattlane.core.clock import utcnow
 from wattlane.core.db import Database
+from wattlane.csms.campaigns import tracking
+from wattlane.csms.campaigns.tracking import Booted
 from wattlane.csms.protocol.errors import OcppVersion
 from wattlane.csms.providers.interfaces import (
     BootInfo,
     ConnectionAttempt,
+    NoticeKind,
     StationCredentials,
     StationNotice,
     StationOwner,
@@ -137,6 +140,10 @@ class RegistryWriter:
                 [{"identity": i, "create_time": now, "last_seen_time": at} for i, at in seen.items()],
             )
             await repository.stations_booted(session, list(boots.values()))
+            # A boot with a campaign's target version verifies the station's update.
+            await tracking.record_boots(
+                session, [Booted(i, row["boot_time"], row["firmware_version"]) for i, row in boots.items()]
+            )
             await repository.stations_disconnected(session, list(disconnected.values()))
             await repository.connector_statuses(session, list(statuses.values()))
             await repository.unclaimed_attempts(session, list(attempts.values()))
@@ -255,6 +262,10 @@ class StationRegistry:
                     "details": notice.details,
                 },
             )
+            if notice.kind is NoticeKind.FIRMWARE_STATUS:
+                await tracking.record_firmware_status(
+                    session, notice.identity, notice.value, notice.request_id, notice.at
+                )
 
     # -- unclaimed ----------------------------------------------------------------------------
 

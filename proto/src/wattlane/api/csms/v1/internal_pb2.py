@@ -26,23 +26,41 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from wattlane.api.csms.v1 import commands_pb2 as wattlane_dot_api_dot_csms_dot_v1_dot_commands__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#wattlane/api/csms/v1/internal.proto\x12\x14wattlane.api.csms.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#wattlane/api/csms/v1/commands.proto\"@\n\x14RecordHandoffRequest\x12\x13\n\x0btransaction\x18\x01 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x02 \x01(\t\"w\n\x07Handoff\x12\x13\n\x0btransaction\x18\x01 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x02 \x01(\t\x12\x12\n\ndeliveries\x18\x03 \x01(\x05\x12.\n\nfirst_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"%\n\x15\x45xecuteCommandRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"1\n\x1dGetUnclaimedConnectionRequest\x12\x10\n\x08identity\x18\x01 \x01(\t\"\xd2\x01\n\x13UnclaimedConnection\x12\x10\n\x08identity\x18\x01 \x01(\t\x12\x36\n\x12\x66irst_attempt_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11last_attempt_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0eremote_address\x18\x04 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x05 \x01(\x05\x12\x10\n\x08protocol\x18\x06 \x01(\t2\xc9\x02\n\x13\x43smsInternalService\x12x\n\x16GetUnclaimedConnection\x12\x33.wattlane.api.csms.v1.GetUnclaimedConnectionRequest\x1a).wattlane.api.csms.v1.UnclaimedConnection\x12Z\n\rRecordHandoff\x12*.wattlane.api.csms.v1.RecordHandoffRequest\x1a\x1d.wattlane.api.csms.v1.Handoff\x12\\\n\x0e\x45xecuteCommand\x12+.wattlane.api.csms.v1.ExecuteCommandRequest\x1a\x1d.wattlane.api.csms.v1.Commandb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#wattlane/api/csms/v1/internal.proto\x12\x14wattlane.api.csms.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#wattlane/api/csms/v1/commands.proto\"\x9d\x02\n\x1b\x44ispatchCampaignWaveRequest\x12\x10\n\x08\x63\x61mpaign\x18\x01 \x01(\t\x12\x0c\n\x04wave\x18\x02 \x01(\x05\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x10\n\x08location\x18\x04 \x01(\t\x12\x1b\n\x13signing_certificate\x18\x05 \x01(\t\x12\x11\n\tsignature\x18\x06 \x01(\t\x12\x14\n\x0cocpp_retries\x18\x07 \x01(\x05\x12#\n\x1bocpp_retry_interval_seconds\x18\x08 \x01(\x05\x12\x1d\n\x15offline_limit_seconds\x18\t \x01(\x05\x12\x33\n\x0fwave_start_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"M\n\x1c\x44ispatchCampaignWaveResponse\x12\x0c\n\x04sent\x18\x01 \x01(\x05\x12\x0f\n\x07offline\x18\x02 \x01(\x05\x12\x0e\n\x06\x66\x61iled\x18\x03 \x01(\x05\"H\n\x13SyncCampaignRequest\x12\x10\n\x08\x63\x61mpaign\x18\x01 \x01(\t\x12\x1f\n\x17station_timeout_seconds\x18\x02 \x01(\x05\"S\n\x11\x43\x61mpaignWaveTally\x12\x0c\n\x04wave\x18\x01 \x01(\x05\x12\r\n\x05total\x18\x02 \x01(\x05\x12\x11\n\tsucceeded\x18\x03 \x01(\x05\x12\x0e\n\x06\x66\x61iled\x18\x04 \x01(\x05\"\xd0\x01\n\rCampaignTally\x12\x36\n\x05waves\x18\x01 \x03(\x0b\x32\'.wattlane.api.csms.v1.CampaignWaveTally\x12\x43\n\x08\x66\x61ilures\x18\x02 \x03(\x0b\x32\x31.wattlane.api.csms.v1.CampaignTally.FailuresEntry\x12\x11\n\ttimed_out\x18\x03 \x01(\x05\x1a/\n\rFailuresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"}\n\x1dRecordCampaignDecisionRequest\x12\x10\n\x08\x63\x61mpaign\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\x0c\n\x04wave\x18\x03 \x01(\x05\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\" \n\x1eRecordCampaignDecisionResponse\"@\n\x14RecordHandoffRequest\x12\x13\n\x0btransaction\x18\x01 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x02 \x01(\t\"w\n\x07Handoff\x12\x13\n\x0btransaction\x18\x01 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x02 \x01(\t\x12\x12\n\ndeliveries\x18\x03 \x01(\x05\x12.\n\nfirst_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"%\n\x15\x45xecuteCommandRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"1\n\x1dGetUnclaimedConnectionRequest\x12\x10\n\x08identity\x18\x01 \x01(\t\"\xd2\x01\n\x13UnclaimedConnection\x12\x10\n\x08identity\x18\x01 \x01(\t\x12\x36\n\x12\x66irst_attempt_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11last_attempt_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0eremote_address\x18\x04 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x05 \x01(\x05\x12\x10\n\x08protocol\x18\x06 \x01(\t2\xae\x05\n\x13\x43smsInternalService\x12x\n\x16GetUnclaimedConnection\x12\x33.wattlane.api.csms.v1.GetUnclaimedConnectionRequest\x1a).wattlane.api.csms.v1.UnclaimedConnection\x12Z\n\rRecordHandoff\x12*.wattlane.api.csms.v1.RecordHandoffRequest\x1a\x1d.wattlane.api.csms.v1.Handoff\x12\\\n\x0e\x45xecuteCommand\x12+.wattlane.api.csms.v1.ExecuteCommandRequest\x1a\x1d.wattlane.api.csms.v1.Command\x12}\n\x14\x44ispatchCampaignWave\x12\x31.wattlane.api.csms.v1.DispatchCampaignWaveRequest\x1a\x32.wattlane.api.csms.v1.DispatchCampaignWaveResponse\x12^\n\x0cSyncCampaign\x12).wattlane.api.csms.v1.SyncCampaignRequest\x1a#.wattlane.api.csms.v1.CampaignTally\x12\x83\x01\n\x16RecordCampaignDecision\x12\x33.wattlane.api.csms.v1.RecordCampaignDecisionRequest\x1a\x34.wattlane.api.csms.v1.RecordCampaignDecisionResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'wattlane.api.csms.v1.internal_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RECORDHANDOFFREQUEST']._serialized_start=131
-  _globals['_RECORDHANDOFFREQUEST']._serialized_end=195
-  _globals['_HANDOFF']._serialized_start=197
-  _globals['_HANDOFF']._serialized_end=316
-  _globals['_EXECUTECOMMANDREQUEST']._serialized_start=318
-  _globals['_EXECUTECOMMANDREQUEST']._serialized_end=355
-  _globals['_GETUNCLAIMEDCONNECTIONREQUEST']._serialized_start=357
-  _globals['_GETUNCLAIMEDCONNECTIONREQUEST']._serialized_end=406
-  _globals['_UNCLAIMEDCONNECTION']._serialized_start=409
-  _globals['_UNCLAIMEDCONNECTION']._serialized_end=619
-  _globals['_CSMSINTERNALSERVICE']._serialized_start=622
-  _globals['_CSMSINTERNALSERVICE']._serialized_end=951
+  _globals['_CAMPAIGNTALLY_FAILURESENTRY']._loaded_options = None
+  _globals['_CAMPAIGNTALLY_FAILURESENTRY']._serialized_options = b'8\001'
+  _globals['_DISPATCHCAMPAIGNWAVEREQUEST']._serialized_start=132
+  _globals['_DISPATCHCAMPAIGNWAVEREQUEST']._serialized_end=417
+  _globals['_DISPATCHCAMPAIGNWAVERESPONSE']._serialized_start=419
+  _globals['_DISPATCHCAMPAIGNWAVERESPONSE']._serialized_end=496
+  _globals['_SYNCCAMPAIGNREQUEST']._serialized_start=498
+  _globals['_SYNCCAMPAIGNREQUEST']._serialized_end=570
+  _globals['_CAMPAIGNWAVETALLY']._serialized_start=572
+  _globals['_CAMPAIGNWAVETALLY']._serialized_end=655
+  _globals['_CAMPAIGNTALLY']._serialized_start=658
+  _globals['_CAMPAIGNTALLY']._serialized_end=866
+  _globals['_CAMPAIGNTALLY_FAILURESENTRY']._serialized_start=819
+  _globals['_CAMPAIGNTALLY_FAILURESENTRY']._serialized_end=866
+  _globals['_RECORDCAMPAIGNDECISIONREQUEST']._serialized_start=868
+  _globals['_RECORDCAMPAIGNDECISIONREQUEST']._serialized_end=993
+  _globals['_RECORDCAMPAIGNDECISIONRESPONSE']._serialized_start=995
+  _globals['_RECORDCAMPAIGNDECISIONRESPONSE']._serialized_end=1027
+  _globals['_RECORDHANDOFFREQUEST']._serialized_start=1029
+  _globals['_RECORDHANDOFFREQUEST']._serialized_end=1093
+  _globals['_HANDOFF']._serialized_start=1095
+  _globals['_HANDOFF']._serialized_end=1214
+  _globals['_EXECUTECOMMANDREQUEST']._serialized_start=1216
+  _globals['_EXECUTECOMMANDREQUEST']._serialized_end=1253
+  _globals['_GETUNCLAIMEDCONNECTIONREQUEST']._serialized_start=1255
+  _globals['_GETUNCLAIMEDCONNECTIONREQUEST']._serialized_end=1304
+  _globals['_UNCLAIMEDCONNECTION']._serialized_start=1307
+  _globals['_UNCLAIMEDCONNECTION']._serialized_end=1517
+  _globals['_CSMSINTERNALSERVICE']._serialized_start=1520
+  _globals['_CSMSINTERNALSERVICE']._serialized_end=2206
 # @@protoc_insertion_point(module_scope)

@@ -3,9 +3,11 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -16,6 +18,269 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+@_typing.final
+class DispatchCampaignWaveRequest(_message.Message):
+    """Request for DispatchCampaignWave."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_FIELD_NUMBER: _builtins.int
+    WAVE_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    LOCATION_FIELD_NUMBER: _builtins.int
+    SIGNING_CERTIFICATE_FIELD_NUMBER: _builtins.int
+    SIGNATURE_FIELD_NUMBER: _builtins.int
+    OCPP_RETRIES_FIELD_NUMBER: _builtins.int
+    OCPP_RETRY_INTERVAL_SECONDS_FIELD_NUMBER: _builtins.int
+    OFFLINE_LIMIT_SECONDS_FIELD_NUMBER: _builtins.int
+    WAVE_START_TIME_FIELD_NUMBER: _builtins.int
+    campaign: _builtins.str
+    """`campaigns/{id}`."""
+    wave: _builtins.int
+    """The wave (0 = canary)."""
+    limit: _builtins.int
+    """At most this many stations of the campaign in progress at once (0: no limit)."""
+    location: _builtins.str
+    """The firmware's location (URI)."""
+    signing_certificate: _builtins.str
+    """PEM signing certificate (signed updates)."""
+    signature: _builtins.str
+    """Base64 signature (signed updates)."""
+    ocpp_retries: _builtins.int
+    """OCPP download retries."""
+    ocpp_retry_interval_seconds: _builtins.int
+    """OCPP retry interval in seconds."""
+    offline_limit_seconds: _builtins.int
+    """A station still offline this long after the wave started fails OFFLINE_TOO_LONG."""
+    @_builtins.property
+    def wave_start_time(self) -> _timestamp_pb2.Timestamp:
+        """When the wave started."""
+
+    def __init__(
+        self,
+        *,
+        campaign: _builtins.str = ...,
+        wave: _builtins.int = ...,
+        limit: _builtins.int = ...,
+        location: _builtins.str = ...,
+        signing_certificate: _builtins.str = ...,
+        signature: _builtins.str = ...,
+        ocpp_retries: _builtins.int = ...,
+        ocpp_retry_interval_seconds: _builtins.int = ...,
+        offline_limit_seconds: _builtins.int = ...,
+        wave_start_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["wave_start_time", b"wave_start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign", b"campaign", "limit", b"limit", "location", b"location", "ocpp_retries", b"ocpp_retries", "ocpp_retry_interval_seconds", b"ocpp_retry_interval_seconds", "offline_limit_seconds", b"offline_limit_seconds", "signature", b"signature", "signing_certificate", b"signing_certificate", "wave", b"wave", "wave_start_time", b"wave_start_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DispatchCampaignWaveRequest: _TypeAlias = DispatchCampaignWaveRequest  # noqa: Y015
+
+@_typing.final
+class DispatchCampaignWaveResponse(_message.Message):
+    """Response of DispatchCampaignWave."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SENT_FIELD_NUMBER: _builtins.int
+    OFFLINE_FIELD_NUMBER: _builtins.int
+    FAILED_FIELD_NUMBER: _builtins.int
+    sent: _builtins.int
+    """Stations sent the update now."""
+    offline: _builtins.int
+    """Stations waiting offline."""
+    failed: _builtins.int
+    """Stations failed at once (refused the update, offline too long)."""
+    def __init__(
+        self,
+        *,
+        sent: _builtins.int = ...,
+        offline: _builtins.int = ...,
+        failed: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["failed", b"failed", "offline", b"offline", "sent", b"sent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DispatchCampaignWaveResponse: _TypeAlias = DispatchCampaignWaveResponse  # noqa: Y015
+
+@_typing.final
+class SyncCampaignRequest(_message.Message):
+    """Request for SyncCampaign."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_FIELD_NUMBER: _builtins.int
+    STATION_TIMEOUT_SECONDS_FIELD_NUMBER: _builtins.int
+    campaign: _builtins.str
+    """`campaigns/{id}`."""
+    station_timeout_seconds: _builtins.int
+    """Stations in progress longer than this fail TIMED_OUT."""
+    def __init__(
+        self,
+        *,
+        campaign: _builtins.str = ...,
+        station_timeout_seconds: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign", b"campaign", "station_timeout_seconds", b"station_timeout_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SyncCampaignRequest: _TypeAlias = SyncCampaignRequest  # noqa: Y015
+
+@_typing.final
+class CampaignWaveTally(_message.Message):
+    """One wave's stations by outcome."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WAVE_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
+    SUCCEEDED_FIELD_NUMBER: _builtins.int
+    FAILED_FIELD_NUMBER: _builtins.int
+    wave: _builtins.int
+    """0 = canary."""
+    total: _builtins.int
+    """Stations in the wave."""
+    succeeded: _builtins.int
+    """Verified (booted with the target version)."""
+    failed: _builtins.int
+    """Failed."""
+    def __init__(
+        self,
+        *,
+        wave: _builtins.int = ...,
+        total: _builtins.int = ...,
+        succeeded: _builtins.int = ...,
+        failed: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["failed", b"failed", "succeeded", b"succeeded", "total", b"total", "wave", b"wave"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CampaignWaveTally: _TypeAlias = CampaignWaveTally  # noqa: Y015
+
+@_typing.final
+class CampaignTally(_message.Message):
+    """A campaign's progress."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class FailuresEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    WAVES_FIELD_NUMBER: _builtins.int
+    FAILURES_FIELD_NUMBER: _builtins.int
+    TIMED_OUT_FIELD_NUMBER: _builtins.int
+    timed_out: _builtins.int
+    """Stations this call failed TIMED_OUT."""
+    @_builtins.property
+    def waves(self) -> _containers.RepeatedCompositeFieldContainer[Global___CampaignWaveTally]:
+        """Per wave."""
+
+    @_builtins.property
+    def failures(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """Failed stations by failure type."""
+
+    def __init__(
+        self,
+        *,
+        waves: _abc.Iterable[Global___CampaignWaveTally] | None = ...,
+        failures: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+        timed_out: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["failures", b"failures", "timed_out", b"timed_out", "waves", b"waves"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CampaignTally: _TypeAlias = CampaignTally  # noqa: Y015
+
+@_typing.final
+class RecordCampaignDecisionRequest(_message.Message):
+    """Request for RecordCampaignDecision."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    WAVE_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    campaign: _builtins.str
+    """`campaigns/{id}`."""
+    state: _builtins.str
+    """The campaign's state after the decision (`RUNNING`, `PAUSED`, `SUCCEEDED`, `ABORTED`, `CANCELLED`)."""
+    wave: _builtins.int
+    """The wave it is on."""
+    actor: _builtins.str
+    """Who: `users/{id}`, or `campaign` for the campaign's own decisions."""
+    action: _builtins.str
+    """What (`PAUSE`, `GATE_HELD`, `ABORT`...)."""
+    reason: _builtins.str
+    """Why."""
+    def __init__(
+        self,
+        *,
+        campaign: _builtins.str = ...,
+        state: _builtins.str = ...,
+        wave: _builtins.int = ...,
+        actor: _builtins.str = ...,
+        action: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "actor", b"actor", "campaign", b"campaign", "reason", b"reason", "state", b"state", "wave", b"wave"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordCampaignDecisionRequest: _TypeAlias = RecordCampaignDecisionRequest  # noqa: Y015
+
+@_typing.final
+class RecordCampaignDecisionResponse(_message.Message):
+    """Response of RecordCampaignDecision."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordCampaignDecisionResponse: _TypeAlias = RecordCampaignDecisionResponse  # noqa: Y015
 
 @_typing.final
 class RecordHandoffRequest(_message.Message):

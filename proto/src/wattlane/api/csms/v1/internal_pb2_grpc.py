@@ -51,6 +51,21 @@ class CsmsInternalServiceStub:
                 request_serializer=wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.ExecuteCommandRequest.SerializeToString,
                 response_deserializer=wattlane_dot_api_dot_csms_dot_v1_dot_commands__pb2.Command.FromString,
                 _registered_method=True)
+        self.DispatchCampaignWave = channel.unary_unary(
+                '/wattlane.api.csms.v1.CsmsInternalService/DispatchCampaignWave',
+                request_serializer=wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.DispatchCampaignWaveRequest.SerializeToString,
+                response_deserializer=wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.DispatchCampaignWaveResponse.FromString,
+                _registered_method=True)
+        self.SyncCampaign = channel.unary_unary(
+                '/wattlane.api.csms.v1.CsmsInternalService/SyncCampaign',
+                request_serializer=wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.SyncCampaignRequest.SerializeToString,
+                response_deserializer=wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.CampaignTally.FromString,
+                _registered_method=True)
+        self.RecordCampaignDecision = channel.unary_unary(
+                '/wattlane.api.csms.v1.CsmsInternalService/RecordCampaignDecision',
+                request_serializer=wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.RecordCampaignDecisionRequest.SerializeToString,
+                response_deserializer=wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.RecordCampaignDecisionResponse.FromString,
+                _registered_method=True)
 
 
 class CsmsInternalServiceServicer:
@@ -86,6 +101,31 @@ class CsmsInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DispatchCampaignWave(self, request, context):
+        """Sends a campaign's update to a wave's stations still queued and online (`csms.campaigns`):
+        each station is claimed before it is sent, so a repeated call never sends one twice.
+        Nothing is sent unless the campaign is RUNNING. NOT_FOUND for an unknown campaign.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SyncCampaign(self, request, context):
+        """Fails the campaign's stations in progress past the timeout (TIMED_OUT), then returns its
+        progress per wave and its failures by type (`csms.campaigns`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordCampaignDecision(self, request, context):
+        """Records a decision on a campaign and its new state (`csms.campaigns`); the same decision
+        repeated is recorded once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CsmsInternalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -103,6 +143,21 @@ def add_CsmsInternalServiceServicer_to_server(servicer, server):
                     servicer.ExecuteCommand,
                     request_deserializer=wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.ExecuteCommandRequest.FromString,
                     response_serializer=wattlane_dot_api_dot_csms_dot_v1_dot_commands__pb2.Command.SerializeToString,
+            ),
+            'DispatchCampaignWave': grpc.unary_unary_rpc_method_handler(
+                    servicer.DispatchCampaignWave,
+                    request_deserializer=wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.DispatchCampaignWaveRequest.FromString,
+                    response_serializer=wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.DispatchCampaignWaveResponse.SerializeToString,
+            ),
+            'SyncCampaign': grpc.unary_unary_rpc_method_handler(
+                    servicer.SyncCampaign,
+                    request_deserializer=wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.SyncCampaignRequest.FromString,
+                    response_serializer=wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.CampaignTally.SerializeToString,
+            ),
+            'RecordCampaignDecision': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordCampaignDecision,
+                    request_deserializer=wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.RecordCampaignDecisionRequest.FromString,
+                    response_serializer=wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.RecordCampaignDecisionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -187,6 +242,87 @@ class CsmsInternalService:
             '/wattlane.api.csms.v1.CsmsInternalService/ExecuteCommand',
             wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.ExecuteCommandRequest.SerializeToString,
             wattlane_dot_api_dot_csms_dot_v1_dot_commands__pb2.Command.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DispatchCampaignWave(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wattlane.api.csms.v1.CsmsInternalService/DispatchCampaignWave',
+            wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.DispatchCampaignWaveRequest.SerializeToString,
+            wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.DispatchCampaignWaveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SyncCampaign(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wattlane.api.csms.v1.CsmsInternalService/SyncCampaign',
+            wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.SyncCampaignRequest.SerializeToString,
+            wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.CampaignTally.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordCampaignDecision(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wattlane.api.csms.v1.CsmsInternalService/RecordCampaignDecision',
+            wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.RecordCampaignDecisionRequest.SerializeToString,
+            wattlane_dot_api_dot_csms_dot_v1_dot_internal__pb2.RecordCampaignDecisionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -51,6 +51,19 @@ class CsmsInternalServiceStub:
     process lease table). Returns the command in its final state; FAILED_PRECONDITION when the
     station is not connected to this process.
     """
+    DispatchCampaignWave: _grpc.UnaryUnaryMultiCallable[_internal_pb2.DispatchCampaignWaveRequest, _internal_pb2.DispatchCampaignWaveResponse]
+    """Sends a campaign's update to a wave's stations still queued and online (`csms.campaigns`):
+    each station is claimed before it is sent, so a repeated call never sends one twice.
+    Nothing is sent unless the campaign is RUNNING. NOT_FOUND for an unknown campaign.
+    """
+    SyncCampaign: _grpc.UnaryUnaryMultiCallable[_internal_pb2.SyncCampaignRequest, _internal_pb2.CampaignTally]
+    """Fails the campaign's stations in progress past the timeout (TIMED_OUT), then returns its
+    progress per wave and its failures by type (`csms.campaigns`).
+    """
+    RecordCampaignDecision: _grpc.UnaryUnaryMultiCallable[_internal_pb2.RecordCampaignDecisionRequest, _internal_pb2.RecordCampaignDecisionResponse]
+    """Records a decision on a campaign and its new state (`csms.campaigns`); the same decision
+    repeated is recorded once.
+    """
 
 @_typing.type_check_only
 class CsmsInternalServiceAsyncStub(CsmsInternalServiceStub):
@@ -73,6 +86,19 @@ class CsmsInternalServiceAsyncStub(CsmsInternalServiceStub):
     that received CreateCommand on the process holding the station's socket (found through the
     process lease table). Returns the command in its final state; FAILED_PRECONDITION when the
     station is not connected to this process.
+    """
+    DispatchCampaignWave: _aio.UnaryUnaryMultiCallable[_internal_pb2.DispatchCampaignWaveRequest, _internal_pb2.DispatchCampaignWaveResponse]  # type: ignore[assignment]
+    """Sends a campaign's update to a wave's stations still queued and online (`csms.campaigns`):
+    each station is claimed before it is sent, so a repeated call never sends one twice.
+    Nothing is sent unless the campaign is RUNNING. NOT_FOUND for an unknown campaign.
+    """
+    SyncCampaign: _aio.UnaryUnaryMultiCallable[_internal_pb2.SyncCampaignRequest, _internal_pb2.CampaignTally]  # type: ignore[assignment]
+    """Fails the campaign's stations in progress past the timeout (TIMED_OUT), then returns its
+    progress per wave and its failures by type (`csms.campaigns`).
+    """
+    RecordCampaignDecision: _aio.UnaryUnaryMultiCallable[_internal_pb2.RecordCampaignDecisionRequest, _internal_pb2.RecordCampaignDecisionResponse]  # type: ignore[assignment]
+    """Records a decision on a campaign and its new state (`csms.campaigns`); the same decision
+    repeated is recorded once.
     """
 
 class CsmsInternalServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -111,6 +137,37 @@ class CsmsInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         that received CreateCommand on the process holding the station's socket (found through the
         process lease table). Returns the command in its final state; FAILED_PRECONDITION when the
         station is not connected to this process.
+        """
+
+    @_abc_1.abstractmethod
+    def DispatchCampaignWave(
+        self,
+        request: _internal_pb2.DispatchCampaignWaveRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_internal_pb2.DispatchCampaignWaveResponse, _abc.Awaitable[_internal_pb2.DispatchCampaignWaveResponse]]:
+        """Sends a campaign's update to a wave's stations still queued and online (`csms.campaigns`):
+        each station is claimed before it is sent, so a repeated call never sends one twice.
+        Nothing is sent unless the campaign is RUNNING. NOT_FOUND for an unknown campaign.
+        """
+
+    @_abc_1.abstractmethod
+    def SyncCampaign(
+        self,
+        request: _internal_pb2.SyncCampaignRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_internal_pb2.CampaignTally, _abc.Awaitable[_internal_pb2.CampaignTally]]:
+        """Fails the campaign's stations in progress past the timeout (TIMED_OUT), then returns its
+        progress per wave and its failures by type (`csms.campaigns`).
+        """
+
+    @_abc_1.abstractmethod
+    def RecordCampaignDecision(
+        self,
+        request: _internal_pb2.RecordCampaignDecisionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_internal_pb2.RecordCampaignDecisionResponse, _abc.Awaitable[_internal_pb2.RecordCampaignDecisionResponse]]:
+        """Records a decision on a campaign and its new state (`csms.campaigns`); the same decision
+        repeated is recorded once.
         """
 
 def add_CsmsInternalServiceServicer_to_server(servicer: CsmsInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,1 @@
+"""Firmware rollout campaigns: each station's progress, followed from its own notifications."""

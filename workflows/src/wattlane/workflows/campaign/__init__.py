@@ -1,0 +1,1 @@
+"""The FirmwareCampaign workflow: firmware rolled out to many stations in waves."""
