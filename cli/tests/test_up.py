@@ -217,6 +217,16 @@ def test_up_starts_seeds_prints_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         )
         assert transactions.returncode == 0, transactions.stderr
         assert "cost" in transactions.stdout and "warning" not in transactions.stderr
+        # Last month's demo invoice to Acme HQ: finalized (numbered), readable by Acme's admin,
+        # and its PDF opens with the command the banner prints.
+        invoice = re.search(r"Demo invoice: (invoices/\S+) \((\S+), ([\d.]+) EUR", text)
+        assert invoice is not None, text
+        listed = subprocess.run([WATTLANE, "invoices", "list"], env=env, capture_output=True, text=True)
+        assert listed.returncode == 0 and invoice[1] in listed.stdout and invoice[2] in listed.stdout, listed
+        assert invoice[3] == "41.56"  # 3 x 9.95 + 4.50 = 34.35 net + 21 % VAT on the rate once: 7.21
+        pdf = tmp_path / "invoice.pdf"
+        subprocess.run([WATTLANE, "invoices", "pdf", invoice[1], "-o", str(pdf)], env=env, check=True)
+        assert pdf.read_bytes().startswith(b"%PDF")
 
         # --observe: Prometheus scrapes every process's side port, with the chart's rules loaded.
         if shutil.which("prometheus") is None:

@@ -181,6 +181,17 @@ async def test_explicit_targets_and_an_explicit_canary(stack: Stack) -> None:
             "campaign.maintenance_window.time_zone",
         ),
         ({"firmware": P.Firmware(location=LOCATION)}, "campaign.firmware.target_version"),
+        # A Duration may hold more seconds than Python's timedelta (the robustness walk found it).
+        ({"station_timeout": duration_pb2.Duration(seconds=2**62)}, "campaign.station_timeout"),
+        ({"offline_limit": duration_pb2.Duration(seconds=-5)}, "campaign.offline_limit"),
+        (
+            {"retries": P.Retries(ocpp_retry_interval=duration_pb2.Duration(seconds=10**12))},
+            "campaign.retries.ocpp_retry_interval",
+        ),
+        (
+            {"abort_rules": [P.AbortRule(threshold_percent=10, failure_type=2**31 - 1)]},  # type: ignore[arg-type]
+            "campaign.abort_rules[0].failure_type",
+        ),
         ({"waves": P.Waves(canary_count=10)}, None),  # a canary as big as the targets is one wave
     ],
 )

@@ -1,19 +1,22 @@
 """The demo's tariffs `wattlane up` seeds through billing's and assets' public APIs: one at each
 level of the tree (the operator's, a partner's, an organization's), each organization's rate
 plan set to one of them and inherited by its locations and charging points (GetEffectiveSettings
-shows where each came from). Seeding again finds what exists and adds nothing.
+shows where each came from); and last month's subscription invoice from the operator to Acme HQ
+(finalized: numbered, openable as PDF, creditable). Seeding again finds what exists and adds
+nothing.
 
 Only the operator manages tariffs (`billing.manage`); the organizations' administrators choose
 their rate plan (`locations.manage`), which assets checks with billing."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, field
 
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from wattlane.api.assets.v1 import settings_pb2
-from wattlane.api.billing.v1 import tariffs_pb2
+from wattlane.api.billing.v1 import invoices_pb2, tariffs_pb2
 from wattlane.api.identity.v1 import tenants_pb2
 from wattlane.cli.demo import DEMO_PASSWORD
 from wattlane.core.clients.assets import AssetsClient
@@ -82,6 +85,72 @@ RATE_PLANS = {
 class SeededTariffs:
     tariffs: list[tuple[str, str, str, str]]  # (name, display name, owner, text)
     rate_plans: list[tuple[str, str]]  # (organization, tariff display name)
+    invoices: list[invoices_pb2.Invoice] = field(default_factory=list)
+
+
+# Last month's subscription of Acme HQ, invoiced by the operator (the settlement run will make
+# these from accounts; until then the demo seeds one so `wattlane invoices ...` has something).
+INVOICE_RECIPIENT = "Acme HQ Amsterdam"
+
+
+def _last_month(today: dt.date) -> tuple[dt.date, dt.date]:
+    end = today.replace(day=1) - dt.timedelta(days=1)
+    return end.replace(day=1), end
+
+
+async def _invoice(
+    billing: BillingClient, issuer: tenants_pb2.Tenant, recipient: tenants_pb2.Tenant
+) -> invoices_pb2.Invoice:
+    """Find or make (and finalize) last month's subscription invoice to `recipient`."""
+    start, end = _last_month(dt.date.today())
+    month = start.strftime("%B %Y")
+    found = await billing.invoices.ListInvoices(
+        invoices_pb2.ListInvoicesRequest(
+            filter=f'recipient = "{recipient.name}" AND kind = INVOICE', page_size=100
+        )
+    )
+    for invoice in found.invoices:
+        if invoice.lines and month in invoice.lines[0].description:
+            return invoice
+    draft = await billing.invoices.CreateInvoice(
+        invoices_pb2.CreateInvoiceRequest(
+            parent=issuer.name,
+            request_id=f"demo-invoice-{recipient.name}-{start:%Y-%m}",
+            invoice=invoices_pb2.Invoice(
+                recipient=recipient.name,
+                currency="EUR",
+                locale="nl",
+                due_date=(dt.date.today() + dt.timedelta(days=14)).isoformat(),
+                lines=[
+                    invoices_pb2.InvoiceLine(
+                        description=f"Charging point subscription, per datapoint, {month}",
+                        quantity="3",
+                        unit="month",
+                        unit_price="9.95",
+                        vat_rate="21",
+                        vat_country="NL",
+                        period_start=start.isoformat(),
+                        period_end=end.isoformat(),
+                    ),
+                    invoices_pb2.InvoiceLine(
+                        description=f"Load management license, {month}",
+                        quantity="1",
+                        unit="month",
+                        unit_price="4.50",
+                        vat_rate="21",
+                        vat_country="NL",
+                        period_start=start.isoformat(),
+                        period_end=end.isoformat(),
+                    ),
+                ],
+            ),
+        )
+    )
+    if draft.state != invoices_pb2.FINALIZED:
+        draft = await billing.invoices.FinalizeInvoice(
+            invoices_pb2.FinalizeInvoiceRequest(name=draft.name, request_id=f"demo-finalize-{draft.name}")
+        )
+    return draft
 
 
 async def _tenant(operator: IdentityClient, display_name: str) -> tenants_pb2.Tenant:
@@ -150,7 +219,9 @@ async def seed(
                 )
             )
             plans.append((organization, tariff_name))
-        return SeededTariffs(seeded, plans)
+        root = await _tenant(operator, "")
+        invoice = await _invoice(billing, root, await _tenant(operator, INVOICE_RECIPIENT))
+        return SeededTariffs(seeded, plans, [invoice])
     finally:
         for c in clients:
             await c.close()
@@ -169,6 +240,14 @@ def banner(seeded: SeededTariffs) -> list[str]:
         "Try, as admin@acme.example:",
         "   wattlane tariffs list",
         "   wattlane transactions list",
-        "",
+        "   wattlane invoices list",
     ]
+    for invoice in seeded.invoices:
+        total = f"{invoice.total_minor / 100:.2f} {invoice.currency}"
+        lines += [
+            f"Demo invoice: {invoice.name} ({invoice.number}, {total}, from {invoice.issuer_display_name} "
+            f"to {invoice.recipient_display_name}):",
+            f"   wattlane invoices pdf {invoice.name} -o invoice.pdf",
+        ]
+    lines.append("")
     return lines

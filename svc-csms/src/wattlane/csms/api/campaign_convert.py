@@ -55,10 +55,17 @@ class _Violations:
             raise InvalidArgument(self.found)
 
 
-def _failure_type(value: campaigns_pb2.FailureType.ValueType) -> str:
+def _failure_type(value: campaigns_pb2.FailureType.ValueType, field: str, v: _Violations) -> str:
+    """The failure type a rule names (unset: any); a number the API does not define is a
+    violation of `field`, collected with the others."""
     if value == campaigns_pb2.FAILURE_TYPE_UNSPECIFIED:
         return ANY_FAILURE
-    return FailureType(campaigns_pb2.FailureType.Name(value)).value
+    try:
+        return FailureType(campaigns_pb2.FailureType.Name(value)).value
+    except ValueError:
+        known = ", ".join(n for n, number in campaigns_pb2.FailureType.items() if number)
+        v.add(field, f"is not a known value ({value}); known: {known}")
+        return ANY_FAILURE
 
 
 def _uri(location: str, v: _Violations) -> None:
@@ -191,7 +198,11 @@ def campaign_request(c: campaigns_pb2.Campaign) -> tuple[str, CampaignSpec, Targ
         if rule.min_finished < 0:
             v.add(f"abort_rules[{i}].min_finished", "must not be negative")
         rules.append(
-            AbortRuleSpec(_failure_type(rule.failure_type), rule.threshold_percent, rule.min_finished)
+            AbortRuleSpec(
+                _failure_type(rule.failure_type, f"abort_rules[{i}].failure_type", v),
+                rule.threshold_percent,
+                rule.min_finished,
+            )
         )
 
     timeout = _seconds(c, "station_timeout", 2 * 3600, v)
@@ -202,11 +213,14 @@ def campaign_request(c: campaigns_pb2.Campaign) -> tuple[str, CampaignSpec, Targ
     interval = r.ocpp_retry_interval.seconds
     if interval < 0:
         v.add("retries.ocpp_retry_interval", "must not be negative")
+    elif interval > MAX_RETRY_INTERVAL_SECONDS:
+        v.add("retries.ocpp_retry_interval", f"must be at most {MAX_RETRY_INTERVAL_SECONDS // 3600} hours")
     redispatch = []
     for i, rd in enumerate(r.redispatch):
         if rd.max_sends < 1:
             v.add(f"retries.redispatch[{i}].max_sends", "must be at least 1")
-        redispatch.append(RedispatchSpec(_failure_type(rd.failure_type), rd.max_sends))
+        failure_type = _failure_type(rd.failure_type, f"retries.redispatch[{i}].failure_type", v)
+        redispatch.append(RedispatchSpec(failure_type, rd.max_sends))
     window = _window(c.maintenance_window, v, now) if c.HasField("maintenance_window") else None
     if c.max_concurrent < 0:
         v.add("max_concurrent", "must not be negative")
@@ -241,13 +255,24 @@ def campaign_request(c: campaigns_pb2.Campaign) -> tuple[str, CampaignSpec, Targ
     return display_name or fw.target_version.strip(), spec, selection
 
 
+# A station's in-progress timeout or offline limit: up to a year (a campaign that waits longer
+# for one station has forgotten it).
+MAX_STATION_SECONDS = 366 * 86400
+# Between a station's own download attempts (OCPP retryInterval).
+MAX_RETRY_INTERVAL_SECONDS = 86400
+
+
 def _seconds(c: campaigns_pb2.Campaign, field: str, default: int, v: _Violations) -> int:
     if not c.HasField(field):  # type: ignore[arg-type]  # one of the two Duration fields
         return default
-    seconds = int(getattr(c, field).ToTimedelta().total_seconds())
-    if seconds <= 0:
+    # Read the fields, not ToTimedelta(): a Duration may hold more seconds than a timedelta.
+    duration = getattr(c, field)
+    seconds = int(duration.seconds)
+    if seconds <= 0 and duration.nanos <= 0:
         v.add(field, "must be positive")
-    return seconds
+    elif seconds > MAX_STATION_SECONDS:
+        v.add(field, f"must be at most {MAX_STATION_SECONDS // 86400} days")
+    return max(seconds, 1)
 
 
 def campaign(row: FirmwareCampaign, counts: dict[tuple[int, str, str], int]) -> campaigns_pb2.Campaign:
