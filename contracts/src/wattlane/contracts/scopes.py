@@ -20,6 +20,7 @@ CSMS_TRANSACTIONS = "csms.transactions"
 BILLING_RECORDS = "billing.records"
 BILLING_TARIFFS = "billing.tariffs"
 BILLING_PRICING = "billing.pricing"
+BILLING_SETTLEMENT = "billing.settlement"
 
 CATALOG: dict[str, str] = {
     IDENTITY_APPLICATIONS: "decide applications, read their notifications, expire accounts",
@@ -36,6 +37,7 @@ CATALOG: dict[str, str] = {
     BILLING_RECORDS: "seal the charge record of a completed transaction",
     BILLING_TARIFFS: "resolve a tariff a setting references",
     BILLING_PRICING: "price a running session for what the station shows",
+    BILLING_SETTLEMENT: "invoice a month's charge records (the monthly settlement)",
 }
 
 # Each internal service account and the scopes its tokens carry.
@@ -47,6 +49,7 @@ SERVICE_ACCOUNTS: dict[str, tuple[str, ...]] = {
         IDENTITY_MAIL,
         CSMS_HANDOFF,
         BILLING_RECORDS,
+        BILLING_SETTLEMENT,
     ),
     "assets": (IDENTITY_DIRECTORY, IDENTITY_DATAPOINTS, IDENTITY_LICENSES, CSMS_UNCLAIMED, BILLING_TARIFFS),
     "csms": (ASSETS_STATIONS, ASSETS_ACCESS, CSMS_COMMANDS, IDENTITY_DIRECTORY, BILLING_PRICING),
