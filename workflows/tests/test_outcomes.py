@@ -17,7 +17,7 @@ from temporalio.worker import Replayer
 
 from wattlane.api.csms.v1 import internal_pb2 as csms_pb2
 from wattlane.api.identity.v1 import accounts_pb2, internal_pb2
-from wattlane.contracts import approval, handoff, user_mail
+from wattlane.contracts import approval, handoff, settlement, user_mail
 from wattlane.contracts.handoff import HandoffInput
 from wattlane.contracts.user_mail import UserMailInput
 from wattlane.workflows import outcomes
@@ -34,6 +34,7 @@ from wattlane.workflows.mail.smtp import SmtpSender
 from wattlane.workflows.renewal import types as renewal
 from wattlane.workflows.renewal.activities import RenewalActivities
 from wattlane.workflows.renewal.workflows import AccountRenewal
+from wattlane.workflows.settlement.workflows import MonthlySettlement, SettleChunk
 from wattlane.workflows.usermail.activities import UserMailActivities
 from wattlane.workflows.usermail.workflows import UserMailDelivery
 
@@ -248,6 +249,7 @@ def test_outcomes_come_from_a_closed_vocabulary_of_every_workflow_the_worker_run
         renewal.WORKFLOW,
         user_mail.WORKFLOW,
         handoff.WORKFLOW,
+        settlement.WORKFLOW,
     }
     with pytest.raises(ValueError, match="not an outcome"):
         outcomes.record(approval.WORKFLOW, "approved-by-alice")
@@ -269,7 +271,14 @@ async def test_replaying_histories_counts_nothing() -> None:
     """Workflow code runs again on every replay: nothing there counts (activities do not run)."""
     before = _samples()
     replayer = Replayer(
-        workflows=[ApplicationApproval, AccountRenewal, UserMailDelivery, TransactionHandoff],
+        workflows=[
+            ApplicationApproval,
+            AccountRenewal,
+            UserMailDelivery,
+            TransactionHandoff,
+            MonthlySettlement,
+            SettleChunk,
+        ],
         interceptors=[outcomes.ActivityMetrics()],
     )
     for path in HISTORIES:

@@ -21,6 +21,7 @@ from wattlane.workflows.approval.workflows import ApplicationApproval
 from wattlane.workflows.handoff.types import HandoffResult
 from wattlane.workflows.handoff.workflows import TransactionHandoff
 from wattlane.workflows.renewal.workflows import AccountRenewal
+from wattlane.workflows.settlement.workflows import MonthlySettlement, SettleChunk
 from wattlane.workflows.usermail.workflows import UserMailDelivery
 
 HISTORIES = {p.stem: p.read_text() for p in sorted((Path(__file__).parent / "histories").glob("*.json"))}
@@ -41,13 +42,26 @@ def test_fixtures_exist() -> None:
         # Recorded after the handoff had billing seal the charge record first (workflow.patched):
         # the old history proves running handoffs finish without it.
         "transaction_handoff_v2",
+        # The monthly settlement as the schedule starts it (the month resolved from its start
+        # time) and one of its chunks.
+        "monthly_settlement",
+        "settle_chunk",
     } <= set(HISTORIES)
 
 
 @pytest.mark.parametrize("name", sorted(HISTORIES))
 async def test_history_replays(name: str) -> None:
     history = WorkflowHistory.from_json(name, HISTORIES[name])
-    replayer = Replayer(workflows=[ApplicationApproval, AccountRenewal, UserMailDelivery, TransactionHandoff])
+    replayer = Replayer(
+        workflows=[
+            ApplicationApproval,
+            AccountRenewal,
+            UserMailDelivery,
+            TransactionHandoff,
+            MonthlySettlement,
+            SettleChunk,
+        ]
+    )
     await replayer.replay_workflow(history)
 
 

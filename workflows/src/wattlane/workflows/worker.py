@@ -40,6 +40,8 @@ from wattlane.workflows.renewal.activities import RenewalActivities
 from wattlane.workflows.renewal.workflows import AccountRenewal
 from wattlane.workflows.sdk_metrics import sdk_metrics
 from wattlane.workflows.settings import WorkerSettings
+from wattlane.workflows.settlement.activities import SettlementActivities
+from wattlane.workflows.settlement.workflows import MonthlySettlement, SettleChunk
 from wattlane.workflows.usermail.activities import UserMailActivities
 from wattlane.workflows.usermail.workflows import UserMailDelivery
 
@@ -70,8 +72,8 @@ class Dependencies:
 def task_queues(
     deps: Dependencies, accounts_queue: str = ACCOUNTS_QUEUE, billing_queue: str = BILLING_QUEUE
 ) -> list[TaskQueue]:
-    """Every task queue this worker serves, with its workflows and activities (billing only
-    when the CSMS is configured)."""
+    """Every task queue this worker serves, with its workflows and activities (on the billing
+    queue: handoffs when the CSMS is configured, settlements when billing is)."""
     approval = ApprovalActivities(deps.identity, deps.mailer, deps.temporal)
     renewal = RenewalActivities(deps.identity, deps.mailer)
     user_mail = UserMailActivities(deps.identity, deps.mailer, deps.app_url)
@@ -90,15 +92,17 @@ def task_queues(
             ],
         )
     ]
+    billing = TaskQueue(billing_queue, workflows=[], activities=[])
     if deps.csms is not None:
         handoff = HandoffActivities(deps.csms, deps.billing)
-        queues.append(
-            TaskQueue(
-                billing_queue,
-                workflows=[TransactionHandoff],
-                activities=[handoff.record_charge, handoff.record],
-            )
-        )
+        billing.workflows = [TransactionHandoff]
+        billing.activities = [handoff.record_charge, handoff.record]
+    if deps.billing is not None:
+        settlement = SettlementActivities(deps.billing)
+        billing.workflows = [*billing.workflows, MonthlySettlement, SettleChunk]
+        billing.activities = [*billing.activities, settlement.list_recipients, settlement.settle]
+    if billing.workflows:
+        queues.append(billing)
     return queues
 
 
