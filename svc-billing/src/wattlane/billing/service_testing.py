@@ -227,10 +227,14 @@ async def recorded_at(
     *,
     rate_plan: str = "",
     payer: str = "cardholder",
+    cardholder: FakeUser | None = None,
 ) -> None:
     """Seal the charge record of a new `transaction` as though it were handed over at `at` (the
-    instant that decides its settlement month), through RecordCharge as the worker does."""
-    transaction(billing, transaction_id, rate_plan=rate_plan, payer=payer)
+    instant that decides its settlement month), through RecordCharge as the worker does.
+    `cardholder`: whose card it is (default the sibling's admin)."""
+    tx = transaction(billing, transaction_id, rate_plan=rate_plan, payer=payer)
+    if cardholder is not None:
+        tx.cardholder, tx.card_owner = f"users/{cardholder.id}", cardholder.tenant.name
     worker = billing.service_client("worker", scopes.BILLING_RECORDS).internal
     with monkeypatch.context() as patched:
         patched.setattr(charge_records, "utcnow", lambda: at)

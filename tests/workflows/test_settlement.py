@@ -1,0 +1,230 @@
+"""The monthly settlement end to end: the real billing service (its database, gRPC, the charge
+records sealed through RecordCharge), a real Temporal server and a worker with the real
+settlement activities calling billing with the worker's service token.
+
+Counted every time: each charge record of a month is on exactly one invoice (billing's
+settlement keys hold as many records as were sealed in the month, and none is left open), each
+payer gets one invoice per month, and the issuer's numbers are gapless. A year of settlements
+runs on the time-skipping server as the schedule starts them (no month given: the month before
+the 1st they start on); a re-run and a run killed half-way (the worker stopped, the workflow
+terminated and started again with the same id) make nothing twice."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from wattlane.api.billing.v1 import tariffs_pb2
+from wattlane.billing.models import ChargeRecordRow, InvoiceRow, SettlementRow
+from wattlane.billing.service_testing import Billing, energy_tariff, recorded_at, start_billing
+from wattlane.contracts import scopes
+from wattlane.contracts.settlement import SettlementInput, SettlementResult, workflow_id
+from wattlane.core.clients.billing import BillingClient
+from wattlane.core.testing.databases import DatabaseFactory
+from wattlane.core.testing.fake_identity import FakeUser
+from wattlane.workflows.settlement.activities import SettlementActivities
+from wattlane.workflows.settlement.workflows import MonthlySettlement, SettleChunk
+
+ZONE = "Europe/Brussels"
+
+
+@dataclass
+class World:
+    billing: Billing
+    client: BillingClient  # with the worker's token
+    tariff: str
+    payers: list[FakeUser]
+    next_transaction: int = 1
+
+    @property
+    def issuer(self) -> str:
+        return self.billing.partner.name
+
+    async def seal(self, monkeypatch: pytest.MonkeyPatch, at: dt.datetime, payer: FakeUser) -> None:
+        await recorded_at(
+            self.billing, monkeypatch, self.next_transaction, at, rate_plan=self.tariff, cardholder=payer
+        )
+        self.next_transaction += 1
+
+    def worker(self, temporal: Client, queue: str) -> Worker:
+        activities = SettlementActivities(self.client)
+        return Worker(
+            temporal,
+            task_queue=queue,
+            workflows=[MonthlySettlement, SettleChunk],
+            activities=[activities.list_recipients, activities.settle],
+            max_cached_workflows=0,  # every task replayed from history
+        )
+
+    async def counts(self, month: str) -> tuple[int, int, int]:
+        """(records sealed in `month`, of them on an invoice, records the month's invoices hold)."""
+        year, number = int(month[:4]), int(month[5:])
+        start = dt.datetime(year, number, 1, tzinfo=ZoneInfo(ZONE))
+        end = dt.datetime(year + number // 12, number % 12 + 1, 1, tzinfo=ZoneInfo(ZONE))
+        R = ChargeRecordRow
+        in_month = (R.create_time >= start.astimezone(dt.UTC)) & (R.create_time < end.astimezone(dt.UTC))
+        async with self.billing.service.rt.db.reader() as session:
+            sealed = (await session.execute(select(func.count()).where(in_month))).scalar_one()
+            invoiced = (
+                await session.execute(select(func.count()).where(in_month, R.invoice_id != ""))
+            ).scalar_one()
+            held = (
+                await session.execute(
+                    select(func.coalesce(func.sum(SettlementRow.charge_records), 0)).where(
+                        SettlementRow.month == month
+                    )
+                )
+            ).scalar_one()
+        return int(sealed), int(invoiced), int(held)
+
+    async def numbers(self) -> list[int]:
+        async with self.billing.service.rt.db.reader() as session:
+            rows = (await session.execute(select(InvoiceRow.series, InvoiceRow.sequence))).all()
+        assert len({r.series for r in rows}) <= 1
+        return sorted(r.sequence for r in rows)
+
+
+@pytest.fixture
+async def world(databases: DatabaseFactory) -> AsyncIterator[World]:
+    billing = await start_billing(databases)
+    token = billing.identity.service_account("worker", [scopes.BILLING_SETTLEMENT])
+    client = BillingClient(billing.target, token=token, max_attempts=4)
+    tariff = await billing.client(billing.admin).tariffs.CreateTariff(
+        tariffs_pb2.CreateTariffRequest(parent=billing.org.name, tariff=energy_tariff("0.30", vat="21"))
+    )
+    payers = [billing.identity.user(billing.sibling) for _ in range(5)]
+    try:
+        yield World(billing, client, tariff.name, payers)
+    finally:
+        await client.close()
+        await billing.close()
+        await billing.service.stop()
+        await billing.csms.stop()
+        await billing.identity.stop()
+
+
+def _local(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=ZoneInfo(ZONE)).astimezone(dt.UTC)
+
+
+def _first_of_next(day: dt.date) -> dt.date:
+    return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+async def test_a_year_of_scheduled_settlements_invoices_every_record_once(
+    world: World, temporal_skipping: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twelve months, each run started (as the schedule does) on the 1st at 00:30 in Brussels
+    with no month: it settles the month before. Each month three payers charge; a session handed
+    over at 00:10 on the 1st (before the run) belongs to the new month and is settled a month
+    later, never dropped."""
+    env = temporal_skipping
+    queue = f"billing-{secrets.token_hex(4)}"
+    month = _first_of_next((await env.get_current_time()).astimezone(ZoneInfo(ZONE)).date())
+    await world.seal(monkeypatch, _local(month, 0, 5), world.payers[3])  # before the first run
+    results: list[SettlementResult] = []
+    async with world.worker(env.client, queue):
+        for _ in range(12):
+            for payer in world.payers[:3]:
+                await world.seal(monkeypatch, _local(month.replace(day=10), 9), payer)
+                await world.seal(monkeypatch, _local(month.replace(day=20), 18), payer)
+            following = _first_of_next(month)
+            await world.seal(monkeypatch, _local(following, 0, 10), world.payers[3])  # a late one
+            # The schedule fires on the 1st at 00:30 in the issuer's zone.
+            await env.sleep(_local(following, 0, 30) - await env.get_current_time())
+            # The run itself in real time: waiting on its result unlocks skipping, and the test
+            # server would skip to its farthest timer (years ahead) while billing answers.
+            with env.auto_time_skipping_disabled():
+                result = await env.client.execute_workflow(
+                    MonthlySettlement.run,
+                    SettlementInput(world.issuer, "", ZONE, vat_country="BE"),
+                    id=f"settlement-scheduled-{following.isoformat()}",
+                    task_queue=queue,
+                )
+            assert result.month == f"{month.year:04d}-{month.month:02d}"
+            results.append(result)
+            sealed, invoiced, held = await world.counts(result.month)
+            assert sealed == invoiced == held == result.charge_records == 6 + 1, result
+            month = following
+    # Four payers a month (three, and the one whose late record came in on the 1st).
+    assert [r.created for r in results] == [4] * 12 and all(r.existing == 0 for r in results)
+    assert await world.numbers() == list(range(1, 4 * 12 + 1))  # gapless
+    # The last late record waits, open, for the next run.
+    sealed, invoiced, _ = await world.counts(f"{month.year:04d}-{month.month:02d}")
+    assert (sealed, invoiced) == (1, 0)
+
+
+async def test_a_re_run_and_a_run_killed_half_way_invoice_nothing_twice(
+    world: World, temporal_dev: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = temporal_dev.client
+    queue = f"billing-{secrets.token_hex(4)}"
+    october, november = dt.date(2026, 10, 1), dt.date(2026, 11, 1)
+    for day in (october, november):
+        for payer in world.payers:
+            for hour in (8, 17):
+                await world.seal(monkeypatch, _local(day.replace(day=15), hour), payer)
+
+    # Small chunks: five children, and a continue-as-new every two. October first: a run also
+    # settles what an earlier month left open, so November's would take October's records.
+    def settle(month: str, chunk_size: int = 1) -> SettlementInput:
+        return SettlementInput(
+            world.issuer, month, ZONE, vat_country="BE", chunk_size=chunk_size, chunks_per_run=2
+        )
+
+    october_id, november_id = workflow_id(world.issuer, "2026-10"), workflow_id(world.issuer, "2026-11")
+
+    # October, then October again with the same id: nothing new.
+    worker = world.worker(client, queue)
+    running = asyncio.create_task(worker.run())
+    first = await client.execute_workflow(
+        MonthlySettlement.run, settle("2026-10"), id=october_id, task_queue=queue
+    )
+    assert (first.created, first.charge_records, first.chunks) == (5, 10, 5)
+    again = await client.execute_workflow(
+        MonthlySettlement.run, settle("2026-10"), id=october_id, task_queue=queue
+    )
+    assert (again.created, again.charge_records) == (0, 0)
+    assert await world.counts("2026-10") == (10, 10, 10)
+    assert await world.numbers() == [1, 2, 3, 4, 5]
+
+    # November, killed half-way: the worker stops once the first invoice is made, the workflow
+    # is terminated, and the same id is started again on a new worker.
+    handle = await client.start_workflow(
+        MonthlySettlement.run, settle("2026-11"), id=november_id, task_queue=queue
+    )
+    for _ in range(400):
+        if (await world.counts("2026-11"))[2]:
+            break
+        await asyncio.sleep(0.025)
+    await worker.shutdown()
+    await running
+    await handle.terminate("killed half-way by the test")
+    half = await world.counts("2026-11")
+    worker = world.worker(client, queue)
+    running = asyncio.create_task(worker.run())
+    rerun = await client.execute_workflow(
+        MonthlySettlement.run, settle("2026-11", 2), id=november_id, task_queue=queue
+    )
+    await worker.shutdown()
+    await running
+    assert half[2] < 10 or rerun.created == 0  # the kill landed half-way (or the run had finished)
+    assert await world.counts("2026-11") == (10, 10, 10)
+    assert await world.numbers() == list(range(1, 11))  # ten invoices, gapless
+    async with world.billing.service.rt.db.reader() as session:
+        per_payer = (
+            await session.execute(
+                select(SettlementRow.month, func.count()).group_by(SettlementRow.month, SettlementRow.payer)
+            )
+        ).all()
+    assert sorted(per_payer) == [("2026-10", 1)] * 5 + [("2026-11", 1)] * 5  # one invoice per payer and month
