@@ -39,6 +39,13 @@ class WorkerSettings(ProcessSettings):
         default="127.0.0.1:50053",
         metadata=doc("billing gRPC: handoffs seal records, settlements invoice them (empty: no settlements)"),
     )
+    settlement_issuers: str = field(
+        default="",
+        metadata=doc(
+            "issuers whose monthly settlement is scheduled (the 1st, 00:30 in their zone), "
+            "comma-separated tenants/{id}:Europe/Brussels:BE (zone, VAT country)"
+        ),
+    )
     client_id: str = field(default="worker", metadata=doc("service account (client id or service name)"))
     client_secret: str = field(default="", metadata=doc("service account secret", secret=True))
     smtp_host: str = field(default="127.0.0.1", metadata=doc("SMTP relay for mail"))

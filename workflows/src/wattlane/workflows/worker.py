@@ -41,6 +41,7 @@ from wattlane.workflows.renewal.workflows import AccountRenewal
 from wattlane.workflows.sdk_metrics import sdk_metrics
 from wattlane.workflows.settings import WorkerSettings
 from wattlane.workflows.settlement.activities import SettlementActivities
+from wattlane.workflows.settlement.schedule import ensure_schedules, parse_issuers
 from wattlane.workflows.settlement.workflows import MonthlySettlement, SettleChunk
 from wattlane.workflows.usermail.activities import UserMailActivities
 from wattlane.workflows.usermail.workflows import UserMailDelivery
@@ -172,6 +173,7 @@ class WorkerService(Service[WorkerSettings]):
 
     async def setup(self) -> None:
         s = self.settings
+        issuers = parse_issuers(s.settlement_issuers)  # a bad entry stops the worker at once
         runtime = None
         if self.side_port is not None:  # the SDK's own metrics join ours on /metrics
             metrics = sdk_metrics()
@@ -208,6 +210,8 @@ class WorkerService(Service[WorkerSettings]):
         # Closers run in reverse order: the workers stop (activities finish) before channels close.
         self.on_stop(self.workers.stop)
         await self.workers.start()
+        if billing is not None:
+            await ensure_schedules(self.client, issuers, s.billing_task_queue)
         log.info("worker running", extra={"task_queues": [q.name for q in queues]})
 
 
