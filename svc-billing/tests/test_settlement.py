@@ -23,6 +23,7 @@ from wattlane.billing.service_testing import (  # noqa: F401 (a fixture)
 )
 from wattlane.billing.testing import local
 from wattlane.contracts import scopes
+from wattlane.core.testing.fake_identity import FakeUser
 
 ZONE = "Europe/Brussels"
 
@@ -219,3 +220,18 @@ async def test_concurrent_runs_of_a_recipient_make_one_invoice(
     assert sorted(run[0].created for run in runs) == [False, False, False, True]
     async with billing.service.rt.db.reader() as session:
         assert (await session.execute(select(func.count()).select_from(InvoiceRow))).scalar_one() == 1
+
+
+async def test_a_payer_gone_is_skipped_and_its_records_stay_open_for_the_next_run(
+    billing: Billing, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tariff = await _tariff(billing)
+    ghost = FakeUser("ghost", billing.sibling, "")  # identity does not know them (deleted since)
+    await recorded_at(
+        billing, monkeypatch, 1, local("2026-11-10 12:00", ZONE), rate_plan=tariff.name, cardholder=ghost
+    )
+    assert await _recipients(billing, "2026-11") == [("users/ghost", "EUR")]
+    (settled,) = await _settle(billing, "2026-11", [("users/ghost", "EUR")])
+    assert settled.invoice == "" and "users/ghost no longer exists" in settled.skipped_reason
+    # Never dropped: December's run lists it again.
+    assert await _recipients(billing, "2026-12") == [("users/ghost", "EUR")]

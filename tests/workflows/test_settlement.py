@@ -7,11 +7,13 @@ settlement keys hold as many records as were sealed in the month, and none is le
 payer gets one invoice per month, and the issuer's numbers are gapless. A year of settlements
 runs on the time-skipping server as the schedule starts them (no month given: the month before
 the 1st they start on); a re-run and a run killed half-way (the worker stopped, the workflow
-terminated and started again with the same id) make nothing twice."""
+terminated and started again with the same id) and billing killed half-way (restarted on the
+same database and port while the run waits) make nothing twice."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import secrets
 from zoneinfo import ZoneInfo
@@ -27,6 +29,7 @@ from tests.support.settlement import (
     local,
     world_fixture,  # noqa: F401 (a fixture)
 )
+from wattlane.billing.main import BillingService
 from wattlane.billing.models import SettlementRow
 from wattlane.contracts.settlement import SettlementInput, SettlementResult, workflow_id
 from wattlane.workflows.settlement.workflows import MonthlySettlement
@@ -80,8 +83,8 @@ async def test_a_re_run_and_a_run_killed_half_way_invoice_nothing_twice(
 ) -> None:
     client = temporal_dev.client
     queue = f"billing-{secrets.token_hex(4)}"
-    october, november = dt.date(2026, 10, 1), dt.date(2026, 11, 1)
-    for day in (october, november):
+    october, november, december = dt.date(2026, 10, 1), dt.date(2026, 11, 1), dt.date(2026, 12, 1)
+    for day in (october, november, december):
         for payer in world.payers:
             for hour in (8, 17):
                 await world.seal(monkeypatch, local(day.replace(day=15), hour), payer)
@@ -127,15 +130,36 @@ async def test_a_re_run_and_a_run_killed_half_way_invoice_nothing_twice(
     rerun = await client.execute_workflow(
         MonthlySettlement.run, settle("2026-11", 2), id=november_id, task_queue=queue
     )
-    await worker.shutdown()
-    await running
     assert half[2] < 10 or rerun.created == 0  # the kill landed half-way (or the run had finished)
     assert await world.counts("2026-11") == (10, 10, 10)
     assert await world.numbers() == list(range(1, 11))  # ten invoices, gapless
+
+    # December, billing killed half-way: the same run waits (its activities retried) and finishes
+    # once billing is back on the same database and port.
+    handle = await client.start_workflow(
+        MonthlySettlement.run, settle("2026-12"), id=workflow_id(world.issuer, "2026-12"), task_queue=queue
+    )
+    for _ in range(400):
+        if (await world.counts("2026-12"))[2]:
+            break
+        await asyncio.sleep(0.025)
+    old = world.billing.service
+    await old.stop()
+    await asyncio.sleep(1.5)
+    world.billing.service = BillingService(dataclasses.replace(old.settings, port=old.port))
+    await world.billing.service.start()
+    december_result = await handle.result()
+    await worker.shutdown()
+    await running
+    assert await world.counts("2026-12") == (10, 10, 10)
+    assert december_result.created + december_result.existing <= 5
+    assert await world.numbers() == list(range(1, 16))  # fifteen invoices, gapless
     async with world.billing.service.rt.db.reader() as session:
         per_payer = (
             await session.execute(
                 select(SettlementRow.month, func.count()).group_by(SettlementRow.month, SettlementRow.payer)
             )
         ).all()
-    assert sorted(per_payer) == [("2026-10", 1)] * 5 + [("2026-11", 1)] * 5  # one invoice per payer and month
+    assert (
+        sorted(per_payer) == [("2026-10", 1)] * 5 + [("2026-11", 1)] * 5 + [("2026-12", 1)] * 5
+    )  # one invoice per payer and month
