@@ -45,6 +45,7 @@ def test_fixtures_exist() -> None:
         # The monthly settlement as the schedule starts it (the month resolved from its start
         # time) and one of its chunks.
         "monthly_settlement",
+        "monthly_settlement_continued",
         "settle_chunk",
     } <= set(HISTORIES)
 

@@ -101,6 +101,11 @@ async def test_recipients_are_chunked_into_children_with_deterministic_ids_and_c
     # Two children per run: the first run started chunks 0 and 1, then continued as new.
     children, continued = await _children(temporal_skipping, workflow, first_run)
     assert children == [f"{workflow}-chunk-0", f"{workflow}-chunk-1"] and continued
+    if os.environ.get("WATTLANE_RECORD_HISTORIES") == "1":  # a run that continued as new
+        history = await temporal_skipping.client.get_workflow_handle(
+            workflow, run_id=first_run
+        ).fetch_history()
+        (HISTORIES / "monthly_settlement_continued.json").write_text(history.to_json())
     latest = (await temporal_skipping.client.get_workflow_handle(workflow).describe()).run_id
     children, continued = await _children(temporal_skipping, workflow, latest)
     assert children == [f"{workflow}-chunk-2", f"{workflow}-chunk-3"] and not continued
