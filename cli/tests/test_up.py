@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import queue
@@ -20,7 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from wattlane.api.assets.v1 import charging_points_pb2 as cp_pb2
 from wattlane.cli.stack import port_is_free
+from wattlane.core.clients.assets import AssetsClient
+from wattlane.core.clients.identity import IdentityClient
 
 WATTLANE = str(Path(sys.executable).parent / "wattlane")
 
@@ -64,6 +68,20 @@ class LineReader:
             self.seen.append(line)
             if predicate(line):
                 return list(self.seen)
+
+
+async def _registered_versions(identity: str, assets: str) -> dict[str, str]:
+    """Every charging point's OCPP version as assets has it registered (seen by the operator)."""
+    admin = await IdentityClient(identity, max_attempts=4).login("admin@wattlane.local", "wattlane-demo")
+    client = AssetsClient(assets, admin.token, max_attempts=4)
+    try:
+        page = await client.charging_points.ListChargingPoints(
+            cp_pb2.ListChargingPointsRequest(page_size=100)
+        )
+        return {p.ocpp_identity: p.ocpp_version for p in page.charging_points}
+    finally:
+        await client.close()
+        await admin.close()
 
 
 def test_up_starts_seeds_prints_and_stops_on_ctrl_c(tmp_path: Path) -> None:
@@ -145,6 +163,10 @@ def test_up_starts_seeds_prints_and_stops_on_ctrl_c(tmp_path: Path) -> None:
                 break
             assert time.monotonic() < deadline, listed.stdout
             time.sleep(0.5)
+        # Each station is registered in assets with the OCPP version it connects with.
+        spoken = dict(re.findall(r"^([A-Z0-9-]+)\s+online\s+\S+\s+ocpp(\S+)\s", listed.stdout, re.MULTILINE))
+        registered = asyncio.run(_registered_versions(f"127.0.0.1:{base + 2}", f"127.0.0.1:{base + 7}"))
+        assert len(spoken) == 4 and spoken == {i: registered[i] for i in spoken}, (spoken, registered)
         shown = subprocess.run(
             [WATTLANE, "stations", "show", "ACME-AMS-DC1"],
             env=env,

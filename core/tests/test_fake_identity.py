@@ -86,3 +86,33 @@ async def test_resolve_owner_knows_declared_tenants_and_users(fake: FakeIdentity
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.ResolveOwner(internal_pb2.ResolveOwnerRequest(name="tenants/NOPE"))
         assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_the_link_refuses_revoked_tokens_after_one_poll(fake: FakeIdentity) -> None:
+    """Issue 15: a revocation in identity's feed (a logout, an ended session) reaches a service at
+    its next poll, however long its scope cache would have kept the token's scope."""
+    org = fake.tenant(fake.root)
+    leaving = fake.user(org, {"billing.read": [org]})
+    disabled = fake.user(org, {"billing.read": [org]})
+    staying = fake.user(org, {"billing.read": [org]})
+    fake.service_account("billing", ["identity.revocations"])
+    link = IdentityLink(fake.target, client_id="billing", client_secret="anything", scope_ttl=600)
+    try:
+        assert link.follows_revocations and await link.poll_revocations() == 0
+        for user in (leaving, disabled, staying):
+            await link.scopes.get(await link.verifier.verify(user.token))  # cached
+        fake.revoke(leaving, token=leaving.token)
+        fake.revoke(disabled, epoch=1)
+        assert await link.poll_revocations() == 2
+        for user in (leaving, disabled):
+            with pytest.raises(Unauthenticated):
+                await link.verifier.verify(user.token)
+        assert (await link.verifier.verify(staying.token)).subject == staying.id
+        assert await link.poll_revocations() == 0  # the overlap re-reads them: nothing new
+    finally:
+        await link.close()
+    anonymous = IdentityLink(fake.target)
+    try:
+        assert not anonymous.follows_revocations  # no credentials: nothing to poll
+    finally:
+        await anonymous.close()

@@ -383,3 +383,41 @@ async def test_unknown_methods_add_no_label_values(target: str, minter: TokenMin
 def test_status_code_numbers_match_google_rpc() -> None:
     for _, code in ERRORS:
         assert code.value[0] == getattr(code_pb2, code.name)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        InvalidArgument(
+            [FieldViolation(f"charging_point.field_{i}", f"is not valid: {'💥' * 60}") for i in range(40)]
+        ),
+        NotFound("tenants/" + "x" * 100_000),
+        InvalidArgument.field("card.label", "must be at most 100 characters, got " + "é" * 20_000),
+    ],
+    ids=["many violations", "a huge resource name", "a huge description"],
+)
+async def test_an_error_of_any_size_reaches_the_caller_with_its_code(
+    target: str, probe: Probe, minter: TokenMinter, error: DomainError
+) -> None:
+    """Messages and details echo requests: however large, the status must fit the 8 KiB of
+    trailing metadata a gRPC client accepts by default (else the caller sees RESOURCE_EXHAUSTED
+    "Stream removed" instead of the real code)."""
+    probe.failures["big"] = error
+    caught = await failure(target, "Fail", {"error": "big"}, token=minter.user_token())
+    assert caught.code() == error.code
+    assert (caught.details() or "").startswith(error.message[:20])
+    violations = field_violations(caught)
+    if isinstance(error, InvalidArgument):
+        assert violations[0].field == error.violations[0].field
+
+
+async def test_a_nul_character_in_any_text_field_is_refused_naming_it(target: str, probe: Probe) -> None:
+    """PostgreSQL refuses NUL even as a query parameter: refused before the method runs."""
+    caught = await failure(target, "Public", {"who": {"name": "a\x00b"}})
+    assert caught.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field_violations(caught) == [
+        FieldViolation(
+            "fields['who'].struct_value.fields['name'].string_value", "must not contain NUL characters"
+        )
+    ]
+    assert await call(target, "Public", {"who": "ok"})  # text without NUL passes

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from google.protobuf.struct_pb2 import Struct
 
+from wattlane.api.identity.v1 import roles_pb2
 from wattlane.core import validation
 from wattlane.core.errors import InvalidArgument
 
@@ -111,3 +113,17 @@ def test_hostname() -> None:
     assert validation.hostname(" Mail.Example.COM ", "f") == "mail.example.com"
     for bad in ["localhost", "-a.example", "a_b.example", "a..example", "exa mple.com", ("x" * 64) + ".com"]:
         assert rejects(validation.hostname, bad).startswith("is not a valid domain name")
+
+
+def test_a_nul_character_anywhere_in_a_request_is_named() -> None:
+    assert validation.nul_character_field(Struct()) is None
+    request = roles_pb2.UpdateRoleRequest(role=roles_pb2.Role(name="roles/1", permissions=["a", "b\x00"]))
+    assert validation.nul_character_field(request) == "role.permissions[1]"
+    nested = Struct()
+    nested.update({"outer": {"inner": ["ok", "bad\x00"]}})
+    assert (
+        validation.nul_character_field(nested)
+        == "fields['outer'].struct_value.fields['inner'].list_value.values[1].string_value"
+    )
+    clean = roles_pb2.UpdateRoleRequest(role=roles_pb2.Role(name="roles/1", display_name="Ünïcode ok"))
+    assert validation.nul_character_field(clean) is None

@@ -431,3 +431,46 @@ async def test_feature_licenses(tree: TreeBuilder, internal: Internal, admin: Cl
         accounts_pb2.ListLicenseAllocationsRequest(parent=w.org.name)
     )
     assert [a.resource for a in allocations.license_allocations] == ["chargingPoints/L1"]
+
+
+async def test_unknown_enum_numbers_and_instants_out_of_range_are_named(
+    tree: TreeBuilder, internal: Internal
+) -> None:
+    """A client may send any enum number and any Timestamp: INVALID_ARGUMENT naming the field."""
+    w = await world(tree)
+    app_request = create_request(w)
+    app_request.application.kind = 999  # type: ignore[assignment]
+    calls = [
+        (w.boss.client.applications.CreateApplication(app_request), "application.kind"),
+        (
+            w.boss.client.licenses.PurchaseLicenses(
+                accounts_pb2.PurchaseLicensesRequest(parent=w.org.name, type=999, quantity=1)  # type: ignore[arg-type]
+            ),
+            "type",
+        ),
+        (
+            internal.stub.AllocateLicense(
+                internal_pb2.AllocateLicenseRequest(
+                    organization=w.org.name,
+                    type=999,
+                    resource="chargingPoints/x",  # type: ignore[arg-type]
+                )
+            ),
+            "type",
+        ),
+        (
+            internal.stub.ReleaseLicense(
+                internal_pb2.ReleaseLicenseRequest(type=999, resource="chargingPoints/x")  # type: ignore[arg-type]
+            ),
+            "type",
+        ),
+    ]
+    app = await w.boss.client.applications.CreateApplication(create_request(w))
+    decide = internal_pb2.DecideApplicationRequest(application=app.name, approve=True, actor=w.cs.user.name)
+    decide.effective_time.seconds = 253_402_300_800  # 10000-01-01
+    calls.append((internal.stub.DecideApplication(decide), "effective_time"))
+    for call, field in calls:
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await call
+        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT, field
+        assert [v.field for v in field_violations(raised.value)] == [field]

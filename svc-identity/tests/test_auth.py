@@ -9,11 +9,13 @@ import grpc
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from google.protobuf import field_mask_pb2
 
-from wattlane.api.identity.v1 import auth_pb2, tenants_pb2, users_pb2
+from wattlane.api.identity.v1 import auth_pb2, internal_pb2, internal_pb2_grpc, tenants_pb2, users_pb2
+from wattlane.core.errors import field_violations
 from wattlane.core.tokens import TokenVerifier
 from wattlane.identity.main import IdentityService
-from wattlane.identity.testing import ADMIN_EMAIL, Client, TreeBuilder
+from wattlane.identity.testing import ADMIN_EMAIL, Client, TreeBuilder, unique
 
 
 async def _expect_unauthenticated(client: Client) -> None:
@@ -34,6 +36,14 @@ async def test_login_failures_look_the_same(identity_target: str) -> None:
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await client.auth.Login(auth_pb2.LoginRequest(email="", password="x"))
         assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        # Longer than any e-mail address: named, not a failed sign-in to count (PostgreSQL
+        # would refuse to store it in the throttle, an INTERNAL).
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await client.auth.Login(
+                auth_pb2.LoginRequest(email="x" * 100_000 + "@example.test", password="x")
+            )
+        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert [v.field for v in field_violations(raised.value)] == ["email"]
     finally:
         await client.close()
 
@@ -162,3 +172,58 @@ async def test_service_accounts_and_tokens(admin: Client, tree: TreeBuilder, ide
             )
         )
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def _service_client(admin: Client, identity_target: str, scopes: list[str]) -> Client:
+    created = await admin.service_accounts.CreateServiceAccount(
+        auth_pb2.CreateServiceAccountRequest(
+            service_account=auth_pb2.ServiceAccount(service=unique("svc-rev"), scopes=scopes)
+        )
+    )
+    anonymous = Client(identity_target)
+    try:
+        token = await anonymous.auth.IssueServiceToken(
+            auth_pb2.IssueServiceTokenRequest(
+                client_id=created.service_account.name, client_secret=created.client_secret
+            )
+        )
+    finally:
+        await anonymous.close()
+    return Client(identity_target, token.access_token)
+
+
+async def test_the_revocation_feed_lists_logouts_and_ended_sessions(
+    admin: Client, tree: TreeBuilder, identity_target: str
+) -> None:
+    """Issue 15: what services poll to refuse revoked tokens at once (`identity.revocations`)."""
+    follower = await _service_client(admin, identity_target, ["identity.revocations"])
+    other = await _service_client(admin, identity_target, ["identity.directory"])
+    feed = internal_pb2_grpc.IdentityInternalServiceStub(follower.channel)
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await internal_pb2_grpc.IdentityInternalServiceStub(other.channel).ListRevocations(
+                internal_pb2.ListRevocationsRequest()
+            )
+        assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        first = await feed.ListRevocations(internal_pb2.ListRevocationsRequest())
+        root = await tree.root()
+        leaving = await tree.member(root.name)
+        disabled = await tree.member(root.name)
+        token_id = jwt.decode(leaving.client.token, options={"verify_signature": False})["jti"]
+        await leaving.client.auth.Logout(auth_pb2.LogoutRequest())
+        await admin.users.UpdateUser(
+            users_pb2.UpdateUserRequest(
+                user=users_pb2.User(name=disabled.user.name, state=users_pb2.User.DISABLED),
+                update_mask=field_mask_pb2.FieldMask(paths=["state"]),
+            )
+        )
+        later = await feed.ListRevocations(internal_pb2.ListRevocationsRequest(since=first.read_time))
+        got = {(r.user, r.token_id, r.epoch) for r in later.revocations}
+        assert (leaving.user.name, token_id, 0) in got
+        assert (disabled.user.name, "", 1) in got  # every token below epoch 1: all it had
+        assert not later.truncated and all(r.expire_time.seconds > time.time() for r in later.revocations)
+        everything = await feed.ListRevocations(internal_pb2.ListRevocationsRequest())
+        assert got <= {(r.user, r.token_id, r.epoch) for r in everything.revocations}
+    finally:
+        await follower.close()
+        await other.close()

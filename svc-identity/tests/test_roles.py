@@ -195,3 +195,25 @@ async def test_binding_rules(admin: Client, tree: TreeBuilder) -> None:
                 )
             )
         assert raised.value.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND)
+
+
+async def test_renaming_onto_another_roles_name_already_exists(admin: Client, tree: TreeBuilder) -> None:
+    """As CreateRole says: ALREADY_EXISTS naming the field (the unique key, not an INTERNAL)."""
+    customer = await _customer(tree)
+    first, second = [
+        await admin.roles.CreateRole(
+            roles_pb2.CreateRoleRequest(
+                parent=customer.name, role=R(display_name=name, permissions=["tenants.read"])
+            )
+        )
+        for name in (unique("first"), unique("second"))
+    ]
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await admin.roles.UpdateRole(
+            roles_pb2.UpdateRoleRequest(
+                role=R(name=second.name, display_name=first.display_name),
+                update_mask=field_mask_pb2.FieldMask(paths=["display_name"]),
+            )
+        )
+    assert raised.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert "display_name" in (raised.value.details() or "")

@@ -62,6 +62,8 @@ async def test_kinds_only_go_where_the_tree_allows(
         (T(kind=T.PARTNER, display_name="x" * 201), "tenant.display_name"),
         (T(kind=T.KIND_UNSPECIFIED, display_name="x"), "tenant.kind"),
         (T(kind=T.OPERATOR, display_name="x"), "tenant.kind"),
+        (T(kind=999, display_name="x"), "tenant.kind"),  # type: ignore[arg-type]
+        (T(kind=T.PARTNER, display_name="x", customer_type=999), "tenant.customer_type"),  # type: ignore[arg-type]
         (T(kind=T.PARTNER, display_name="x", time_zone="Mars/Olympus"), "tenant.time_zone"),
         (T(kind=T.PARTNER, display_name="x", locale="english"), "tenant.locale"),
         (T(kind=T.PARTNER, display_name="x", customer_type=T.COMPANY), "tenant.customer_type"),

@@ -249,3 +249,76 @@ async def test_list_users_filters(admin: Client, tree: TreeBuilder) -> None:
         users_pb2.ListUsersRequest(parent=customer.name, recursive=True, filter="state = INVITED")
     )
     assert list(active.users) == []
+
+
+async def test_an_unknown_state_is_named(admin: Client, tree: TreeBuilder) -> None:
+    _, org = await _org(tree)
+    member = await tree.member(org.name, [("organization-member", org.name)])
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await admin.users.UpdateUser(
+            users_pb2.UpdateUserRequest(
+                user=U(name=member.user.name, state=999),  # type: ignore[arg-type]
+                update_mask=mask("state"),
+            )
+        )
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in field_violations(raised.value)] == ["user.state"]
+
+
+async def test_create_user_with_roles_is_one_operation(tree: TreeBuilder) -> None:
+    """Issue 15: a user created with a role either exists with it or not at all; a partner admin
+    (the README's example) gives organization-member at its customers' organizations."""
+    root = await tree.root()
+    partner = await tree.tenant(root.name, "PARTNER")
+    customer = await tree.tenant(partner.name, "CUSTOMER")
+    org = await tree.tenant(customer.name, "ORGANIZATION")
+    partner_admin = await tree.member(partner.name, [("partner-admin", partner.name)])
+    email = f"{unique('new')}@example.test"
+    created = await partner_admin.client.users.CreateUser(
+        users_pb2.CreateUserRequest(
+            parent=org.name, user=U(email=email, display_name="New"), roles=["roles/organization-member"]
+        )
+    )
+    assert created.state == U.INVITED
+    bindings = await partner_admin.client.roles.ListRoleBindings(
+        roles_pb2.ListRoleBindingsRequest(parent=org.name, filter=f'user = "{created.name}"')
+    )
+    assert [(b.role, b.tenant, b.propagate) for b in bindings.role_bindings] == [
+        ("roles/organization-member", org.name, True)
+    ]
+    # A role the caller may not give (organization-admin holds licenses.purchase) creates nothing.
+    other = f"{unique('new')}@example.test"
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await partner_admin.client.users.CreateUser(
+            users_pb2.CreateUserRequest(
+                parent=org.name,
+                user=U(email=other, display_name="Other"),
+                roles=["roles/organization-member", "roles/organization-admin"],
+            )
+        )
+    assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    found = await partner_admin.client.users.ListUsers(
+        users_pb2.ListUsersRequest(parent=org.name, filter=f'email = "{other}"')
+    )
+    assert list(found.users) == []
+    # Unknown and malformed roles name the field; nothing is created either.
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await partner_admin.client.users.CreateUser(
+            users_pb2.CreateUserRequest(
+                parent=org.name, user=U(email=other, display_name="Other"), roles=["roles/nope"]
+            )
+        )
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await partner_admin.client.users.CreateUser(
+            users_pb2.CreateUserRequest(
+                parent=org.name, user=U(email=other, display_name="Other"), roles=["organization-member"]
+            )
+        )
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "roles[0]" in {v.field for v in field_violations(raised.value)}
+    # The retry without the refused role succeeds (no ALREADY_EXISTS from a half-made user).
+    retried = await partner_admin.client.users.CreateUser(
+        users_pb2.CreateUserRequest(parent=org.name, user=U(email=other, display_name="Other"))
+    )
+    assert retried.email == other

@@ -11,12 +11,20 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from tests.support.assets import AssetsStack, Org, organization
-from wattlane.api.assets.v1 import access_pb2, cards_pb2, charging_points_pb2, internal_pb2, settings_pb2
+from wattlane.api.assets.v1 import (
+    access_pb2,
+    cards_pb2,
+    charging_points_pb2,
+    internal_pb2,
+    locations_pb2,
+    settings_pb2,
+)
+from wattlane.api.identity.v1 import accounts_pb2
 from wattlane.core.clients.assets import AssetsClient
 from wattlane.core.errors import field_violations
 from wattlane.identity.testing import TreeBuilder
 
-from .helpers import location, point, uid
+from .helpers import location, mask, point, uid
 
 D = internal_pb2.AccessDecision
 C = cards_pb2.Card
@@ -35,6 +43,7 @@ class World:
     stations: dict[str, str]  # access mode -> OCPP identity
     cards: dict[str, cards_pb2.Card]
     csms: AssetsClient
+    admin: AssetsClient  # the organization's administrator
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +64,7 @@ async def world(tree_builder: TreeBuilder, assets_stack: AssetsStack) -> World:
             site.name,
             access_mode=settings_pb2.AccessMode.Value(mode),
             access_mode_override=mode != "WHITELIST",
+            charging_enabled=True,  # takes an AC license: only licensed points charge
         )
         stations[mode] = station.ocpp_identity
     listed_user = await tree_builder.member(org.org.name)
@@ -93,7 +103,7 @@ async def world(tree_builder: TreeBuilder, assets_stack: AssetsStack) -> World:
             parent=org.org.name, whitelist_entry=cards_pb2.WhitelistEntry(user=listed_user.user.name)
         )
     )
-    return World(org, site.name, stations, cards, assets_stack.client(assets_stack.csms_token))
+    return World(org, site.name, stations, cards, assets_stack.client(assets_stack.csms_token), client)
 
 
 CASES = [
@@ -234,3 +244,85 @@ async def test_local_authorization_lists(world: World, assets_stack: AssetsStack
             internal_pb2.ListLocalAuthorizationsRequest(identity=world.stations["WHITELIST"])
         )
     assert users.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_a_point_without_its_feature_license_refuses_every_card(
+    tree_builder: TreeBuilder, assets_stack: AssetsStack
+) -> None:
+    """Issue 15: charging not enabled (no AC license allocated; none in the pool) refuses even in
+    Open mode, and ExplainAccess says why; enabling charging (a license taken) lets cards in."""
+    org = await organization(tree_builder, assets_stack, licenses={accounts_pb2.DC_CHARGING: 1})
+    client = assets_stack.client(org.admin)
+    site = await location(client, org.org.name, access_mode=settings_pb2.OPEN)
+    station = await point(client, site.name)
+    assert not station.charging_enabled
+    csms = assets_stack.client(assets_stack.csms_token)
+    decision = await csms.internal.DecideAccess(
+        internal_pb2.DecideAccessRequest(identity=station.ocpp_identity, id_token="04A1B2C3D4E5F6")
+    )
+    assert decision.status == D.INVALID and decision.payer == D.PAYER_UNSPECIFIED
+    assert "charging is not enabled" in decision.reason and "AC_CHARGING license" in decision.reason
+    explained = await client.access.ExplainAccess(
+        access_pb2.ExplainAccessRequest(charging_point=station.name, id_token="04A1B2C3D4E5F6")
+    )
+    assert explained.status == D.INVALID and "AC_CHARGING license" in explained.reason
+    await client.locations.UpdateLocation(
+        locations_pb2.UpdateLocationRequest(
+            location=locations_pb2.Location(name=site.name, access_mode=settings_pb2.WHITELIST),
+            update_mask=mask("access_mode"),
+        )
+    )
+    listed = await client.cards.CreateCard(
+        cards_pb2.CreateCardRequest(parent=org.customer.name, card=C(uid=uid(), public_mode=C.WHITELIST))
+    )
+    refused = await csms.internal.DecideAccess(
+        internal_pb2.DecideAccessRequest(identity=station.ocpp_identity, id_token=listed.uid)
+    )
+    assert refused.status == D.INVALID and "AC_CHARGING license" in refused.reason
+    offline = await csms.internal.ListLocalAuthorizations(
+        internal_pb2.ListLocalAuthorizationsRequest(identity=station.ocpp_identity)
+    )
+    assert list(offline.entries) == []  # nothing accepted offline either
+    await org.admin.client.licenses.PurchaseLicenses(
+        accounts_pb2.PurchaseLicensesRequest(parent=org.org.name, type=accounts_pb2.AC_CHARGING, quantity=1)
+    )
+    await client.charging_points.UpdateChargingPoint(
+        charging_points_pb2.UpdateChargingPointRequest(
+            charging_point=charging_points_pb2.ChargingPoint(name=station.name, charging_enabled=True),
+            update_mask=mask("charging_enabled"),
+        )
+    )
+    decision = await csms.internal.DecideAccess(
+        internal_pb2.DecideAccessRequest(identity=station.ocpp_identity, id_token=listed.uid)
+    )
+    assert (decision.status, decision.payer) == (D.ACCEPTED, D.FREE), decision.reason
+    offline = await csms.internal.ListLocalAuthorizations(
+        internal_pb2.ListLocalAuthorizationsRequest(identity=station.ocpp_identity)
+    )
+    assert len(offline.entries) == 1
+
+
+async def test_explain_access_reads_a_card_outside_scope_as_unknown(world: World) -> None:
+    """Issue 15: ExplainAccess is no oracle for UIDs of other tenants: another customer's card
+    (here a public one, which roaming points would let charge on its issuer's account) gets
+    exactly the answer of a UID that exists nowhere, under every access mode."""
+    client = world.admin
+    for mode, identity in world.stations.items():
+        points = await client.charging_points.ListChargingPoints(
+            charging_points_pb2.ListChargingPointsRequest(
+                parent=world.site_name, filter=f'ocpp_identity = "{identity}"'
+            )
+        )
+        station = points.charging_points[0].name
+        foreign, unknown = [
+            await client.access.ExplainAccess(
+                access_pb2.ExplainAccessRequest(charging_point=station, id_token=token)
+            )
+            for token in (world.cards["foreign_public"].uid, uid())
+        ]
+        assert foreign == unknown, mode
+        # The caller's own cards are still explained as what they are.
+        mine = await client.access.ExplainAccess(
+            access_pb2.ExplainAccessRequest(charging_point=station, id_token=world.cards["private"].uid)
+        )
+        assert mine.card == world.cards["private"].name, mode

@@ -87,6 +87,9 @@ async def test_uid_unique_inside_a_customer_only(
         ({"uid": "A" * 37}, "card.uid"),
         ({"uid": "04 A1 B2"}, "card.uid"),
         ({"uid": "x", "public_mode": C.WHITELIST}, "card.public_mode"),
+        ({"uid": "x", "public_mode": 999}, "card.public_mode"),
+        ({"uid": "x", "valid_from": Timestamp(seconds=-(2**62))}, "card.valid_from"),
+        ({"uid": "x", "valid_to": Timestamp(seconds=253_402_300_800)}, "card.valid_to"),  # 10000-01-01
         ({"uid": "x", "issuer": "NL-TNM"}, "card.issuer"),
         ({"uid": "x", "label": "x" * 101}, "card.label"),
         (

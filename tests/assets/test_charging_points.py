@@ -27,6 +27,9 @@ from .helpers import CP, identity, location, mask, point
         ({"ocpp_identity": "ünïcode"}, "charging_point.ocpp_identity"),
         ({"ocpp_identity": ".."}, "charging_point.ocpp_identity"),
         ({"current_type": CP.CURRENT_TYPE_UNSPECIFIED}, "charging_point.current_type"),
+        ({"current_type": 999}, "charging_point.current_type"),
+        ({"onboarding": 999}, "charging_point.onboarding"),
+        ({"access_mode_override": True, "access_mode": 999}, "charging_point.access_mode"),
         ({"max_power_w": -1}, "charging_point.max_power_w"),
         ({"ocpp_version": "1.5"}, "charging_point.ocpp_version"),
         ({"rate_plan": "plans/x"}, "charging_point.rate_plan"),
@@ -174,6 +177,7 @@ async def test_connectors(assets_stack: AssetsStack, org: Org) -> None:
         (C(evse_id=0, connector_id=1, type=C.TYPE_2), "connector.evse_id"),
         (C(evse_id=1, connector_id=0, type=C.TYPE_2), "connector.connector_id"),
         (C(evse_id=1, connector_id=2), "connector.type"),
+        (C(evse_id=1, connector_id=2, type=999), "connector.type"),  # type: ignore[arg-type]
         (C(evse_id=1, connector_id=2, type=C.TYPE_2, max_power_w=-1), "connector.max_power_w"),
         (C(evse_id=1, connector_id=2, type=C.TYPE_2, max_power_w=50_000), "connector.max_power_w"),
     ):

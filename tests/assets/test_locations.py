@@ -51,6 +51,7 @@ async def test_create_get_list_update(assets_stack: AssetsStack, org: Org) -> No
         ({"latitude": 91.0}, "location.latitude"),
         ({"longitude": -181.0}, "location.longitude"),
         ({"time_zone": "Mars/Olympus"}, "location.time_zone"),
+        ({"access_mode": 999}, "location.access_mode"),
         ({"rate_plan": "plan 7"}, "location.rate_plan"),
         ({"address": locations_pb2.Address(country="Netherlands")}, "location.address.country"),
     ],

@@ -231,3 +231,35 @@ async def test_identity_down_during_a_removal_is_finished_later(private: tuple[P
         await client.locations.DeleteLocation(locations_pb2.DeleteLocationRequest(name=site.name))
     finally:
         await restarted.stop()
+
+
+async def test_an_organization_member_uses_a_license_but_configures_nothing(
+    assets_stack: AssetsStack, org: Org, tree: TreeBuilder
+) -> None:
+    """Issue 15: organization-member holds `licenses.use` (the Floem seed: members use the
+    organization's licenses to activate charging), so it enables and disables charging; any other
+    change to the point still needs `stations.manage`."""
+    site = await location(assets_stack.client(org.admin), org.org.name)
+    plain = await point(assets_stack.client(org.admin), site.name)
+    member = await tree.member(org.org.name, [("organization-member", org.org.name)])
+    client = assets_stack.client(member)
+    enabled = await client.charging_points.UpdateChargingPoint(
+        pb.UpdateChargingPointRequest(
+            charging_point=CP(name=plain.name, charging_enabled=True), update_mask=mask("charging_enabled")
+        )
+    )
+    assert enabled.charging_enabled and plain.name in (await usage(org))[1]
+    for paths, values in ((["alias"], CP(alias="mine")), (["charging_enabled", "alias"], CP(alias="m"))):
+        values.name = plain.name
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await client.charging_points.UpdateChargingPoint(
+                pb.UpdateChargingPointRequest(charging_point=values, update_mask=mask(*paths))
+            )
+        assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert "stations.manage" in (raised.value.details() or "")
+    await client.charging_points.UpdateChargingPoint(
+        pb.UpdateChargingPointRequest(
+            charging_point=CP(name=plain.name, charging_enabled=False), update_mask=mask("charging_enabled")
+        )
+    )
+    assert plain.name not in (await usage(org))[1]

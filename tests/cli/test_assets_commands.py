@@ -128,6 +128,7 @@ async def test_points_connectors_cards_whitelists_and_access(
     _, out, _ = await wl(
         env, "points", "create", "--location", site, "--ocpp-identity", ocpp, "--current-type", "ac",
         "--max-power-w", "22000", "--onboarding", "pre-approved",
+        "--charging-enabled",  # takes an AC license: only a licensed point accepts cards
     )  # fmt: skip
     point = _created(out, "chargingPoints")
     _, listed, _ = await wl(env, "points", "list", "--location", site)

@@ -82,6 +82,7 @@ async def test_stations_list_show_and_log(
     assert "CLI-1: online, charging, ocpp1.6" in shown and "serial SN-CLI" in shown
     _, logged, _ = await wl(env, "stations", "log", "CLI-1", "--action", "StatusNotification")
     assert logged.count("StatusNotification") == 2
+    assert '{"connectorId":1,' in logged  # as the station sent it, not 1.0
     code, _, missing = await wl(env, "stations", "show", "NOPE-1", ok=False)
     assert code == 1 and "NOT_FOUND" in missing
     _, _, bad = await wl(env, "stations", "log", "--since", "yesterday", ok=False)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -179,6 +180,31 @@ async def test_invalid_requests_name_the_field(world: World, request_: object, f
         await method(request_)
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert [v.field for v in field_violations(error.value)] == [field]
+
+
+async def test_the_message_log_shows_each_frame_as_the_station_sent_it(world: World) -> None:
+    """Integers stay integers (`"connectorId": 1`, not `1.0`) and keys keep the sender's order:
+    `payload_json` is the payload as the frame carried it (a protobuf Value holds only doubles)."""
+    station = await _booted(world.url(world.a), "A-7")
+    await station.call(
+        "StatusNotification", {"connectorId": 1, "status": "Faulted", "errorCode": "GroundFailure"}
+    )
+    await _flush(world)
+    client = world.clients["member_a"]
+    page = await client.stations.ListStationMessages(
+        S.ListStationMessagesRequest(parent="stations/A-7", filter='action = "StatusNotification"')
+    )
+    sent = [m.payload_json for m in page.messages if m.direction == S.StationMessage.IN]
+    # Not the order PostgreSQL's jsonb would keep (shortest key first).
+    assert sent[0] == '{"connectorId":1,"status":"Faulted","errorCode":"GroundFailure"}'
+    assert sent[1].startswith('{"connectorId":1,"errorCode":"NoError","status":"Available"')
+    boot = await client.stations.ListStationMessages(
+        S.ListStationMessagesRequest(parent="stations/A-7", filter='action = "BootNotification"')
+    )
+    [answer] = [m for m in boot.messages if m.direction == S.StationMessage.OUT]
+    interval = json.loads(answer.payload_json)["interval"]
+    assert isinstance(interval, int) and f'"interval":{interval}' in answer.payload_json
+    await station.close()
 
 
 async def test_the_message_log_reads_by_station_action_errors_and_time(world: World) -> None:

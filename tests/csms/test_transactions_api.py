@@ -41,7 +41,11 @@ T = transactions_pb2
 
 
 @pytest.fixture
-async def csms(databases: DatabaseFactory, identity: IdentityService) -> AsyncIterator[CsmsService]:
+async def csms(
+    databases: DatabaseFactory, identity: IdentityService, tree: TreeBuilder
+) -> AsyncIterator[CsmsService]:
+    # The CSMS's own account resolves a `parent` tenant's path with identity's directory.
+    client_id, secret, _ = await service_token(tree.admin, [scopes.IDENTITY_DIRECTORY], "csms")
     service = CsmsService(
         CsmsSettings(
             port=0,
@@ -49,6 +53,8 @@ async def csms(databases: DatabaseFactory, identity: IdentityService) -> AsyncIt
             grpc_port=0,
             database_url=await databases.create("csmstx"),
             identity_address=f"127.0.0.1:{identity.port}",
+            client_id=client_id,
+            client_secret=secret,
             process_id="tx",
         )
     )
@@ -345,3 +351,39 @@ async def test_the_full_view_has_the_charging_states_and_every_view_the_time_zon
     finally:
         for client in (billing, other, user):
             await client.close()
+
+
+async def test_a_parent_is_a_subtree_in_scope(csms: CsmsService, tree: TreeBuilder) -> None:
+    """Issue 15: `parent` = the caller's own customer lists its organizations' transactions (and
+    the export exports them); another branch's tenant is NOT_FOUND, as everywhere else."""
+    root = await tree.root()
+    partner = await tree.tenant(root.name, "PARTNER")
+    customer = await tree.tenant(partner.name, "CUSTOMER")
+    org = await tree.tenant(customer.name, "ORGANIZATION")
+    sub = await tree.tenant(org.name, "ORGANIZATION")
+    p2 = await tree.tenant(root.name, "PARTNER")
+    foreign = await tree.tenant((await tree.tenant(p2.name, "CUSTOMER")).name, "ORGANIZATION")
+    at_org = await _transaction(csms, "PAR-1", org, org)
+    at_sub = await _transaction(csms, "PAR-2", sub, sub)
+    await _transaction(csms, "PAR-3", foreign, foreign)
+    admin = await tree.member(customer.name, [("organization-admin", customer.name)])
+    client = CsmsClient(f"127.0.0.1:{csms.grpc_port}", admin.client.token)
+    rpc = client.transactions
+    try:
+        for parent, expected in ((customer, [at_sub, at_org]), (org, [at_sub, at_org]), (sub, [at_sub])):
+            page = await rpc.ListTransactions(T.ListTransactionsRequest(parent=parent.name))
+            assert [t.name for t in page.transactions] == [f"transactions/{i}" for i in expected]
+            export = rpc.ExportTransactions(T.ExportTransactionsRequest(parent=parent.name))
+            chunks = [c.csv async for c in export]
+            rows = list(csv.DictReader(io.StringIO(b"".join(chunks).decode())))
+            assert len(rows) == len(expected)
+        for name in (foreign.name, p2.name, "tenants/NOSUCHTENANT"):
+            with pytest.raises(grpc.aio.AioRpcError) as error:
+                await rpc.ListTransactions(T.ListTransactionsRequest(parent=name))
+            assert error.value.code() == grpc.StatusCode.NOT_FOUND, name
+            with pytest.raises(grpc.aio.AioRpcError) as error:
+                async for _ in rpc.ExportTransactions(T.ExportTransactionsRequest(parent=name)):
+                    pass
+            assert error.value.code() == grpc.StatusCode.NOT_FOUND, name
+    finally:
+        await client.close()

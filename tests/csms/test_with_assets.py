@@ -78,6 +78,8 @@ async def test_a_charging_point_from_assets_connects_and_is_scoped_by_its_owner(
     expected = await assets_stack.client(assets_stack.csms_token).internal.DecideAccess(
         assets_internal.DecideAccessRequest(identity=identity, id_token=card, token_type="ISO14443")
     )
+    # Charging is not enabled at the point (no license allocated): the CSMS refuses the card too.
+    assert expected.status == assets_internal.AccessDecision.INVALID and "license" in expected.reason
     answer = await station.authorize(card)
     assert (
         answer["idTokenInfo"]["status"] == assets_internal.AccessDecision.Status.Name(expected.status).title()
@@ -157,7 +159,9 @@ async def test_send_local_list_syncs_the_whitelist_from_assets(
     point = await client.charging_points.CreateChargingPoint(
         cp_pb2.CreateChargingPointRequest(
             parent=site.name,
-            charging_point=cp_pb2.ChargingPoint(ocpp_identity=identity, current_type=cp_pb2.ChargingPoint.AC),
+            charging_point=cp_pb2.ChargingPoint(
+                ocpp_identity=identity, current_type=cp_pb2.ChargingPoint.AC, charging_enabled=True
+            ),
         )
     )
     key = (

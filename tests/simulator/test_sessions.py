@@ -8,7 +8,7 @@ import pytest
 from wattlane.csms.providers.interfaces import AccessDecision, AccessStatus
 from wattlane.csms.testing import DEFAULT_PASSWORD, running_csms
 from wattlane.simulator import messages
-from wattlane.simulator.sessions import SessionPlan, SessionRunner
+from wattlane.simulator.sessions import ConnectorRunner, SessionPlan
 from wattlane.simulator.station import SimStation
 
 
@@ -19,10 +19,10 @@ async def test_a_simulated_session_is_one_transaction_charging_then_parked(proto
         station = SimStation("SESS-1", csms.url, protocol=protocol, password=DEFAULT_PASSWORD)
         await station.connect()
         await station.boot()
-        runner = SessionRunner(station, register_wh=1000)
+        runner = ConnectorRunner(station, register_wh=1000)
         plan = SessionPlan("CARD1", kwh=2.0, charging_seconds=0.3, parked_seconds=0.1, sample_seconds=0.1)
-        await runner.run(plan)
-        await runner.run(plan)  # the register keeps counting
+        assert await runner.run(plan)
+        assert await runner.run(plan)  # the register keeps counting
         await station.close()
     store = csms.memory.transactions
     assert len(store.completed) == 2

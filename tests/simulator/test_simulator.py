@@ -13,6 +13,7 @@ from cryptography import x509
 from wattlane.csms.protocol.errors import OcppVersion
 from wattlane.csms.protocol.schemas import schema_set
 from wattlane.csms.protocol.security import SecurityProfile, server_ssl_context
+from wattlane.csms.providers.interfaces import AccessDecision, AccessStatus
 from wattlane.csms.testing import DEFAULT_PASSWORD, eventually, running_csms
 from wattlane.simulator import messages
 from wattlane.simulator.certs import CertificateAuthority, DevPki
@@ -37,6 +38,7 @@ _VARIABLE = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "Heart
 SAMPLE_REQUESTS: dict[str, dict[str, Any]] = {
     "GetVariables": {"getVariableData": [_VARIABLE]},
     "SetVariables": {"setVariableData": [{**_VARIABLE, "attributeValue": "60"}]},
+    "ChangeConfiguration": {"key": "HeartbeatInterval", "value": "60"},
     "CostUpdated": {"totalCost": 4.25, "transactionId": "tx-1"},
     "DataTransfer": {
         "vendorId": "org.openchargealliance.costmsg",
@@ -128,6 +130,45 @@ async def test_cli_runs_a_small_fleet() -> None:
         assert process.returncode == 0, stderr.decode()
         assert "3/3 connected, 3 accepted, 0 failed" in stdout.decode()
         assert csms.memory.events.boots["CLI-2"].version is OcppVersion.V201
+
+
+async def test_cli_stations_charge_through_a_fast_day_with_several_cards() -> None:
+    async with running_csms(stations={f"DAY-{n}": DEFAULT_PASSWORD for n in range(1, 3)}) as csms:
+        for card in ("CARD-A", "CARD-B"):
+            csms.memory.access.set(card, AccessDecision(AccessStatus.ACCEPTED, payer="cardholder"))
+        argv = ["--url", csms.url, "--count", "2", "--prefix", "DAY-", "--password", DEFAULT_PASSWORD]
+        argv += ["--session-card", "CARD-A", "--session-card", "CARD-B", "--session-speed", "60000"]
+        argv += ["--session-delay", "0", "--session-stagger", "0.1", "--duration", "3"]
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "wattlane.simulator",
+            *argv,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        async with asyncio.timeout(30):
+            _, stderr = await process.communicate()
+        assert process.returncode == 0, stderr.decode()
+    done = [csms.memory.transactions.by_id[i] for i in csms.memory.transactions.completed]
+    assert {t.start.identity for t in done} == {"DAY-1", "DAY-2"}
+    assert {t.start.id_token for t in done} == {"CARD-A", "CARD-B"}
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_cli_going_down_ends_the_session_in_progress(protocol: str) -> None:
+    async with running_csms(stations={"DAY-1": DEFAULT_PASSWORD}) as csms:
+        csms.memory.access.set("CARD-A", AccessDecision(AccessStatus.ACCEPTED, payer="cardholder"))
+        argv = ["--url", csms.url, "--prefix", "DAY-", "--password", DEFAULT_PASSWORD, "--protocol", protocol]
+        argv += ["--session-card", "CARD-A", "--session-delay", "0", "--duration", "1.5"]  # minutes long
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "wattlane.simulator", *argv, stderr=asyncio.subprocess.PIPE
+        )
+        async with asyncio.timeout(30):
+            _, stderr = await process.communicate()
+        assert process.returncode == 0, stderr.decode()
+        (transaction,) = csms.memory.transactions.by_id.values()
+        assert transaction.end is not None and transaction.end.reason == "Reboot"
 
 
 def test_certificates_carry_the_identity(tmp_path: Path) -> None:

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from wattlane.cli.demo_assets import DemoStation
 from wattlane.cli.stack import Child, Stack, python, wait_ready
 
 HEARTBEAT_SECONDS = 10  # short, so the registry visibly moves while you look
-# Which demo stations speak which protocol (the rest speak OCPP 1.6).
-OCPP_201 = ("ACME-AMS-DC1", "GLOBEX-LON-01")
-# Demo stations that run charging sessions by themselves, and with which card (Dirk's card, on
-# Amsterdam HQ's whitelist): their completed transactions become priced charge records.
-SESSIONS = {"ACME-AMS-01": "04A1B2C3D4E5F6", "ACME-AMS-DC1": "04A1B2C3D4E5F6"}
-SESSION_EVERY_SECONDS = 180
+# Every demo station with charging enabled runs a compressed day of charging sessions with the
+# demo cards its site accepts (seeded: the same day every run): plug-in times busier at rush
+# hour, random energy and parking time, at up to its power. At speed 60 a day takes 24 minutes.
+SESSION_SPEED = 60
+SESSION_SEED = 2026
 SESSION_DELAY_SECONDS = 60  # the first one a minute after start: first see them all available
+SESSION_STAGGER_SECONDS = 15  # then one station after another
+RECONNECT_CAP_SECONDS = 30  # a station dropped (or displaced) retries at least this often
 
 
 async def start_csms(
@@ -55,25 +57,33 @@ async def start_csms(
     await wait_ready(csms, metrics_port)
 
 
-async def start_stations(stack: Stack, data: Path, identities: list[str], *, csms_port: int) -> None:
-    """Start the demo stations (they boot, report Available and heartbeat; those in SESSIONS
-    charge now and then), one simulator process per protocol and card."""
+async def start_stations(stack: Stack, data: Path, stations: list[DemoStation], *, csms_port: int) -> None:
+    """Start the demo stations: they boot, report Available, heartbeat, answer remote actions as
+    real stations do, reconnect when dropped, and those with cards (charging enabled) charge
+    through the (compressed) day with them. Each speaks the OCPP version it is registered with
+    in assets; one simulator process per protocol, cards and power."""
     keys = data / "station-keys.json"
-    groups: dict[tuple[str, str], list[str]] = {}
-    for identity in identities:
-        protocol = "ocpp2.0.1" if identity in OCPP_201 else "ocpp1.6"
-        groups.setdefault((protocol, SESSIONS.get(identity, "")), []).append(identity)
-    for (protocol, card), members in sorted(groups.items()):
+    groups: dict[tuple[str, tuple[str, ...], int], list[str]] = {}
+    for station in stations:
+        group = (f"ocpp{station.ocpp_version}", station.cards, station.max_power_w)
+        groups.setdefault(group, []).append(station.identity)
+    first = SESSION_DELAY_SECONDS
+    for n, ((protocol, cards, power), members) in enumerate(sorted(groups.items())):
         argv = [python(), "-m", "wattlane.simulator", "--url", f"ws://127.0.0.1:{csms_port}/ocpp"]
         argv += ["--protocol", protocol, "--keys-file", str(keys), "--status", "Available"]
+        argv += ["--reconnect-cap", str(RECONNECT_CAP_SECONDS)]
         for identity in members:
             argv += ["--identity", identity]
-        name, log = f"stations ({protocol})", f"stations-{protocol}.log"
-        if card:
-            argv += ["--session-card", card, "--session-every", str(SESSION_EVERY_SECONDS)]
-            argv += ["--session-delay", str(SESSION_DELAY_SECONDS)]
-            name, log = f"charging stations ({protocol})", f"stations-{protocol}-charging.log"
-        await stack.start(Child(name, argv, {}, data / "logs" / log))
+        if cards:
+            for card in cards:
+                argv += ["--session-card", card]
+            argv += ["--session-power", str(power), "--session-speed", str(SESSION_SPEED)]
+            argv += ["--session-seed", str(SESSION_SEED), "--session-delay", str(first)]
+            argv += ["--session-stagger", str(SESSION_STAGGER_SECONDS)]
+            first += SESSION_STAGGER_SECONDS * len(members)
+        name = f"stations {n + 1} ({protocol}, {', '.join(members)})"
+        log = data / "logs" / f"stations-{n + 1}-{protocol}.log"
+        await stack.start(Child(name, argv, {}, log))
 
 
 def banner(csms_port: int, grpc_port: int, metrics_port: int) -> list[tuple[str, str]]:

@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from google.protobuf import field_mask_pb2
+
 from wattlane.api.assets.v1 import cards_pb2, locations_pb2, settings_pb2
 from wattlane.api.assets.v1 import charging_points_pb2 as cp_pb2
 from wattlane.api.identity.v1 import tenants_pb2, users_pb2
@@ -29,6 +31,7 @@ class DemoPoint:
     current: CP.CurrentType.ValueType
     watts: int
     charging: bool  # charging enabled: takes an AC / DC license
+    ocpp_version: str = "1.6"  # registered in assets; its simulated station speaks this version
 
 
 @dataclass(frozen=True)
@@ -40,8 +43,12 @@ class DemoSite:
     mode: settings_pb2.AccessMode.ValueType
     points: tuple[DemoPoint, ...]
     time_zone: str = "Europe/Amsterdam"  # local-time tariff restrictions are read in it
+    # The demo cards drivers charge with here (the simulated stations' sessions, at points with
+    # charging enabled): cards its access mode accepts, so every session becomes a transaction.
+    cards: tuple[str, ...] = ()
 
 
+DIRK, EVA, VISITOR = "04A1B2C3D4E5F6", "04E7A0000000EA", "NLTNM0000000042"
 SITES = (
     DemoSite(
         "admin@acme.example",
@@ -52,8 +59,9 @@ SITES = (
         (
             DemoPoint("ACME-AMS-01", CP.AC, 22_000, True),
             DemoPoint("ACME-AMS-02", CP.AC, 22_000, True),
-            DemoPoint("ACME-AMS-DC1", CP.DC, 50_000, True),
+            DemoPoint("ACME-AMS-DC1", CP.DC, 50_000, True, "2.0.1"),
         ),
+        cards=(DIRK, EVA),  # whitelisted at Acme HQ
     ),
     DemoSite(
         "admin@acme.example",
@@ -69,16 +77,16 @@ SITES = (
         "London Office",
         "London",
         settings_pb2.ROAMING,
-        (DemoPoint("GLOBEX-LON-01", CP.AC, 7_400, False),),
+        (DemoPoint("GLOBEX-LON-01", CP.AC, 7_400, False, "2.0.1"),),
         time_zone="Europe/London",
     ),
 )
 # (cardholder e-mail, UID, label): the drivers' cards are on Acme HQ's whitelist.
 CARDS = (
-    ("driver@acme.example", "04A1B2C3D4E5F6", "Dirk's card"),
-    ("eva@acme.example", "04E7A0000000EA", "Eva's tag"),
+    ("driver@acme.example", DIRK, "Dirk's card"),
+    ("eva@acme.example", EVA, "Eva's tag"),
 )
-ROAMING_CARD = ("NLTNM0000000042", "Visitor roaming card")
+ROAMING_CARD = (VISITOR, "Visitor roaming card")
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,9 @@ class DemoStation:
     identity: str
     location: str
     key: str  # AuthorizationKey ("" if it was made before and not kept)
+    ocpp_version: str  # as registered in assets: "1.6" or "2.0.1"
+    max_power_w: int
+    cards: tuple[str, ...]  # the demo cards its sessions charge with (none: it has no sessions)
 
 
 @dataclass(frozen=True)
@@ -112,10 +123,21 @@ async def _location(client: AssetsClient, org: str, site: DemoSite) -> locations
     )
 
 
-async def _station(client: AssetsClient, site: str, demo: DemoPoint, keys: dict[str, str]) -> DemoStation:
+async def _station(
+    client: AssetsClient, site: str, demo: DemoPoint, cards: tuple[str, ...], keys: dict[str, str]
+) -> DemoStation:
     found = await client.charging_points.ListChargingPoints(
         cp_pb2.ListChargingPointsRequest(parent=site, filter=f'ocpp_identity = "{demo.identity}"')
     )
+    if found.charging_points and found.charging_points[0].ocpp_version != demo.ocpp_version:
+        # A data directory seeded before the demo registered each point's version: make the
+        # registration say what the simulated station speaks.
+        fixed = CP(name=found.charging_points[0].name, ocpp_version=demo.ocpp_version)
+        await client.charging_points.UpdateChargingPoint(
+            cp_pb2.UpdateChargingPointRequest(
+                charging_point=fixed, update_mask=field_mask_pb2.FieldMask(paths=["ocpp_version"])
+            )
+        )
     if not found.charging_points:
         ac = demo.current == CP.AC
         point = CP(
@@ -125,6 +147,7 @@ async def _station(client: AssetsClient, site: str, demo: DemoPoint, keys: dict[
             charging_enabled=demo.charging,
             vendor="Alfen" if ac else "ABB",
             model="Eve" if ac else "Terra 54",
+            ocpp_version=demo.ocpp_version,
         )
         point = await client.charging_points.CreateChargingPoint(
             cp_pb2.CreateChargingPointRequest(parent=site, charging_point=point)
@@ -138,7 +161,11 @@ async def _station(client: AssetsClient, site: str, demo: DemoPoint, keys: dict[
             cp_pb2.RotateAuthorizationKeyRequest(name=point.name)
         )
         keys[demo.identity] = rotated.authorization_key
-    return DemoStation(demo.identity, site, keys.get(demo.identity, ""))
+    key = keys.get(demo.identity, "")
+    # Only a point with charging enabled (a charging license) has drivers charging by themselves.
+    return DemoStation(
+        demo.identity, site, key, demo.ocpp_version, demo.watts, cards if demo.charging else ()
+    )
 
 
 async def _user_name(admin: IdentityClient, email: str) -> str:
@@ -181,7 +208,7 @@ async def seed(identity_target: str, assets_target: str, data: Path, admin_passw
             orgs[demo.organization] = (org, client)
             site = await _location(client, org, demo)
             for point in demo.points:
-                stations.append(await _station(client, site.name, point, keys))
+                stations.append(await _station(client, site.name, point, demo.cards, keys))
         keys_file.write_text(json.dumps(keys, indent=2))
         keys_file.chmod(0o600)
         hq, acme = orgs["Acme HQ Amsterdam"]

@@ -17,12 +17,14 @@ EXAMPLES: dict[str, str] = {
     "whoami": "wattlane whoami",
     "completion": "source <(wattlane completion bash)",
     "tenants list": 'wattlane tenants list --parent tenants/01J0PARTNER --filter "kind = CUSTOMER"',
-    "tenants get": "wattlane tenants get tenants/01J0CUSTOMER",
+    "tenants show": "wattlane tenants show tenants/01J0CUSTOMER",
+    "tenants get": "wattlane tenants show tenants/01J0CUSTOMER",  # get: show's older name
     "tenants create": "wattlane tenants create --parent tenants/01J0CUSTOMER --kind organization --name D",
     "tenants update": 'wattlane tenants update tenants/01J0ORG --name "Depot North"',
     "tenants delete": "wattlane tenants delete tenants/01J0ORG",
     "users list": 'wattlane users list --parent tenants/01J0CUSTOMER --filter "state = ACTIVE"',
-    "users get": "wattlane users get users/01J0USER",
+    "users show": "wattlane users show me",
+    "users get": "wattlane users show me",  # get: show's older name
     "users create": (
         "wattlane users create --tenant tenants/01J0CUSTOMER --email ann@acme.example "
         '--name "Ann Smit" --role organization-admin'

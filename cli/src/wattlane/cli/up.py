@@ -228,10 +228,15 @@ def _banner(
             lines.append("   (the requester's mail shows up below and in the mail directory)")
         lines += ["   wattlane tenants list", "   wattlane whoami", ""]
         lines += [
-            "Charging stations (as admin@acme.example: Acme's, not Globex's):",
+            "Charging stations (as admin@acme.example: Acme's, not Globex's). Amsterdam's charge with",
+            "the demo cards through a compressed day (24 minutes) from a minute after start; all react:",
             "   wattlane stations list",
             "   wattlane stations show ACME-AMS-01",
             "   wattlane stations log ACME-AMS-01",
+            "   wattlane stations start ACME-AMS-02 --card 04A1B2C3D4E5F6   # a remote start",
+            "   wattlane stations availability ACME-AMS-02 off              # connector Unavailable",
+            "   wattlane stations config ACME-AMS-01 HeartbeatInterval=30   # reads back, re-times",
+            "   wattlane transactions list",
             "",
         ]
     if seeded_assets is not None:
@@ -330,8 +335,7 @@ async def _run(args: argparse.Namespace, data: Path, secrets_by_service: dict[st
             billing_port=ports.billing,
         )
         if seeded_assets is not None:
-            identities = [s.identity for s in seeded_assets.stations]
-            await charging.start_stations(stack, data, identities, csms_port=ports.csms)
+            await charging.start_stations(stack, data, seeded_assets.stations, csms_port=ports.csms)
         observed = await _observe(stack, data, ports) if args.observe else None
         print(
             _banner(data, ports, args.headless, seeded, seeded_assets, seeded_tariffs, observed), flush=True

@@ -11,6 +11,7 @@ IDENTITY_DATAPOINTS = "identity.datapoints"
 IDENTITY_LICENSES = "identity.licenses"
 IDENTITY_MAIL = "identity.mail"
 IDENTITY_DIRECTORY = "identity.directory"
+IDENTITY_REVOCATIONS = "identity.revocations"
 ASSETS_STATIONS = "assets.stations"
 ASSETS_ACCESS = "assets.access"
 CSMS_HANDOFF = "csms.handoff"
@@ -28,6 +29,7 @@ CATALOG: dict[str, str] = {
     IDENTITY_LICENSES: "allocate and release feature licenses",
     IDENTITY_MAIL: "prepare invitation and password-reset mails",
     IDENTITY_DIRECTORY: "resolve a tenant's owner path (path copies on other services' rows)",
+    IDENTITY_REVOCATIONS: "follow revoked user tokens (logouts, ended sessions) to refuse them at once",
     ASSETS_STATIONS: "read station credentials (key verifiers) by OCPP identity",
     ASSETS_ACCESS: "decide and list which cards a charging point accepts",
     CSMS_HANDOFF: "record that a completed transaction was handed on",
@@ -51,7 +53,21 @@ SERVICE_ACCOUNTS: dict[str, tuple[str, ...]] = {
         BILLING_RECORDS,
         BILLING_SETTLEMENT,
     ),
-    "assets": (IDENTITY_DIRECTORY, IDENTITY_DATAPOINTS, IDENTITY_LICENSES, CSMS_UNCLAIMED, BILLING_TARIFFS),
-    "csms": (ASSETS_STATIONS, ASSETS_ACCESS, CSMS_COMMANDS, IDENTITY_DIRECTORY, BILLING_PRICING),
-    "billing": (IDENTITY_DIRECTORY, CSMS_TRANSACTIONS, ASSETS_STATIONS),
+    "assets": (
+        IDENTITY_DIRECTORY,
+        IDENTITY_DATAPOINTS,
+        IDENTITY_LICENSES,
+        IDENTITY_REVOCATIONS,
+        CSMS_UNCLAIMED,
+        BILLING_TARIFFS,
+    ),
+    "csms": (
+        ASSETS_STATIONS,
+        ASSETS_ACCESS,
+        CSMS_COMMANDS,
+        IDENTITY_DIRECTORY,
+        IDENTITY_REVOCATIONS,
+        BILLING_PRICING,
+    ),
+    "billing": (IDENTITY_DIRECTORY, IDENTITY_REVOCATIONS, CSMS_TRANSACTIONS, ASSETS_STATIONS),
 }

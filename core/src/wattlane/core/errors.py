@@ -16,6 +16,35 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 ERROR_DOMAIN = "wattlane.org"
 
+# A status travels in trailing metadata (`grpc-message` percent-encoded, the details base64'd in
+# `grpc-status-details-bin`), and a gRPC client accepts 8 KiB of metadata by default: a larger
+# one reaches the caller as RESOURCE_EXHAUSTED "Stream removed". Messages and details echo
+# requests (a 100k-character name, every violation of a large message), so they are bounded.
+MAX_MESSAGE_BYTES = 1024  # of the percent-encoded message
+MAX_TEXT_BYTES = 160  # of one field path, description or metadata value (UTF-8)
+MAX_VIOLATIONS = 8  # in the details and the message; the rest counted
+
+
+def bounded(text: str, limit: int = MAX_MESSAGE_BYTES, *, encoded: bool = True) -> str:
+    """`text` cut to `limit` bytes (percent-encoded as `grpc-message` carries it, or plain UTF-8
+    when not `encoded`), an ellipsis marking the cut."""
+    sizes = [_size(char, encoded) for char in text]
+    if sum(sizes) <= limit:
+        return text
+    budget, cost = limit - _size("…", encoded), 0
+    for i, size in enumerate(sizes):
+        if cost + size > budget:
+            return text[:i] + "…"
+        cost += size
+    return text
+
+
+def _size(char: str, encoded: bool) -> int:
+    """Bytes of one character in a gRPC message: printable ASCII as is, the rest (and `%`)
+    percent-encoded byte by byte."""
+    size = len(char.encode("utf-8", "replace"))
+    return size * 3 if encoded and not (" " <= char <= "~" and char != "%") else size
+
 
 @dataclass(frozen=True)
 class FieldViolation:
@@ -32,10 +61,11 @@ class DomainError(Exception):
     default_reason = "UNKNOWN"
 
     def __init__(self, message: str, *, reason: str | None = None, metadata: Mapping[str, str] | None = None):
+        message = bounded(message)
         super().__init__(message)
         self.message = message
         self.reason = reason or self.default_reason
-        self.metadata = dict(metadata or {})
+        self.metadata = {k: bounded(v, MAX_TEXT_BYTES, encoded=False) for k, v in (metadata or {}).items()}
 
     def details(self) -> list[any_pb2.Any]:
         """Status details beyond ErrorInfo; subclasses add their own."""
@@ -60,8 +90,17 @@ class InvalidArgument(DomainError):
     default_reason = "INVALID_ARGUMENT"
 
     def __init__(self, violations: Sequence[FieldViolation], *, reason: str | None = None):
-        self.violations = list(violations)
-        text = "; ".join(f"{v.field}: {v.description}" for v in self.violations)
+        self.violations = [
+            FieldViolation(
+                bounded(v.field, MAX_TEXT_BYTES, encoded=False),
+                bounded(v.description, MAX_TEXT_BYTES, encoded=False),
+            )
+            for v in violations
+        ]
+        shown = self.violations[:MAX_VIOLATIONS]
+        text = "; ".join(f"{v.field}: {v.description}" for v in shown)
+        if len(self.violations) > len(shown):
+            text += f" (and {len(self.violations) - len(shown)} more)"
         super().__init__(f"invalid argument: {text}", reason=reason)
 
     @classmethod
@@ -73,7 +112,7 @@ class InvalidArgument(DomainError):
         bad = error_details_pb2.BadRequest(
             field_violations=[
                 error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-                for v in self.violations
+                for v in self.violations[:MAX_VIOLATIONS]
             ]
         )
         packed = any_pb2.Any()

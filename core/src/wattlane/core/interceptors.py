@@ -15,15 +15,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from google.protobuf.message import Message
 from opentelemetry import propagate, trace
+from sqlalchemy.exc import IntegrityError
 
 from wattlane.core.caller import Caller, caller_var
+from wattlane.core.constraints import unique_violation
 from wattlane.core.context import method_var, request_id_var
-from wattlane.core.errors import DomainError, Unauthenticated
+from wattlane.core.errors import DomainError, InvalidArgument, Unauthenticated
 from wattlane.core.ids import new_id
 from wattlane.core.metrics import RPC_HANDLED, RPC_IN_FLIGHT, RPC_SECONDS
 from wattlane.core.scope import ScopeCache
 from wattlane.core.tokens import TokenVerifier
+from wattlane.core.validation import nul_character_field
 
 log = logging.getLogger("wattlane.rpc")
 
@@ -106,8 +110,10 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 code = grpc.StatusCode.OK
                 try:
                     await self._authenticate(call, public)
+                    _refuse_nul_characters(request)
                     return await inner(request, context)
-                except BaseException as exc:
+                except BaseException as raised:
+                    exc = _as_domain_error(raised)
                     code = _code_of(exc, context)
                     await _fail(exc, method, context)
                 finally:
@@ -127,6 +133,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 code = grpc.StatusCode.OK
                 try:
                     await self._authenticate(call, public)
+                    _refuse_nul_characters(request)
                     responses = inner_stream(request, context)
                     if inspect.isawaitable(responses):
                         # Written with `await context.write(...)` (e.g. grpc's health Watch).
@@ -134,7 +141,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                     else:
                         async for item in responses:
                             yield item
-                except BaseException as exc:
+                except BaseException as raised:
+                    exc = _as_domain_error(raised)
                     code = _code_of(exc, context)
                     await _fail(exc, method, context)
                 finally:
@@ -207,6 +215,21 @@ class _Call:
         self.method_token: Any = None
         self.rid_token: Any = None
         self.span: Any = None
+
+
+def _refuse_nul_characters(request: Any) -> None:
+    """INVALID_ARGUMENT naming a text field that holds a NUL character (see
+    `validation.nul_character_field`): every service, before any lookup."""
+    if isinstance(request, Message) and (field := nul_character_field(request)):
+        raise InvalidArgument.field(field, "must not contain NUL characters")
+
+
+def _as_domain_error(exc: BaseException) -> BaseException:
+    """A unique-key collision that got past the domain's own checks is the caller's ALREADY_EXISTS
+    (e.g. renaming onto a sibling's name), not an internal error."""
+    if isinstance(exc, IntegrityError):
+        return unique_violation(exc) or exc
+    return exc
 
 
 def _code_of(exc: BaseException, context: grpc.aio.ServicerContext) -> grpc.StatusCode:

@@ -32,6 +32,7 @@ import grpc
 from wattlane.core import logs, telemetry
 from wattlane.core.db import Database, normalize_url
 from wattlane.core.health import Health
+from wattlane.core.identity_link import REVOCATION_POLL_SECONDS, IdentityLink
 from wattlane.core.migrations import MigrationSet, upgrade, upgrade_async
 from wattlane.core.periodic import BackgroundTask, Periodic
 from wattlane.core.scope import ScopeCache
@@ -124,6 +125,26 @@ class Service(Generic[S]):
             public_methods=public_methods,
         )
         self._grpc_auth = (verifier, scopes)
+
+    def identity_link(
+        self, address: str, *, client_id: str = "", client_secret: str = "", scope_ttl: float = 10.0
+    ) -> IdentityLink:
+        """The link to identity (keys, scopes, the service token), closed at stop, following
+        identity's revocation feed from start to stop so a revoked user token is refused
+        within about `REVOCATION_POLL_SECONDS` (only with service credentials to poll with)."""
+        link = IdentityLink(address, client_id=client_id, client_secret=client_secret, scope_ttl=scope_ttl)
+        self.on_stop(link.close)
+        if link.follows_revocations:
+            # Identity down: back off (its tokens cannot be revoked meanwhile either).
+            self.task(
+                Periodic(
+                    f"{self.name}-revocations",
+                    link.poll_revocations,
+                    interval=REVOCATION_POLL_SECONDS,
+                    max_backoff=30.0,
+                )
+            )
+        return link
 
     def every(self, name: str, step: Callable[[], Awaitable[object]], interval: float) -> Periodic:
         """A background task running `step` every `interval` seconds (and on `kick()`)."""

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
+
+from wattlane.core.errors import InvalidArgument
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -35,4 +38,24 @@ def timestamp_fields(value: dt.datetime | None) -> dict[str, int] | None:
 
 
 def from_timestamp(value: Timestamp) -> dt.datetime:
+    """A Timestamp our own services sent as a UTC datetime (a request's: `instant`)."""
     return value.ToDatetime(tzinfo=dt.UTC)
+
+
+def instant(value: Timestamp, field: str) -> dt.datetime:
+    """A request's Timestamp as an aware UTC datetime; INVALID_ARGUMENT naming `field` when it
+    lies outside what a datetime holds (years 1-9999) or its nanos are malformed.
+
+    Every service reads request timestamps through this (`from_timestamp` is for replies of
+    our own services, which hold only what a datetime held)."""
+    if not 0 <= value.nanos < 1_000_000_000:
+        raise InvalidArgument.field(field, "has nanos outside 0..999999999")
+    try:
+        return _EPOCH + dt.timedelta(seconds=value.seconds, microseconds=value.nanos // 1000)
+    except OverflowError:
+        raise InvalidArgument.field(field, "is outside the years 1 to 9999") from None
+
+
+def optional_instant(message: Any, name: str, field: str) -> dt.datetime | None:
+    """`message.<name>` as a datetime when set (`instant`), None when unset."""
+    return instant(getattr(message, name), field) if message.HasField(name) else None

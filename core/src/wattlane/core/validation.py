@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from typing import Any
 from urllib.parse import urlparse
+
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
 
 from wattlane.core.errors import InvalidArgument
 
@@ -30,12 +34,15 @@ def text(value: str, field: str, *, max_length: int = 200, required: bool = True
     return value
 
 
+MAX_EMAIL_LENGTH = 254  # RFC 5321's limit on a forward path, less its angle brackets
+
+
 def email(value: str, field: str) -> str:
     """A normalized (lower-case) e-mail address."""
     value = value.strip().lower()
     if not value:
         raise InvalidArgument.field(field, "is required")
-    if len(value) > 254 or not _EMAIL.fullmatch(value):
+    if len(value) > MAX_EMAIL_LENGTH or not _EMAIL.fullmatch(value):
         raise InvalidArgument.field(field, f"is not a valid e-mail address: {value[:80]!r}")
     return value
 
@@ -90,3 +97,58 @@ def hostname(value: str, field: str) -> str:
     if not _HOSTNAME.fullmatch(value):
         raise InvalidArgument.field(field, f"is not a valid domain name: {value[:80]!r}")
     return value
+
+
+def nul_character_field(message: Message, prefix: str = "") -> str | None:
+    """The path of the first text field of a request holding a NUL character (None if none).
+
+    No stored text holds one (`text` refuses control characters) and PostgreSQL refuses it even
+    as a query parameter, so the server interceptor refuses such a request up front, naming the
+    field, instead of a lookup failing with INTERNAL. Message types without text are skipped
+    (meter samples by the thousand cost nothing)."""
+    if not _has_text(message.DESCRIPTOR):
+        return None
+    for field, value in message.ListFields():
+        path = f"{prefix}{field.name}"
+        if field.type == FieldDescriptor.TYPE_STRING:
+            texts = enumerate(value) if field.is_repeated else [(None, value)]
+            for i, text in texts:
+                if "\x00" in text:
+                    return path if i is None else f"{path}[{i}]"
+        elif field.type == FieldDescriptor.TYPE_MESSAGE:
+            if _is_map(field):
+                for key, item in value.items():
+                    where = f"{path}[{key!r}]"
+                    if isinstance(key, str) and "\x00" in key:
+                        return path
+                    if isinstance(item, str) and "\x00" in item:
+                        return where
+                    if isinstance(item, Message) and (found := nul_character_field(item, f"{where}.")):
+                        return found
+            elif field.is_repeated:
+                for i, item in enumerate(value):
+                    if found := nul_character_field(item, f"{path}[{i}]."):
+                        return found
+            elif found := nul_character_field(value, f"{path}."):
+                return found
+    return None
+
+
+def _is_map(field: Any) -> bool:
+    return bool(field.message_type.GetOptions().map_entry)
+
+
+_TEXT_TYPES: dict[str, bool] = {}
+
+
+def _has_text(descriptor: Any) -> bool:
+    """Whether a message type holds a string field anywhere inside it (cached per type)."""
+    name = descriptor.full_name
+    if name not in _TEXT_TYPES:
+        _TEXT_TYPES[name] = False  # a recursive type (Struct) meets itself: assume no, then look
+        _TEXT_TYPES[name] = any(
+            field.type == FieldDescriptor.TYPE_STRING
+            or (field.type == FieldDescriptor.TYPE_MESSAGE and _has_text(field.message_type))
+            for field in descriptor.fields
+        )
+    return _TEXT_TYPES[name]

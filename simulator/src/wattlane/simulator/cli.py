@@ -1,6 +1,11 @@
 """`wattlane-sim`: run N simulated stations against a CSMS.
 
 wattlane-sim --url ws://127.0.0.1:9000/ocpp --count 5 --protocol ocpp1.6 --password secret
+
+Each station boots, reports its connector, heartbeats, answers remote start / stop,
+availability and configuration as a real station does and reconnects with backoff when the
+connection drops; with `--session-card` (repeatable) drivers charge through a compressed,
+seeded day (`--session-speed`, `--session-seed`, `--session-power`).
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ from pathlib import Path
 
 from wattlane.simulator import messages
 from wattlane.simulator.certs import Issued, client_ssl_context
+from wattlane.simulator.day import Day, charge_through_the_day
 from wattlane.simulator.fleet import Fleet
-from wattlane.simulator.sessions import SessionPlan, keep_charging
+from wattlane.simulator.reconnect import Backoff, stay_connected
+from wattlane.simulator.sessions import ConnectorRunner
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -40,16 +47,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--key", type=Path, default=None, help="client certificate key (profile 3)")
     parser.add_argument("--heartbeat", type=float, default=None, help="seconds (default: the boot interval)")
     parser.add_argument("--status", default="Available", help="status to report for connector 1 after boot")
+    parser.add_argument(
+        "--reconnect-cap", type=float, default=60.0, help="longest wait (s) between reconnect attempts"
+    )
     parser.add_argument("--duration", type=float, default=0.0, help="seconds to run; 0 = until Ctrl-C")
     parser.add_argument(
-        "--session-card", default="", help="run charging sessions with this card UID (see --session-every)"
+        "--session-card",
+        action="append",
+        default=[],
+        help="run a compressed day of charging sessions with these card UIDs (repeat for several)",
     )
+    parser.add_argument("--session-seed", type=int, default=0, help="the day's random seed (per station)")
     parser.add_argument(
-        "--session-every", type=float, default=300.0, help="seconds from one session's start to the next"
+        "--session-speed", type=float, default=60.0, help="simulated seconds per second (60: a day in 24 min)"
     )
-    parser.add_argument("--session-kwh", type=float, default=8.0, help="energy charged per session")
+    parser.add_argument("--session-power", type=int, default=11_000, help="the stations' maximum power (W)")
     parser.add_argument(
         "--session-delay", type=float, default=5.0, help="seconds after start before the first session"
+    )
+    parser.add_argument(
+        "--session-stagger", type=float, default=20.0, help="seconds between stations' first sessions"
     )
     return parser.parse_args(argv)
 
@@ -88,15 +105,22 @@ async def run(ns: argparse.Namespace) -> int:
     for error in report.errors:
         print(f"  {error}", file=sys.stderr)
     fleet.start_heartbeats(ns.heartbeat)
+    # Like real stations, each one reconnects after any disconnect (and those that failed to
+    # come up keep trying), with backoff.
+    backoff = Backoff(cap=ns.reconnect_cap)
+    for station in fleet:
+        station.spawn(stay_connected(station, backoff, status=ns.status, heartbeat=ns.heartbeat))
+    # Every station answers remote start / stop and availability on its connector; with cards,
+    # drivers also come by through the (compressed) day.
     sessions = []
-    if ns.session_card:
-        plan = SessionPlan(ns.session_card, kwh=ns.session_kwh)
-        spread = ns.session_every / max(len(fleet), 1)
-        for n, station in enumerate(fleet):
-            if station.ws is not None:  # staggered: not every station plugs in at once
-                first = ns.session_delay + n * spread
-                runner = keep_charging(station, plan, ns.session_every, first_after=first)
-                sessions.append(asyncio.create_task(runner))
+    runners = []
+    day = Day(tuple(ns.session_card), ns.session_power, ns.session_speed, ns.session_seed)
+    for n, station in enumerate(fleet):
+        runner = ConnectorRunner(station).attach()
+        runners.append(runner)
+        if ns.session_card:
+            first = ns.session_delay + n * ns.session_stagger  # not every station plugs in at once
+            sessions.append(asyncio.create_task(charge_through_the_day(runner, day, first_after=first)))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -104,6 +128,8 @@ async def run(ns: argparse.Namespace) -> int:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(ns.duration or None):
             await stop.wait()
+    # Going down ends the sessions in progress (reason Reboot): no transaction is left open.
+    await asyncio.gather(*(r.shut_down() for r in runners))
     for task in sessions:
         task.cancel()
     await asyncio.gather(*sessions, return_exceptions=True)

@@ -105,5 +105,5 @@ class Fleet:
                 station.start_heartbeats(interval)
 
     async def down(self) -> None:
-        """Close every station."""
-        await asyncio.gather(*(s.close() for s in self.stations if s.ws is not None), return_exceptions=True)
+        """Close every station (and end its reconnecting)."""
+        await asyncio.gather(*(s.close() for s in self.stations), return_exceptions=True)

@@ -170,10 +170,14 @@ def transaction_event(
     stopped_reason: str | None = None,
     timestamp: str | None = None,
     charging_state: str | None = None,
+    remote_start_id: int | None = None,
 ) -> dict[str, Any]:
     """2.0.1 TransactionEvent.req (Started / Updated / Ended); `charging_state` is the
-    ChargingStateEnumType (`Charging`, `EVConnected`, `SuspendedEV`, `SuspendedEVSE`, `Idle`)."""
+    ChargingStateEnumType (`Charging`, `EVConnected`, `SuspendedEV`, `SuspendedEVSE`, `Idle`);
+    `remote_start_id` echoes the RequestStartTransaction that started it."""
     info: dict[str, Any] = {"transactionId": transaction_id}
+    if remote_start_id is not None:
+        info["remoteStartId"] = remote_start_id
     if stopped_reason is not None:
         info["stoppedReason"] = stopped_reason
     if charging_state is not None:

@@ -18,7 +18,7 @@ import base64
 import contextlib
 import itertools
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,13 +28,12 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from wattlane.simulator import messages
+from wattlane.simulator.config import DISPLAY_COSTS, HEARTBEAT_INTERVAL, StationConfig, seconds_text
 
 CallHandler = Callable[["SimStation", dict[str, Any]], Awaitable[dict[str, Any]]]
 
-# OCPP 1.6 California pricing (OCA application note): the DataTransfer vendor of cost messages and
-# the station's configuration key saying it shows them.
+# OCPP 1.6 California pricing (OCA application note): the DataTransfer vendor of cost messages.
 COSTMSG_VENDOR = "org.openchargealliance.costmsg"
-DISPLAY_KEY = "CustomDisplayCostAndPrice"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +92,10 @@ class SimStation:
         self.unmatched: asyncio.Queue[Any] = asyncio.Queue()
         self.received_calls: list[tuple[str, dict[str, Any]]] = []
         self.boot_response: dict[str, Any] | None = None
+        self.reconnect_attempts = 0  # counted by `reconnect.stay_connected`
+        self.boot_kwargs: dict[str, Any] = {}  # how it last booted: it boots the same way again
+        # The last status reported per (connector, evse): sent again after a reconnect.
+        self.connector_statuses: dict[tuple[int, int | None], str] = {}
         self.scripted: dict[str, str | None] = {}
         self._ids = itertools.count(1)
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
@@ -105,10 +108,45 @@ class SimStation:
         self._local_ids = itertools.count(-1, -1)
         self._real_ids: dict[int, int] = {}
         self._seq_no = -1  # 2.0.1 TransactionEvent seqNo, per station
-        # Costs shown (in arrival order), and whether this station shows 1.6 California pricing
-        # messages (its CustomDisplayCostAndPrice key; with False it refuses them).
+        # Costs shown (in arrival order).
         self.shown_costs: list[ShownCost] = []
-        self.displays_costs = True
+        # Its configuration (1.6 keys, 2.0.1 variables): what is set reads back and takes effect.
+        self.config = StationConfig(on_change=self._config_changed)
+        # Work started by an answer to a CSMS call (e.g. the StatusNotification after a
+        # ChangeAvailability): queued while answering, run once the answer is sent.
+        self._after_reply: list[Coroutine[Any, Any, Any]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def displays_costs(self) -> bool:
+        """Whether it shows 1.6 California pricing messages (its CustomDisplayCostAndPrice key;
+        with False it refuses them)."""
+        return self.config.flag(DISPLAY_COSTS)
+
+    @displays_costs.setter
+    def displays_costs(self, shows: bool) -> None:
+        self.config.put(DISPLAY_COSTS, str(shows).lower())
+
+    @property
+    def heartbeat_interval(self) -> float:
+        """Seconds between heartbeats: the HeartbeatInterval key (the boot answer's interval)."""
+        return float(self.config.get(HEARTBEAT_INTERVAL) or 300)
+
+    def _config_changed(self, key: str) -> None:
+        if key == HEARTBEAT_INTERVAL and self._heartbeat is not None:
+            self.start_heartbeats()  # the new period applies from now, not after the old one
+
+    def after_reply(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run `work` once the answer to the CSMS call being handled is sent (a handler cannot
+        await a call of its own: the reader that would read the CSMS's answer is busy with it)."""
+        self._after_reply.append(work)
+
+    def spawn(self, work: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task[Any]:
+        """Run `work` as a task the station owns (cancelled by `close`)."""
+        task = asyncio.get_running_loop().create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -141,12 +179,14 @@ class SimStation:
         return self.ws.subprotocol if self.ws is not None else None
 
     async def close(self) -> None:
-        """Stop the heartbeat loop and close the socket."""
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
-            self._heartbeat = None
+        """Stop the heartbeat loop and the station's own tasks, and close the socket."""
+        await self.stop_heartbeats()
+        for task in list(self._tasks):
+            if task is not asyncio.current_task():
+                task.cancel()
+        await asyncio.gather(
+            *(t for t in self._tasks if t is not asyncio.current_task()), return_exceptions=True
+        )
         if self.ws is not None:
             await self.ws.close()
         if self._reader is not None:
@@ -237,7 +277,13 @@ class SimStation:
                 reply = [3, message_id, await handler(self, payload)]
             except SimCallError as exc:
                 reply = [4, message_id, exc.code, exc.description, exc.details]
+                for work in self._after_reply:
+                    work.close()  # refused: nothing follows
+                self._after_reply.clear()
         await self.ws.send(orjson.dumps(reply), text=True)
+        follow_ups, self._after_reply = self._after_reply, []
+        for work in follow_ups:
+            self.spawn(work, name=f"sim-{self.identity}-{action}")
 
     # -- scripted behaviour ---------------------------------------------------------------------
 
@@ -246,10 +292,15 @@ class SimStation:
         self.scripted[action] = answer
 
     async def boot(self, **kwargs: Any) -> dict[str, Any]:
-        """BootNotification; remembers the answer (status, interval)."""
+        """BootNotification; remembers the answer (status, interval). The interval an accepting
+        CSMS gives is the station's HeartbeatInterval from now on."""
+        self.boot_kwargs = dict(kwargs)
         self.boot_response = await self.call(
             "BootNotification", messages.boot_notification(self.protocol, **kwargs)
         )
+        interval = self.boot_response.get("interval")
+        if self.boot_response.get("status") == "Accepted" and interval:
+            self.config.put(HEARTBEAT_INTERVAL, seconds_text(interval))
         return self.boot_response
 
     async def heartbeat(self) -> dict[str, Any]:
@@ -257,10 +308,19 @@ class SimStation:
         return await self.call("Heartbeat", {})
 
     async def status(self, connector_id: int, status: str, **kwargs: Any) -> dict[str, Any]:
-        """StatusNotification for a connector."""
+        """StatusNotification for a connector (remembered, and sent again after a reconnect)."""
+        self.connector_statuses[(connector_id, kwargs.get("evse_id"))] = status
         return await self.call(
             "StatusNotification", messages.status_notification(self.protocol, connector_id, status, **kwargs)
         )
+
+    async def report_status(self, connector_id: int, status: str, **kwargs: Any) -> None:
+        """StatusNotification when connected; offline it is only remembered (a reconnect sends
+        the current statuses), as a real station does not queue them."""
+        self.connector_statuses[(connector_id, kwargs.get("evse_id"))] = status
+        if self.connected:
+            with contextlib.suppress(ConnectionError, TimeoutError, ConnectionClosed):
+                await self.status(connector_id, status, **kwargs)
 
     async def authorize(self, id_token: str, token_type: str = "ISO14443") -> dict[str, Any]:
         """Authorize a card; returns the whole response."""
@@ -353,17 +413,28 @@ class SimStation:
         ]
 
     def start_heartbeats(self, interval: float | None = None) -> None:
-        """Send Heartbeat every `interval` seconds (default: the boot response's interval)."""
-        if interval is None:
-            interval = float((self.boot_response or {}).get("interval") or 60)
+        """Send Heartbeat every HeartbeatInterval seconds (the boot answer's interval, or
+        `interval`, which sets the key), until closed; a change of the key applies at once."""
+        if interval is not None:
+            self.config.put(HEARTBEAT_INTERVAL, seconds_text(interval))
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
 
         async def loop() -> None:
             while True:
-                await asyncio.sleep(interval)
-                with contextlib.suppress(SimCallError, TimeoutError):
+                await asyncio.sleep(self.heartbeat_interval)
+                with contextlib.suppress(SimCallError, TimeoutError, ConnectionError, ConnectionClosed):
                     await self.heartbeat()
 
         self._heartbeat = asyncio.get_running_loop().create_task(loop(), name=f"sim-hb-{self.identity}")
+
+    async def stop_heartbeats(self) -> None:
+        """Stop the heartbeat loop (if running)."""
+        task, self._heartbeat = self._heartbeat, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def default_handlers(protocol: str) -> dict[str, CallHandler]:
@@ -373,16 +444,10 @@ def default_handlers(protocol: str) -> dict[str, CallHandler]:
         return {"status": "Accepted"}
 
     async def get_configuration(station: SimStation, payload: dict[str, Any]) -> dict[str, Any]:
-        known = {
-            "HeartbeatInterval": {"key": "HeartbeatInterval", "readonly": False, "value": "300"},
-            DISPLAY_KEY: {"key": DISPLAY_KEY, "readonly": True, "value": str(station.displays_costs).lower()},
-        }
-        keys = payload.get("key") or list(known)
-        answer: dict[str, Any] = {"configurationKey": [known[k] for k in keys if k in known]}
-        unknown = [k for k in keys if k not in known]
-        if unknown:
-            answer["unknownKey"] = unknown
-        return answer
+        return station.config.get_configuration(list(payload.get("key") or []))
+
+    async def change_configuration(station: SimStation, payload: dict[str, Any]) -> dict[str, Any]:
+        return {"status": station.config.change(payload["key"], payload["value"])}
 
     async def cost_updated(station: SimStation, payload: dict[str, Any]) -> dict[str, Any]:
         cost = ShownCost("CostUpdated", payload["transactionId"], float(payload["totalCost"]), payload)
@@ -412,21 +477,10 @@ def default_handlers(protocol: str) -> dict[str, CallHandler]:
         return {"fileName": f"{station.identity}-diagnostics.zip"}
 
     async def get_variables(station: SimStation, payload: dict[str, Any]) -> dict[str, Any]:
-        results = []
-        for item in payload.get("getVariableData", []):
-            known = item["variable"]["name"] == "HeartbeatInterval"
-            result = {
-                "attributeStatus": "Accepted" if known else "UnknownVariable",
-                "component": item["component"],
-                "variable": item["variable"],
-            }
-            if known:
-                result["attributeValue"] = "300"
-            results.append(result)
-        return {"getVariableResult": results}
+        return station.config.get_variables(payload.get("getVariableData", []))
 
     async def set_variables(station: SimStation, payload: dict[str, Any]) -> dict[str, Any]:
-        return scripted_answer("SetVariables", "Accepted", station.protocol, payload)
+        return station.config.set_variables(payload.get("setVariableData", []))
 
     table: dict[str, CallHandler] = {
         "Reset": accepted,
@@ -441,7 +495,7 @@ def default_handlers(protocol: str) -> dict[str, CallHandler]:
     }
     if protocol == messages.V16:
         table.update(
-            ChangeConfiguration=accepted,
+            ChangeConfiguration=change_configuration,
             GetConfiguration=get_configuration,
             RemoteStartTransaction=accepted,
             RemoteStopTransaction=accepted,

@@ -10,6 +10,10 @@ Access modes (the point's own when it overrides, else its location's):
   as *roaming free*, which charge free. Unknown cards are refused (no roaming hub is connected).
 - ROAMING_WHITELIST: whitelisted cards free, otherwise as ROAMING.
 
+Whatever the mode, a point charges only while charging is enabled there, i.e. while its feature
+license (AC or DC charging, from its organization's pool) is allocated to it: assets takes the
+license before it sets `charging_enabled` and clears the flag before it releases the license.
+
 A UID may exist at several customers; the card of the point's own customer counts first, then
 a public card, then any. The decision names the card's owner so the CSMS can record who may see
 the transaction."""
@@ -18,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -113,6 +117,8 @@ _POINT = (
         _LOC.c.rate_plan.label("location_rate_plan"),
         _LOC.c.rate_plan_override.label("location_rate_plan_override"),
         _LOC.c.time_zone.label("location_time_zone"),
+        _CP.c.charging_enabled,
+        _CP.c.current_type,
     )
     .join(_LOC, _LOC.c.id == _CP.c.location_id)
     .where(_CP.c.delete_time.is_(None), _CP.c.state == "ACTIVE")
@@ -159,13 +165,14 @@ WITH p AS (
            cp.access_mode_override, l.id AS location_id, l.display_name AS location_name,
            l.access_mode AS location_access_mode, l.rate_plan AS location_rate_plan,
            l.rate_plan_override AS location_rate_plan_override, l.time_zone AS location_time_zone,
+           cp.charging_enabled, cp.current_type,
            string_to_array(btrim(cp.owner_path, '/'), '/') AS ids
     FROM charging_points cp JOIN locations l ON l.id = cp.location_id
     WHERE cp.{key} = $1 AND cp.delete_time IS NULL AND cp.state = 'ACTIVE'
 )
 SELECT p.id, p.owner_path, p.rate_plan, p.rate_plan_override, p.access_mode, p.access_mode_override,
        p.location_id, p.location_name, p.location_access_mode, p.location_rate_plan,
-       p.location_rate_plan_override, p.location_time_zone,
+       p.location_rate_plan_override, p.location_time_zone, p.charging_enabled, p.current_type,
        (SELECT coalesce(json_agg(json_build_array(os.tenant_id, os.rate_plan, os.rate_plan_override)), '[]')
         FROM organization_settings os WHERE os.tenant_id = ANY(p.ids))::text AS org_settings,
        c.id, c.kind, c.holder_id, c.owner_id, c.owner_path, c.customer_path, c.valid_from, c.valid_to,
@@ -175,7 +182,7 @@ SELECT p.id, p.owner_path, p.rate_plan, p.rate_plan_override, p.access_mode, p.a
 FROM p LEFT JOIN cards c ON c.uid = $2 AND c.delete_time IS NULL
 """
 _DECISION_BY = {"identity": _DECISION_SQL.format(key="ocpp_identity"), "id": _DECISION_SQL.format(key="id")}
-_POINT_COLUMNS = 12
+_POINT_COLUMNS = 14
 
 
 class SettingsRow(NamedTuple):
@@ -197,6 +204,8 @@ class PointRow(NamedTuple):
     location_rate_plan: str
     location_rate_plan_override: bool
     location_time_zone: str
+    charging_enabled: bool
+    current_type: str
 
 
 class CardRow(NamedTuple):
@@ -225,6 +234,7 @@ class PointContext:
     access_mode: str
     rate_plan: str
     time_zone: str
+    unlicensed: str  # the feature license the point lacks (charging not enabled); "" when licensed
 
     @classmethod
     def of(cls, point: PointRow, org_settings: Sequence[SettingsRow]) -> PointContext:
@@ -250,6 +260,9 @@ class PointContext:
             access_mode=mode.value,
             rate_plan=rate_plan.value,
             time_zone=point.location_time_zone,
+            unlicensed=""
+            if point.charging_enabled
+            else ("DC_CHARGING" if point.current_type == "DC" else "AC_CHARGING"),
         )
 
     def decision(self, outcome: Outcome, card: DecidedCard | None = None) -> AccessDecision:
@@ -331,6 +344,16 @@ def judge(
     )
 
 
+def unlicensed(license_type: str) -> Outcome:
+    """The refusal at a point whose feature license is not allocated (charging not enabled)."""
+    return Outcome(
+        AccessStatus.INVALID,
+        None,
+        f"charging is not enabled at this charging point: no {license_type} license is allocated "
+        "to it (enabling charging takes one from the organization's pool)",
+    )
+
+
 def _label(mode: str) -> str:
     return {
         "OPEN": "Open",
@@ -352,11 +375,22 @@ class AccessDecider:
         """The decision for `id_token` at the point with OCPP `identity` (NOT_FOUND: no such point)."""
         return await self._decision("identity", identity, id_token, now or utcnow())
 
-    async def explain(self, point_id: str, id_token: str) -> AccessDecision:
-        """The decision at a point by id (ExplainAccess)."""
-        return await self._decision("id", point_id, id_token, utcnow())
+    async def explain(
+        self, point_id: str, id_token: str, known: Callable[[CardRow, PointContext], bool]
+    ) -> AccessDecision:
+        """The decision at a point by id (ExplainAccess), as if the cards `known` rejects did
+        not exist: a caller learns nothing of cards outside its scope, not even that the UID
+        is in use somewhere."""
+        return await self._decision("id", point_id, id_token, utcnow(), known)
 
-    async def _decision(self, key: str, value: str, id_token: str, now: dt.datetime) -> AccessDecision:
+    async def _decision(
+        self,
+        key: str,
+        value: str,
+        id_token: str,
+        now: dt.datetime,
+        known: Callable[[CardRow, PointContext], bool] | None = None,
+    ) -> AccessDecision:
         uid = ocpp.normalize_id_token(id_token)
         read = self._read_portable if self._db.is_sqlite else self._read_postgres
         found = await read(key, value, uid or "")
@@ -369,6 +403,8 @@ class AccessDecider:
         context, cards = found
         if uid is None:
             return context.decision(Outcome(AccessStatus.INVALID, None, "not a valid card token"))
+        if known is not None:
+            cards = [c for c in cards if known(c, context)]
         card = pick_card(cards, context.customer_path)
         outcome = judge(
             context.access_mode,
@@ -378,6 +414,8 @@ class AccessDecider:
             context.location_name,
             now,
         )
+        if context.unlicensed:
+            outcome = unlicensed(context.unlicensed)
         return context.decision(outcome, None if card is None else DecidedCard.of(card))
 
     async def _read_portable(

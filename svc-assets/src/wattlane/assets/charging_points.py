@@ -190,11 +190,37 @@ def new_point(scope: EffectiveScope, location: Location, fields: Mapping[str, An
     return row
 
 
+def update_permissions(changes: Mapping[str, Any]) -> tuple[str, ...]:
+    """What a change needs: enabling or disabling charging uses the organization's feature
+    license (`licenses.use`, which organization members hold); any other change configures the
+    point (`stations.manage`)."""
+    needed = ("licenses.use",) if "charging_enabled" in changes else ()
+    if not needed or any(path != "charging_enabled" for path in changes):
+        needed = ("stations.manage", *needed)
+    return needed
+
+
+async def get_for_update(
+    session: AsyncSession,
+    scope: EffectiveScope,
+    point_id: str,
+    changes: Mapping[str, Any],
+    *,
+    for_update: bool = False,
+) -> ChargingPoint:
+    """The point `changes` are about, when the caller holds every permission they need."""
+    first, *rest = update_permissions(changes)
+    row = await get_in_scope(session, scope, point_id, first, for_update=for_update)
+    for permission in rest:
+        require(scope, permission, row)
+    return row
+
+
 async def update(
     session: AsyncSession, scope: EffectiveScope, point_id: str, changes: Mapping[str, Any], etag: str = ""
 ) -> ChargingPoint:
-    """Apply validated changes (`stations.manage`), checking the etag."""
-    row = await get_in_scope(session, scope, point_id, "stations.manage", for_update=True)
+    """Apply validated changes (see `update_permissions`), checking the etag."""
+    row = await get_for_update(session, scope, point_id, changes, for_update=True)
     check_etag(row.version, etag, point_name(point_id))
     apply(row, changes)
     row.version += 1

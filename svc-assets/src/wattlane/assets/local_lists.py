@@ -5,7 +5,8 @@ same rule as `access.judge`: a card or its holder on the whitelist of the point'
 or an ancestor, or a public card of the point's customer added as *whitelist* — each with the
 status a decision would give it now (a blocked or expired card is listed as such, so the station
 refuses it offline too). Under OPEN and ROAMING nothing is listed: those decisions need the
-platform (roaming cards pay), so the station asks online."""
+platform (roaming cards pay), so the station asks online. Nor at a point without its feature
+license (charging not enabled): it accepts no card at all."""
 
 from __future__ import annotations
 
@@ -96,7 +97,7 @@ async def local_authorizations(
         settings = [SettingsRow(*row) for row in await session.execute(_ORG_SETTINGS, {"ids": ids})]
         context = PointContext.of(PointRow._make(point), settings)
         charging_point = f"chargingPoints/{context.point_id}"
-        if context.access_mode not in WHITELIST_MODES:
+        if context.access_mode not in WHITELIST_MODES or context.unlicensed:
             return LocalAuthorizationList(charging_point, context.access_mode)
         rows = list(await session.execute(_whitelisted(ids, context.customer_path).limit(limit + 1)))
     entries = tuple(

@@ -36,7 +36,6 @@ from wattlane.core.audit import AuditLog
 from wattlane.core.audit_api import AuditServicer
 from wattlane.core.caller import current_caller
 from wattlane.core.idempotency import Idempotency
-from wattlane.core.identity_link import IdentityLink
 from wattlane.core.names import parse_name
 from wattlane.core.service import Service, main
 
@@ -84,13 +83,12 @@ class AssetsService(Service[AssetsSettings]):
         s = self.settings
         self.db = db = self.database(s.database_url)
         # Channels are made here, inside the running loop (gRPC binds them to it).
-        link = IdentityLink(
+        link = self.identity_link(
             s.identity_address,
             client_id=s.client_id,
             client_secret=s.client_secret,
             scope_ttl=s.scope_cache_seconds,
         )
-        self.on_stop(link.close)
         upstream = IdentityUpstream(s.identity_address, link.service_token)
         self.on_stop(upstream.close)
         csms = self._csms_override

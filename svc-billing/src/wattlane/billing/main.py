@@ -31,7 +31,6 @@ from wattlane.core.caller import current_caller
 from wattlane.core.clients.directory import IdentityDirectory
 from wattlane.core.errors import NotFound
 from wattlane.core.idempotency import Idempotency
-from wattlane.core.identity_link import IdentityLink
 from wattlane.core.names import parse_name
 from wattlane.core.service import Service, main
 
@@ -71,13 +70,12 @@ class BillingService(Service[BillingSettings]):
         s = self.settings
         db = self.database(s.database_url)
         # Channels are made here, inside the running loop (gRPC binds them to it).
-        link = IdentityLink(
+        link = self.identity_link(
             s.identity_address,
             client_id=s.client_id,
             client_secret=s.client_secret,
             scope_ttl=s.scope_cache_seconds,
         )
-        self.on_stop(link.close)
         directory = IdentityDirectory(s.identity_address, link.service_token)
         self.on_stop(directory.close)
         transactions = self._transactions_override

@@ -13,6 +13,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Float,
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from wattlane.core.audit import audit_table
 from wattlane.core.idempotency import idempotency_table
-from wattlane.core.orm import BaseModel, JsonType, TreePath, new_metadata
+from wattlane.core.orm import BaseModel, TreePath, new_metadata
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY (its rowid); PostgreSQL gets a bigint.
 AutoId = BigInteger().with_variant(Integer(), "sqlite")
@@ -137,7 +138,8 @@ class Message(Base):
     message_type: Mapped[int] = mapped_column(SmallInteger)  # 2, 3, 4; 0 = unparsable frame
     message_id: Mapped[str] = mapped_column(String(64))
     action: Mapped[str | None] = mapped_column(String(64))
-    payload: Mapped[Any] = mapped_column(JsonType)
+    # json, not jsonb, on PostgreSQL: the text as given, so the log keeps the sender's key order.
+    payload: Mapped[Any] = mapped_column(JSON())
     error: Mapped[bool] = mapped_column(Boolean)  # a CALLERROR or an unparsable frame
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_description: Mapped[str | None] = mapped_column(Text)

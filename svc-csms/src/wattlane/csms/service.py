@@ -120,10 +120,9 @@ class CsmsService(Service[CsmsSettings]):
         self._housekeeping = self._lease_renewal = self.handoff = None
         self._drained = False
         if s.identity_address:
-            self.identity = IdentityLink(
+            self.identity = self.identity_link(
                 s.identity_address, client_id=s.client_id, client_secret=s.client_secret
             )
-            self.on_stop(self.identity.close)
             with contextlib.suppress(Exception):  # identity may start later; keys load on demand
                 await self.identity.start()
         self.memory = self._static()
@@ -237,9 +236,15 @@ class CsmsService(Service[CsmsSettings]):
             # SendLocalList's source: assets' list for a station (none without assets).
             local_lists = AssetsLocalLists(self._assets_stub) if self._assets_stub is not None else None
             audit = AuditLog(AUDIT)
+            # Tenant paths for reads with a `parent` (transactions, audit entries).
+            directory = None
+            if identity is not None:
+                directory = TenantPaths(IdentityDirectory(s.identity_address, identity.service_token))
+                self.on_stop(directory.close)
             self.add_grpc(stations_pb2_grpc.add_StationServiceServicer_to_server, StationServicer(db))
             self.add_grpc(
-                transactions_pb2_grpc.add_TransactionServiceServicer_to_server, TransactionServicer(db)
+                transactions_pb2_grpc.add_TransactionServiceServicer_to_server,
+                TransactionServicer(db, directory),
             )
             self.add_grpc(
                 internal_pb2_grpc.add_CsmsInternalServiceServicer_to_server,
@@ -249,9 +254,7 @@ class CsmsService(Service[CsmsSettings]):
                 commands_pb2_grpc.add_CommandServiceServicer_to_server,
                 CommandServicer(db, runner, audit, local_lists),
             )
-            if identity is not None:
-                directory = TenantPaths(IdentityDirectory(s.identity_address, identity.service_token))
-                self.on_stop(directory.close)
+            if directory is not None:
                 self.add_grpc(
                     audit_pb2_grpc.add_AuditServiceServicer_to_server, AuditServicer(db, audit, directory)
                 )

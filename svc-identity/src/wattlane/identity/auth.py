@@ -18,6 +18,8 @@ from wattlane.core.clock import utcnow
 from wattlane.core.errors import AlreadyExists, InvalidArgument, NotFound, RateLimited, Unauthenticated
 from wattlane.core.ids import new_id
 from wattlane.core.tokens import Principal
+from wattlane.core.validation import MAX_EMAIL_LENGTH
+from wattlane.identity import revocations
 from wattlane.identity.models import LoginThrottle, RevokedToken, ServiceAccount, User
 from wattlane.identity.runtime import Runtime
 
@@ -48,6 +50,8 @@ async def login(rt: Runtime, email: str, password: str) -> tuple[User, IssuedTok
     if not email or not password:
         raise InvalidArgument.field("email" if not email else "password", "is required")
     key = email.strip().lower()
+    if len(key) > MAX_EMAIL_LENGTH:  # no account has it, and the throttle could not count it
+        raise InvalidArgument.field("email", f"is longer than an e-mail address can be ({MAX_EMAIL_LENGTH})")
     async with rt.db.reader() as session:
         user = (
             await session.execute(select(User).where(User.email == key, User.delete_time.is_(None)))
@@ -118,6 +122,12 @@ async def logout(rt: Runtime, principal: Principal) -> None:
                     user_id=principal.subject,
                     expire_time=dt.datetime.fromtimestamp(principal.expires_at, dt.UTC),
                 )
+            )
+            revocations.record_token(
+                session,
+                principal.subject,
+                principal.token_id,
+                dt.datetime.fromtimestamp(principal.expires_at, dt.UTC),
             )
     rt.verifier.forget(lambda p: p.token_id == principal.token_id)
     rt.scopes.invalidate(lambda subject: subject == principal.subject)

@@ -10,7 +10,7 @@ import logging
 from sqlalchemy import and_, delete, or_
 
 from wattlane.core.clock import utcnow
-from wattlane.identity.models import ActionToken, LoginThrottle, RevokedToken, UserMail
+from wattlane.identity.models import ActionToken, LoginThrottle, Revocation, RevokedToken, UserMail
 from wattlane.identity.runtime import Runtime
 
 log = logging.getLogger("wattlane.identity.housekeeping")
@@ -27,6 +27,7 @@ async def purge_once(rt: Runtime) -> dict[str, int]:
     async with rt.db.transaction() as session:
         statements = {
             "revoked_tokens": delete(RevokedToken).where(RevokedToken.expire_time < now),
+            "revocations": delete(Revocation).where(Revocation.expire_time < now),
             "login_throttles": delete(LoginThrottle).where(
                 LoginThrottle.window_start < now - window,
                 or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until < now),

@@ -181,6 +181,21 @@ class RevokedToken(Base):
     expire_time: Mapped[dt.datetime] = mapped_column(index=True)
 
 
+class Revocation(Base):
+    """The feed other services follow (ListRevocations) to refuse revoked user tokens at once:
+    one token (`token_id`, a logout) or every token of a user below an auth `epoch` (removal,
+    disable, password change). Rows go once the tokens they revoke have expired."""
+
+    __tablename__ = "revocations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    token_id: Mapped[str | None] = mapped_column(String(64))
+    epoch: Mapped[int | None] = mapped_column(Integer)
+    revoke_time: Mapped[dt.datetime] = mapped_column(index=True)
+    expire_time: Mapped[dt.datetime] = mapped_column(index=True)
+
+
 class LoginThrottle(Base):
     """Failed sign-ins per e-mail (known or not, so a lockout reveals nothing), and a lockout."""
 

@@ -71,6 +71,9 @@ BUILTIN_ROLES: dict[str, tuple[str, str, list[str]]] = {
             "users.manage",
             "roles.manage",
             "accounts.apply",
+            # The installer activates its customers' stations with their organizations' licenses
+            # (it buys none), and so can give organization-member, which uses them too.
+            "licenses.use",
             *_OPERATIONS,
             "billing.read",
             "tickets.read",

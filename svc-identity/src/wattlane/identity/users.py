@@ -26,7 +26,7 @@ from wattlane.core.errors import (
 from wattlane.core.ids import new_id
 from wattlane.core.paging import Page
 from wattlane.core.scope import PATH_END, EffectiveScope
-from wattlane.identity import tenants
+from wattlane.identity import revocations, tenants
 from wattlane.identity.models import ActionToken, RoleBinding, Tenant, User
 from wattlane.identity.tenant_paths import TenantPaths
 from wattlane.identity.tenants import check_etag
@@ -149,7 +149,7 @@ async def update(
             )
         if state != user.state:
             user.state = state
-            user.auth_epoch += 1  # disabling (or re-enabling) ends every earlier session
+            revocations.end_sessions(session, user)  # disabling (or re-enabling) ends every session
     user.version += 1
     user.update_time = utcnow()
     await session.flush()
@@ -163,7 +163,7 @@ async def remove(session: AsyncSession, scope: EffectiveScope, user_id: str) -> 
     if user.id == scope.subject:
         raise FailedPrecondition("you cannot remove yourself", reason="SELF_REMOVAL")
     user.delete_time = utcnow()
-    user.auth_epoch += 1
+    revocations.end_sessions(session, user)
     user.version += 1
     await session.execute(delete(RoleBinding).where(RoleBinding.user_id == user.id))
     await session.execute(

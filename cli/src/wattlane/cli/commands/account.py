@@ -33,11 +33,17 @@ async def whoami(args: argparse.Namespace, client: IdentityClient, session: Sess
     me = await client.users.GetUser(users_pb2.GetUserRequest(name="users/me"))
     scope = await client.auth.GetEffectiveScope(auth_pb2.GetEffectiveScopeRequest())
     print(f"{me.display_name} <{me.email}>  {me.name}  tenant {me.tenant}")
-    rows = [
-        (p.permission, ", ".join(g.path + ("*" if g.subtree else "") for g in p.grants))
-        for p in scope.permissions
-    ]
-    print(table(["permission", "where (path, * = and below)"], rows))
+    rows = [(p.permission, "; ".join(_where(g) for g in p.grants)) for p in scope.permissions]
+    print(table(["permission", "where (path, * = and below; only = just those resources there)"], rows))
+
+
+def _where(grant: auth_pb2.ScopeGrant) -> str:
+    """One grant: its path, `*` when it covers the subtree, and the allow-list restricting it
+    (a restricted member holds it only for those locations and charging points)."""
+    where = grant.path + ("*" if grant.subtree else "")
+    if grant.allowed_resources:
+        where += " only " + ", ".join(grant.allowed_resources)
+    return where
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

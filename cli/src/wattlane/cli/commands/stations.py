@@ -145,7 +145,8 @@ async def log(args: argparse.Namespace, client: IdentityClient, session: Session
         body = (
             f"{m.error_code}: {m.error_description}"
             if m.error
-            else json.dumps(MessageToDict(m.payload), separators=(",", ":"))
+            # As the station sent it: `payload` (a protobuf Value) would show 1 as 1.0.
+            else m.payload_json or json.dumps(MessageToDict(m.payload), separators=(",", ":"))
         )
         rows.append(
             (

@@ -1,4 +1,4 @@
-"""wattlane tenants list | get | create | update | delete."""
+"""wattlane tenants list | show | create | update | delete (`get` is `show`'s older name)."""
 
 from __future__ import annotations
 
@@ -7,43 +7,51 @@ import argparse
 from google.protobuf import field_mask_pb2
 
 from wattlane.api.identity.v1 import tenants_pb2
-from wattlane.cli.output import as_json, output_flags, resource, table
+from wattlane.cli.output import as_json, list_flags, output_flags, print_list, resource, table
 from wattlane.cli.session import Session
 from wattlane.core.clients.identity import IdentityClient
 
 T = tenants_pb2.Tenant
 
 
+HEADERS = ["name", "kind", "display name", "parent", "time zone"]
+
+
+def _row(t: T) -> tuple[object, ...]:
+    return (t.name, T.Kind.Name(t.kind), t.display_name, t.parent or "-", t.time_zone)
+
+
 def _rows(tenants: list[T]) -> str:
-    return table(
-        ["name", "kind", "display name", "parent", "time zone"],
-        [(t.name, T.Kind.Name(t.kind), t.display_name, t.parent or "-", t.time_zone) for t in tenants],
-    )
+    return table(HEADERS, [_row(t) for t in tenants])
 
 
 async def list_(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
-    tenants: list[T] = []
-    token = ""
-    while True:
-        page = await client.tenants.ListTenants(
-            tenants_pb2.ListTenantsRequest(
-                parent=resource("tenants", args.parent) if args.parent else "",
-                recursive=args.recursive,
-                filter=args.filter or "",
-                page_size=500,
-                page_token=token,
-            )
+    page = await client.tenants.ListTenants(
+        tenants_pb2.ListTenantsRequest(
+            parent=resource("tenants", args.parent) if args.parent else "",
+            recursive=args.recursive,
+            filter=args.filter or "",
+            page_size=args.limit,
+            page_token=args.page_token,
         )
-        tenants.extend(page.tenants)
-        token = page.next_page_token
-        if not token:
-            break
-    print(as_json(tenants) if args.json else _rows(tenants))
+    )
+    print_list(args, page.tenants, page.next_page_token, HEADERS, _row)
 
 
-async def get(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
+async def show(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
     tenant = await client.tenants.GetTenant(tenants_pb2.GetTenantRequest(name=resource("tenants", args.name)))
-    print(as_json(tenant))
+    if args.json:
+        print(as_json(tenant))
+        return
+    print(_rows([tenant]))
+    if tenant.kind == T.CUSTOMER:
+        print(f"customer type: {T.CustomerType.Name(tenant.customer_type).lower()}")
+    if tenant.locale:
+        print(f"locale: {tenant.locale}")
+    if tenant.brand.name:
+        b = tenant.brand
+        details = f"logo {b.logo_url or '-'}, colour {b.primary_color or '-'}, mail {b.mail_domain or '-'}"
+        print(f"brand: {b.name} ({details})")
 
 
 async def create(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
@@ -95,12 +103,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = group.add_parser("list", help="list tenants in your scope")
     p.add_argument("--parent")
     p.add_argument("--recursive", action="store_true", help="the whole subtree under --parent")
-    p.add_argument("--filter", help='e.g. kind = CUSTOMER AND display_name:"acme"')
-    output_flags(p)
+    list_flags(p, filter_help='kind = CUSTOMER AND display_name:"acme"')
     p.set_defaults(handler=list_)
-    p = group.add_parser("get")
-    p.add_argument("name")
-    p.set_defaults(handler=get)
+    p = group.add_parser("show", aliases=["get"], help="one tenant")
+    p.add_argument("name", help="tenants/ID or ID")
+    output_flags(p)
+    p.set_defaults(handler=show)
     p = group.add_parser("create", help="create a partner, customer or organization")
     p.add_argument("--parent", required=True)
     p.add_argument("--kind", required=True, choices=["partner", "customer", "organization"])

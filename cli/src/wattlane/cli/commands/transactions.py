@@ -285,7 +285,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("transactions", help="charging sessions with their cost (CSMS and billing)")
     s = p.add_subparsers(dest="sub", required=True)
     ls = s.add_parser("list", help="visible transactions, newest first, with their cost")
-    ls.add_argument("--parent", help="one organization's: tenants/ID (at its stations or with its cards)")
+    ls.add_argument(
+        "--parent", help="a tenant's and its subtree's: tenants/ID (at their stations or with their cards)"
+    )
     ls.add_argument("--filter", help='e.g. station = "stations/ACME-AMS-01" AND payer = "cardholder"')
     ls.add_argument("--limit", type=int, default=50, help="at most this many (default 50, max 1000)")
     output_flags(ls)
@@ -295,7 +297,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     output_flags(sh)
     sh.set_defaults(handler=show)
     ex = s.add_parser("export", help="CSV of visible transactions with cost columns")
-    ex.add_argument("--parent", help="one organization's: tenants/ID")
+    ex.add_argument("--parent", help="a tenant's and its subtree's: tenants/ID")
     ex.add_argument("--filter", help="as for list")
     ex.add_argument("--output", "-o", help="write to this file instead of stdout")
     ex.set_defaults(handler=export)

@@ -7,60 +7,58 @@ import getpass
 
 from google.protobuf import field_mask_pb2
 
-from wattlane.api.identity.v1 import roles_pb2, users_pb2
-from wattlane.cli.output import as_json, output_flags, resource, table
+from wattlane.api.identity.v1 import users_pb2
+from wattlane.cli.output import as_json, list_flags, output_flags, print_list, resource, table
 from wattlane.cli.session import Session
 from wattlane.core.clients.identity import IdentityClient
 
 U = users_pb2.User
 
 
+HEADERS = ["name", "email", "display name", "state", "tenant"]
+
+
+def _row(u: U) -> tuple[object, ...]:
+    return (u.name, u.email, u.display_name, U.State.Name(u.state), u.tenant)
+
+
 def _rows(users: list[U]) -> str:
-    return table(
-        ["name", "email", "display name", "state", "tenant"],
-        [(u.name, u.email, u.display_name, U.State.Name(u.state), u.tenant) for u in users],
-    )
+    return table(HEADERS, [_row(u) for u in users])
 
 
 async def list_(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
-    users: list[U] = []
-    token = ""
-    while True:
-        page = await client.users.ListUsers(
-            users_pb2.ListUsersRequest(
-                parent=resource("tenants", args.parent) if args.parent else "",
-                recursive=args.recursive,
-                filter=args.filter or "",
-                page_size=500,
-                page_token=token,
-            )
+    page = await client.users.ListUsers(
+        users_pb2.ListUsersRequest(
+            parent=resource("tenants", args.parent) if args.parent else "",
+            recursive=args.recursive,
+            filter=args.filter or "",
+            page_size=args.limit,
+            page_token=args.page_token,
         )
-        users.extend(page.users)
-        token = page.next_page_token
-        if not token:
-            break
-    print(as_json(users) if args.json else _rows(users))
+    )
+    print_list(args, page.users, page.next_page_token, HEADERS, _row)
 
 
-async def get(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
-    print(as_json(await client.users.GetUser(users_pb2.GetUserRequest(name=resource("users", args.name)))))
+async def show(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
+    user = await client.users.GetUser(users_pb2.GetUserRequest(name=resource("users", args.name)))
+    if args.json:
+        print(as_json(user))
+        return
+    print(_rows([user]))
+    if user.locale:
+        print(f"locale: {user.locale}")
 
 
 async def create(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
     tenant = resource("tenants", args.tenant)
+    # The roles go with the user in one request: a refused role creates nothing.
     user = await client.users.CreateUser(
         users_pb2.CreateUserRequest(
-            parent=tenant, user=U(email=args.email, display_name=args.display_name, locale=args.locale or "")
+            parent=tenant,
+            user=U(email=args.email, display_name=args.display_name, locale=args.locale or ""),
+            roles=[resource("roles", role) for role in args.role or []],
         )
     )
-    for role in args.role or []:
-        await client.roles.CreateRoleBinding(
-            roles_pb2.CreateRoleBindingRequest(
-                role_binding=roles_pb2.RoleBinding(
-                    user=user.name, role=resource("roles", role), tenant=tenant, propagate=True
-                )
-            )
-        )
     invitation = await client.users.CreateInvitation(users_pb2.CreateInvitationRequest(user=user.name))
     print(_rows([user]))
     print(f"\ninvitation token (one-time): {invitation.token}")
@@ -124,12 +122,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = group.add_parser("list")
     p.add_argument("--parent", help="tenant")
     p.add_argument("--recursive", action="store_true")
-    p.add_argument("--filter", help='e.g. state = ACTIVE AND email = "*@acme.example"')
-    output_flags(p)
+    list_flags(p, filter_help='state = ACTIVE AND email = "*@acme.example"')
     p.set_defaults(handler=list_)
-    p = group.add_parser("get")
+    p = group.add_parser("show", aliases=["get"], help="one user")
     p.add_argument("name", help="users/ID, ID or me")
-    p.set_defaults(handler=get)
+    output_flags(p)
+    p.set_defaults(handler=show)
     p = group.add_parser("create", help="create (invite) a user, optionally with roles at its tenant")
     p.add_argument("--tenant", required=True)
     p.add_argument("--email", required=True)

@@ -78,6 +78,7 @@ class FakeIdentity(auth_pb2_grpc.AuthServiceServicer, internal_pb2_grpc.Identity
     tenants: dict[str, FakeTenant] = field(default_factory=dict)
     users: dict[str, FakeUser] = field(default_factory=dict)
     service_accounts: dict[str, tuple[str, ...]] = field(default_factory=dict)  # client id -> scopes
+    revocations: list[internal_pb2.Revocation] = field(default_factory=list)  # ListRevocations
     _grants: dict[str, dict[str, list[FakeGrant]]] = field(default_factory=dict)
     _server: grpc.aio.Server | None = None
     port: int = 0
@@ -110,6 +111,21 @@ class FakeIdentity(auth_pb2_grpc.AuthServiceServicer, internal_pb2_grpc.Identity
             for permission, where in (grants or {}).items()
         }
         return user
+
+    def revoke(self, user: FakeUser, *, token: str = "", epoch: int = 0) -> None:
+        """Record a revocation in the feed: one token of `user` (a logout), or with `epoch`
+        every token of the user below it (an ended session)."""
+        token_id = str(jwt.decode(token, options={"verify_signature": False})["jti"]) if token else ""
+        now = utcnow()
+        self.revocations.append(
+            internal_pb2.Revocation(
+                user=user.name,
+                token_id=token_id,
+                epoch=epoch,
+                revoke_time=to_timestamp(now),
+                expire_time=to_timestamp(now + dt.timedelta(hours=1)),
+            )
+        )
 
     def service_account(self, service: str, scopes: Iterable[str]) -> str:
         """Declare a service account (any secret is accepted); returns a token of it."""
@@ -206,6 +222,20 @@ class FakeIdentity(auth_pb2_grpc.AuthServiceServicer, internal_pb2_grpc.Identity
             kind=tenant.kind,
             display_name=display,
             home_of=tenant.home_of,
+        )
+
+    async def ListRevocations(
+        self, request: internal_pb2.ListRevocationsRequest, context: Any
+    ) -> internal_pb2.ListRevocationsResponse:
+        """The declared revocations recorded at or after `since` (all when unset)."""
+        since = request.since.ToDatetime(tzinfo=dt.UTC) if request.HasField("since") else None
+        return internal_pb2.ListRevocationsResponse(
+            revocations=[
+                r
+                for r in self.revocations
+                if since is None or r.revoke_time.ToDatetime(tzinfo=dt.UTC) >= since
+            ],
+            read_time=to_timestamp(utcnow()),
         )
 
     async def _claims(self, context: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import grpc
 
 from wattlane.api.assets.v1 import access_pb2, access_pb2_grpc, internal_pb2
 from wattlane.assets import charging_points
+from wattlane.assets.access import CardRow, PointContext
 from wattlane.assets.api import messages
 from wattlane.assets.runtime import Runtime
 from wattlane.core.caller import current_caller
@@ -27,8 +28,16 @@ class AccessServicer(access_pb2_grpc.AccessServiceServicer):
         scope = await current_caller().scope()
         async with self.rt.db.reader() as session:
             await charging_points.get_in_scope(session, scope, point_id, "stations.read")
-        decision = await self.rt.decider.explain(point_id, request.id_token)
+
+        def known(card: CardRow, point: PointContext) -> bool:
+            # A card the caller may read, or one its organization's whitelist names; any other
+            # reads exactly as an unknown UID (no oracle for UIDs skimmed elsewhere).
+            return scope.can("cards.read", card.owner_path) or (
+                card.whitelisted and scope.can("cards.read", point.owner_path)
+            )
+
+        decision = await self.rt.decider.explain(point_id, request.id_token, known)
         if decision.card is not None and not scope.can("cards.read", decision.card.owner_path):
-            # Another branch's card: say what happens and why, not whose card it is.
+            # Another branch's card on this organization's whitelist: not whose card it is.
             decision = dataclasses.replace(decision, card=None)
         return messages.access_decision(decision)

@@ -15,12 +15,13 @@ from wattlane.assets.models import Card, WhitelistEntry
 from wattlane.assets.runtime import Runtime
 from wattlane.assets.scoped import owner_visible, parent_in_scope
 from wattlane.core.caller import current_caller
+from wattlane.core.enums import enum_name
 from wattlane.core.errors import InvalidArgument
 from wattlane.core.fieldmasks import mask_paths
 from wattlane.core.filtering import Field
 from wattlane.core.listing import list_call
 from wattlane.core.names import parse_name, parse_optional_name
-from wattlane.core.timestamps import from_timestamp, to_timestamp
+from wattlane.core.timestamps import optional_instant, to_timestamp
 
 FILTER_FIELDS = {
     "uid": Field(Card.uid),
@@ -36,9 +37,10 @@ def _fields(message: cards_pb2.Card, paths: Iterable[str]) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for path in paths:
         if path in ("valid_from", "valid_to"):
-            fields[path] = from_timestamp(getattr(message, path)) if message.HasField(path) else None  # type: ignore[arg-type]
+            fields[path] = optional_instant(message, path, f"card.{path}")
         elif path == "public_mode":
-            fields[path] = C.PublicMode.Name(message.public_mode) if message.public_mode else ""
+            mode = message.public_mode
+            fields[path] = enum_name(C.PublicMode, mode, "card.public_mode") if mode else ""
         else:
             fields[path] = getattr(message, path)
     return fields

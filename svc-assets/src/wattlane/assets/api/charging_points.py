@@ -20,6 +20,7 @@ from wattlane.assets.provisioning import Provisioning
 from wattlane.assets.runtime import Runtime
 from wattlane.assets.scoped import parent_in_scope
 from wattlane.core.caller import current_caller
+from wattlane.core.enums import enum_name
 from wattlane.core.errors import InvalidArgument
 from wattlane.core.fieldmasks import mask_paths
 from wattlane.core.filtering import Field
@@ -47,11 +48,15 @@ def _fields(message: pb.ChargingPoint, paths: Iterable[str]) -> dict[str, Any]:
         top = path.split(".", 1)[0]
         value = getattr(message, top)
         if top == "access_mode":
-            value = settings_pb2.AccessMode.Name(value) if value else ""
+            value = enum_name(settings_pb2.AccessMode, value, "charging_point.access_mode") if value else ""
         elif top == "current_type":
-            value = pb.ChargingPoint.CurrentType.Name(value) if value else ""
+            value = (
+                enum_name(pb.ChargingPoint.CurrentType, value, "charging_point.current_type") if value else ""
+            )
         elif top == "onboarding":
-            value = pb.ChargingPoint.Onboarding.Name(value) if value else ""
+            value = (
+                enum_name(pb.ChargingPoint.Onboarding, value, "charging_point.onboarding") if value else ""
+            )
         fields[top] = value
     return fields
 
@@ -140,7 +145,8 @@ class ChargingPointServicer(charging_points_pb2_grpc.ChargingPointServiceService
     async def UpdateChargingPoint(
         self, request: pb.UpdateChargingPointRequest, context: grpc.aio.ServicerContext
     ) -> pb.ChargingPoint:
-        """Updates a charging point; enabling charging takes a license first (`stations.manage`)."""
+        """Updates a charging point (`stations.manage`); enabling charging takes a license first,
+        and enabling or disabling it needs `licenses.use` (alone: what organization members hold)."""
         point_id = parse_name(request.charging_point.name, "chargingPoints", "charging_point.name")
         changes = _fields(request.charging_point, mask_paths(request.update_mask, charging_points.UPDATABLE))
         scope = await current_caller().scope()
@@ -148,7 +154,7 @@ class ChargingPointServicer(charging_points_pb2_grpc.ChargingPointServiceService
         if replayed is not None:
             return replayed
         async with self.rt.db.reader() as session:
-            before = await charging_points.get_in_scope(session, scope, point_id, "stations.manage")
+            before = await charging_points.get_for_update(session, scope, point_id, changes)
         enable = "charging_enabled" in changes and changes["charging_enabled"] and not before.charging_enabled
         disable = (
             "charging_enabled" in changes and not changes["charging_enabled"] and before.charging_enabled
@@ -230,7 +236,7 @@ class ChargingPointServicer(charging_points_pb2_grpc.ChargingPointServiceService
         fields = {
             "evse_id": c.evse_id,
             "connector_id": c.connector_id,
-            "type": pb.Connector.Type.Name(c.type) if c.type else "",
+            "type": enum_name(pb.Connector.Type, c.type, "connector.type") if c.type else "",
             "max_power_w": c.max_power_w,
         }
         scope = await current_caller().scope()

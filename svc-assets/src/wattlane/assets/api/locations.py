@@ -15,6 +15,7 @@ from wattlane.assets.models import Location
 from wattlane.assets.runtime import Runtime
 from wattlane.assets.scoped import owner_visible, parent_in_scope
 from wattlane.core.caller import current_caller
+from wattlane.core.enums import enum_name
 from wattlane.core.fieldmasks import mask_paths
 from wattlane.core.filtering import Field
 from wattlane.core.listing import list_call
@@ -44,7 +45,7 @@ def _changes(message: locations_pb2.Location, paths: Any) -> dict[str, Any]:
             }
         elif top == "access_mode":
             mode = message.access_mode
-            changes[top] = settings_pb2.AccessMode.Name(mode) if mode else ""
+            changes[top] = enum_name(settings_pb2.AccessMode, mode, "location.access_mode") if mode else ""
         else:
             changes[top] = getattr(message, top)
     return changes

@@ -9,7 +9,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from google.protobuf import json_format
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from wattlane.api.billing.v1 import tariffs_pb2
 from wattlane.billing.catalog import TariffSpec, TariffVersion
@@ -18,29 +17,12 @@ from wattlane.billing.sessions import CurrentSample, EnergySample, PowerSample, 
 from wattlane.billing.tariffs import from_ocpi
 from wattlane.core import validation
 from wattlane.core.errors import FieldViolation, InvalidArgument
-from wattlane.core.timestamps import to_timestamp
+from wattlane.core.timestamps import instant, optional_instant, to_timestamp
 
 _DIMENSIONS: dict[int, str] = {int(v): k for k, v in tariffs_pb2.Dimension.items() if v}
 _DAYS: dict[int, str] = {int(v): k for k, v in tariffs_pb2.DayOfWeek.items() if v}
 _TYPES: dict[int, str] = {int(v): k for k, v in tariffs_pb2.TariffType.items() if v}
 _PURPOSES: dict[int, str] = {int(v): k for k, v in tariffs_pb2.TariffPurpose.items() if v}
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-def instant(value: Timestamp, field: str) -> dt.datetime:
-    """A set Timestamp as an aware UTC datetime; INVALID_ARGUMENT naming `field` when it lies
-    outside what a datetime holds (years 1-9999) or its nanos are malformed."""
-    if not 0 <= value.nanos < 1_000_000_000:
-        raise InvalidArgument.field(field, "has nanos outside 0..999999999")
-    try:
-        return _EPOCH + dt.timedelta(seconds=value.seconds, microseconds=value.nanos // 1000)
-    except OverflowError:
-        raise InvalidArgument.field(field, "is outside the years 1 to 9999") from None
-
-
-def optional_instant(message: Any, name: str, field: str) -> dt.datetime | None:
-    """`message.name` as a datetime when set."""
-    return instant(getattr(message, name), field) if message.HasField(name) else None
 
 
 def pricing_error(

@@ -23,6 +23,7 @@ from wattlane.core.clock import utcnow
 from wattlane.core.errors import InvalidArgument, NotFound
 from wattlane.core.names import parse_name
 from wattlane.core.paging import parse_page
+from wattlane.core.timestamps import optional_instant
 
 
 def _transaction_id(name: str) -> int:
@@ -64,7 +65,7 @@ class BillingInternalServicer(internal_pb2_grpc.BillingInternalServiceServicer):
         tariff_id = parse_name(request.name, "tariffs")
         if not request.owner_path.startswith("/") or not request.owner_path.endswith("/"):
             raise InvalidArgument.field("owner_path", "must be a tenant path like /op/p7/c42/")
-        at = convert.optional_instant(request, "at", "at") or utcnow()
+        at = optional_instant(request, "at", "at") or utcnow()
         async with self.rt.db.reader() as session:
             version = await catalog.resolve(session, tariff_id, request.owner_path, at)
         energy = catalog.max_energy_price(version.spec.tariff)
@@ -89,7 +90,7 @@ class BillingInternalServicer(internal_pb2_grpc.BillingInternalServiceServicer):
         if not request.HasField("readings"):
             raise InvalidArgument.field("readings", "is required")
         session_data = convert.session_from_readings(request.readings)
-        until = convert.optional_instant(request, "until", "until")
+        until = optional_instant(request, "until", "until")
         if session_data.stop is None and until is None:
             until = utcnow()
         async with self.rt.db.reader() as session:

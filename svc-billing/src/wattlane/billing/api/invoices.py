@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wattlane.api.billing.v1 import invoices_pb2, invoices_pb2_grpc
 from wattlane.billing import invoice_files, invoices, money
-from wattlane.billing.api import convert
 from wattlane.billing.invoices import Invoice
 from wattlane.billing.models import InvoiceRow
 from wattlane.billing.runtime import Runtime
@@ -27,7 +26,7 @@ from wattlane.core.filtering import Field
 from wattlane.core.listing import list_call
 from wattlane.core.names import parse_name
 from wattlane.core.paging import Page
-from wattlane.core.timestamps import to_timestamp
+from wattlane.core.timestamps import optional_instant, to_timestamp
 
 MAX_PAGE = 500
 MAX_LINES = 10_000
@@ -390,7 +389,7 @@ class InvoiceServicer(invoices_pb2_grpc.InvoiceServiceServicer):
     ) -> invoices_pb2.Invoice:
         """Marks a finalized document paid (`billing.manage` at the issuer)."""
         invoice_id = parse_name(request.name, "invoices")
-        paid = convert.optional_instant(request, "paid_time", "paid_time") or utcnow()
+        paid = optional_instant(request, "paid_time", "paid_time") or utcnow()
         if paid > utcnow() + dt.timedelta(minutes=5):
             raise InvalidArgument.field("paid_time", "must not be in the future")
         reference = validation.text(

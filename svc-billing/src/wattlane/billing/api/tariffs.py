@@ -25,6 +25,7 @@ from wattlane.core.filtering import Field
 from wattlane.core.listing import list_call
 from wattlane.core.names import parse_name
 from wattlane.core.paging import parse_page
+from wattlane.core.timestamps import instant, optional_instant
 
 FILTER_FIELDS = {
     "purpose": Field(TariffRow.purpose, "enum", catalog.PURPOSES),
@@ -97,7 +98,7 @@ class TariffServicer(tariffs_pb2_grpc.TariffServiceServicer):
         prices ENERGY only."""
         parse_name(request.parent, "tenants", "parent")
         spec = convert.tariff_spec(request.tariff)
-        requested_from = convert.optional_instant(request.tariff, "effective_from", "tariff.effective_from")
+        requested_from = optional_instant(request.tariff, "effective_from", "tariff.effective_from")
         scope = await current_caller().scope()
         owner = await self.rt.directory.owner(request.parent)
         if not scope.visible(owner.path):
@@ -125,9 +126,7 @@ class TariffServicer(tariffs_pb2_grpc.TariffServiceServicer):
         paths = {p.split(".", 1)[0] for p in mask_paths(request.update_mask, UPDATABLE)}
         requested_from = None
         if "effective_from" in paths:
-            requested_from = convert.optional_instant(
-                request.tariff, "effective_from", "tariff.effective_from"
-            )
+            requested_from = optional_instant(request.tariff, "effective_from", "tariff.effective_from")
         scope = await current_caller().scope()
 
         async def write(session: AsyncSession) -> tariffs_pb2.Tariff:
@@ -228,8 +227,8 @@ def preview_session(request: tariffs_pb2.PreviewPriceRequest) -> Session:
         raise InvalidArgument.field("start_time", "is required (or give readings)")
     if not request.HasField("stop_time"):
         raise InvalidArgument.field("stop_time", "is required (or give readings)")
-    start = convert.instant(request.start_time, "start_time")
-    stop = convert.instant(request.stop_time, "stop_time")
+    start = instant(request.start_time, "start_time")
+    stop = instant(request.stop_time, "stop_time")
     return convert.simple_session(request.energy_wh, start, stop)
 
 

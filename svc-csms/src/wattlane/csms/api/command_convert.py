@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +11,7 @@ from google.protobuf import json_format, struct_pb2
 from wattlane.api.assets.v1 import internal_pb2 as assets_internal_pb2
 from wattlane.api.csms.v1 import commands_pb2
 from wattlane.core.errors import InvalidArgument
-from wattlane.core.timestamps import to_timestamp
+from wattlane.core.timestamps import from_timestamp, optional_instant, to_timestamp
 from wattlane.csms.commands import actions, remote_actions
 from wattlane.csms.commands.states import CommandState
 from wattlane.csms.models import Command
@@ -51,7 +50,7 @@ _ACTIONS: dict[str, Callable[[Any], actions.Action]] = {
         tuple(actions.VariableValue(_variable(v.variable), v.value) for v in m.values)
     ),
     "update_firmware": lambda m: actions.UpdateFirmware(
-        m.location, m.retrieve_time.ToDatetime(dt.UTC) if m.HasField("retrieve_time") else None
+        m.location, optional_instant(m, "retrieve_time", "command.update_firmware.retrieve_time")
     ),
     "get_diagnostics": lambda m: actions.GetDiagnostics(m.location),
     "set_charging_limit": lambda m: actions.SetChargingLimit(_target(m.target), m.limit_w),
@@ -74,7 +73,7 @@ def local_list(cards: assets_internal_pb2.LocalAuthorizationList) -> tuple[actio
         actions.LocalListEntry(
             card.id_token,
             _LIST_STATUS.get(card.status, AccessStatus.INVALID),
-            card.expire_time.ToDatetime(dt.UTC) if card.HasField("expire_time") else None,
+            from_timestamp(card.expire_time) if card.HasField("expire_time") else None,
         )
         for card in cards.entries
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from google.protobuf import json_format, struct_pb2
 
 from wattlane.api.csms.v1 import internal_pb2, stations_pb2
@@ -128,6 +129,8 @@ def station_message(row: Message) -> stations_pb2.StationMessage:
         error_code=row.error_code or "",
         error_description=row.error_description or "",
         trace_id=row.trace_id or "",
+        # As the frame carried it: `payload` (a Value) would show every integer as a double.
+        payload_json=orjson.dumps(row.payload).decode(),
     )
     _timestamps(message, time=row.time)
     return message

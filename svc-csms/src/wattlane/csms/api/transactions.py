@@ -9,12 +9,13 @@ import grpc
 
 from wattlane.api.csms.v1 import transactions_pb2, transactions_pb2_grpc
 from wattlane.contracts import scopes
+from wattlane.core.audit_api import TenantPathResolver
 from wattlane.core.caller import Caller, current_caller
 from wattlane.core.db import Database
-from wattlane.core.errors import InvalidArgument, NotFound
+from wattlane.core.errors import InvalidArgument, NotFound, Unavailable
 from wattlane.core.filtering import Field, compile_filter
 from wattlane.core.listing import list_call
-from wattlane.core.names import parse_optional_name
+from wattlane.core.names import parse_name
 from wattlane.csms.api import transaction_views
 from wattlane.csms.models import Transaction
 from wattlane.csms.names import parse_transaction_name
@@ -49,8 +50,19 @@ def _full(view: int) -> bool:
 class TransactionServicer(transactions_pb2_grpc.TransactionServiceServicer):
     """Reads of transactions, by visibility."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, directory: TenantPathResolver | None = None) -> None:
         self.db = db
+        self.directory = directory
+
+    async def _parent_path(self, parent: str) -> str | None:
+        """The path of a `parent` tenant the caller can see (NOT_FOUND otherwise, as for any
+        tenant of another branch); None without a parent."""
+        if not parent:
+            return None
+        parse_name(parent, "tenants", "parent")
+        if self.directory is None:
+            raise Unavailable("listing by parent needs identity's directory", reason="NO_DIRECTORY")
+        return await self.directory.path_of(parent)
 
     async def GetTransaction(
         self, request: transactions_pb2.GetTransactionRequest, context: grpc.aio.ServicerContext
@@ -81,13 +93,14 @@ class TransactionServicer(transactions_pb2_grpc.TransactionServiceServicer):
         full = _full(request.view)
         call = await list_call(request, f"ListTransactions/{int(full)}", filter_fields=FILTERS)
         before = visibility.before_id(call.page)
+        parent_path = await self._parent_path(request.parent)
         async with self.db.reader() as session:
             rows = await visibility.list_visible(
                 session,
                 call.scope,
                 _user_id(call.caller),
                 call.where,
-                organization_id=call.parent_id,
+                parent_path=parent_path,
                 before=before,
                 limit=call.page.size + 1,
             )
@@ -107,9 +120,11 @@ class TransactionServicer(transactions_pb2_grpc.TransactionServiceServicer):
     ) -> AsyncIterator[transactions_pb2.ExportTransactionsResponse]:
         """Streams visible transactions as CSV, newest first, one query and chunk per 1,000 rows."""
         caller = current_caller()
-        parent_id = parse_optional_name(request.parent, "tenants", "parent")
+        if request.parent:
+            parse_name(request.parent, "tenants", "parent")
         where = compile_filter(request.filter, FILTERS)
         scope = await caller.scope()
+        parent_path = await self._parent_path(request.parent)
         before: int | None = None
         header = True
         while True:
@@ -120,7 +135,7 @@ class TransactionServicer(transactions_pb2_grpc.TransactionServiceServicer):
                     scope,
                     _user_id(caller),
                     where,
-                    organization_id=parent_id,
+                    parent_path=parent_path,
                     before=before,
                     limit=EXPORT_PAGE,
                 )

@@ -61,9 +61,10 @@ async def transaction_in_scope(
     return row
 
 
-def _organization(organization_id: str) -> ColumnElement[bool]:
-    """One organization's transactions: at its stations or paid with its cards."""
-    return or_(Transaction.owner_id == organization_id, Transaction.card_owner_id == organization_id)
+def _subtree(path: str) -> ColumnElement[bool]:
+    """A tenant's transactions: at stations of it or below it, or paid with cards of it or below
+    it (paths are id-based, so "below" is a prefix test)."""
+    return or_(Transaction.owner_path.startswith(path), Transaction.card_owner_path.startswith(path))
 
 
 def before_id(page: Page) -> int | None:
@@ -82,15 +83,15 @@ async def list_visible(
     user_id: str,
     where: ColumnElement[bool],
     *,
-    organization_id: str | None,
+    parent_path: str | None,
     before: int | None,
     limit: int,
 ) -> list[Transaction]:
-    """The caller's transactions matching `where` (of one organization, or all), newest first,
-    with ids below `before`."""
+    """The caller's transactions matching `where` (of the tenant at `parent_path` and below it,
+    or all), newest first, with ids below `before`."""
     clauses = [visible(scope, user_id), where]
-    if organization_id is not None:
-        clauses.append(_organization(organization_id))
+    if parent_path is not None:
+        clauses.append(_subtree(parent_path))
     if before is not None:
         clauses.append(Transaction.id < before)
     return await repository.list_transactions(session, and_(*clauses), limit)

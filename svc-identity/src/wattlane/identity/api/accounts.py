@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wattlane.api.identity.v1 import accounts_pb2, accounts_pb2_grpc
 from wattlane.contracts.approval import Decision
 from wattlane.core.caller import current_caller
+from wattlane.core.enums import enum_name
 from wattlane.core.errors import FailedPrecondition, InvalidArgument, Unavailable
 from wattlane.core.filtering import Field
 from wattlane.core.listing import list_call
@@ -95,7 +96,7 @@ class ApplicationServicer(accounts_pb2_grpc.ApplicationServiceServicer):
         a = request.application
         n = a.new_account
         req = applications.Request(
-            kind=accounts_pb2.Application.Kind.Name(a.kind),
+            kind=enum_name(accounts_pb2.Application.Kind, a.kind, "application.kind"),
             account_id=parse_name(a.account, "accounts", "application.account") if a.account else None,
             new_account={
                 "display_name": n.display_name,
@@ -203,7 +204,7 @@ class LicenseServicer(accounts_pb2_grpc.LicenseServiceServicer):
     ) -> accounts_pb2.LicensePurchase:
         """Buys a batch of licenses for an organization (`licenses.purchase`)."""
         org_id = parse_name(request.parent, "tenants", "parent")
-        license_type = accounts_pb2.LicenseType.Name(request.type)
+        license_type = enum_name(accounts_pb2.LicenseType, request.type, "type")
         scope = await current_caller().scope()
 
         async def write(session: AsyncSession) -> accounts_pb2.LicensePurchase:

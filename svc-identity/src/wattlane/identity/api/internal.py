@@ -13,15 +13,17 @@ from wattlane.api.identity.v1 import accounts_pb2, internal_pb2, internal_pb2_gr
 from wattlane.contracts import scopes as internal_scopes
 from wattlane.core.caller import current_caller
 from wattlane.core.clock import utcnow
+from wattlane.core.enums import enum_name
 from wattlane.core.errors import FailedPrecondition, InvalidArgument, NotFound
 from wattlane.core.names import parse_name
-from wattlane.core.timestamps import from_timestamp, to_timestamp
+from wattlane.core.timestamps import optional_instant, to_timestamp
 from wattlane.identity import (
     applications,
     datapoints,
     licenses,
     messages,
     recipients,
+    revocations,
     scopes,
     tenants,
     users,
@@ -90,7 +92,7 @@ class IdentityInternalServicer(internal_pb2_grpc.IdentityInternalServiceServicer
         current_caller().require_service_scope(internal_scopes.IDENTITY_LICENSES)
         org_id = parse_name(request.organization, "tenants", "organization")
         resource = _resource(request.resource)
-        license_type = accounts_pb2.LicenseType.Name(request.type)
+        license_type = enum_name(accounts_pb2.LicenseType, request.type, "type")
         for attempt in range(2):
             try:
                 async with self.rt.db.transaction() as session:
@@ -108,7 +110,7 @@ class IdentityInternalServicer(internal_pb2_grpc.IdentityInternalServiceServicer
         """Releases a resource's license (no-op when not allocated)."""
         current_caller().require_service_scope(internal_scopes.IDENTITY_LICENSES)
         resource = _resource(request.resource)
-        license_type = accounts_pb2.LicenseType.Name(request.type)
+        license_type = enum_name(accounts_pb2.LicenseType, request.type, "type")
         async with self.rt.db.transaction() as session:
             return internal_pb2.ReleaseResponse(
                 released=await licenses.release(session, license_type, resource)
@@ -126,7 +128,7 @@ class IdentityInternalServicer(internal_pb2_grpc.IdentityInternalServiceServicer
             actor,
             request.reason,
             _date(request.effective_date, "effective_date"),
-            from_timestamp(request.effective_time) if request.HasField("effective_time") else None,
+            optional_instant(request, "effective_time", "effective_time"),
         )
         async with self.rt.db.transaction() as session:
             row, account, changed = await applications.decide(session, application_id, decision)
@@ -344,3 +346,26 @@ class IdentityInternalServicer(internal_pb2_grpc.IdentityInternalServiceServicer
             display_name=display_name,
             home_of=f"users/{tenant.owner_user_id}" if tenant.owner_user_id else "",
         )
+
+    async def ListRevocations(
+        self, request: internal_pb2.ListRevocationsRequest, context: grpc.aio.ServicerContext
+    ) -> internal_pb2.ListRevocationsResponse:
+        """Revoked user tokens recorded since `since` (all in force when unset), oldest first;
+        what services that verify tokens locally poll (`identity.revocations`)."""
+        current_caller().require_service_scope(internal_scopes.IDENTITY_REVOCATIONS)
+        since = optional_instant(request, "since", "since")
+        read_time = utcnow()
+        async with self.rt.db.reader(snapshot=False) as session:
+            rows, truncated = await revocations.since(session, since)
+        response = internal_pb2.ListRevocationsResponse(
+            read_time=to_timestamp(rows[-1].revoke_time if truncated else read_time), truncated=truncated
+        )
+        for row in rows:
+            response.revocations.add(
+                user=users.user_name(row.user_id),
+                token_id=row.token_id or "",
+                epoch=row.epoch or 0,
+                revoke_time=to_timestamp(row.revoke_time),
+                expire_time=to_timestamp(row.expire_time),
+            )
+        return response

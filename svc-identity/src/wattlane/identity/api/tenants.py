@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wattlane.api.identity.v1 import tenants_pb2, tenants_pb2_grpc
 from wattlane.core.caller import current_caller
+from wattlane.core.enums import enum_name
 from wattlane.core.errors import InvalidArgument
 from wattlane.core.fieldmasks import mask_paths
 from wattlane.core.filtering import Field
@@ -78,9 +79,13 @@ class TenantServicer(tenants_pb2_grpc.TenantServiceServicer):
         parent_id = parse_name(request.parent, "tenants", "parent")
         t = request.tenant
         new = tenants.NewTenant(
-            kind=tenants_pb2.Tenant.Kind.Name(t.kind),
+            kind=enum_name(tenants_pb2.Tenant.Kind, t.kind, "tenant.kind"),
             display_name=t.display_name,
-            customer_type=tenants_pb2.Tenant.CustomerType.Name(t.customer_type) if t.customer_type else "",
+            customer_type=(
+                enum_name(tenants_pb2.Tenant.CustomerType, t.customer_type, "tenant.customer_type")
+                if t.customer_type
+                else ""
+            ),
             brand=_brand(t.brand) if t.HasField("brand") else None,
             time_zone=t.time_zone,
             locale=t.locale,

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wattlane.api.identity.v1 import users_pb2, users_pb2_grpc
 from wattlane.core.caller import current_caller
+from wattlane.core.enums import enum_name
 from wattlane.core.errors import (
     InvalidArgument,
     NotFound,
@@ -19,7 +20,7 @@ from wattlane.core.filtering import Field
 from wattlane.core.listing import list_call
 from wattlane.core.names import parse_name
 from wattlane.core.timestamps import to_timestamp
-from wattlane.identity import messages, roles, tenants, user_mails, users
+from wattlane.identity import messages, revocations, roles, tenants, user_mails, users
 from wattlane.identity.passwords import check_policy
 from wattlane.identity.runtime import Runtime
 
@@ -80,8 +81,10 @@ class UserServicer(users_pb2_grpc.UserServiceServicer):
     async def CreateUser(
         self, request: users_pb2.CreateUserRequest, context: grpc.aio.ServicerContext
     ) -> users_pb2.User:
-        """Creates an INVITED user (`users.manage`)."""
+        """Creates an INVITED user (`users.manage`) with its initial roles at its tenant, all in
+        one transaction: a role the caller may not give refuses the whole request."""
         tenant_id = parse_name(request.parent, "tenants", "parent")
+        role_ids = [parse_name(r, "roles", f"roles[{i}]") for i, r in enumerate(request.roles)]
         scope = await current_caller().scope()
         u = request.user
 
@@ -95,6 +98,23 @@ class UserServicer(users_pb2_grpc.UserServiceServicer):
                 tenant_path=row.tenant_path,
                 changes=["email", "display_name", "locale", "state"],
             )
+            for role_id in dict.fromkeys(role_ids):
+                # Same checks as CreateRoleBinding; a refusal rolls the user back with it.
+                binding = await roles.bind(
+                    session,
+                    scope,
+                    user_id=row.id,
+                    role_id=role_id,
+                    tenant_id=tenant_id,
+                    propagate=True,
+                    allowed_resources=[],
+                )
+                await self.rt.audit.record(
+                    session,
+                    resource=roles.binding_name(binding.id),
+                    tenant_path=binding.tenant_path,
+                    changes={"user": f"users/{row.id}", "role": f"roles/{role_id}", "propagate": True},
+                )
             return messages.user(row)
 
         return await self.rt.idempotency.once(request, users_pb2.User, write)
@@ -108,7 +128,7 @@ class UserServicer(users_pb2_grpc.UserServiceServicer):
         changes: dict[str, object] = {}
         for path in paths:
             value = getattr(request.user, path)
-            changes[path] = users_pb2.User.State.Name(value) if path == "state" else value
+            changes[path] = enum_name(users_pb2.User.State, value, "user.state") if path == "state" else value
         scope = await current_caller().scope()
 
         async def write(session: AsyncSession) -> users_pb2.User:
@@ -208,7 +228,7 @@ class UserServicer(users_pb2_grpc.UserServiceServicer):
         async with self.rt.db.transaction() as session:
             user = await users.redeem_token(session, request.token, "PASSWORD_RESET")
             user.password_hash = password_hash
-            user.auth_epoch += 1
+            revocations.end_sessions(session, user)
             user.version += 1
             await self.rt.audit.record(
                 session,
@@ -289,7 +309,7 @@ class UserServicer(users_pb2_grpc.UserServiceServicer):
             row = await users.load(session, principal.subject, for_update=True)
             assert row is not None
             row.password_hash = password_hash
-            row.auth_epoch += 1
+            revocations.end_sessions(session, row)
             row.version += 1
             await self.rt.audit.record(
                 session, resource=f"users/{row.id}", tenant_path=row.tenant_path, changes=["password"]

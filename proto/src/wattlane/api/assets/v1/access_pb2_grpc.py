@@ -49,8 +49,9 @@ class AccessServiceServicer:
 
     def ExplainAccess(self, request, context):
         """The decision DecideAccess would make for a card at a charging point, with its reason
-        (`stations.read` on the charging point). Card details outside the caller's scope are left
-        out of the answer.
+        (`stations.read` on the charging point). A card outside the caller's scope (not readable
+        with `cards.read`, nor on the point's organization's whitelist) is explained exactly as a UID
+        that exists nowhere: the answer says nothing of other tenants' cards.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -36,8 +36,9 @@ class AccessServiceStub:
     def __new__(cls, channel: _aio.Channel) -> AccessServiceAsyncStub: ...
     ExplainAccess: _grpc.UnaryUnaryMultiCallable[_access_pb2.ExplainAccessRequest, _internal_pb2.AccessDecision]
     """The decision DecideAccess would make for a card at a charging point, with its reason
-    (`stations.read` on the charging point). Card details outside the caller's scope are left
-    out of the answer.
+    (`stations.read` on the charging point). A card outside the caller's scope (not readable
+    with `cards.read`, nor on the point's organization's whitelist) is explained exactly as a UID
+    that exists nowhere: the answer says nothing of other tenants' cards.
     """
 
 @_typing.type_check_only
@@ -47,8 +48,9 @@ class AccessServiceAsyncStub(AccessServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     ExplainAccess: _aio.UnaryUnaryMultiCallable[_access_pb2.ExplainAccessRequest, _internal_pb2.AccessDecision]  # type: ignore[assignment]
     """The decision DecideAccess would make for a card at a charging point, with its reason
-    (`stations.read` on the charging point). Card details outside the caller's scope are left
-    out of the answer.
+    (`stations.read` on the charging point). A card outside the caller's scope (not readable
+    with `cards.read`, nor on the point's organization's whitelist) is explained exactly as a UID
+    that exists nowhere: the answer says nothing of other tenants' cards.
     """
 
 class AccessServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -61,8 +63,9 @@ class AccessServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_internal_pb2.AccessDecision, _abc.Awaitable[_internal_pb2.AccessDecision]]:
         """The decision DecideAccess would make for a card at a charging point, with its reason
-        (`stations.read` on the charging point). Card details outside the caller's scope are left
-        out of the answer.
+        (`stations.read` on the charging point). A card outside the caller's scope (not readable
+        with `cards.read`, nor on the point's organization's whitelist) is explained exactly as a UID
+        that exists nowhere: the answer says nothing of other tenants' cards.
         """
 
 def add_AccessServiceServicer_to_server(servicer: AccessServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

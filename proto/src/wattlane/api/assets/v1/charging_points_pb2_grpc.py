@@ -118,7 +118,9 @@ class ChargingPointServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateChargingPoint(self, request, context):
-        """Updates a charging point (`stations.manage`).
+        """Updates a charging point (`stations.manage`). Enabling or disabling charging needs
+        `licenses.use` (enabling takes a license from the organization's pool; FAILED_PRECONDITION
+        when none is left); a mask of `charging_enabled` alone needs nothing else.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

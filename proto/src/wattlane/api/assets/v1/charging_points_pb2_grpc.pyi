@@ -49,7 +49,10 @@ class ChargingPointServiceStub:
     the datapoint quota; FAILED_PRECONDITION without a license for enabled charging.
     """
     UpdateChargingPoint: _grpc.UnaryUnaryMultiCallable[_charging_points_pb2.UpdateChargingPointRequest, _charging_points_pb2.ChargingPoint]
-    """Updates a charging point (`stations.manage`)."""
+    """Updates a charging point (`stations.manage`). Enabling or disabling charging needs
+    `licenses.use` (enabling takes a license from the organization's pool; FAILED_PRECONDITION
+    when none is left); a mask of `charging_enabled` alone needs nothing else.
+    """
     DeleteChargingPoint: _grpc.UnaryUnaryMultiCallable[_charging_points_pb2.DeleteChargingPointRequest, _empty_pb2.Empty]
     """Removes a charging point and releases its datapoint and license (`stations.manage`)."""
     RotateAuthorizationKey: _grpc.UnaryUnaryMultiCallable[_charging_points_pb2.RotateAuthorizationKeyRequest, _charging_points_pb2.RotateAuthorizationKeyResponse]
@@ -83,7 +86,10 @@ class ChargingPointServiceAsyncStub(ChargingPointServiceStub):
     the datapoint quota; FAILED_PRECONDITION without a license for enabled charging.
     """
     UpdateChargingPoint: _aio.UnaryUnaryMultiCallable[_charging_points_pb2.UpdateChargingPointRequest, _charging_points_pb2.ChargingPoint]  # type: ignore[assignment]
-    """Updates a charging point (`stations.manage`)."""
+    """Updates a charging point (`stations.manage`). Enabling or disabling charging needs
+    `licenses.use` (enabling takes a license from the organization's pool; FAILED_PRECONDITION
+    when none is left); a mask of `charging_enabled` alone needs nothing else.
+    """
     DeleteChargingPoint: _aio.UnaryUnaryMultiCallable[_charging_points_pb2.DeleteChargingPointRequest, _empty_pb2.Empty]  # type: ignore[assignment]
     """Removes a charging point and releases its datapoint and license (`stations.manage`)."""
     RotateAuthorizationKey: _aio.UnaryUnaryMultiCallable[_charging_points_pb2.RotateAuthorizationKeyRequest, _charging_points_pb2.RotateAuthorizationKeyResponse]  # type: ignore[assignment]
@@ -138,7 +144,10 @@ class ChargingPointServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _charging_points_pb2.UpdateChargingPointRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_charging_points_pb2.ChargingPoint, _abc.Awaitable[_charging_points_pb2.ChargingPoint]]:
-        """Updates a charging point (`stations.manage`)."""
+        """Updates a charging point (`stations.manage`). Enabling or disabling charging needs
+        `licenses.use` (enabling takes a license from the organization's pool; FAILED_PRECONDITION
+        when none is left); a mask of `charging_enabled` alone needs nothing else.
+        """
 
     @_abc_1.abstractmethod
     def DeleteChargingPoint(

@@ -395,6 +395,7 @@ class StationMessage(_message.Message):
     ERROR_CODE_FIELD_NUMBER: _builtins.int
     ERROR_DESCRIPTION_FIELD_NUMBER: _builtins.int
     TRACE_ID_FIELD_NUMBER: _builtins.int
+    PAYLOAD_JSON_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name: `stations/{identity}/messages/{id}`."""
     identity: _builtins.str
@@ -417,13 +418,19 @@ class StationMessage(_message.Message):
     """For a CSMS→station CALL and its answer: the OpenTelemetry trace (32 hex digits) of the
     request that sent it, e.g. a CreateCommand call; empty otherwise or when tracing is off.
     """
+    payload_json: _builtins.str
+    """The payload as the frame carried it, compact JSON text: integers stay integers and keys keep
+    the sender's order (for an unparsable frame: the frame's text as a JSON string).
+    """
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp:
         """When the CSMS received or sent it."""
 
     @_builtins.property
     def payload(self) -> _struct_pb2.Value:
-        """The payload (for an unparsable frame: its text, as a string value)."""
+        """The payload (for an unparsable frame: its text, as a string value). A Value holds every
+        number as a double (`1` reads back as `1.0`): `payload_json` is the payload as sent.
+        """
 
     def __init__(
         self,
@@ -440,10 +447,11 @@ class StationMessage(_message.Message):
         error_code: _builtins.str = ...,
         error_description: _builtins.str = ...,
         trace_id: _builtins.str = ...,
+        payload_json: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["payload", b"payload", "time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "direction", b"direction", "error", b"error", "error_code", b"error_code", "error_description", b"error_description", "identity", b"identity", "message_id", b"message_id", "message_type", b"message_type", "name", b"name", "payload", b"payload", "time", b"time", "trace_id", b"trace_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "direction", b"direction", "error", b"error", "error_code", b"error_code", "error_description", b"error_description", "identity", b"identity", "message_id", b"message_id", "message_type", b"message_type", "name", b"name", "payload", b"payload", "payload_json", b"payload_json", "time", b"time", "trace_id", b"trace_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -334,7 +334,7 @@ class ListTransactionsRequest(_message.Message):
     FILTER_FIELD_NUMBER: _builtins.int
     VIEW_FIELD_NUMBER: _builtins.int
     parent: _builtins.str
-    """Empty for every visible transaction, or `tenants/{id}` for one organization's."""
+    """Empty for every visible transaction, or `tenants/{id}`: that tenant's and its subtree's."""
     page_size: _builtins.int
     """At most this many (0 = 50, at most 1000; negative is INVALID_ARGUMENT)."""
     page_token: _builtins.str
@@ -397,7 +397,7 @@ class ExportTransactionsRequest(_message.Message):
     PARENT_FIELD_NUMBER: _builtins.int
     FILTER_FIELD_NUMBER: _builtins.int
     parent: _builtins.str
-    """Empty for every visible transaction, or `tenants/{id}` for one organization's."""
+    """Empty for every visible transaction, or `tenants/{id}`: that tenant's and its subtree's."""
     filter: _builtins.str
     """AIP-160 filter, as ListTransactions."""
     def __init__(

@@ -74,8 +74,9 @@ class TransactionServiceServicer:
         """Lists visible transactions, newest first. Filterable by `station` (`stations/{identity}`),
         `location` (`locations/{id}`), `card` (`cards/{id}`), `owner` and `card_owner`
         (`tenants/{id}`), `id_token`, `protocol`, `payer`, `start_time` and `stop_time` (a period
-        with >= and <). `parent` = `tenants/{id}` lists one organization's transactions: those at
-        its stations and those paid with its cards.
+        with >= and <). `parent` = `tenants/{id}` (a tenant the caller sees; NOT_FOUND otherwise) lists
+        that tenant's transactions: those at stations of it or below it and those paid with cards of
+        it or below it (a customer: all its organizations').
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

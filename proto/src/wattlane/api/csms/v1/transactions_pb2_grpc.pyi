@@ -45,8 +45,9 @@ class TransactionServiceStub:
     """Lists visible transactions, newest first. Filterable by `station` (`stations/{identity}`),
     `location` (`locations/{id}`), `card` (`cards/{id}`), `owner` and `card_owner`
     (`tenants/{id}`), `id_token`, `protocol`, `payer`, `start_time` and `stop_time` (a period
-    with >= and <). `parent` = `tenants/{id}` lists one organization's transactions: those at
-    its stations and those paid with its cards.
+    with >= and <). `parent` = `tenants/{id}` (a tenant the caller sees; NOT_FOUND otherwise) lists
+    that tenant's transactions: those at stations of it or below it and those paid with cards of
+    it or below it (a customer: all its organizations').
     """
     ExportTransactions: _grpc.UnaryStreamMultiCallable[_transactions_pb2.ExportTransactionsRequest, _transactions_pb2.ExportTransactionsResponse]
     """Exports visible transactions as CSV (header first), streamed in chunks so a year of a large
@@ -70,8 +71,9 @@ class TransactionServiceAsyncStub(TransactionServiceStub):
     """Lists visible transactions, newest first. Filterable by `station` (`stations/{identity}`),
     `location` (`locations/{id}`), `card` (`cards/{id}`), `owner` and `card_owner`
     (`tenants/{id}`), `id_token`, `protocol`, `payer`, `start_time` and `stop_time` (a period
-    with >= and <). `parent` = `tenants/{id}` lists one organization's transactions: those at
-    its stations and those paid with its cards.
+    with >= and <). `parent` = `tenants/{id}` (a tenant the caller sees; NOT_FOUND otherwise) lists
+    that tenant's transactions: those at stations of it or below it and those paid with cards of
+    it or below it (a customer: all its organizations').
     """
     ExportTransactions: _aio.UnaryStreamMultiCallable[_transactions_pb2.ExportTransactionsRequest, _transactions_pb2.ExportTransactionsResponse]  # type: ignore[assignment]
     """Exports visible transactions as CSV (header first), streamed in chunks so a year of a large
@@ -104,8 +106,9 @@ class TransactionServiceServicer(metaclass=_abc_1.ABCMeta):
         """Lists visible transactions, newest first. Filterable by `station` (`stations/{identity}`),
         `location` (`locations/{id}`), `card` (`cards/{id}`), `owner` and `card_owner`
         (`tenants/{id}`), `id_token`, `protocol`, `payer`, `start_time` and `stop_time` (a period
-        with >= and <). `parent` = `tenants/{id}` lists one organization's transactions: those at
-        its stations and those paid with its cards.
+        with >= and <). `parent` = `tenants/{id}` (a tenant the caller sees; NOT_FOUND otherwise) lists
+        that tenant's transactions: those at stations of it or below it and those paid with cards of
+        it or below it (a customer: all its organizations').
         """
 
     @_abc_1.abstractmethod

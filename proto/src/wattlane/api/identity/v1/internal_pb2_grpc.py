@@ -97,6 +97,11 @@ class IdentityInternalServiceStub:
                 request_serializer=wattlane_dot_api_dot_identity_dot_v1_dot_internal__pb2.ResolveOwnerRequest.SerializeToString,
                 response_deserializer=wattlane_dot_api_dot_identity_dot_v1_dot_internal__pb2.Owner.FromString,
                 _registered_method=True)
+        self.ListRevocations = channel.unary_unary(
+                '/wattlane.api.identity.v1.IdentityInternalService/ListRevocations',
+                request_serializer=wattlane_dot_api_dot_identity_dot_v1_dot_internal__pb2.ListRevocationsRequest.SerializeToString,
+                response_deserializer=wattlane_dot_api_dot_identity_dot_v1_dot_internal__pb2.ListRevocationsResponse.FromString,
+                _registered_method=True)
 
 
 class IdentityInternalServiceServicer:
@@ -198,6 +203,16 @@ class IdentityInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListRevocations(self, request, context):
+        """Revocations of user tokens recorded at or after `since` (`identity.revocations`): logouts
+        (one token) and ended sessions (removal, disable, password change: every token of the user
+        below an auth epoch). Services that verify tokens locally poll it to refuse revoked tokens
+        without waiting for their scope cache. Oldest first; entries go once their tokens expired.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityInternalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -260,6 +275,11 @@ def add_IdentityInternalServiceServicer_to_server(servicer, server):
                     servicer.ResolveOwner,
                     request_deserializer=wattlane_dot_api_dot_identity_dot_v1_dot_internal__pb2.ResolveOwnerRequest.FromString,
                     response_serializer=wattlane_dot_api_dot_identity_dot_v1_dot_internal__pb2.Owner.SerializeToString,
+            ),
+            'ListRevocations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRevocations,
+                    request_deserializer=wattlane_dot_api_dot_identity_dot_v1_dot_internal__pb2.ListRevocationsRequest.FromString,
+                    response_serializer=wattlane_dot_api_dot_identity_dot_v1_dot_internal__pb2.ListRevocationsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -588,6 +608,33 @@ class IdentityInternalService:
             '/wattlane.api.identity.v1.IdentityInternalService/ResolveOwner',
             wattlane_dot_api_dot_identity_dot_v1_dot_internal__pb2.ResolveOwnerRequest.SerializeToString,
             wattlane_dot_api_dot_identity_dot_v1_dot_internal__pb2.Owner.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRevocations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wattlane.api.identity.v1.IdentityInternalService/ListRevocations',
+            wattlane_dot_api_dot_identity_dot_v1_dot_internal__pb2.ListRevocationsRequest.SerializeToString,
+            wattlane_dot_api_dot_identity_dot_v1_dot_internal__pb2.ListRevocationsResponse.FromString,
             options,
             channel_credentials,
             insecure,

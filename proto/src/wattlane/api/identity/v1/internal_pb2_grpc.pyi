@@ -77,6 +77,12 @@ class IdentityInternalServiceStub:
     """The tenant a `tenants/{id}` or `users/{id}` belongs to, with its path, for services that
     keep path copies on their rows (`identity.directory`). NOT_FOUND when absent or deleted.
     """
+    ListRevocations: _grpc.UnaryUnaryMultiCallable[_internal_pb2.ListRevocationsRequest, _internal_pb2.ListRevocationsResponse]
+    """Revocations of user tokens recorded at or after `since` (`identity.revocations`): logouts
+    (one token) and ended sessions (removal, disable, password change: every token of the user
+    below an auth epoch). Services that verify tokens locally poll it to refuse revoked tokens
+    without waiting for their scope cache. Oldest first; entries go once their tokens expired.
+    """
 
 @_typing.type_check_only
 class IdentityInternalServiceAsyncStub(IdentityInternalServiceStub):
@@ -125,6 +131,12 @@ class IdentityInternalServiceAsyncStub(IdentityInternalServiceStub):
     ResolveOwner: _aio.UnaryUnaryMultiCallable[_internal_pb2.ResolveOwnerRequest, _internal_pb2.Owner]  # type: ignore[assignment]
     """The tenant a `tenants/{id}` or `users/{id}` belongs to, with its path, for services that
     keep path copies on their rows (`identity.directory`). NOT_FOUND when absent or deleted.
+    """
+    ListRevocations: _aio.UnaryUnaryMultiCallable[_internal_pb2.ListRevocationsRequest, _internal_pb2.ListRevocationsResponse]  # type: ignore[assignment]
+    """Revocations of user tokens recorded at or after `since` (`identity.revocations`): logouts
+    (one token) and ended sessions (removal, disable, password change: every token of the user
+    below an auth epoch). Services that verify tokens locally poll it to refuse revoked tokens
+    without waiting for their scope cache. Oldest first; entries go once their tokens expired.
     """
 
 class IdentityInternalServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -243,6 +255,18 @@ class IdentityInternalServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_internal_pb2.Owner, _abc.Awaitable[_internal_pb2.Owner]]:
         """The tenant a `tenants/{id}` or `users/{id}` belongs to, with its path, for services that
         keep path copies on their rows (`identity.directory`). NOT_FOUND when absent or deleted.
+        """
+
+    @_abc_1.abstractmethod
+    def ListRevocations(
+        self,
+        request: _internal_pb2.ListRevocationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_internal_pb2.ListRevocationsResponse, _abc.Awaitable[_internal_pb2.ListRevocationsResponse]]:
+        """Revocations of user tokens recorded at or after `since` (`identity.revocations`): logouts
+        (one token) and ended sessions (removal, disable, password change: every token of the user
+        below an auth epoch). Services that verify tokens locally poll it to refuse revoked tokens
+        without waiting for their scope cache. Oldest first; entries go once their tokens expired.
         """
 
 def add_IdentityInternalServiceServicer_to_server(servicer: IdentityInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -248,6 +248,7 @@ class CreateUserRequest(_message.Message):
     PARENT_FIELD_NUMBER: _builtins.int
     USER_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    ROLES_FIELD_NUMBER: _builtins.int
     parent: _builtins.str
     """`tenants/{tenant}` the user belongs to."""
     request_id: _builtins.str
@@ -256,16 +257,24 @@ class CreateUserRequest(_message.Message):
     def user(self) -> Global___User:
         """The user to create."""
 
+    @_builtins.property
+    def roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Roles (`roles/{role}`) the user holds at `parent`, propagated to the tenants below it. Each is
+        checked as CreateRoleBinding checks it (the caller must hold its permissions there) before
+        the user is created; any refusal creates nothing.
+        """
+
     def __init__(
         self,
         *,
         parent: _builtins.str = ...,
         user: Global___User | None = ...,
         request_id: _builtins.str = ...,
+        roles: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["user", b"user"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["parent", b"parent", "request_id", b"request_id", "user", b"user"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["parent", b"parent", "request_id", b"request_id", "roles", b"roles", "user", b"user"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

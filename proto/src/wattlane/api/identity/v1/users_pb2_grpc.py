@@ -122,7 +122,9 @@ class UserServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CreateUser(self, request, context):
-        """Creates a user in state INVITED (`users.manage`); see CreateInvitation.
+        """Creates a user in state INVITED (`users.manage`), with its initial roles at its tenant in the
+        same transaction: either the user and every role exist afterwards, or nothing does. See
+        CreateInvitation.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

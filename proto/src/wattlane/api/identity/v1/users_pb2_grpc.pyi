@@ -39,7 +39,10 @@ class UserServiceStub:
     ListUsers: _grpc.UnaryUnaryMultiCallable[_users_pb2.ListUsersRequest, _users_pb2.ListUsersResponse]
     """Lists users of a tenant or its subtree (`users.read`)."""
     CreateUser: _grpc.UnaryUnaryMultiCallable[_users_pb2.CreateUserRequest, _users_pb2.User]
-    """Creates a user in state INVITED (`users.manage`); see CreateInvitation."""
+    """Creates a user in state INVITED (`users.manage`), with its initial roles at its tenant in the
+    same transaction: either the user and every role exist afterwards, or nothing does. See
+    CreateInvitation.
+    """
     UpdateUser: _grpc.UnaryUnaryMultiCallable[_users_pb2.UpdateUserRequest, _users_pb2.User]
     """Updates display name, locale or state (`users.manage`, or the user themself for name/locale)."""
     DeleteUser: _grpc.UnaryUnaryMultiCallable[_users_pb2.DeleteUserRequest, _empty_pb2.Empty]
@@ -79,7 +82,10 @@ class UserServiceAsyncStub(UserServiceStub):
     ListUsers: _aio.UnaryUnaryMultiCallable[_users_pb2.ListUsersRequest, _users_pb2.ListUsersResponse]  # type: ignore[assignment]
     """Lists users of a tenant or its subtree (`users.read`)."""
     CreateUser: _aio.UnaryUnaryMultiCallable[_users_pb2.CreateUserRequest, _users_pb2.User]  # type: ignore[assignment]
-    """Creates a user in state INVITED (`users.manage`); see CreateInvitation."""
+    """Creates a user in state INVITED (`users.manage`), with its initial roles at its tenant in the
+    same transaction: either the user and every role exist afterwards, or nothing does. See
+    CreateInvitation.
+    """
     UpdateUser: _aio.UnaryUnaryMultiCallable[_users_pb2.UpdateUserRequest, _users_pb2.User]  # type: ignore[assignment]
     """Updates display name, locale or state (`users.manage`, or the user themself for name/locale)."""
     DeleteUser: _aio.UnaryUnaryMultiCallable[_users_pb2.DeleteUserRequest, _empty_pb2.Empty]  # type: ignore[assignment]
@@ -134,7 +140,10 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _users_pb2.CreateUserRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_users_pb2.User, _abc.Awaitable[_users_pb2.User]]:
-        """Creates a user in state INVITED (`users.manage`); see CreateInvitation."""
+        """Creates a user in state INVITED (`users.manage`), with its initial roles at its tenant in the
+        same transaction: either the user and every role exist afterwards, or nothing does. See
+        CreateInvitation.
+        """
 
     @_abc_1.abstractmethod
     def UpdateUser(
