@@ -48,6 +48,10 @@ async def test_settle_a_month_by_hand(
         assert (json.loads(out)["created"], json.loads(out)["charge_records"]) == (0, 0)  # idempotent
         _, out, _ = await wl(env, "settlements", "status", *month)
         assert "completed" in out and world.issuer in out
+        # An organization issues nothing: billing refuses, the run fails and says why (exit 1).
+        not_an_issuer = ["--issuer", world.billing.org.name, "--month", "2026-11", *run[4:]]
+        code, _, err = await wl(env, "settlements", "run", *not_an_issuer, ok=False)
+        assert code == 1 and "period.issuer" in err and "Traceback" not in err
     finally:
         await worker.shutdown()
         await running
@@ -56,3 +60,8 @@ async def test_settle_a_month_by_hand(
         env, "settlements", "run", "--issuer", world.issuer, "--month", "2026-13", ok=False
     )
     assert code == 2 and "--month wants YYYY-MM" in err
+    code, _, err = await wl(env, "settlements", "run", *month, "--time-zone", "Mars/Olympus", ok=False)
+    assert code == 2 and "--time-zone wants an IANA zone" in err
+    env["WATTLANE_TEMPORAL_ADDRESS"] = "127.0.0.1:9"
+    code, _, err = await wl(env, "settlements", "status", *month, ok=False)
+    assert code == 3 and "cannot be reached" in err and "Traceback" not in err

@@ -17,9 +17,11 @@ import dataclasses
 import json
 import os
 import re
+import sys
+import zoneinfo
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from wattlane.cli.output import output_flags, table
@@ -28,6 +30,7 @@ from wattlane.contracts.settlement import TASK_QUEUE, WORKFLOW, SettlementInput,
 from wattlane.core.clients.identity import IdentityClient
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+REFUSED, UNREACHABLE = 1, 3  # the exit codes `wattlane --help` states
 
 
 def temporal_address() -> str:
@@ -38,7 +41,33 @@ def _checked(args: argparse.Namespace) -> tuple[str, str]:
     issuer = args.issuer if args.issuer.startswith("tenants/") else f"tenants/{args.issuer}"
     if not MONTH.match(args.month):
         raise SystemExit(f"--month wants YYYY-MM, got {args.month!r}")
+    if getattr(args, "time_zone", None) is not None:
+        try:
+            zoneinfo.ZoneInfo(args.time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise SystemExit(
+                f"--time-zone wants an IANA zone like Europe/Brussels, got {args.time_zone!r}"
+            ) from None
     return issuer, args.month
+
+
+async def _temporal() -> Client:
+    """The Temporal client; exit 3 (unreachable) with the address when it cannot connect."""
+    try:
+        return await Client.connect(temporal_address())
+    except RuntimeError as error:
+        print(f"error: Temporal at {temporal_address()} cannot be reached ({error})", file=sys.stderr)
+        print("  (set WATTLANE_TEMPORAL_ADDRESS)", file=sys.stderr)
+        raise SystemExit(UNREACHABLE) from None
+
+
+def _failed(error: WorkflowFailureError) -> SystemExit:
+    """A run that failed (billing refused it: a bad issuer, say): its reason, exit 1."""
+    cause = error.cause
+    while cause.__cause__ is not None and isinstance(cause.__cause__, FailureError):
+        cause = cause.__cause__
+    print(f"error: the settlement failed: {cause}", file=sys.stderr)
+    return SystemExit(REFUSED)
 
 
 def _report(
@@ -60,7 +89,7 @@ def _report(
 
 async def run(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
     issuer, month = _checked(args)
-    temporal = await Client.connect(temporal_address())
+    temporal = await _temporal()
     input = SettlementInput(issuer, month, args.time_zone, args.vat_country)
     handle: WorkflowHandle[object, SettlementResult]
     try:
@@ -76,12 +105,16 @@ async def run(args: argparse.Namespace, client: IdentityClient, session: Session
     if not args.wait:
         _report(args, issuer, month, "running", None)
         return
-    _report(args, issuer, month, "completed", await handle.result())
+    try:
+        result = await handle.result()
+    except WorkflowFailureError as error:
+        raise _failed(error) from None
+    _report(args, issuer, month, "completed", result)
 
 
 async def status(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
     issuer, month = _checked(args)
-    temporal = await Client.connect(temporal_address())
+    temporal = await _temporal()
     handle = temporal.get_workflow_handle(workflow_id(issuer, month), result_type=SettlementResult)
     try:
         described = await handle.describe()
