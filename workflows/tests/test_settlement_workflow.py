@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
-from temporalio import activity
+from temporalio import activity, workflow
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -140,3 +141,42 @@ async def test_billing_down_delays_the_month_and_never_invoices_twice(
     result, _ = await _run(temporal_skipping, billing, input)
     assert result.created == 120 and set(billing.invoiced.values()) == {1}
     assert billing.settle_calls == 4 + 3  # 120 recipients in batches of 50, after 4 failures
+
+
+@workflow.defn(name="OtherRunsChunk")
+class OtherRunsChunk:
+    """Stands for the chunk of another run of the month holding the id for a while."""
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.sleep(timedelta(seconds=10))
+
+
+async def test_a_chunk_id_held_by_another_run_of_the_month_is_waited_for(
+    temporal_skipping: WorkflowEnvironment,
+) -> None:
+    billing = FakeBilling(payers=3)
+    issuer = f"tenants/op{secrets.token_hex(3)}"
+    queue = f"billing-{secrets.token_hex(4)}"
+    workflow_of_month = workflow_id(issuer, "2026-09")
+    async with Worker(
+        temporal_skipping.client,
+        task_queue=queue,
+        workflows=[MonthlySettlement, SettleChunk, OtherRunsChunk],
+        activities=[billing.list_recipients, billing.settle],
+    ):
+        await temporal_skipping.client.start_workflow(
+            OtherRunsChunk.run, id=f"{workflow_of_month}-chunk-0", task_queue=queue
+        )
+        result = await temporal_skipping.client.execute_workflow(
+            MonthlySettlement.run,
+            SettlementInput(issuer, "2026-09", "UTC"),
+            id=workflow_of_month,
+            task_queue=queue,
+        )
+    assert (result.created, result.chunks) == (3, 1)
+    events = [
+        e
+        async for e in temporal_skipping.client.get_workflow_handle(workflow_of_month).fetch_history_events()
+    ]
+    assert any(e.HasField("timer_started_event_attributes") for e in events)  # it waited

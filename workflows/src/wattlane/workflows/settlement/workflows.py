@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from wattlane.contracts.settlement import CHUNK_WORKFLOW, WORKFLOW, chunk_workflow_id
@@ -33,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
 
 MAX_CHUNK = 500  # recipients per child workflow (and per page of recipients), at most
 BATCH = 50  # recipients per settle activity: a retry redoes little
+COLLISION_WAIT = timedelta(seconds=30)
 # Billing may be down for a while: keep trying (capped backoff) rather than leave a month half done.
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
 
@@ -73,12 +75,19 @@ class MonthlySettlement:
                 retry_policy=RETRY,
             )
             if page.recipients:
-                done = done + await workflow.execute_child_workflow(
-                    SettleChunk.run,
-                    ChunkInput(period, page.recipients, input.vat_country),
-                    id=chunk_workflow_id(period.issuer, period.month, chunk),
-                    task_queue=workflow.info().task_queue,
-                )
+                try:
+                    done = done + await workflow.execute_child_workflow(
+                        SettleChunk.run,
+                        ChunkInput(period, page.recipients, input.vat_country),
+                        id=chunk_workflow_id(period.issuer, period.month, chunk),
+                        task_queue=workflow.info().task_queue,
+                    )
+                except WorkflowAlreadyStartedError:
+                    # Another run of the month (the schedule's and an operator's) is settling a
+                    # chunk of that id: wait, then list again from the same place (what it
+                    # invoiced is gone from the list by then) and take the id once it is free.
+                    await workflow.sleep(COLLISION_WAIT)
+                    continue
                 chunk += 1
             token = page.next_page_token
             so_far = SettlementResult(
