@@ -19,6 +19,8 @@ import os
 import re
 import sys
 import zoneinfo
+from collections.abc import Awaitable, Callable
+from typing import NoReturn
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
@@ -87,8 +89,37 @@ def _report(
     print(table(list(row), [[str(v) for v in row.values()]]))
 
 
+def _exit_now(code: int) -> NoReturn:
+    """Exit without the interpreter's finalization, output flushed: the Temporal SDK's core
+    threads may crash it (SIGSEGV, sdk-python#300) once the command is done."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+async def _then_exit(command: Callable[[], Awaitable[None]]) -> NoReturn:
+    """Run a command that uses Temporal and exit with its code (0, or what it raised)."""
+    try:
+        await command()
+    except SystemExit as stop:
+        _exit_now(stop.code if isinstance(stop.code, int) else REFUSED)
+    except Exception as error:  # Temporal refused: its message, not a traceback
+        print(f"error: {error}", file=sys.stderr)
+        _exit_now(REFUSED)
+    _exit_now(0)
+
+
 async def run(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
+    issuer, month = _checked(args)  # usage errors before Temporal is touched
+    await _then_exit(lambda: _run(args, issuer, month))
+
+
+async def status(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
     issuer, month = _checked(args)
+    await _then_exit(lambda: _status(args, issuer, month))
+
+
+async def _run(args: argparse.Namespace, issuer: str, month: str) -> None:
     temporal = await _temporal()
     input = SettlementInput(issuer, month, args.time_zone, args.vat_country)
     handle: WorkflowHandle[object, SettlementResult]
@@ -112,8 +143,7 @@ async def run(args: argparse.Namespace, client: IdentityClient, session: Session
     _report(args, issuer, month, "completed", result)
 
 
-async def status(args: argparse.Namespace, client: IdentityClient, session: Session) -> None:
-    issuer, month = _checked(args)
+async def _status(args: argparse.Namespace, issuer: str, month: str) -> None:
     temporal = await _temporal()
     handle = temporal.get_workflow_handle(workflow_id(issuer, month), result_type=SettlementResult)
     try:
