@@ -67,6 +67,12 @@ class FakeBilling(internal_pb2_grpc.BillingInternalServiceServicer):
     async def ResolveTariff(self, request: Any, context: Context) -> Any:
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not the CSMS's call")
 
+    async def ListSettlementRecipients(self, request: Any, context: Context) -> Any:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not the CSMS's call")
+
+    async def SettleRecipients(self, request: Any, context: Context) -> Any:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not the CSMS's call")
+
     async def PriceSession(self, request: Any, context: Context) -> Any:
         self.requests.append(request)
         if self.delay:

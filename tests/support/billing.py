@@ -84,6 +84,22 @@ class FakeBilling(internal_pb2_grpc.BillingInternalServiceServicer):
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not faked")
         raise AssertionError
 
+    async def ListSettlementRecipients(
+        self,
+        request: internal_pb2.ListSettlementRecipientsRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> internal_pb2.ListSettlementRecipientsResponse:
+        """Not faked (the settlement's tests run the real billing)."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not faked")
+        raise AssertionError
+
+    async def SettleRecipients(
+        self, request: internal_pb2.SettleRecipientsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> internal_pb2.SettleRecipientsResponse:
+        """Not faked (the settlement's tests run the real billing)."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not faked")
+        raise AssertionError
+
 
 @asynccontextmanager
 async def serve_fake_billing(fake: FakeBilling | None = None) -> AsyncIterator[tuple[FakeBilling, str]]:

@@ -15,11 +15,13 @@ from temporalio.client import WorkflowHistory
 from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Replayer
 
+from wattlane.api.billing.v1 import internal_pb2 as billing_internal_pb2
 from wattlane.api.csms.v1 import internal_pb2 as csms_pb2
 from wattlane.api.identity.v1 import accounts_pb2, internal_pb2
-from wattlane.contracts import approval, handoff, user_mail
+from wattlane.contracts import approval, handoff, settlement, user_mail
 from wattlane.contracts.handoff import HandoffInput
 from wattlane.contracts.user_mail import UserMailInput
+from wattlane.core.clients.billing import BillingClient
 from wattlane.workflows import outcomes
 from wattlane.workflows.approval.activities import ApprovalActivities
 from wattlane.workflows.approval.types import ApplyDecisionInput, CheckActorInput, Decision, NotifyInput
@@ -35,6 +37,9 @@ from wattlane.workflows.mail.smtp import SmtpSender
 from wattlane.workflows.renewal import types as renewal
 from wattlane.workflows.renewal.activities import RenewalActivities
 from wattlane.workflows.renewal.workflows import AccountRenewal
+from wattlane.workflows.settlement import types as settling
+from wattlane.workflows.settlement.activities import SettlementActivities
+from wattlane.workflows.settlement.workflows import MonthlySettlement, SettleChunk
 from wattlane.workflows.usermail.activities import UserMailActivities
 from wattlane.workflows.usermail.workflows import UserMailDelivery
 
@@ -249,6 +254,7 @@ def test_outcomes_come_from_a_closed_vocabulary_of_every_workflow_the_worker_run
         renewal.WORKFLOW,
         user_mail.WORKFLOW,
         handoff.WORKFLOW,
+        settlement.WORKFLOW,
     }
     with pytest.raises(ValueError, match="not an outcome"):
         outcomes.record(approval.WORKFLOW, "approved-by-alice")
@@ -276,6 +282,8 @@ async def test_replaying_histories_counts_nothing() -> None:
             UserMailDelivery,
             TransactionHandoff,
             FirmwareCampaign,
+            MonthlySettlement,
+            SettleChunk,
         ],
         interceptors=[outcomes.ActivityMetrics()],
     )
@@ -283,3 +291,43 @@ async def test_replaying_histories_counts_nothing() -> None:
         await replayer.replay_workflow(WorkflowHistory.from_json(path.stem, path.read_text()))
     assert len(HISTORIES) >= 8
     assert _samples() == before
+
+
+class FakeSettlingBilling:
+    """SettleRecipients as billing answers it: the first call makes the invoices, a repeat finds
+    them; a payer named `users/gone` is skipped."""
+
+    def __init__(self) -> None:
+        self.made: set[str] = set()
+
+    async def settle_recipients(
+        self, issuer: str, month: str, time_zone: str, recipients: Any, vat_country: str
+    ) -> billing_internal_pb2.SettleRecipientsResponse:
+        out = []
+        for payer, currency in recipients:
+            recipient = billing_internal_pb2.SettlementRecipient(payer=payer, currency=currency)
+            if payer == "users/gone":
+                out.append(billing_internal_pb2.SettledRecipient(recipient=recipient, skipped_reason="gone"))
+                continue
+            created = payer not in self.made
+            self.made.add(payer)
+            out.append(
+                billing_internal_pb2.SettledRecipient(
+                    recipient=recipient, invoice=f"invoices/{payer[6:]}", charge_records=2, created=created
+                )
+            )
+        return billing_internal_pb2.SettleRecipientsResponse(settled=out)
+
+
+async def test_settlements_count_invoices_made_found_and_skipped() -> None:
+    activities = SettlementActivities(cast(BillingClient, FakeSettlingBilling()))
+    w = settlement.WORKFLOW
+    period = settling.Period("tenants/op", "2026-11", "Europe/Brussels")
+    payers = [settling.Recipient("users/a", "EUR"), settling.Recipient("users/gone", "EUR")]
+    request = settling.SettleRequest(period, payers, "BE")
+    with counted() as grown:
+        first = await run(activities.settle, request)
+        again = await run(activities.settle, request)  # a retried activity
+    assert (first.created, first.existing, first.skipped, first.charge_records) == (1, 0, 1, 2)
+    assert (again.created, again.existing, again.skipped) == (0, 1, 1)
+    assert grown == {(w, "invoiced"): 1, (w, "already_invoiced"): 1, (w, "skipped"): 2}

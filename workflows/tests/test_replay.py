@@ -22,6 +22,7 @@ from wattlane.workflows.campaign.workflows import FirmwareCampaign
 from wattlane.workflows.handoff.types import HandoffResult
 from wattlane.workflows.handoff.workflows import TransactionHandoff
 from wattlane.workflows.renewal.workflows import AccountRenewal
+from wattlane.workflows.settlement.workflows import MonthlySettlement, SettleChunk
 from wattlane.workflows.usermail.workflows import UserMailDelivery
 
 HISTORIES = {p.stem: p.read_text() for p in sorted((Path(__file__).parent / "histories").glob("*.json"))}
@@ -44,6 +45,11 @@ def test_fixtures_exist() -> None:
         "transaction_handoff_v2",
         # A canary and three waves of a firmware campaign, every gate passed.
         "firmware_campaign",
+        # The monthly settlement as the schedule starts it (the month resolved from its start
+        # time) and one of its chunks.
+        "monthly_settlement",
+        "monthly_settlement_continued",
+        "settle_chunk",
     } <= set(HISTORIES)
 
 
@@ -57,6 +63,8 @@ async def test_history_replays(name: str) -> None:
             UserMailDelivery,
             TransactionHandoff,
             FirmwareCampaign,
+            MonthlySettlement,
+            SettleChunk,
         ]
     )
     await replayer.replay_workflow(history)

@@ -31,6 +31,7 @@ def settings(env: WorkflowEnvironment, **overrides: object) -> WorkerSettings:
         "accounts_task_queue": f"accounts-{secrets.token_hex(4)}",
         "identity_address": "127.0.0.1:9",  # never called: no workflow reaches these queues
         "csms_address": "",
+        "billing_address": "",  # no handoffs, no settlements: no billing queue
         "drain_seconds": 0.0,
         "grace_seconds": 1.0,
     }

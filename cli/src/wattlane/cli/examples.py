@@ -130,6 +130,10 @@ EXAMPLES: dict[str, str] = {
     "invoices credit": 'wattlane invoices credit invoices/01J0INVOICE --line 1:2.5 --reason "meter error"',
     "invoices mark-paid": "wattlane invoices mark-paid invoices/01J0INVOICE --reference INV-2026-000042",
     "invoices import-payments": "wattlane invoices import-payments bank.csv --issuer tenants/01J0PARTNER",
+    "settlements run": (
+        "wattlane settlements run --issuer tenants/01J0OP --month 2026-11 --time-zone Europe/Brussels"
+    ),
+    "settlements status": "wattlane settlements status --issuer tenants/01J0OP --month 2026-11 --output json",
     "transactions list": "wattlane transactions list --filter 'station = \"stations/ACME-AMS-01\"'",
     "transactions show": "wattlane transactions show transactions/01J0TRANSACTION",
     "transactions export": "wattlane transactions export --parent tenants/01J0ORG -o sessions.csv",

@@ -22,6 +22,7 @@ from wattlane.cli.commands import (
     points,
     roles,
     settings,
+    settlements,
     stations,
     tariffs,
     tenants,
@@ -66,6 +67,7 @@ def parser() -> argparse.ArgumentParser:
         stations,
         tariffs,
         invoices,
+        settlements,
         transactions,
         completion,
     ):

@@ -22,6 +22,7 @@ CSMS_CAMPAIGNS = "csms.campaigns"
 BILLING_RECORDS = "billing.records"
 BILLING_TARIFFS = "billing.tariffs"
 BILLING_PRICING = "billing.pricing"
+BILLING_SETTLEMENT = "billing.settlement"
 
 CATALOG: dict[str, str] = {
     IDENTITY_APPLICATIONS: "decide applications, read their notifications, expire accounts",
@@ -40,6 +41,7 @@ CATALOG: dict[str, str] = {
     BILLING_RECORDS: "seal the charge record of a completed transaction",
     BILLING_TARIFFS: "resolve a tariff a setting references",
     BILLING_PRICING: "price a running session for what the station shows",
+    BILLING_SETTLEMENT: "invoice a month's charge records (the monthly settlement)",
 }
 
 # Each internal service account and the scopes its tokens carry.
@@ -52,6 +54,7 @@ SERVICE_ACCOUNTS: dict[str, tuple[str, ...]] = {
         CSMS_HANDOFF,
         CSMS_CAMPAIGNS,
         BILLING_RECORDS,
+        BILLING_SETTLEMENT,
     ),
     "assets": (
         IDENTITY_DIRECTORY,

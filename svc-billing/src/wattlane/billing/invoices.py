@@ -119,7 +119,7 @@ def _check_self_billing(kind: str, spec: DraftSpec) -> None:
             )
 
 
-def _line_rows(invoice_id: str, currency: str, lines: Sequence[LineSpec]) -> list[InvoiceLineRow]:
+def line_rows(invoice_id: str, currency: str, lines: Sequence[LineSpec]) -> list[InvoiceLineRow]:
     return [
         InvoiceLineRow(
             invoice_id=invoice_id,
@@ -225,17 +225,13 @@ async def list_visible(
 # --- drafts ------------------------------------------------------------------------------------
 
 
-async def create_draft(
-    session: AsyncSession, scope: EffectiveScope, issuer: Owner, recipient: Owner, spec: DraftSpec
-) -> Invoice:
-    """A new draft invoice from `issuer` (`billing.manage` there) to `recipient`."""
-    scope.require(MANAGE, issuer.path, issuer.name)
-    if issuer.kind not in ISSUER_KINDS:
-        raise InvalidArgument.field("parent", "the issuer must be the operator or a partner")
+def draft_row(issuer: Owner, recipient: Owner, spec: DraftSpec) -> InvoiceRow:
+    """A new draft's row from `issuer` to `recipient` (no permission check: the caller's job).
+    Pure: no I/O."""
     kind = recipient_kind(recipient)
     _check_self_billing(kind, spec)
     now = utcnow()
-    row = InvoiceRow(
+    return InvoiceRow(
         id=new_id(),
         kind="INVOICE",
         status="DRAFT",
@@ -256,9 +252,19 @@ async def create_draft(
         create_time=now,
         update_time=now,
     )
+
+
+async def create_draft(
+    session: AsyncSession, scope: EffectiveScope, issuer: Owner, recipient: Owner, spec: DraftSpec
+) -> Invoice:
+    """A new draft invoice from `issuer` (`billing.manage` there) to `recipient`."""
+    scope.require(MANAGE, issuer.path, issuer.name)
+    if issuer.kind not in ISSUER_KINDS:
+        raise InvalidArgument.field("parent", "the issuer must be the operator or a partner")
+    row = draft_row(issuer, recipient, spec)
     session.add(row)
     await session.flush()
-    lines = _line_rows(row.id, spec.currency, spec.lines)
+    lines = line_rows(row.id, spec.currency, spec.lines)
     session.add_all(lines)
     await session.flush()
     return Invoice(row, lines)
@@ -322,7 +328,7 @@ async def update_draft(
     if "lines" in paths or "currency" in paths:
         # Nets are rounded in the draft's currency: a new currency re-rounds every line.
         await session.execute(delete(InvoiceLineRow).where(InvoiceLineRow.invoice_id == row.id))
-        session.add_all(_line_rows(row.id, row.currency, lines))
+        session.add_all(line_rows(row.id, row.currency, lines))
     await session.flush()
     return Invoice(row, await _lines(session, row.id))
 
@@ -357,10 +363,11 @@ async def delete_draft(
 # --- finalizing --------------------------------------------------------------------------------
 
 
-async def _number(
+async def assign_number(
     session: AsyncSession, row: InvoiceRow, lines: Sequence[InvoiceLineRow], today: dt.date
 ) -> None:
-    """Totals, then the next number of the issuer's series, in the caller's transaction."""
+    """Finalize `row`: totals per EN 16931, then the next number of the issuer's series, in the
+    caller's transaction (no checks: the caller's job)."""
     result = draft_totals(lines)
     row.net_minor, row.vat_minor = result.net_minor, result.vat_minor
     row.breakdown = [
@@ -408,7 +415,7 @@ async def finalize(
             f"{invoice_name(row.id)} is due {row.due_date.isoformat()}, before today",
             reason="DUE_DATE_PASSED",
         )
-    await _number(session, row, lines, today)
+    await assign_number(session, row, lines, today)
     await session.flush()
     return Invoice(row, lines)
 
@@ -494,14 +501,14 @@ async def credit(
     )
     session.add(note)
     await session.flush()
-    note_lines = _line_rows(note.id, note.currency, [spec for _, spec in specs])
+    note_lines = line_rows(note.id, note.currency, [spec for _, spec in specs])
     for line, (position, _) in zip(note_lines, specs, strict=True):
         line.credits_line = position
         if reason:
             line.description = f"{line.description} ({reason})"
     session.add_all(note_lines)
     await session.flush()
-    await _number(session, note, note_lines, today)
+    await assign_number(session, note, note_lines, today)
     invoice.credited_minor -= note.net_minor + note.vat_minor
     if all(q <= 0 for q in left.values()):
         invoice.status = "VOID"

@@ -104,10 +104,14 @@ class ChargeRecordRow(Base):
     total_excl_vat: Mapped[str] = mapped_column(String(64))  # exact decimal
     total_incl_vat: Mapped[str] = mapped_column(String(64), default="")  # "" when unknown
     priced: Mapped[dict[str, Any]]
-    create_time: Mapped[dt.datetime]
+    create_time: Mapped[dt.datetime]  # when it was recorded: its settlement month's instant
+    # The invoice it ended up on ("" while open): the one column a sealed record ever has set,
+    # once, by the settlement, guarded by `invoice_id = ''` so no record lands on two invoices.
+    invoice_id: Mapped[str] = mapped_column(String(64), default="")
 
     __table_args__ = (
         Index("uq_charge_records_transaction_id_revision", "transaction_id", "revision", unique=True),
+        Index("ix_charge_records_invoice_id_payer", "invoice_id", "payer"),
         Index("ix_charge_records_owner_path_id", "owner_path", "id"),
         Index("ix_charge_records_card_owner_path_id", "card_owner_path", "id"),
         Index("ix_charge_records_cardholder_id_id", "cardholder_id", "id"),
@@ -195,3 +199,19 @@ class InvoiceCounterRow(Base):
     issuer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     series: Mapped[str] = mapped_column(String(32), primary_key=True)
     last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SettlementRow(Base):
+    """The invoice the monthly settlement made for one recipient (payer and currency) of an
+    issuer's month: the key a re-run finds, so each is made once. Inserted in the transaction
+    that creates the invoice; a concurrent run loses on the primary key."""
+
+    __tablename__ = "settlements"
+
+    issuer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
+    payer: Mapped[str] = mapped_column(String(200), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    invoice_id: Mapped[str] = mapped_column(String(64))
+    charge_records: Mapped[int] = mapped_column(Integer, default=0)
+    create_time: Mapped[dt.datetime]

@@ -16,12 +16,14 @@ import pytest
 
 from wattlane.api.billing.v1 import (
     charge_records_pb2_grpc,
+    internal_pb2,
     internal_pb2_grpc,
     invoices_pb2_grpc,
     tariffs_pb2,
     tariffs_pb2_grpc,
 )
 from wattlane.api.csms.v1 import transactions_pb2, transactions_pb2_grpc
+from wattlane.billing import charge_records
 from wattlane.billing.main import BillingService
 from wattlane.billing.settings import BillingSettings
 from wattlane.contracts import scopes
@@ -215,3 +217,27 @@ def transaction(
     )
     billing.csms.transactions[transaction_id] = tx
     return tx
+
+
+async def recorded_at(
+    billing: Billing,
+    monkeypatch: pytest.MonkeyPatch,
+    transaction_id: int,
+    at: dt.datetime,
+    *,
+    rate_plan: str = "",
+    payer: str = "cardholder",
+    cardholder: FakeUser | None = None,
+) -> None:
+    """Seal the charge record of a new `transaction` as though it were handed over at `at` (the
+    instant that decides its settlement month), through RecordCharge as the worker does.
+    `cardholder`: whose card it is (default the sibling's admin)."""
+    tx = transaction(billing, transaction_id, rate_plan=rate_plan, payer=payer)
+    if cardholder is not None:
+        tx.cardholder, tx.card_owner = f"users/{cardholder.id}", cardholder.tenant.name
+    worker = billing.service_client("worker", scopes.BILLING_RECORDS).internal
+    with monkeypatch.context() as patched:
+        patched.setattr(charge_records, "utcnow", lambda: at)
+        await worker.RecordCharge(
+            internal_pb2.RecordChargeRequest(transaction=f"transactions/{transaction_id}")
+        )

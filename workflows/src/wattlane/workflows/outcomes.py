@@ -22,7 +22,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
-from wattlane.contracts import approval, handoff, user_mail
+from wattlane.contracts import approval, handoff, settlement, user_mail
 from wattlane.core.metrics import ACTIVITY_SECONDS, OTHER, WORKFLOW_OUTCOMES, LabelSet
 from wattlane.workflows.renewal import types as renewal
 
@@ -48,6 +48,11 @@ OUTCOMES: dict[str, tuple[str, ...]] = {
     handoff.WORKFLOW: (
         "recorded",  # a completed transaction handed on for the first time
         "redelivered",  # handed on again after a lost answer: the consumer counted, not duplicated
+    ),
+    settlement.WORKFLOW: (
+        "invoiced",  # a recipient's invoice of the month made and finalized
+        "already_invoiced",  # made by an earlier run (a re-run, a retry): returned, not made again
+        "skipped",  # not invoiced (its payer is gone): its records stay open for the next month
     ),
 }
 WORKFLOWS = LabelSet(OUTCOMES)

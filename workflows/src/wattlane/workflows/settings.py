@@ -28,14 +28,23 @@ class WorkerSettings(ProcessSettings):
     accounts_task_queue: str = field(
         default="accounts", metadata=doc("approvals, renewals and user mails run here")
     )
-    billing_task_queue: str = field(default="billing", metadata=doc("transaction handoffs run here"))
+    billing_task_queue: str = field(
+        default="billing", metadata=doc("transaction handoffs and monthly settlements run here")
+    )
     identity_address: str = field(default="127.0.0.1:50051", metadata=doc("identity gRPC"))
     csms_address: str = field(
         default="127.0.0.1:50061", metadata=doc("CSMS gRPC (handoffs); empty: no billing queue")
     )
     billing_address: str = field(
         default="127.0.0.1:50053",
-        metadata=doc("billing gRPC: handoffs seal charge records there (empty: they wait, retried)"),
+        metadata=doc("billing gRPC: handoffs seal records, settlements invoice them (empty: no settlements)"),
+    )
+    settlement_issuers: str = field(
+        default="",
+        metadata=doc(
+            "issuers whose monthly settlement is scheduled (the 1st, 00:30 in their zone), "
+            "comma-separated tenants/{id}:Europe/Brussels:BE (zone, VAT country)"
+        ),
     )
     client_id: str = field(default="worker", metadata=doc("service account (client id or service name)"))
     client_secret: str = field(default="", metadata=doc("service account secret", secret=True))

@@ -43,6 +43,9 @@ from wattlane.workflows.renewal.activities import RenewalActivities
 from wattlane.workflows.renewal.workflows import AccountRenewal
 from wattlane.workflows.sdk_metrics import sdk_metrics
 from wattlane.workflows.settings import WorkerSettings
+from wattlane.workflows.settlement.activities import SettlementActivities
+from wattlane.workflows.settlement.schedule import ensure_schedules, parse_issuers
+from wattlane.workflows.settlement.workflows import MonthlySettlement, SettleChunk
 from wattlane.workflows.usermail.activities import UserMailActivities
 from wattlane.workflows.usermail.workflows import UserMailDelivery
 
@@ -73,8 +76,8 @@ class Dependencies:
 def task_queues(
     deps: Dependencies, accounts_queue: str = ACCOUNTS_QUEUE, billing_queue: str = BILLING_QUEUE
 ) -> list[TaskQueue]:
-    """Every task queue this worker serves, with its workflows and activities (billing only
-    when the CSMS is configured)."""
+    """Every task queue this worker serves, with its workflows and activities (on the billing
+    queue: handoffs when the CSMS is configured, settlements when billing is)."""
     approval = ApprovalActivities(deps.identity, deps.mailer, deps.temporal)
     renewal = RenewalActivities(deps.identity, deps.mailer)
     user_mail = UserMailActivities(deps.identity, deps.mailer, deps.app_url)
@@ -93,15 +96,11 @@ def task_queues(
             ],
         )
     ]
+    billing = TaskQueue(billing_queue, workflows=[], activities=[])
     if deps.csms is not None:
         handoff = HandoffActivities(deps.csms, deps.billing)
-        queues.append(
-            TaskQueue(
-                billing_queue,
-                workflows=[TransactionHandoff],
-                activities=[handoff.record_charge, handoff.record],
-            )
-        )
+        billing.workflows = [TransactionHandoff]
+        billing.activities = [handoff.record_charge, handoff.record]
         campaign = CampaignActivities(deps.csms)
         queues.append(
             TaskQueue(
@@ -110,6 +109,12 @@ def task_queues(
                 activities=[campaign.dispatch, campaign.sync, campaign.record_decision, campaign.notify],
             )
         )
+    if deps.billing is not None:
+        settlement = SettlementActivities(deps.billing)
+        billing.workflows = [*billing.workflows, MonthlySettlement, SettleChunk]
+        billing.activities = [*billing.activities, settlement.list_recipients, settlement.settle]
+    if billing.workflows:
+        queues.append(billing)
     return queues
 
 
@@ -179,6 +184,7 @@ class WorkerService(Service[WorkerSettings]):
 
     async def setup(self) -> None:
         s = self.settings
+        issuers = parse_issuers(s.settlement_issuers)  # a bad entry stops the worker at once
         runtime = None
         if self.side_port is not None:  # the SDK's own metrics join ours on /metrics
             metrics = sdk_metrics()
@@ -215,6 +221,8 @@ class WorkerService(Service[WorkerSettings]):
         # Closers run in reverse order: the workers stop (activities finish) before channels close.
         self.on_stop(self.workers.stop)
         await self.workers.start()
+        if billing is not None:
+            await ensure_schedules(self.client, issuers, s.billing_task_queue)
         log.info("worker running", extra={"task_queues": [q.name for q in queues]})
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from wattlane.api.billing.v1 import (
@@ -58,3 +59,31 @@ class BillingClient(ApiClient):
             tariff=tariff, time_zone=time_zone, readings=readings, until=to_timestamp(until)
         )
         return await self.internal.PriceSession(request)
+
+    async def list_settlement_recipients(
+        self, issuer: str, month: str, time_zone: str, page_size: int = 0, page_token: str = ""
+    ) -> internal_pb2.ListSettlementRecipientsResponse:
+        """One page of the payers (and currencies) of `issuer`'s open charge records of `month`
+        (YYYY-MM in `time_zone`) (`billing.settlement`)."""
+        period = internal_pb2.SettlementPeriod(issuer=issuer, month=month, time_zone=time_zone)
+        request = internal_pb2.ListSettlementRecipientsRequest(
+            period=period, page_size=page_size, page_token=page_token
+        )
+        return await self.internal.ListSettlementRecipients(request)
+
+    async def settle_recipients(
+        self,
+        issuer: str,
+        month: str,
+        time_zone: str,
+        recipients: Sequence[tuple[str, str]],
+        vat_country: str,
+    ) -> internal_pb2.SettleRecipientsResponse:
+        """Invoice each (payer, currency) recipient's open charge records of `issuer`'s `month`,
+        once: a repeat returns the invoices made the first time (`billing.settlement`)."""
+        request = internal_pb2.SettleRecipientsRequest(
+            period=internal_pb2.SettlementPeriod(issuer=issuer, month=month, time_zone=time_zone),
+            recipients=[internal_pb2.SettlementRecipient(payer=p, currency=c) for p, c in recipients],
+            vat_country=vat_country,
+        )
+        return await self.internal.SettleRecipients(request)

@@ -27,21 +27,35 @@ from wattlane.api.billing.v1 import charge_records_pb2 as wattlane_dot_api_dot_b
 from wattlane.api.billing.v1 import tariffs_pb2 as wattlane_dot_api_dot_billing_dot_v1_dot_tariffs__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&wattlane/api/billing/v1/internal.proto\x12\x17wattlane.api.billing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a,wattlane/api/billing/v1/charge_records.proto\x1a%wattlane/api/billing/v1/tariffs.proto\"?\n\x13RecordChargeRequest\x12\x13\n\x0btransaction\x18\x01 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x02 \x01(\t\"`\n\x14ResolveTariffRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nowner_path\x18\x02 \x01(\t\x12&\n\x02\x61t\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x86\x01\n\x0fTariffReference\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\x12\x12\n\nowner_path\x18\x04 \x01(\t\x12\x18\n\x10max_energy_price\x18\x05 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x06 \x01(\t\"\x9f\x01\n\x13PriceSessionRequest\x12\x0e\n\x06tariff\x18\x01 \x01(\t\x12\x11\n\ttime_zone\x18\x02 \x01(\t\x12:\n\x08readings\x18\x03 \x01(\x0b\x32(.wattlane.api.billing.v1.SessionReadings\x12)\n\x05until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\xcd\x02\n\x16\x42illingInternalService\x12\x63\n\x0cRecordCharge\x12,.wattlane.api.billing.v1.RecordChargeRequest\x1a%.wattlane.api.billing.v1.ChargeRecord\x12h\n\rResolveTariff\x12-.wattlane.api.billing.v1.ResolveTariffRequest\x1a(.wattlane.api.billing.v1.TariffReference\x12\x64\n\x0cPriceSession\x12,.wattlane.api.billing.v1.PriceSessionRequest\x1a&.wattlane.api.billing.v1.PricedSessionb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&wattlane/api/billing/v1/internal.proto\x12\x17wattlane.api.billing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a,wattlane/api/billing/v1/charge_records.proto\x1a%wattlane/api/billing/v1/tariffs.proto\"D\n\x10SettlementPeriod\x12\x0e\n\x06issuer\x18\x01 \x01(\t\x12\r\n\x05month\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t\"\x83\x01\n\x1fListSettlementRecipientsRequest\x12\x39\n\x06period\x18\x01 \x01(\x0b\x32).wattlane.api.billing.v1.SettlementPeriod\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"6\n\x13SettlementRecipient\x12\r\n\x05payer\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\"}\n ListSettlementRecipientsResponse\x12@\n\nrecipients\x18\x01 \x03(\x0b\x32,.wattlane.api.billing.v1.SettlementRecipient\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xab\x01\n\x17SettleRecipientsRequest\x12\x39\n\x06period\x18\x01 \x01(\x0b\x32).wattlane.api.billing.v1.SettlementPeriod\x12@\n\nrecipients\x18\x02 \x03(\x0b\x32,.wattlane.api.billing.v1.SettlementRecipient\x12\x13\n\x0bvat_country\x18\x03 \x01(\t\"\xb5\x01\n\x10SettledRecipient\x12?\n\trecipient\x18\x01 \x01(\x0b\x32,.wattlane.api.billing.v1.SettlementRecipient\x12\x0f\n\x07invoice\x18\x02 \x01(\t\x12\x0e\n\x06number\x18\x03 \x01(\t\x12\x16\n\x0e\x63harge_records\x18\x04 \x01(\x05\x12\x0f\n\x07\x63reated\x18\x05 \x01(\x08\x12\x16\n\x0eskipped_reason\x18\x06 \x01(\t\"V\n\x18SettleRecipientsResponse\x12:\n\x07settled\x18\x01 \x03(\x0b\x32).wattlane.api.billing.v1.SettledRecipient\"?\n\x13RecordChargeRequest\x12\x13\n\x0btransaction\x18\x01 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x02 \x01(\t\"`\n\x14ResolveTariffRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nowner_path\x18\x02 \x01(\t\x12&\n\x02\x61t\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x86\x01\n\x0fTariffReference\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\x12\x12\n\nowner_path\x18\x04 \x01(\t\x12\x18\n\x10max_energy_price\x18\x05 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x06 \x01(\t\"\x9f\x01\n\x13PriceSessionRequest\x12\x0e\n\x06tariff\x18\x01 \x01(\t\x12\x11\n\ttime_zone\x18\x02 \x01(\t\x12:\n\x08readings\x18\x03 \x01(\x0b\x32(.wattlane.api.billing.v1.SessionReadings\x12)\n\x05until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\xd8\x04\n\x16\x42illingInternalService\x12\x63\n\x0cRecordCharge\x12,.wattlane.api.billing.v1.RecordChargeRequest\x1a%.wattlane.api.billing.v1.ChargeRecord\x12h\n\rResolveTariff\x12-.wattlane.api.billing.v1.ResolveTariffRequest\x1a(.wattlane.api.billing.v1.TariffReference\x12\x64\n\x0cPriceSession\x12,.wattlane.api.billing.v1.PriceSessionRequest\x1a&.wattlane.api.billing.v1.PricedSession\x12\x8f\x01\n\x18ListSettlementRecipients\x12\x38.wattlane.api.billing.v1.ListSettlementRecipientsRequest\x1a\x39.wattlane.api.billing.v1.ListSettlementRecipientsResponse\x12w\n\x10SettleRecipients\x12\x30.wattlane.api.billing.v1.SettleRecipientsRequest\x1a\x31.wattlane.api.billing.v1.SettleRecipientsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'wattlane.api.billing.v1.internal_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RECORDCHARGEREQUEST']._serialized_start=185
-  _globals['_RECORDCHARGEREQUEST']._serialized_end=248
-  _globals['_RESOLVETARIFFREQUEST']._serialized_start=250
-  _globals['_RESOLVETARIFFREQUEST']._serialized_end=346
-  _globals['_TARIFFREFERENCE']._serialized_start=349
-  _globals['_TARIFFREFERENCE']._serialized_end=483
-  _globals['_PRICESESSIONREQUEST']._serialized_start=486
-  _globals['_PRICESESSIONREQUEST']._serialized_end=645
-  _globals['_BILLINGINTERNALSERVICE']._serialized_start=648
-  _globals['_BILLINGINTERNALSERVICE']._serialized_end=981
+  _globals['_SETTLEMENTPERIOD']._serialized_start=185
+  _globals['_SETTLEMENTPERIOD']._serialized_end=253
+  _globals['_LISTSETTLEMENTRECIPIENTSREQUEST']._serialized_start=256
+  _globals['_LISTSETTLEMENTRECIPIENTSREQUEST']._serialized_end=387
+  _globals['_SETTLEMENTRECIPIENT']._serialized_start=389
+  _globals['_SETTLEMENTRECIPIENT']._serialized_end=443
+  _globals['_LISTSETTLEMENTRECIPIENTSRESPONSE']._serialized_start=445
+  _globals['_LISTSETTLEMENTRECIPIENTSRESPONSE']._serialized_end=570
+  _globals['_SETTLERECIPIENTSREQUEST']._serialized_start=573
+  _globals['_SETTLERECIPIENTSREQUEST']._serialized_end=744
+  _globals['_SETTLEDRECIPIENT']._serialized_start=747
+  _globals['_SETTLEDRECIPIENT']._serialized_end=928
+  _globals['_SETTLERECIPIENTSRESPONSE']._serialized_start=930
+  _globals['_SETTLERECIPIENTSRESPONSE']._serialized_end=1016
+  _globals['_RECORDCHARGEREQUEST']._serialized_start=1018
+  _globals['_RECORDCHARGEREQUEST']._serialized_end=1081
+  _globals['_RESOLVETARIFFREQUEST']._serialized_start=1083
+  _globals['_RESOLVETARIFFREQUEST']._serialized_end=1179
+  _globals['_TARIFFREFERENCE']._serialized_start=1182
+  _globals['_TARIFFREFERENCE']._serialized_end=1316
+  _globals['_PRICESESSIONREQUEST']._serialized_start=1319
+  _globals['_PRICESESSIONREQUEST']._serialized_end=1478
+  _globals['_BILLINGINTERNALSERVICE']._serialized_start=1481
+  _globals['_BILLINGINTERNALSERVICE']._serialized_end=2081
 # @@protoc_insertion_point(module_scope)

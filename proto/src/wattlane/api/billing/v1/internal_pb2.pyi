@@ -3,9 +3,11 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from wattlane.api.billing.v1 import tariffs_pb2 as _tariffs_pb2
 import builtins as _builtins
 import sys
@@ -17,6 +19,228 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+@_typing.final
+class SettlementPeriod(_message.Message):
+    """The issuer and month a settlement RPC is about."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ISSUER_FIELD_NUMBER: _builtins.int
+    MONTH_FIELD_NUMBER: _builtins.int
+    TIME_ZONE_FIELD_NUMBER: _builtins.int
+    issuer: _builtins.str
+    """`tenants/{id}` of the issuer (the operator or a partner): it invoices the records of
+    stations in its subtree.
+    """
+    month: _builtins.str
+    """The settlement month, `YYYY-MM`."""
+    time_zone: _builtins.str
+    """The issuer's IANA time zone: the month runs from the 1st 00:00 there."""
+    def __init__(
+        self,
+        *,
+        issuer: _builtins.str = ...,
+        month: _builtins.str = ...,
+        time_zone: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["issuer", b"issuer", "month", b"month", "time_zone", b"time_zone"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SettlementPeriod: _TypeAlias = SettlementPeriod  # noqa: Y015
+
+@_typing.final
+class ListSettlementRecipientsRequest(_message.Message):
+    """Request for ListSettlementRecipients."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERIOD_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """At most this many (default 500, at most 1000)."""
+    page_token: _builtins.str
+    """From a previous response."""
+    @_builtins.property
+    def period(self) -> Global___SettlementPeriod:
+        """The issuer and month."""
+
+    def __init__(
+        self,
+        *,
+        period: Global___SettlementPeriod | None = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["period", b"period"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "period", b"period"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSettlementRecipientsRequest: _TypeAlias = ListSettlementRecipientsRequest  # noqa: Y015
+
+@_typing.final
+class SettlementRecipient(_message.Message):
+    """One party to invoice: the payer of charge records in one currency."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYER_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    payer: _builtins.str
+    """`tenants/{id}` or `users/{id}`: the charge records' payer."""
+    currency: _builtins.str
+    """ISO 4217 currency of the records."""
+    def __init__(
+        self,
+        *,
+        payer: _builtins.str = ...,
+        currency: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["currency", b"currency", "payer", b"payer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SettlementRecipient: _TypeAlias = SettlementRecipient  # noqa: Y015
+
+@_typing.final
+class ListSettlementRecipientsResponse(_message.Message):
+    """Response of ListSettlementRecipients."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECIPIENTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """The next page's token; empty at the end."""
+    @_builtins.property
+    def recipients(self) -> _containers.RepeatedCompositeFieldContainer[Global___SettlementRecipient]:
+        """The recipients of this page."""
+
+    def __init__(
+        self,
+        *,
+        recipients: _abc.Iterable[Global___SettlementRecipient] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "recipients", b"recipients"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSettlementRecipientsResponse: _TypeAlias = ListSettlementRecipientsResponse  # noqa: Y015
+
+@_typing.final
+class SettleRecipientsRequest(_message.Message):
+    """Request for SettleRecipients."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERIOD_FIELD_NUMBER: _builtins.int
+    RECIPIENTS_FIELD_NUMBER: _builtins.int
+    VAT_COUNTRY_FIELD_NUMBER: _builtins.int
+    vat_country: _builtins.str
+    """ISO 3166 country whose VAT the lines carry (where the charging happened)."""
+    @_builtins.property
+    def period(self) -> Global___SettlementPeriod:
+        """The issuer and month."""
+
+    @_builtins.property
+    def recipients(self) -> _containers.RepeatedCompositeFieldContainer[Global___SettlementRecipient]:
+        """The recipients to invoice (at most 500)."""
+
+    def __init__(
+        self,
+        *,
+        period: Global___SettlementPeriod | None = ...,
+        recipients: _abc.Iterable[Global___SettlementRecipient] | None = ...,
+        vat_country: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["period", b"period"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["period", b"period", "recipients", b"recipients", "vat_country", b"vat_country"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SettleRecipientsRequest: _TypeAlias = SettleRecipientsRequest  # noqa: Y015
+
+@_typing.final
+class SettledRecipient(_message.Message):
+    """What became of one recipient."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECIPIENT_FIELD_NUMBER: _builtins.int
+    INVOICE_FIELD_NUMBER: _builtins.int
+    NUMBER_FIELD_NUMBER: _builtins.int
+    CHARGE_RECORDS_FIELD_NUMBER: _builtins.int
+    CREATED_FIELD_NUMBER: _builtins.int
+    SKIPPED_REASON_FIELD_NUMBER: _builtins.int
+    invoice: _builtins.str
+    """`invoices/{id}`; empty when the recipient had no open record left."""
+    number: _builtins.str
+    """The invoice's number."""
+    charge_records: _builtins.int
+    """How many charge records the invoice holds."""
+    created: _builtins.bool
+    """False when an earlier run had made the invoice already."""
+    skipped_reason: _builtins.str
+    """Why the recipient was not invoiced (its records stay open for the next run): e.g. the payer
+    no longer exists. Empty otherwise.
+    """
+    @_builtins.property
+    def recipient(self) -> Global___SettlementRecipient:
+        """The recipient."""
+
+    def __init__(
+        self,
+        *,
+        recipient: Global___SettlementRecipient | None = ...,
+        invoice: _builtins.str = ...,
+        number: _builtins.str = ...,
+        charge_records: _builtins.int = ...,
+        created: _builtins.bool = ...,
+        skipped_reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["recipient", b"recipient"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["charge_records", b"charge_records", "created", b"created", "invoice", b"invoice", "number", b"number", "recipient", b"recipient", "skipped_reason", b"skipped_reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SettledRecipient: _TypeAlias = SettledRecipient  # noqa: Y015
+
+@_typing.final
+class SettleRecipientsResponse(_message.Message):
+    """Response of SettleRecipients."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SETTLED_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def settled(self) -> _containers.RepeatedCompositeFieldContainer[Global___SettledRecipient]:
+        """One per recipient, in request order."""
+
+    def __init__(
+        self,
+        *,
+        settled: _abc.Iterable[Global___SettledRecipient] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["settled", b"settled"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SettleRecipientsResponse: _TypeAlias = SettleRecipientsResponse  # noqa: Y015
 
 @_typing.final
 class RecordChargeRequest(_message.Message):

@@ -53,6 +53,16 @@ class BillingInternalServiceStub:
                 request_serializer=wattlane_dot_api_dot_billing_dot_v1_dot_internal__pb2.PriceSessionRequest.SerializeToString,
                 response_deserializer=wattlane_dot_api_dot_billing_dot_v1_dot_tariffs__pb2.PricedSession.FromString,
                 _registered_method=True)
+        self.ListSettlementRecipients = channel.unary_unary(
+                '/wattlane.api.billing.v1.BillingInternalService/ListSettlementRecipients',
+                request_serializer=wattlane_dot_api_dot_billing_dot_v1_dot_internal__pb2.ListSettlementRecipientsRequest.SerializeToString,
+                response_deserializer=wattlane_dot_api_dot_billing_dot_v1_dot_internal__pb2.ListSettlementRecipientsResponse.FromString,
+                _registered_method=True)
+        self.SettleRecipients = channel.unary_unary(
+                '/wattlane.api.billing.v1.BillingInternalService/SettleRecipients',
+                request_serializer=wattlane_dot_api_dot_billing_dot_v1_dot_internal__pb2.SettleRecipientsRequest.SerializeToString,
+                response_deserializer=wattlane_dot_api_dot_billing_dot_v1_dot_internal__pb2.SettleRecipientsResponse.FromString,
+                _registered_method=True)
 
 
 class BillingInternalServiceServicer:
@@ -86,6 +96,28 @@ class BillingInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListSettlementRecipients(self, request, context):
+        """The distinct payers (with currency) of the issuer's open charge records of a settlement
+        month (`billing.settlement`, the worker's monthly settlement), paged in (payer, currency)
+        order. A record's settlement month is the month, in the issuer's time zone, in which it was
+        recorded (handed over), not the session's: a session of the 30th handed over on the 1st is
+        settled with the next month. A record still open from an earlier month is settled too.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SettleRecipients(self, request, context):
+        """Invoices each recipient's open charge records of the month (`billing.settlement`): a draft
+        with one line per (tariff version, VAT rate) summed in the database, every record linked to
+        it in the same transaction (a record already on an invoice is skipped), finalized with the
+        issuer's next gapless number. Idempotent per (issuer, month, payer, currency): a re-run
+        returns the invoice made the first time and links nothing more.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BillingInternalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -103,6 +135,16 @@ def add_BillingInternalServiceServicer_to_server(servicer, server):
                     servicer.PriceSession,
                     request_deserializer=wattlane_dot_api_dot_billing_dot_v1_dot_internal__pb2.PriceSessionRequest.FromString,
                     response_serializer=wattlane_dot_api_dot_billing_dot_v1_dot_tariffs__pb2.PricedSession.SerializeToString,
+            ),
+            'ListSettlementRecipients': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSettlementRecipients,
+                    request_deserializer=wattlane_dot_api_dot_billing_dot_v1_dot_internal__pb2.ListSettlementRecipientsRequest.FromString,
+                    response_serializer=wattlane_dot_api_dot_billing_dot_v1_dot_internal__pb2.ListSettlementRecipientsResponse.SerializeToString,
+            ),
+            'SettleRecipients': grpc.unary_unary_rpc_method_handler(
+                    servicer.SettleRecipients,
+                    request_deserializer=wattlane_dot_api_dot_billing_dot_v1_dot_internal__pb2.SettleRecipientsRequest.FromString,
+                    response_serializer=wattlane_dot_api_dot_billing_dot_v1_dot_internal__pb2.SettleRecipientsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -188,6 +230,60 @@ class BillingInternalService:
             '/wattlane.api.billing.v1.BillingInternalService/PriceSession',
             wattlane_dot_api_dot_billing_dot_v1_dot_internal__pb2.PriceSessionRequest.SerializeToString,
             wattlane_dot_api_dot_billing_dot_v1_dot_tariffs__pb2.PricedSession.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSettlementRecipients(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wattlane.api.billing.v1.BillingInternalService/ListSettlementRecipients',
+            wattlane_dot_api_dot_billing_dot_v1_dot_internal__pb2.ListSettlementRecipientsRequest.SerializeToString,
+            wattlane_dot_api_dot_billing_dot_v1_dot_internal__pb2.ListSettlementRecipientsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SettleRecipients(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wattlane.api.billing.v1.BillingInternalService/SettleRecipients',
+            wattlane_dot_api_dot_billing_dot_v1_dot_internal__pb2.SettleRecipientsRequest.SerializeToString,
+            wattlane_dot_api_dot_billing_dot_v1_dot_internal__pb2.SettleRecipientsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -51,6 +51,20 @@ class BillingInternalServiceStub:
     """Prices a session, running or finished, for what the station shows (`billing.pricing`, the
     CSMS): the tariff version in force at the session's start, the same function as the record.
     """
+    ListSettlementRecipients: _grpc.UnaryUnaryMultiCallable[_internal_pb2.ListSettlementRecipientsRequest, _internal_pb2.ListSettlementRecipientsResponse]
+    """The distinct payers (with currency) of the issuer's open charge records of a settlement
+    month (`billing.settlement`, the worker's monthly settlement), paged in (payer, currency)
+    order. A record's settlement month is the month, in the issuer's time zone, in which it was
+    recorded (handed over), not the session's: a session of the 30th handed over on the 1st is
+    settled with the next month. A record still open from an earlier month is settled too.
+    """
+    SettleRecipients: _grpc.UnaryUnaryMultiCallable[_internal_pb2.SettleRecipientsRequest, _internal_pb2.SettleRecipientsResponse]
+    """Invoices each recipient's open charge records of the month (`billing.settlement`): a draft
+    with one line per (tariff version, VAT rate) summed in the database, every record linked to
+    it in the same transaction (a record already on an invoice is skipped), finalized with the
+    issuer's next gapless number. Idempotent per (issuer, month, payer, currency): a re-run
+    returns the invoice made the first time and links nothing more.
+    """
 
 @_typing.type_check_only
 class BillingInternalServiceAsyncStub(BillingInternalServiceStub):
@@ -72,6 +86,20 @@ class BillingInternalServiceAsyncStub(BillingInternalServiceStub):
     PriceSession: _aio.UnaryUnaryMultiCallable[_internal_pb2.PriceSessionRequest, _tariffs_pb2.PricedSession]  # type: ignore[assignment]
     """Prices a session, running or finished, for what the station shows (`billing.pricing`, the
     CSMS): the tariff version in force at the session's start, the same function as the record.
+    """
+    ListSettlementRecipients: _aio.UnaryUnaryMultiCallable[_internal_pb2.ListSettlementRecipientsRequest, _internal_pb2.ListSettlementRecipientsResponse]  # type: ignore[assignment]
+    """The distinct payers (with currency) of the issuer's open charge records of a settlement
+    month (`billing.settlement`, the worker's monthly settlement), paged in (payer, currency)
+    order. A record's settlement month is the month, in the issuer's time zone, in which it was
+    recorded (handed over), not the session's: a session of the 30th handed over on the 1st is
+    settled with the next month. A record still open from an earlier month is settled too.
+    """
+    SettleRecipients: _aio.UnaryUnaryMultiCallable[_internal_pb2.SettleRecipientsRequest, _internal_pb2.SettleRecipientsResponse]  # type: ignore[assignment]
+    """Invoices each recipient's open charge records of the month (`billing.settlement`): a draft
+    with one line per (tariff version, VAT rate) summed in the database, every record linked to
+    it in the same transaction (a record already on an invoice is skipped), finalized with the
+    issuer's next gapless number. Idempotent per (issuer, month, payer, currency): a re-run
+    returns the invoice made the first time and links nothing more.
     """
 
 class BillingInternalServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -109,6 +137,32 @@ class BillingInternalServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_tariffs_pb2.PricedSession, _abc.Awaitable[_tariffs_pb2.PricedSession]]:
         """Prices a session, running or finished, for what the station shows (`billing.pricing`, the
         CSMS): the tariff version in force at the session's start, the same function as the record.
+        """
+
+    @_abc_1.abstractmethod
+    def ListSettlementRecipients(
+        self,
+        request: _internal_pb2.ListSettlementRecipientsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_internal_pb2.ListSettlementRecipientsResponse, _abc.Awaitable[_internal_pb2.ListSettlementRecipientsResponse]]:
+        """The distinct payers (with currency) of the issuer's open charge records of a settlement
+        month (`billing.settlement`, the worker's monthly settlement), paged in (payer, currency)
+        order. A record's settlement month is the month, in the issuer's time zone, in which it was
+        recorded (handed over), not the session's: a session of the 30th handed over on the 1st is
+        settled with the next month. A record still open from an earlier month is settled too.
+        """
+
+    @_abc_1.abstractmethod
+    def SettleRecipients(
+        self,
+        request: _internal_pb2.SettleRecipientsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_internal_pb2.SettleRecipientsResponse, _abc.Awaitable[_internal_pb2.SettleRecipientsResponse]]:
+        """Invoices each recipient's open charge records of the month (`billing.settlement`): a draft
+        with one line per (tariff version, VAT rate) summed in the database, every record linked to
+        it in the same transaction (a record already on an invoice is skipped), finalized with the
+        issuer's next gapless number. Idempotent per (issuer, month, payer, currency): a re-run
+        returns the invoice made the first time and links nothing more.
         """
 
 def add_BillingInternalServiceServicer_to_server(servicer: BillingInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
