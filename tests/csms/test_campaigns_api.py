@@ -265,7 +265,8 @@ async def test_create_writes_the_outbox_row_that_starts_the_campaigns_workflow(s
 
 async def test_decisions_check_permission_then_need_temporal(stack: Stack) -> None:
     """People's decisions go to the campaign's workflow: without Temporal they are refused as
-    UNAVAILABLE naming the setting (after the reason, the tenancy and the state were checked)."""
+    FAILED_PRECONDITION naming the setting (after the reason, the tenancy and the state were
+    checked), not UNAVAILABLE: retrying will not help."""
     await stack.boot("A-1", "A-2")
     created = await stack.a.campaigns.CreateCampaign(P.CreateCampaignRequest(campaign=campaign()))
     name = created.name
@@ -279,10 +280,10 @@ async def test_decisions_check_permission_then_need_temporal(stack: Stack) -> No
         stack.a.campaigns.PauseCampaign(P.PauseCampaignRequest(name=name, reason="support call")),
         stack.a.campaigns.CancelCampaign(P.CancelCampaignRequest(name=name, reason="wrong image")),
     ):
-        with pytest.raises(grpc.aio.AioRpcError) as unavailable:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
             await call
-        assert unavailable.value.code() == grpc.StatusCode.UNAVAILABLE
-        assert "WATTLANE_CSMS_TEMPORAL_ADDRESS" in (unavailable.value.details() or "")
+        assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "WATTLANE_CSMS_TEMPORAL_ADDRESS" in (refused.value.details() or "")
     still = await stack.a.campaigns.GetCampaign(P.GetCampaignRequest(name=name))
     assert still.state == State.RUNNING and [d.action for d in still.decisions] == ["CREATE"]
 

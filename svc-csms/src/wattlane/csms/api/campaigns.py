@@ -181,19 +181,19 @@ class CampaignServicer(campaigns_pb2_grpc.CampaignServiceServicer):
         self, request: campaigns_pb2.PauseCampaignRequest, context: grpc.aio.ServicerContext
     ) -> campaigns_pb2.Campaign:
         """Pauses a running campaign (its workflow's `pause` update), recording who and why;
-        UNAVAILABLE without Temporal."""
+        FAILED_PRECONDITION without Temporal."""
         return await self._decide(request.name, request.reason, "PAUSE", firmware_campaign.PAUSE)
 
     async def ResumeCampaign(
         self, request: campaigns_pb2.ResumeCampaignRequest, context: grpc.aio.ServicerContext
     ) -> campaigns_pb2.Campaign:
         """Resumes a paused campaign (a held gate counts as passed), recording who and why;
-        UNAVAILABLE without Temporal."""
+        FAILED_PRECONDITION without Temporal."""
         return await self._decide(request.name, request.reason, "RESUME", firmware_campaign.RESUME)
 
     async def CancelCampaign(
         self, request: campaigns_pb2.CancelCampaignRequest, context: grpc.aio.ServicerContext
     ) -> campaigns_pb2.Campaign:
         """Cancels a campaign for good (stations not sent yet are not sent), recording who and
-        why; UNAVAILABLE without Temporal."""
+        why; FAILED_PRECONDITION without Temporal."""
         return await self._decide(request.name, request.reason, "CANCEL", firmware_campaign.CANCEL)

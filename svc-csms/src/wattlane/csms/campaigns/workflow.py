@@ -92,8 +92,10 @@ class CampaignWorkflows:
 
     async def _temporal(self) -> Client:
         if not self.configured:
-            raise Unavailable(
-                "campaigns are run by Temporal, and none is configured (WATTLANE_CSMS_TEMPORAL_ADDRESS)"
+            # Not UNAVAILABLE: retrying will not help until the CSMS is configured with Temporal.
+            raise FailedPrecondition(
+                "campaigns are run by Temporal, and none is configured (WATTLANE_CSMS_TEMPORAL_ADDRESS)",
+                reason="TEMPORAL_NOT_CONFIGURED",
             )
         try:
             return await self._temporal_link.get()
@@ -111,7 +113,7 @@ class CampaignWorkflows:
     async def decide(self, campaign_id: str, update: str, command: CampaignCommand) -> CampaignStatus:
         """Send `update` (pause, resume or cancel) to the campaign's workflow; returns its status
         after the decision. FAILED_PRECONDITION when the workflow refuses it (wrong state) or has
-        ended, UNAVAILABLE when Temporal cannot be reached."""
+        ended or no Temporal is configured, UNAVAILABLE when Temporal cannot be reached."""
         client = await self._temporal()
         name = f"campaigns/{campaign_id}"
         for attempt in range(2):
