@@ -4,18 +4,23 @@ member without `stations.firmware` is refused), and people's decisions recorded 
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import grpc
 import pytest
 from google.protobuf import duration_pb2
+from sqlalchemy import update
+from temporalio.testing import WorkflowEnvironment
 
 from wattlane.api.csms.v1 import campaigns_pb2 as P
 from wattlane.api.identity.v1 import tenants_pb2
 from wattlane.core.clients.csms import CsmsClient
 from wattlane.core.errors import field_violations
+from wattlane.core.temporal import LazyClient
 from wattlane.core.testing.databases import DatabaseFactory
+from wattlane.csms.campaigns.workflow import CampaignWorkflows
 from wattlane.csms.models import CampaignOutbox
 from wattlane.csms.service import CsmsService
 from wattlane.csms.settings import CsmsSettings
@@ -303,3 +308,28 @@ async def test_create_is_idempotent_by_request_id(stack: Stack) -> None:
     again = await stack.a.campaigns.CreateCampaign(request)
     assert again.name == first.name
     assert len((await stack.a.campaigns.ListCampaigns(P.ListCampaignsRequest())).campaigns) == 1
+
+
+async def test_the_relay_starts_the_workflow_once_and_retries_a_lost_start(
+    stack: Stack, temporal_dev: WorkflowEnvironment
+) -> None:
+    """The outbox row starts `firmware-campaign-{id}`; a relay that crashed after the start and
+    before marking the row starts it again on its next pass, which is a no-op (same run)."""
+    await stack.boot("A-1", "A-2")
+    created = await stack.a.campaigns.CreateCampaign(P.CreateCampaignRequest(campaign=campaign()))
+    campaign_id = created.name.removeprefix("campaigns/")
+    assert stack.csms.db is not None
+    # A queue no worker serves: the workflow is started, never run (this test is about the start).
+    queue = f"firmware-{secrets.token_hex(4)}"
+    address = temporal_dev.client.service_client.config.target_host
+    workflows = CampaignWorkflows(stack.csms.db, LazyClient(address), task_queue=queue)
+    assert await workflows.relay.relay_once() == 1
+    handle = temporal_dev.client.get_workflow_handle(f"firmware-campaign-{campaign_id}")
+    first = await handle.describe()
+    assert first.task_queue == queue and first.workflow_type == "FirmwareCampaign"
+    assert await workflows.relay.relay_once() == 0  # marked: nothing waits
+    async with stack.csms.db.transaction() as session:  # the crash: started, not marked
+        await session.execute(update(CampaignOutbox).values(relay_time=None))
+    assert await workflows.relay.relay_once() == 1
+    assert (await handle.describe()).run_id == first.run_id
+    await handle.terminate("test over")
