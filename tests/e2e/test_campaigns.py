@@ -290,3 +290,33 @@ async def test_pause_resume_and_cancel_go_to_the_workflow_with_who_and_why(fleet
     )
     assert again.target_count == 2
     await fleet.admin.campaigns.CancelCampaign(P.CancelCampaignRequest(name=again.name, reason="test over"))
+
+
+async def test_a_paused_campaign_sends_nothing_until_an_authorized_resume_then_finishes(
+    fleets: FleetFactory,
+) -> None:
+    # Downloads of 2 s: the pause lands while the canary is still downloading.
+    fleet = await fleets(4, FirmwareBehaviour(download_seconds=2, install_seconds=0.05, reboot_seconds=0.05))
+    created = await create(fleet, rollout(fleet))
+    await fleet.admin.campaigns.PauseCampaign(
+        P.PauseCampaignRequest(name=created.name, reason="support call")
+    )
+    await asyncio.sleep(6)  # the canary finishes, and several polls pass
+    paused = await fleet.admin.campaigns.GetCampaign(P.GetCampaignRequest(name=created.name))
+    assert paused.state == State.PAUSED and verified(paused) == 2
+    assert sum(len(a.jobs) for a in fleet.agents) == 2, "paused: wave 1 is not sent"
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await fleet.viewer.campaigns.ResumeCampaign(P.ResumeCampaignRequest(name=created.name, reason="mine"))
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    await fleet.admin.campaigns.ResumeCampaign(P.ResumeCampaignRequest(name=created.name, reason="all clear"))
+    done = await wait_state(fleet, created.name, State.SUCCEEDED, State.ABORTED, State.CANCELLED)
+    assert done.state == State.SUCCEEDED and verified(done) == 4
+    assert [d.action for d in done.decisions] == [
+        "CREATE",
+        "PAUSE",
+        "RESUME",
+        "GATE_PASSED",
+        "GATE_PASSED",
+        "FINISH",
+    ]
+    assert [len(a.jobs) for a in fleet.agents] == [1, 1, 1, 1]
