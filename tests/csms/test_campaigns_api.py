@@ -4,18 +4,24 @@ member without `stations.firmware` is refused), and people's decisions recorded 
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import grpc
 import pytest
 from google.protobuf import duration_pb2
+from sqlalchemy import update
+from temporalio.testing import WorkflowEnvironment
 
 from wattlane.api.csms.v1 import campaigns_pb2 as P
 from wattlane.api.identity.v1 import tenants_pb2
 from wattlane.core.clients.csms import CsmsClient
 from wattlane.core.errors import field_violations
+from wattlane.core.temporal import LazyClient
 from wattlane.core.testing.databases import DatabaseFactory
+from wattlane.csms.campaigns.workflow import CampaignWorkflows
+from wattlane.csms.models import CampaignOutbox
 from wattlane.csms.service import CsmsService
 from wattlane.csms.settings import CsmsSettings
 from wattlane.identity.main import IdentityService
@@ -256,45 +262,54 @@ async def test_a_sibling_sees_nothing_and_a_member_without_the_permission_is_ref
     assert still.state == State.RUNNING and len(still.decisions) == 1
 
 
-async def test_pause_resume_cancel_record_who_and_why(stack: Stack) -> None:
+async def test_create_writes_the_outbox_row_that_starts_the_campaigns_workflow(stack: Stack) -> None:
+    await stack.boot("A-1", "A-2")
+    created = await stack.a.campaigns.CreateCampaign(P.CreateCampaignRequest(campaign=campaign()))
+    campaign_id = created.name.removeprefix("campaigns/")
+    assert stack.csms.db is not None
+    async with stack.csms.db.reader() as session:
+        row = await session.get(CampaignOutbox, campaign_id)
+    assert row is not None and row.relay_time is None  # no Temporal here: it waits
+    assert stack.csms.campaigns is not None
+    started = await stack.csms.campaigns.start_for(campaign_id)
+    assert started.id == f"firmware-campaign-{campaign_id}" and started.task_queue == "firmware"
+    assert started.arg.campaign == created.name
+    assert started.arg.wave_count == 1  # both stations are the canary
+    assert created.decisions[0].reason == "2 stations in 1 waves"
+    assert started.arg.spec.target_version == "2.1.0" and started.arg.spec.canary_count == 2
+
+
+async def test_decisions_check_permission_then_need_temporal(stack: Stack) -> None:
+    """People's decisions go to the campaign's workflow: without Temporal they are refused as
+    FAILED_PRECONDITION naming the setting (after the reason, the tenancy and the state were
+    checked), not UNAVAILABLE: retrying will not help."""
     await stack.boot("A-1", "A-2")
     created = await stack.a.campaigns.CreateCampaign(P.CreateCampaignRequest(campaign=campaign()))
     name = created.name
     with pytest.raises(grpc.aio.AioRpcError) as no_reason:
         await stack.a.campaigns.PauseCampaign(P.PauseCampaignRequest(name=name))
     assert no_reason.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    paused = await stack.a.campaigns.PauseCampaign(P.PauseCampaignRequest(name=name, reason="support call"))
-    assert (paused.state, paused.state_reason) == (State.PAUSED, "support call")
-    with pytest.raises(grpc.aio.AioRpcError) as twice:
-        await stack.a.campaigns.PauseCampaign(P.PauseCampaignRequest(name=name, reason="again"))
-    assert twice.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    resumed = await stack.a.campaigns.ResumeCampaign(P.ResumeCampaignRequest(name=name, reason="all clear"))
-    assert resumed.state == State.RUNNING
-    cancelled = await stack.a.campaigns.CancelCampaign(
-        P.CancelCampaignRequest(name=name, reason="wrong image")
-    )
-    assert cancelled.state == State.CANCELLED
-    assert [(d.action, d.reason) for d in cancelled.decisions] == [
-        ("CREATE", "2 stations in 1 waves"),
-        ("PAUSE", "support call"),
-        ("RESUME", "all clear"),
-        ("CANCEL", "wrong image"),
-    ]
-    assert len({d.actor for d in cancelled.decisions}) == 1
-    with pytest.raises(grpc.aio.AioRpcError) as ended:
-        await stack.a.campaigns.ResumeCampaign(P.ResumeCampaignRequest(name=name, reason="oops"))
-    assert ended.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    with pytest.raises(grpc.aio.AioRpcError) as not_paused:
+        await stack.a.campaigns.ResumeCampaign(P.ResumeCampaignRequest(name=name, reason="go on"))
+    assert not_paused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    for call in (
+        stack.a.campaigns.PauseCampaign(P.PauseCampaignRequest(name=name, reason="support call")),
+        stack.a.campaigns.CancelCampaign(P.CancelCampaignRequest(name=name, reason="wrong image")),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await call
+        assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "WATTLANE_CSMS_TEMPORAL_ADDRESS" in (refused.value.details() or "")
+    still = await stack.a.campaigns.GetCampaign(P.GetCampaignRequest(name=name))
+    assert still.state == State.RUNNING and [d.action for d in still.decisions] == ["CREATE"]
 
 
 async def test_a_station_in_a_running_campaign_is_not_targeted_twice(stack: Stack) -> None:
     await stack.boot("A-1", "A-2")
-    first = await stack.a.campaigns.CreateCampaign(P.CreateCampaignRequest(campaign=campaign()))
+    await stack.a.campaigns.CreateCampaign(P.CreateCampaignRequest(campaign=campaign()))
     with pytest.raises(grpc.aio.AioRpcError) as busy:
         await stack.a.campaigns.CreateCampaign(P.CreateCampaignRequest(campaign=campaign()))
     assert busy.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    await stack.a.campaigns.CancelCampaign(P.CancelCampaignRequest(name=first.name, reason="replaced"))
-    second = await stack.a.campaigns.CreateCampaign(P.CreateCampaignRequest(campaign=campaign()))
-    assert second.target_count == 2
 
 
 async def test_create_is_idempotent_by_request_id(stack: Stack) -> None:
@@ -304,3 +319,28 @@ async def test_create_is_idempotent_by_request_id(stack: Stack) -> None:
     again = await stack.a.campaigns.CreateCampaign(request)
     assert again.name == first.name
     assert len((await stack.a.campaigns.ListCampaigns(P.ListCampaignsRequest())).campaigns) == 1
+
+
+async def test_the_relay_starts_the_workflow_once_and_retries_a_lost_start(
+    stack: Stack, temporal_dev: WorkflowEnvironment
+) -> None:
+    """The outbox row starts `firmware-campaign-{id}`; a relay that crashed after the start and
+    before marking the row starts it again on its next pass, which is a no-op (same run)."""
+    await stack.boot("A-1", "A-2")
+    created = await stack.a.campaigns.CreateCampaign(P.CreateCampaignRequest(campaign=campaign()))
+    campaign_id = created.name.removeprefix("campaigns/")
+    assert stack.csms.db is not None
+    # A queue no worker serves: the workflow is started, never run (this test is about the start).
+    queue = f"firmware-{secrets.token_hex(4)}"
+    address = temporal_dev.client.service_client.config.target_host
+    workflows = CampaignWorkflows(stack.csms.db, LazyClient(address), task_queue=queue)
+    assert await workflows.relay.relay_once() == 1
+    handle = temporal_dev.client.get_workflow_handle(f"firmware-campaign-{campaign_id}")
+    first = await handle.describe()
+    assert first.task_queue == queue and first.workflow_type == "FirmwareCampaign"
+    assert await workflows.relay.relay_once() == 0  # marked: nothing waits
+    async with stack.csms.db.transaction() as session:  # the crash: started, not marked
+        await session.execute(update(CampaignOutbox).values(relay_time=None))
+    assert await workflows.relay.relay_once() == 1
+    assert (await handle.describe()).run_id == first.run_id
+    await handle.terminate("test over")

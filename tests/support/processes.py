@@ -212,6 +212,7 @@ class RealStack:
             "WATTLANE_CSMS_CLIENT_SECRET": self.secrets["csms"],
             "WATTLANE_CSMS_TEMPORAL_ADDRESS": temporal_address,
             "WATTLANE_CSMS_BILLING_ADDRESS": billing.grpc,  # costs shown on stations
+            "WATTLANE_CSMS_CAMPAIGN_POLL_SECONDS": "1",  # campaigns look at progress every second
         }
         await self._start(csms, logs)
 

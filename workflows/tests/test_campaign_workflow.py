@@ -80,6 +80,7 @@ class FakeCsms:
     dispatched_at: list[tuple[int, datetime]] = field(default_factory=list)
     decisions: list[DecisionInput] = field(default_factory=list)
     notified: list[NotifyInput] = field(default_factory=list)
+    slow: dict[str, float] = field(default_factory=dict)  # action → seconds its record takes
 
     @activity.defn(name="dispatch_campaign_wave")
     async def dispatch(self, input: DispatchInput) -> DispatchResult:
@@ -103,6 +104,7 @@ class FakeCsms:
 
     @activity.defn(name="record_campaign_decision")
     async def record(self, input: DecisionInput) -> DecisionRecorded:
+        await asyncio.sleep(self.slow.get(input.action, 0))
         self.decisions.append(input)
         return DecisionRecorded()
 
@@ -202,6 +204,25 @@ async def test_a_manual_gate_waits_for_a_person_who_resumes(temporal_skipping: W
     assert [(d.action, d.actor, d.reason) for d in csms.decisions if d.actor == USER] == [
         ("RESUME", USER, "canary looks good"),
         ("RESUME", USER, "done"),
+    ]
+
+
+async def test_decisions_are_recorded_in_the_order_they_were_taken(temporal_dev: WorkflowEnvironment) -> None:
+    """A resume at the last wave's held gate lets the campaign finish at once: the FINISH must be
+    recorded after the RESUME (the CSMS keeps the last recorded state), even when recording the
+    resume is slow."""
+    csms = FakeCsms(fleet(2), slow={"RESUME": 1.0})
+    queue = f"firmware-{secrets.token_hex(4)}"
+    async with worker(temporal_dev, csms, queue):
+        handle = await start(temporal_dev, csms, replace(SPEC, gate_manual=True), queue, poll=1)
+        await _until_real(handle, "PAUSED")
+        await handle.execute_update(RESUME, CampaignCommand(USER, "go"), result_type=CampaignStatus)
+        status = await handle.result()
+    assert status.state == "SUCCEEDED"
+    assert [(d.action, d.state) for d in csms.decisions] == [
+        ("GATE_HELD", "PAUSED"),
+        ("RESUME", "RUNNING"),
+        ("FINISH", "SUCCEEDED"),
     ]
 
 

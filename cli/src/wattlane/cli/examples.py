@@ -112,6 +112,21 @@ EXAMPLES: dict[str, str] = {
     "stations diagnostics": "wattlane stations diagnostics ACME-AMS-01 https://upload.example/diag",
     "stations limit": "wattlane stations limit ACME-AMS-01 11000 --connector 1",
     "stations commands": "wattlane stations commands ACME-AMS-01 --filter 'state = \"REJECTED\"'",
+    "firmware campaigns create": (
+        "wattlane firmware campaigns create --version 2.1.0 --location https://firmware.example/fw-2.1.bin "
+        "--subtree tenants/01J0ORG --canary 2 --waves 50,50 --gate-percent 95"
+    ),
+    "firmware campaigns list": 'wattlane firmware campaigns list --filter "state = RUNNING"',
+    "firmware campaigns show": "wattlane firmware campaigns show campaigns/01J0CAMPAIGN --watch",
+    "firmware campaigns pause": (
+        'wattlane firmware campaigns pause campaigns/01J0CAMPAIGN --reason "support calls"'
+    ),
+    "firmware campaigns resume": (
+        'wattlane firmware campaigns resume campaigns/01J0CAMPAIGN --reason "canary checked on site"'
+    ),
+    "firmware campaigns cancel": (
+        'wattlane firmware campaigns cancel campaigns/01J0CAMPAIGN --reason "wrong image"'
+    ),
     "tariffs list": "wattlane tariffs list --parent tenants/01J0ORG",
     "tariffs show": "wattlane tariffs show tariffs/01J0TARIFF --versions",
     "tariffs create": (

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import inspect
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,7 +89,7 @@ class WorkflowRelay:
         db: Database,
         temporal: LazyClient,
         table: OutboxTable,
-        start_for: Callable[[Any], WorkflowStart],
+        start_for: Callable[[Any], WorkflowStart | Awaitable[WorkflowStart]],
         *,
         interval: float = 2.0,
         batch: int = 100,
@@ -193,6 +194,8 @@ class WorkflowRelay:
         """Start the workflow of the row `key` (already started counts as delivered). Services
         also call it to make sure a row's workflow exists before they talk to it."""
         start = self.start_for(key)
+        if inspect.isawaitable(start):  # a row whose input is read from the database
+            start = await start
         client = await self.temporal.get()
         with contextlib.suppress(WorkflowAlreadyStartedError):
             await client.start_workflow(

@@ -313,6 +313,22 @@ class FirmwareCampaign(Base):
     update_time: Mapped[dt.datetime]
 
 
+class CampaignOutbox(Base):
+    """Campaigns waiting for their FirmwareCampaign workflow: written in the database
+    transaction that creates the campaign, with the workflow's input (Temporal's payload of a
+    `CampaignInput`, as it was at creation); `relay_time` is set once the workflow is started."""
+
+    __tablename__ = "campaign_outbox"
+    __table_args__ = (Index("ix_campaign_outbox_relay_time_campaign_id", "relay_time", "campaign_id"),)
+
+    campaign_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("firmware_campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    input: Mapped[bytes] = mapped_column(LargeBinary)
+    create_time: Mapped[dt.datetime]
+    relay_time: Mapped[dt.datetime | None]
+
+
 class CampaignStation(Base):
     """One station of a firmware campaign: its wave, its progress (`StationState`, the failure
     that ended it) and the update sent to it. Written where the station's notifications arrive

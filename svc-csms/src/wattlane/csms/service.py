@@ -48,6 +48,7 @@ from wattlane.csms.api.commands import CommandServicer
 from wattlane.csms.api.internal import CsmsInternalServicer
 from wattlane.csms.api.stations import StationServicer
 from wattlane.csms.api.transactions import TransactionServicer
+from wattlane.csms.campaigns.workflow import CampaignWorkflows
 from wattlane.csms.commands.peers import Peers
 from wattlane.csms.commands.retention import purge_commands
 from wattlane.csms.commands.runner import CommandRunner
@@ -95,6 +96,7 @@ class CsmsService(Service[CsmsSettings]):
         self.lease: Lease | None = None
         self.peers: Peers | None = None
         self.handoff: WorkflowRelay | None = None
+        self.campaigns: CampaignWorkflows | None = None
         self.scheme = "ws"
         self._ws_port = 0
         self._assets_stub: assets_grpc.AssetsInternalServiceAsyncStub | None = None
@@ -119,7 +121,7 @@ class CsmsService(Service[CsmsSettings]):
         s = self.settings
         # A stopped service may start again (tests restart one on the same database).
         self.storage = self.memory = self.csms = self.lease = self.peers = self.db = None
-        self._housekeeping = self._lease_renewal = self.handoff = None
+        self._housekeeping = self._lease_renewal = self.handoff = self.campaigns = None
         self._drained = False
         if s.identity_address:
             self.identity = self.identity_link(
@@ -135,13 +137,14 @@ class CsmsService(Service[CsmsSettings]):
             self.storage = Storage.build(db, credentials, access, process=s.process_id)
             await self.storage.start(migrate=False)  # the skeleton migrated (migrate_on_start)
             providers = self.storage.providers
-            handoff = handoff_relay(
-                db,
-                LazyClient(s.temporal_address, s.temporal_namespace),
-                s.billing_task_queue,
-                interval=s.handoff_interval,
-            )
+            temporal = LazyClient(s.temporal_address, s.temporal_namespace)
+            handoff = handoff_relay(db, temporal, s.billing_task_queue, interval=s.handoff_interval)
             self.handoff = self.task(handoff)
+            # Each campaign's FirmwareCampaign workflow is started from its outbox row.
+            self.campaigns = CampaignWorkflows(
+                db, temporal, task_queue=s.firmware_task_queue, interval=s.handoff_interval
+            )
+            self.task(self.campaigns.relay)
             # A completed transaction is handed on at once, not at the next tick.
             self.storage.transactions.on_completed = handoff.kick
             self._housekeeping = self.every("housekeeping", self._housekeep, s.housekeeping_interval)
@@ -228,7 +231,7 @@ class CsmsService(Service[CsmsSettings]):
         """The gRPC server (health and reflection always; the APIs with a database)."""
         s = self.settings
         identity = self.identity
-        if self.db is not None and self.csms is not None:
+        if self.db is not None and self.csms is not None and self.campaigns is not None:
             db = self.db
             token = identity.service_token if identity is not None else None
             # A forwarded command waits for the station's answer on the other process.
@@ -257,7 +260,8 @@ class CsmsService(Service[CsmsSettings]):
                 CommandServicer(db, runner, audit, local_lists),
             )
             self.add_grpc(
-                campaigns_pb2_grpc.add_CampaignServiceServicer_to_server, CampaignServicer(db, audit)
+                campaigns_pb2_grpc.add_CampaignServiceServicer_to_server,
+                CampaignServicer(db, audit, self.campaigns, poll_seconds=s.campaign_poll_seconds),
             )
             if directory is not None:
                 self.add_grpc(

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from wattlane.contracts import task_queues
 from wattlane.core import settings as core_settings
 from wattlane.core.settings import ProcessSettings, SettingsError, doc, env_name
 from wattlane.csms.protocol.security import SecurityProfile
@@ -167,11 +168,17 @@ class CsmsSettings(ProcessSettings):
     handoff_interval: int = field(
         default=2, metadata=doc("seconds between outbox passes (an ended transaction kicks one)")
     )
+    firmware_task_queue: str = field(
+        default=task_queues.FIRMWARE, metadata=doc("task queue of the FirmwareCampaign workflows")
+    )
+    campaign_poll_seconds: int = field(
+        default=30, metadata=doc("seconds a campaign's workflow waits between looks at its progress")
+    )
 
     def __post_init__(self) -> None:
         # `load` hands the list over as its comma-separated items (a `_FILE` secret as one string).
         object.__setattr__(self, "stations", parse_stations(self.stations))
-        for name in ("lease_seconds", "call_timeout", "pricing_timeout"):
+        for name in ("lease_seconds", "call_timeout", "pricing_timeout", "campaign_poll_seconds"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{env_name(PREFIX, name)} must be positive, got {getattr(self, name)}")
         for name in ("close_spread_seconds", "cost_update_interval", "pricing_backoff"):

@@ -279,6 +279,7 @@ def campaign(row: FirmwareCampaign, counts: dict[tuple[int, str, str], int]) -> 
     """The API's Campaign: what was asked, with the state and progress."""
     out = campaigns_pb2.Campaign.FromString(row.spec)
     out.name = f"campaigns/{row.id}"
+    out.display_name = row.display_name  # as stored: the target version when none was given
     out.state = STATE[row.state]
     out.state_reason = row.state_reason
     out.current_wave = row.current_wave

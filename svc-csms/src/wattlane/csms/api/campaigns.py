@@ -6,7 +6,8 @@ import grpc
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wattlane.api.csms.v1 import campaigns_pb2, campaigns_pb2_grpc
-from wattlane.contracts.firmware_campaign import StationState
+from wattlane.contracts import firmware_campaign
+from wattlane.contracts.firmware_campaign import CampaignCommand, CampaignInput, StationState
 from wattlane.core.audit import AuditLog
 from wattlane.core.caller import current_caller
 from wattlane.core.clock import utcnow
@@ -21,6 +22,7 @@ from wattlane.csms.api.campaign_convert import STATE, campaign, campaign_request
 from wattlane.csms.campaigns import campaigns, tracking
 from wattlane.csms.campaigns.campaigns import CampaignState
 from wattlane.csms.campaigns.waves import WavePlan
+from wattlane.csms.campaigns.workflow import CampaignWorkflows, outbox_row
 from wattlane.csms.models import IDEMPOTENCY_KEYS, CampaignStation, FirmwareCampaign
 
 CAMPAIGN_FILTERS = {
@@ -42,11 +44,17 @@ def _reason(text: str) -> str:
 
 
 class CampaignServicer(campaigns_pb2_grpc.CampaignServiceServicer):
-    """Creates, reads and steers campaigns; every change is audited in its transaction."""
+    """Creates, reads and steers campaigns; every change is audited in its transaction. The
+    FirmwareCampaign workflow runs each campaign: started through the outbox, steered by updates
+    (`workflows`; without Temporal a campaign is stored but does not run)."""
 
-    def __init__(self, db: Database, audit: AuditLog) -> None:
+    def __init__(
+        self, db: Database, audit: AuditLog, workflows: CampaignWorkflows, *, poll_seconds: int = 30
+    ) -> None:
         self.db = db
         self.audit = audit
+        self.workflows = workflows
+        self.poll_seconds = poll_seconds
         self.idempotency = Idempotency(db, IDEMPOTENCY_KEYS)
 
     async def _read(self, campaign_id: str) -> campaigns_pb2.Campaign:
@@ -58,7 +66,8 @@ class CampaignServicer(campaigns_pb2_grpc.CampaignServiceServicer):
     async def CreateCampaign(
         self, request: campaigns_pb2.CreateCampaignRequest, context: grpc.aio.ServicerContext
     ) -> campaigns_pb2.Campaign:
-        """Validates the campaign, resolves its stations and waves, stores it RUNNING."""
+        """Validates the campaign, resolves its stations and waves, stores it RUNNING and (in the
+        same transaction) the outbox row that starts its FirmwareCampaign workflow."""
         if not request.HasField("campaign"):
             raise InvalidArgument.field("campaign", "is required")
         display_name, spec, selection = campaign_request(request.campaign)
@@ -113,6 +122,10 @@ class CampaignServicer(campaigns_pb2_grpc.CampaignServiceServicer):
                 for identity in members
             )
             await session.flush()
+            workflow_input = CampaignInput(
+                campaigns.campaign_name(row.id), spec, len(waves), poll_seconds=self.poll_seconds
+            )
+            session.add(outbox_row(row.id, workflow_input))
             await self.audit.record(
                 session,
                 resource=campaigns.campaign_name(row.id),
@@ -121,7 +134,9 @@ class CampaignServicer(campaigns_pb2_grpc.CampaignServiceServicer):
             )
             return campaign(row, await tracking.counts(session, row.id))
 
-        return await self.idempotency.once(request, campaigns_pb2.Campaign, write)
+        created = await self.idempotency.once(request, campaigns_pb2.Campaign, write)
+        self.workflows.kick()  # start its workflow now, not at the next tick
+        return created
 
     async def GetCampaign(
         self, request: campaigns_pb2.GetCampaignRequest, context: grpc.aio.ServicerContext
@@ -141,37 +156,44 @@ class CampaignServicer(campaigns_pb2_grpc.CampaignServiceServicer):
             campaigns=listed, next_page_token=call.page.next_token(rows, lambda r: r.id)
         )
 
-    async def _decide(self, name: str, reason_text: str, action: str) -> campaigns_pb2.Campaign:
+    async def _decide(self, name: str, reason_text: str, action: str, update: str) -> campaigns_pb2.Campaign:
+        """Checks the caller's permission and the campaign's state here, then sends the decision
+        to the campaign's workflow, which records it (who and why) before it answers."""
         campaign_id = parse_name(name, "campaigns")
         reason = _reason(reason_text)
         scope = await current_caller().scope()
         actor = _actor()
-        async with self.db.transaction() as session:
+        async with self.db.reader() as session:
             row = await campaigns.campaign_in_scope(session, scope, campaign_id)
-            to = campaigns.check_transition(row, action)
-            campaigns.apply_decision(row, to, actor, action, reason, utcnow())
+            campaigns.check_transition(row, action)
+            owner_path = row.owner_path
+        status = await self.workflows.decide(campaign_id, update, CampaignCommand(actor, reason))
+        async with self.db.transaction() as session:
             await self.audit.record(
                 session,
                 resource=campaigns.campaign_name(campaign_id),
-                tenant_path=row.owner_path,
-                changes={"state": to.value, "reason": reason},
+                tenant_path=owner_path,
+                changes={"state": status.state, "reason": reason},
             )
-            return campaign(row, await tracking.counts(session, campaign_id))
+        return await self._read(campaign_id)
 
     async def PauseCampaign(
         self, request: campaigns_pb2.PauseCampaignRequest, context: grpc.aio.ServicerContext
     ) -> campaigns_pb2.Campaign:
-        """Pauses a running campaign, recording who and why."""
-        return await self._decide(request.name, request.reason, "PAUSE")
+        """Pauses a running campaign (its workflow's `pause` update), recording who and why;
+        FAILED_PRECONDITION without Temporal."""
+        return await self._decide(request.name, request.reason, "PAUSE", firmware_campaign.PAUSE)
 
     async def ResumeCampaign(
         self, request: campaigns_pb2.ResumeCampaignRequest, context: grpc.aio.ServicerContext
     ) -> campaigns_pb2.Campaign:
-        """Resumes a paused campaign, recording who and why."""
-        return await self._decide(request.name, request.reason, "RESUME")
+        """Resumes a paused campaign (a held gate counts as passed), recording who and why;
+        FAILED_PRECONDITION without Temporal."""
+        return await self._decide(request.name, request.reason, "RESUME", firmware_campaign.RESUME)
 
     async def CancelCampaign(
         self, request: campaigns_pb2.CancelCampaignRequest, context: grpc.aio.ServicerContext
     ) -> campaigns_pb2.Campaign:
-        """Cancels a campaign for good, recording who and why."""
-        return await self._decide(request.name, request.reason, "CANCEL")
+        """Cancels a campaign for good (stations not sent yet are not sent), recording who and
+        why; FAILED_PRECONDITION without Temporal."""
+        return await self._decide(request.name, request.reason, "CANCEL", firmware_campaign.CANCEL)

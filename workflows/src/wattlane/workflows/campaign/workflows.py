@@ -6,6 +6,7 @@ decision, automatic or human, is recorded at the CSMS with who and why."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -74,6 +75,10 @@ class FirmwareCampaign:
         self._reason = ""
         self._wave = input.start_wave
         self._resumed = False  # a person resumed: a held gate counts as passed
+        # Decisions are recorded one at a time, in the order they were taken: the CSMS keeps the
+        # state of the last one it records, so a person's resume recorded after the FINISH it let
+        # happen would leave the campaign RUNNING there for good.
+        self._recording = asyncio.Lock()
 
     @workflow.run
     async def run(self, input: CampaignInput) -> CampaignStatus:
@@ -176,12 +181,18 @@ class FirmwareCampaign:
     async def _decide(self, state: str, action: str, actor: str, reason: str) -> None:
         # The state changes at once (the run loop and other updates see it); the record follows.
         self._state, self._reason = state, reason
-        await workflow.execute_activity_method(
-            CampaignActivities.record_decision,
-            DecisionInput(self._input.campaign, state, self._wave, actor, action, reason),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
-        )
+        await self._record(DecisionInput(self._input.campaign, state, self._wave, actor, action, reason))
+
+    async def _record(self, decision: DecisionInput) -> None:
+        # The decision is built when it is taken; the lock (first come, first served) keeps the
+        # records in that order.
+        async with self._recording:
+            await workflow.execute_activity_method(
+                CampaignActivities.record_decision,
+                decision,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RETRY,
+            )
 
     async def _sleep_until(self, moment: datetime) -> None:
         """Sleep until `moment`, waking early when a person acts."""
@@ -248,11 +259,8 @@ class FirmwareCampaign:
         return False
 
     async def _record_only(self, action: str, reason: str) -> None:
-        await workflow.execute_activity_method(
-            CampaignActivities.record_decision,
-            DecisionInput(self._input.campaign, self._state, self._wave, AUTOMATIC, action, reason),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
+        await self._record(
+            DecisionInput(self._input.campaign, self._state, self._wave, AUTOMATIC, action, reason)
         )
 
     async def _notify(self, event: str, reason: str) -> None:
