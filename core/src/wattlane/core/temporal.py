@@ -9,20 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from typing import Any
+from typing import Any, TypeVar
 
 import opentelemetry.context
 import opentelemetry.trace
 from temporalio import worker
 from temporalio.api.common.v1 import Payload
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.contrib.opentelemetry import TracingInterceptor as SdkTracingInterceptor
 from temporalio.contrib.opentelemetry import TracingWorkflowInboundInterceptor
+from temporalio.exceptions import ApplicationError
 from temporalio.runtime import Runtime
+from temporalio.service import RPCError, RPCStatusCode
+
+from wattlane.core.errors import DomainError, FailedPrecondition, Unavailable
 
 log = logging.getLogger("wattlane.temporal")
+R = TypeVar("R")
 
 
 class TracingInterceptor(SdkTracingInterceptor):
@@ -123,3 +128,40 @@ class LazyClient:
                 raise ConnectionError("no Temporal address is configured")
             self._client = await connect(self.address, self._namespace, wait_seconds=self._wait)
         return self._client
+
+
+async def send_update(
+    client: Client,
+    workflow_id: str,
+    update: str,
+    arg: Any,
+    result_type: type[R],
+    *,
+    start: Callable[[], Awaitable[None]],
+    ended: Callable[[], DomainError],
+    what: str,
+) -> R:
+    """Send `update` with `arg` to the workflow `workflow_id` and return its result.
+
+    The workflow is started by an outbox relay that may not have got to it yet: on NOT_FOUND,
+    `start()` once and try again. The workflow refusing the update is FAILED_PRECONDITION (the
+    ApplicationError's type as the reason, else DECISION_REFUSED); a workflow that has ended is
+    `ended()`; Temporal unreachable is UNAVAILABLE (`what` names the workflow to people)."""
+    for attempt in range(2):
+        handle = client.get_workflow_handle(workflow_id)
+        try:
+            result: R = await handle.execute_update(update, arg, result_type=result_type)
+            return result
+        except WorkflowUpdateFailedError as error:
+            cause = error.cause
+            if isinstance(cause, ApplicationError):
+                raise FailedPrecondition(cause.message, reason=cause.type or "DECISION_REFUSED") from None
+            raise FailedPrecondition(str(error), reason="DECISION_REFUSED") from None
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND and attempt == 0:
+                await start()  # the relay had not got to it yet
+                continue
+            if error.status == RPCStatusCode.NOT_FOUND or "already completed" in error.message:
+                raise ended() from None
+            raise Unavailable(f"Temporal is unavailable: {error.message}") from None
+    raise Unavailable(f"{what} could not be reached")

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import logging
 
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
+from temporalio.service import RPCError
 
 from wattlane.contracts import approval
 from wattlane.core.db import Database
 from wattlane.core.errors import FailedPrecondition, Unavailable
 from wattlane.core.outbox import OutboxTable, WorkflowRelay, WorkflowStart
-from wattlane.core.temporal import LazyClient
+from wattlane.core.temporal import LazyClient, send_update
 from wattlane.identity.models import Application
 
 log = logging.getLogger("wattlane.identity.approvals")
@@ -90,32 +89,22 @@ class Approvals:
     async def decide(self, application_id: str, decision: approval.Decision) -> approval.ApprovalOutcome:
         """Send the decision; returns the outcome. FAILED_PRECONDITION when it cannot apply."""
         client = await self._temporal()
-        for attempt in range(2):
-            handle = client.get_workflow_handle(approval.workflow_id(application_id))
-            try:
-                outcome: approval.ApprovalOutcome = await handle.execute_update(
-                    approval.DECIDE, decision, result_type=approval.ApprovalOutcome
-                )
-                log.info(
-                    "applications/%s %s by %s",
-                    application_id,
-                    outcome.state.lower(),
-                    decision.actor,
-                    extra={"application": f"applications/{application_id}", "state": outcome.state},
-                )
-                return outcome
-            except WorkflowUpdateFailedError as error:
-                cause = error.cause
-                if isinstance(cause, ApplicationError):
-                    raise FailedPrecondition(cause.message, reason=cause.type or "DECISION_REFUSED") from None
-                raise FailedPrecondition(str(error), reason="DECISION_REFUSED") from None
-            except RPCError as error:
-                if error.status == RPCStatusCode.NOT_FOUND and attempt == 0:
-                    await self.ensure_started(application_id)  # the relay had not got to it yet
-                    continue
-                if error.status == RPCStatusCode.NOT_FOUND or "already completed" in error.message:
-                    raise FailedPrecondition(
-                        f"applications/{application_id} is already decided", reason="ALREADY_DECIDED"
-                    ) from None
-                raise Unavailable(f"Temporal is unavailable: {error.message}") from None
-        raise Unavailable("the approval workflow could not be reached")
+        name = f"applications/{application_id}"
+        outcome = await send_update(
+            client,
+            approval.workflow_id(application_id),
+            approval.DECIDE,
+            decision,
+            approval.ApprovalOutcome,
+            start=lambda: self.ensure_started(application_id),
+            ended=lambda: FailedPrecondition(f"{name} is already decided", reason="ALREADY_DECIDED"),
+            what="the approval workflow",
+        )
+        log.info(
+            "%s %s by %s",
+            name,
+            outcome.state.lower(),
+            decision.actor,
+            extra={"application": name, "state": outcome.state},
+        )
+        return outcome

@@ -12,10 +12,9 @@ from __future__ import annotations
 import logging
 
 from temporalio.api.common.v1 import Payload
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client
 from temporalio.converter import DataConverter
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from wattlane.contracts import firmware_campaign
 from wattlane.contracts.firmware_campaign import CampaignCommand, CampaignInput, CampaignStatus
@@ -23,7 +22,7 @@ from wattlane.core.clock import utcnow
 from wattlane.core.db import Database
 from wattlane.core.errors import FailedPrecondition, Unavailable
 from wattlane.core.outbox import OutboxTable, WorkflowRelay, WorkflowStart
-from wattlane.core.temporal import LazyClient
+from wattlane.core.temporal import LazyClient, send_update
 from wattlane.csms.models import CampaignOutbox
 
 log = logging.getLogger("wattlane.csms.campaigns")
@@ -116,30 +115,15 @@ class CampaignWorkflows:
         ended or no Temporal is configured, UNAVAILABLE when Temporal cannot be reached."""
         client = await self._temporal()
         name = f"campaigns/{campaign_id}"
-        for attempt in range(2):
-            handle = client.get_workflow_handle(firmware_campaign.workflow_id(campaign_id))
-            try:
-                status: CampaignStatus = await handle.execute_update(
-                    update, command, result_type=CampaignStatus
-                )
-                log.info(
-                    "%s %s by %s",
-                    name,
-                    update,
-                    command.actor,
-                    extra={"campaign": name, "state": status.state},
-                )
-                return status
-            except WorkflowUpdateFailedError as error:
-                cause = error.cause
-                if isinstance(cause, ApplicationError):
-                    raise FailedPrecondition(cause.message, reason=cause.type or "DECISION_REFUSED") from None
-                raise FailedPrecondition(str(error), reason="DECISION_REFUSED") from None
-            except RPCError as error:
-                if error.status == RPCStatusCode.NOT_FOUND and attempt == 0:
-                    await self.ensure_started(campaign_id)  # the relay had not got to it yet
-                    continue
-                if error.status == RPCStatusCode.NOT_FOUND or "already completed" in error.message:
-                    raise FailedPrecondition(f"{name} has ended", reason="CAMPAIGN_ENDED") from None
-                raise Unavailable(f"Temporal is unavailable: {error.message}") from None
-        raise Unavailable(f"the workflow of {name} could not be reached")
+        status = await send_update(
+            client,
+            firmware_campaign.workflow_id(campaign_id),
+            update,
+            command,
+            CampaignStatus,
+            start=lambda: self.ensure_started(campaign_id),
+            ended=lambda: FailedPrecondition(f"{name} has ended", reason="CAMPAIGN_ENDED"),
+            what=f"the workflow of {name}",
+        )
+        log.info("%s %s by %s", name, update, command.actor, extra={"campaign": name, "state": status.state})
+        return status
