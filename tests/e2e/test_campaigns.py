@@ -301,7 +301,13 @@ async def test_a_paused_campaign_sends_nothing_until_an_authorized_resume_then_f
     await fleet.admin.campaigns.PauseCampaign(
         P.PauseCampaignRequest(name=created.name, reason="support call")
     )
-    await asyncio.sleep(6)  # the canary finishes, and several polls pass
+    # The canary finishes (waited for, not timed: a loaded machine is slower), then several polls
+    # pass with the campaign paused.
+    deadline = time.monotonic() + 60
+    while verified(await fleet.admin.campaigns.GetCampaign(P.GetCampaignRequest(name=created.name))) < 2:
+        assert time.monotonic() < deadline, "the canary did not finish"
+        await asyncio.sleep(0.5)
+    await asyncio.sleep(4)
     paused = await fleet.admin.campaigns.GetCampaign(P.GetCampaignRequest(name=created.name))
     assert paused.state == State.PAUSED and verified(paused) == 2
     assert sum(len(a.jobs) for a in fleet.agents) == 2, "paused: wave 1 is not sent"
