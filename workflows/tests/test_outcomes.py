@@ -25,23 +25,18 @@ from wattlane.core.clients.billing import BillingClient
 from wattlane.workflows import outcomes
 from wattlane.workflows.approval.activities import ApprovalActivities
 from wattlane.workflows.approval.types import ApplyDecisionInput, CheckActorInput, Decision, NotifyInput
-from wattlane.workflows.approval.workflows import ApplicationApproval
-from wattlane.workflows.campaign.workflows import FirmwareCampaign
 from wattlane.workflows.csms import CsmsInternal
 from wattlane.workflows.handoff.activities import HandoffActivities
-from wattlane.workflows.handoff.workflows import TransactionHandoff
 from wattlane.workflows.identity import IdentityInternal
 from wattlane.workflows.mail.mailer import Mailer
 from wattlane.workflows.mail.sink import MailSink
 from wattlane.workflows.mail.smtp import SmtpSender
 from wattlane.workflows.renewal import types as renewal
 from wattlane.workflows.renewal.activities import RenewalActivities
-from wattlane.workflows.renewal.workflows import AccountRenewal
 from wattlane.workflows.settlement import types as settling
 from wattlane.workflows.settlement.activities import SettlementActivities
-from wattlane.workflows.settlement.workflows import MonthlySettlement, SettleChunk
 from wattlane.workflows.usermail.activities import UserMailActivities
-from wattlane.workflows.usermail.workflows import UserMailDelivery
+from wattlane.workflows.worker import WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 Recipient = internal_pb2.MailContext.Recipient
@@ -276,15 +271,7 @@ async def test_replaying_histories_counts_nothing() -> None:
     """Workflow code runs again on every replay: nothing there counts (activities do not run)."""
     before = _samples()
     replayer = Replayer(
-        workflows=[
-            ApplicationApproval,
-            AccountRenewal,
-            UserMailDelivery,
-            TransactionHandoff,
-            FirmwareCampaign,
-            MonthlySettlement,
-            SettleChunk,
-        ],
+        workflows=WORKFLOWS,
         interceptors=[outcomes.ActivityMetrics()],
     )
     for path in HISTORIES:

@@ -17,13 +17,8 @@ from temporalio.converter import DataConverter
 from temporalio.worker import Replayer
 
 from wattlane.workflows.approval.types import ApplyDecisionInput, ScheduleRenewalResult
-from wattlane.workflows.approval.workflows import ApplicationApproval
-from wattlane.workflows.campaign.workflows import FirmwareCampaign
 from wattlane.workflows.handoff.types import HandoffResult
-from wattlane.workflows.handoff.workflows import TransactionHandoff
-from wattlane.workflows.renewal.workflows import AccountRenewal
-from wattlane.workflows.settlement.workflows import MonthlySettlement, SettleChunk
-from wattlane.workflows.usermail.workflows import UserMailDelivery
+from wattlane.workflows.worker import WORKFLOWS
 
 HISTORIES = {p.stem: p.read_text() for p in sorted((Path(__file__).parent / "histories").glob("*.json"))}
 
@@ -56,17 +51,7 @@ def test_fixtures_exist() -> None:
 @pytest.mark.parametrize("name", sorted(HISTORIES))
 async def test_history_replays(name: str) -> None:
     history = WorkflowHistory.from_json(name, HISTORIES[name])
-    replayer = Replayer(
-        workflows=[
-            ApplicationApproval,
-            AccountRenewal,
-            UserMailDelivery,
-            TransactionHandoff,
-            FirmwareCampaign,
-            MonthlySettlement,
-            SettleChunk,
-        ]
-    )
+    replayer = Replayer(workflows=WORKFLOWS)
     await replayer.replay_workflow(history)
 
 

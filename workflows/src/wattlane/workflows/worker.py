@@ -50,6 +50,16 @@ from wattlane.workflows.usermail.activities import UserMailActivities
 from wattlane.workflows.usermail.workflows import UserMailDelivery
 
 log = logging.getLogger("wattlane.worker")
+# Every workflow the worker hosts on some task queue; replay tests replay against exactly these.
+WORKFLOWS = (
+    ApplicationApproval,
+    AccountRenewal,
+    UserMailDelivery,
+    TransactionHandoff,
+    FirmwareCampaign,
+    MonthlySettlement,
+    SettleChunk,
+)
 
 
 @dataclass
